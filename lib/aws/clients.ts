@@ -1,0 +1,107 @@
+/**
+ * The one place AWS SDK v3 clients are created.
+ *
+ * Handlers and adapters call the getters (`ecsClient()`, ...); they never read endpoints. On AWS the
+ * clients use the default credential chain and region. The local twin calls {@link configureClients}
+ * once at start to point clients elsewhere:
+ *  - `endpoints`: a real endpoint per service (dynalite for DynamoDB, the twin's own Step Functions API);
+ *  - `transport`: an in-process handler that receives the command name and input and returns the
+ *    output (the simulator), added as an `initialize`-step middleware so the rest of the SDK stack
+ *    (retries, signing, HTTP) is skipped.
+ * Tests mock clients with aws-sdk-client-mock, which replaces `send` on every instance.
+ */
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+
+export type AwsService = 'ecs' | 'elbv2' | 'rds' | 'cloudwatch' | 'dynamodb' | 'sfn' | 'secretsmanager';
+
+/**
+ * An in-process implementation of some AWS services.
+ * `send` receives the operation name without the `Command` suffix (e.g. `UpdateService`) and the
+ * command input, and resolves to the output or rejects with the SDK's typed exception.
+ */
+export interface InProcessTransport {
+  handles(service: AwsService): boolean;
+  send(service: AwsService, operation: string, input: unknown): Promise<Record<string, unknown>>;
+}
+
+export interface ClientRouting {
+  /** Endpoint URL per service, e.g. `{ dynamodb: 'http://127.0.0.1:4567' }`. */
+  readonly endpoints?: Partial<Record<AwsService, string>>;
+  /** In-process transport for services it `handles`. */
+  readonly transport?: InProcessTransport;
+  /** Region for all clients. @default the SDK's own resolution (AWS_REGION) */
+  readonly region?: string;
+  /** Static credentials (local endpoints accept any). @default the SDK's default chain */
+  readonly credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+let routing: ClientRouting = {};
+const cache = new Map<AwsService, unknown>();
+
+/** Point all clients created from now on at `next`; drops cached clients. Used by the local twin. */
+export function configureClients(next: ClientRouting): void {
+  routing = next;
+  cache.clear();
+}
+
+/** Back to AWS defaults (tests call this after a twin stops). */
+export function resetClients(): void {
+  configureClients({});
+}
+
+type AnyClient = {
+  middlewareStack: { add: (mw: any, options: { step: 'initialize'; name: string; priority?: 'high' }) => void };
+};
+
+function create<T extends AnyClient>(service: AwsService, Ctor: new (config: object) => T): T {
+  const config: Record<string, unknown> = {};
+  if (routing.region) config.region = routing.region;
+  if (routing.credentials) config.credentials = routing.credentials;
+  const endpoint = routing.endpoints?.[service];
+  if (endpoint) config.endpoint = endpoint;
+  const client = new Ctor(config);
+  const transport = routing.transport;
+  if (transport?.handles(service)) {
+    client.middlewareStack.add(
+      (_next: unknown, context: { commandName?: string }) => async (args: { input: unknown }) => {
+        const operation = (context.commandName ?? '').replace(/Command$/, '');
+        const output = await transport.send(service, operation, args.input);
+        return { output: { $metadata: { httpStatusCode: 200 }, ...output }, response: {} };
+      },
+      { step: 'initialize', name: 'cutoverInProcessTransport', priority: 'high' },
+    );
+  }
+  return client;
+}
+
+function cached<T>(service: AwsService, make: () => T): T {
+  let client = cache.get(service) as T | undefined;
+  if (!client) {
+    client = make();
+    cache.set(service, client);
+  }
+  return client;
+}
+
+export const ecsClient = (): ECSClient => cached('ecs', () => create('ecs', ECSClient));
+export const elbv2Client = (): ElasticLoadBalancingV2Client =>
+  cached('elbv2', () => create('elbv2', ElasticLoadBalancingV2Client));
+export const rdsClient = (): RDSClient => cached('rds', () => create('rds', RDSClient));
+export const cloudWatchClient = (): CloudWatchClient => cached('cloudwatch', () => create('cloudwatch', CloudWatchClient));
+export const sfnClient = (): SFNClient => cached('sfn', () => create('sfn', SFNClient));
+export const secretsManagerClient = (): SecretsManagerClient =>
+  cached('secretsmanager', () => create('secretsmanager', SecretsManagerClient));
+/** DynamoDB document client (marshalls plain JS objects; `removeUndefinedValues` on). */
+export const dynamoDocClient = (): DynamoDBDocumentClient =>
+  cached('dynamodb', () =>
+    DynamoDBDocumentClient.from(create('dynamodb', DynamoDBClient), { marshallOptions: { removeUndefinedValues: true } }),
+  );
+/** Plain DynamoDB client (table administration in the twin). */
+export const dynamoClient = (): DynamoDBClient => create('dynamodb', DynamoDBClient);

@@ -1,0 +1,201 @@
+/**
+ * The cutover configuration: which services it deploys, from which repositories and branches, into
+ * which ECS / ELB / RDS resources, with which traffic strategy and database policy.
+ *
+ * The schema is zod (v4). {@link parseConfig} turns any zod issue into a {@link ConfigError} whose
+ * message names the path of the bad field and how to fix it. The same schema is used by the CDK app at
+ * synth time, by the Lambda handlers at run time (config arrives as JSON in `CUTOVER_CONFIG`) and by
+ * the local twin at start.
+ */
+import { z } from 'zod';
+
+/** Name of a service, an environment or a slot: used in ARNs, DynamoDB keys and execution names. */
+const identifier = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,39}$/, 'use 1-40 lower-case letters, digits or "-", starting with a letter');
+
+const arn = (service: string, resource: string) =>
+  z
+    .string()
+    .regex(
+      new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]+:\\d{12}:${resource}`),
+      `expected an ARN of the form arn:aws:${service}:<region>:<account>:${resource}...`,
+    );
+
+/** ELBv2 target group ARN (`arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>`). */
+export const targetGroupArn = arn('elasticloadbalancing', 'targetgroup/[^/]+/[0-9a-f]+$');
+/** ELBv2 listener ARN (`...:listener/app/<lb>/<lb-id>/<listener-id>`). */
+export const listenerArn = arn('elasticloadbalancing', 'listener/app/[^/]+/[0-9a-f]+/[0-9a-f]+$');
+/** ELBv2 listener rule ARN (`...:listener-rule/app/<lb>/<lb-id>/<listener-id>/<rule-id>`). */
+export const listenerRuleArn = arn('elasticloadbalancing', 'listener-rule/app/[^/]+/[0-9a-f]+/[0-9a-f]+/[0-9a-f]+$');
+
+const percent = z.number().int('use a whole number of percent').min(1, 'use 1-100').max(100, 'use 1-100');
+const bakeSeconds = z
+  .number()
+  .int('use a whole number of seconds')
+  .min(0, 'use 0 or more seconds')
+  .max(86_400, 'use at most 86400 seconds (24 h); longer bakes belong to an approval gate');
+
+/** One ECS service and the target group its tasks register with. */
+export const SlotSchema = z.strictObject({
+  /** ECS service name (not ARN) inside the environment's cluster. */
+  service: z.string().min(1).max(255),
+  /** Target group the service's tasks are registered in. */
+  targetGroupArn,
+});
+
+/**
+ * Where production traffic is switched: the default action of a listener, or one listener rule.
+ * Exactly one of the two must be given.
+ */
+export const TrafficRouteSchema = z.union([
+  z.strictObject({ listenerArn }),
+  z.strictObject({ ruleArn: listenerRuleArn }),
+]);
+
+/**
+ * How traffic moves from the live slot to the new release. Percentages are 0-100 of production
+ * traffic on the new release; bake times are in seconds, watched by the environment's alarms.
+ * In the state machine a bake is checked every {@link BAKE_CHECK_INTERVAL_SECONDS}; bake times are
+ * rounded up to that interval.
+ */
+export const StrategySchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('all-at-once'), bakeSeconds: bakeSeconds.default(0) }),
+  z.strictObject({ type: z.literal('canary'), percent: percent.max(99, 'a canary sends 1-99 percent'), bakeSeconds }),
+  z.strictObject({ type: z.literal('linear'), stepPercent: percent, stepBakeSeconds: bakeSeconds }),
+  z.strictObject({
+    type: z.literal('steps'),
+    steps: z
+      .array(z.strictObject({ percent, bakeSeconds }))
+      .min(1, 'give at least one step')
+      .max(20, 'use at most 20 steps')
+      .refine(
+        (steps) => steps.every((s, i) => i === 0 || s.percent > steps[i - 1]!.percent),
+        'step percentages must increase',
+      )
+      .refine((steps) => steps[steps.length - 1]!.percent === 100, 'the last step must be percent 100'),
+  }),
+]);
+
+/** Alarm checks during a bake happen every this many seconds (the bake loop's Wait state). */
+export const BAKE_CHECK_INTERVAL_SECONDS = 15;
+
+export const DatabaseSchema = z
+  .strictObject({
+    /** Identifier of an RDS for PostgreSQL DB instance. Give this or `clusterIdentifier`. */
+    instanceIdentifier: z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, 'an RDS DB instance identifier').optional(),
+    /** Identifier of an Aurora PostgreSQL DB cluster. Give this or `instanceIdentifier`. */
+    clusterIdentifier: z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, 'an Aurora DB cluster identifier').optional(),
+    migration: z.strictObject({
+      /** Command (exec form) run as a one-off ECS task of the new image, e.g. `["npm","run","migrate"]`. */
+      command: z.array(z.string().min(1)).min(1, 'give the command as an array, e.g. ["npm","run","migrate"]'),
+      /**
+       * Path prefixes whose change in a push marks the release as carrying migrations.
+       * @default ["migrations/"]
+       */
+      paths: z.array(z.string().min(1)).min(1).default(['migrations/']),
+      /**
+       * Seconds the migration task may run before it is stopped and treated as failed.
+       * @default 1800
+       */
+      timeoutSeconds: z.number().int().min(30).max(86_400).default(1800),
+    }),
+    /**
+     * When to snapshot before migrating: `before-migrations` (only releases that carry migrations),
+     * `always` (every release), `never` (no snapshot; `restore` policy then cannot be used).
+     * @default 'before-migrations'
+     */
+    snapshot: z.enum(['before-migrations', 'always', 'never']).default('before-migrations'),
+  })
+  .refine((d) => (d.instanceIdentifier === undefined) !== (d.clusterIdentifier === undefined), {
+    message: 'give exactly one of instanceIdentifier (RDS instance) or clusterIdentifier (Aurora cluster)',
+  });
+
+export const EnvironmentSchema = z
+  .strictObject({
+    /** ECS cluster name. */
+    cluster: z.string().min(1).max(255),
+    /** The two slots of blue/green. Either can be live; cutover discovers which from listener weights. */
+    slots: z.strictObject({ blue: SlotSchema, green: SlotSchema }),
+    /** Name of the container in the task definition whose image a release replaces. */
+    containerName: z.string().min(1),
+    /** Image repository (ECR URI without tag); a release's image is `<imageRepository>:<commit>`. */
+    imageRepository: z.string().min(1),
+    /** Production listener or listener rule whose forward weights cutover shifts. */
+    production: TrafficRouteSchema,
+    /** Optional test listener or rule, pointed at the new release for smoke tests before any traffic. */
+    test: TrafficRouteSchema.optional(),
+    /** CloudWatch alarm names watched while baking; any in ALARM rolls the deployment back. */
+    alarms: z.array(z.string().min(1).max(255)).max(100).default([]),
+    strategy: StrategySchema,
+    /**
+     * Seconds the new release may take to become stable (all tasks running, one deployment).
+     * @default 600
+     */
+    stabilizationTimeoutSeconds: z.number().int().min(30).max(7200).default(600),
+    database: DatabaseSchema.optional(),
+    /**
+     * What happens to the database when a deployment fails after its migrations ran:
+     * `restore` restores the pre-migration snapshot automatically (discards writes made since; for
+     * dev/staging), `approve` waits for an operator who is shown the data-loss window, `keep` leaves the
+     * schema and data as they are.
+     * @default 'keep'
+     */
+    databaseFailurePolicy: z.enum(['restore', 'approve', 'keep']).default('keep'),
+  })
+  .refine((e) => e.slots.blue.service !== e.slots.green.service, {
+    message: 'blue and green must be different ECS services',
+    path: ['slots', 'green', 'service'],
+  })
+  .refine((e) => e.slots.blue.targetGroupArn !== e.slots.green.targetGroupArn, {
+    message: 'blue and green must use different target groups',
+    path: ['slots', 'green', 'targetGroupArn'],
+  })
+  .refine((e) => !(e.databaseFailurePolicy === 'restore' && e.database?.snapshot === 'never'), {
+    message: 'databaseFailurePolicy "restore" needs a snapshot: set database.snapshot to "before-migrations" or "always"',
+    path: ['databaseFailurePolicy'],
+  });
+
+export const RepositorySchema = z.union([
+  z.strictObject({
+    /** GitHub repository `owner/name`, as in the push payload's `repository.full_name`. */
+    github: z.string().regex(/^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/, 'use the GitHub "owner/name" form'),
+  }),
+  z.strictObject({
+    /** AWS CodeCommit repository name. */
+    codecommit: z.string().regex(/^[\w.-]{1,100}$/, 'a CodeCommit repository name'),
+  }),
+]);
+
+export const ServiceSchema = z
+  .strictObject({
+    repository: RepositorySchema,
+    /** Branch name (without `refs/heads/`) → environment name. */
+    branches: z.record(z.string().min(1), identifier),
+    environments: z.record(identifier, EnvironmentSchema),
+  })
+  .superRefine((s, ctx) => {
+    for (const [branch, env] of Object.entries(s.branches)) {
+      if (!(env in s.environments)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['branches', branch],
+          message: `environment "${env}" is not defined; add it under environments or map the branch to one of: ${Object.keys(s.environments).join(', ') || '(none defined)'}`,
+        });
+      }
+    }
+  });
+
+export const ConfigSchema = z.strictObject({
+  /** Service name → service. */
+  services: z.record(identifier, ServiceSchema).refine((s) => Object.keys(s).length > 0, 'configure at least one service'),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ServiceConfig = z.infer<typeof ServiceSchema>;
+export type EnvironmentConfig = z.infer<typeof EnvironmentSchema>;
+export type DatabaseConfig = z.infer<typeof DatabaseSchema>;
+export type Strategy = z.infer<typeof StrategySchema>;
+export type TrafficRoute = z.infer<typeof TrafficRouteSchema>;
+export type Slot = z.infer<typeof SlotSchema>;
+export type DatabaseFailurePolicy = EnvironmentConfig['databaseFailurePolicy'];
