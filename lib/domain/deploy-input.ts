@@ -1,0 +1,61 @@
+/**
+ * The input of a `deploy` execution — what the GitHub webhook handler sends, what the CodeCommit
+ * EventBridge rule's input transformer sends, and what an operator types in the Step Functions console.
+ *
+ * Two shapes are accepted:
+ *  1. explicit: `{ service, environment, release: { commit, ... }, trigger? }`
+ *  2. CodeCommit (from the EventBridge rule): `{ codecommit: { repositoryName, referenceName, commitId, ... } }`
+ *     — resolved to a service and environment through the config's repository and branch map.
+ */
+import { z } from 'zod';
+
+export const ReleaseSchema = z.strictObject({
+  /** Git commit SHA (7-40 hex characters). */
+  commit: z.string().regex(/^[0-9a-f]{7,40}$/, 'use the git commit SHA (7-40 lower-case hex characters)'),
+  /** Full image reference to deploy. @default `<environment.imageRepository>:<commit>` */
+  image: z.string().min(1).optional(),
+  /**
+   * Whether the release carries schema migrations. @default true when unknown (CodeCommit, console):
+   * running an up-to-date migration command is a no-op, skipping a needed one is not.
+   */
+  migrations: z.boolean().optional(),
+  /** Commit message's first line, for records and notifications. */
+  message: z.string().max(1000).optional(),
+  /** The git ref pushed, e.g. `refs/heads/master`. */
+  ref: z.string().max(255).optional(),
+});
+
+export const TriggerSchema = z.strictObject({
+  /** What started the deployment. */
+  source: z.enum(['github-push', 'codecommit', 'console']),
+  /** Who: the pusher's login / the caller's ARN / the operator's name. */
+  actor: z.string().max(255).optional(),
+  /** GitHub `X-GitHub-Delivery` id or EventBridge event id. */
+  deliveryId: z.string().max(128).optional(),
+  /** A link for humans, e.g. the GitHub compare URL. */
+  url: z.string().max(2048).optional(),
+});
+
+export const ExplicitDeployInputSchema = z.strictObject({
+  service: z.string().min(1, 'name the service to deploy (a key of "services" in the config)'),
+  environment: z.string().min(1, 'name the environment (e.g. "production")'),
+  release: ReleaseSchema,
+  trigger: TriggerSchema.optional(),
+});
+
+export const CodeCommitDeployInputSchema = z.strictObject({
+  codecommit: z.object({
+    repositoryName: z.string().min(1),
+    /** Branch name (EventBridge `detail.referenceName`). */
+    referenceName: z.string().min(1),
+    commitId: z.string().regex(/^[0-9a-f]{40}$/, 'a 40-character commit id'),
+    callerUserArn: z.string().optional(),
+    eventId: z.string().optional(),
+  }),
+});
+
+export type Release = z.infer<typeof ReleaseSchema>;
+export type Trigger = z.infer<typeof TriggerSchema>;
+export type ExplicitDeployInput = z.infer<typeof ExplicitDeployInputSchema>;
+export type CodeCommitDeployInput = z.infer<typeof CodeCommitDeployInputSchema>;
+export type DeployInput = ExplicitDeployInput | CodeCommitDeployInput;
