@@ -1,0 +1,135 @@
+/**
+ * ecs-release — the new release on ECS.
+ *
+ * Events (`action`), all with `plan` (DeploymentPlan):
+ *  - `prepare` `{ slots }` → `{ taskDefinitionArn, previousTaskDefinitionArn, family, liveService, idleService, desiredCount }`:
+ *    registers a revision of the live slot's task definition with the release image (idempotent).
+ *  - `runMigration` `{ release }` → `{ ran: true, taskArn, status: 'RUNNING', checksLeft, message }`:
+ *    the migration command as a one-off task of the new revision, in the live service's network.
+ *  - `checkMigration` `{ migration }` → `{ ran: true, taskArn, status: RUNNING|SUCCEEDED|FAILED|TIMED_OUT, exitCode, checksLeft, message }`;
+ *    stops the task when its checks run out.
+ *  - `deployGreen` `{ release }` → `{ deployed: true, service, desiredCount, stable: false, checksLeft }`.
+ *  - `checkGreen` `{ release, green }` → same shape with `stable` and `message`, `checksLeft` decremented.
+ *  - `scaleDown` `{ slots }` → `{ service, desiredCount: 0 }` (the idle slot).
+ * Errors: `Cutover.Transient` (retried), `Cutover.ResourceState` (missing service / container), `Cutover.InvalidInput`.
+ */
+import { z } from 'zod';
+import {
+  describeService,
+  isStable,
+  oneOffTaskStatus,
+  registerReleaseRevision,
+  runOneOffTask,
+  stopTask,
+  updateService,
+} from '../../lib/aws/ecs';
+import { InvalidInputError, ResourceStateError } from '../../lib/domain/errors';
+import type { DeploymentPlan } from '../../lib/domain/plan';
+import { logger } from '../../lib/observability';
+
+const Slots = z.object({ live: z.enum(['blue', 'green']), idle: z.enum(['blue', 'green']) });
+const Release = z.object({
+  taskDefinitionArn: z.string(),
+  liveService: z.string(),
+  idleService: z.string(),
+  desiredCount: z.number().int().min(0),
+});
+const Event = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('prepare'), plan: z.looseObject({}), slots: Slots }),
+  z.object({ action: z.literal('runMigration'), plan: z.looseObject({}), release: Release }),
+  z.object({
+    action: z.literal('checkMigration'),
+    plan: z.looseObject({}),
+    migration: z.object({ taskArn: z.string(), checksLeft: z.number().int() }),
+  }),
+  z.object({ action: z.literal('deployGreen'), plan: z.looseObject({}), release: Release }),
+  z.object({ action: z.literal('checkGreen'), plan: z.looseObject({}), release: Release, green: z.object({ checksLeft: z.number().int() }) }),
+  z.object({ action: z.literal('scaleDown'), plan: z.looseObject({}), slots: Slots }),
+]);
+
+const commandText = (c: string[]) => c.join(' ');
+
+export const handler = async (event: unknown): Promise<unknown> => {
+  const parsed = Event.safeParse(event);
+  if (!parsed.success) throw new InvalidInputError(`ecs-release: invalid event: ${parsed.error.message}`);
+  const e = parsed.data;
+  const plan = e.plan as unknown as DeploymentPlan;
+  switch (e.action) {
+    case 'prepare': {
+      const liveService = plan.slots[e.slots.live].service;
+      const idleService = plan.slots[e.slots.idle].service;
+      const live = await describeService(plan.cluster, liveService);
+      await describeService(plan.cluster, idleService);
+      const revision = await registerReleaseRevision(live.taskDefinition!, plan.containerName, plan.image, plan.deploymentId);
+      return { ...revision, liveService, idleService, desiredCount: Math.max(1, live.desiredCount ?? 1) };
+    }
+    case 'runMigration': {
+      if (!plan.database) throw new InvalidInputError('ecs-release: runMigration needs plan.database.');
+      const live = await describeService(plan.cluster, e.release.liveService);
+      const taskArn = await runOneOffTask({
+        cluster: plan.cluster,
+        taskDefinitionArn: e.release.taskDefinitionArn,
+        containerName: plan.containerName,
+        command: plan.database.migrationCommand,
+        from: live,
+        idempotencyKey: `${plan.executionArn}#migration`,
+      });
+      logger.info('migration task started', { deploymentId: plan.deploymentId, taskArn });
+      return {
+        ran: true,
+        taskArn,
+        status: 'RUNNING',
+        exitCode: null,
+        checksLeft: plan.database.migrationChecks,
+        message: `migration task ${taskArn} started: ${commandText(plan.database.migrationCommand)}`,
+      };
+    }
+    case 'checkMigration': {
+      const cmd = commandText(plan.database?.migrationCommand ?? []);
+      const s = await oneOffTaskStatus(plan.cluster, e.migration.taskArn, plan.containerName);
+      const checksLeft = e.migration.checksLeft - 1;
+      if (s.status === 'RUNNING' && checksLeft <= 0) {
+        await stopTask(plan.cluster, e.migration.taskArn, 'cutover: migration timed out');
+        return {
+          ran: true,
+          taskArn: e.migration.taskArn,
+          status: 'TIMED_OUT',
+          exitCode: null,
+          checksLeft,
+          message: `Migration "${cmd}" did not finish in time and was stopped.`,
+        };
+      }
+      const message =
+        s.status === 'SUCCEEDED'
+          ? `Migration "${cmd}" succeeded (exit code 0).`
+          : s.status === 'FAILED'
+            ? `Migration "${cmd}" failed with exit code ${s.exitCode ?? 'none'}: ${s.reason}.`
+            : `Migration "${cmd}" is ${s.reason}.`;
+      return { ran: true, taskArn: e.migration.taskArn, status: s.status, exitCode: s.exitCode, checksLeft, message };
+    }
+    case 'deployGreen': {
+      await updateService(plan.cluster, e.release.idleService, {
+        taskDefinition: e.release.taskDefinitionArn,
+        desiredCount: e.release.desiredCount,
+      });
+      return { deployed: true, service: e.release.idleService, desiredCount: e.release.desiredCount, stable: false, checksLeft: plan.stabilizationChecks, message: 'update started' };
+    }
+    case 'checkGreen': {
+      const svc = await describeService(plan.cluster, e.release.idleService);
+      const stable = isStable(svc, e.release.taskDefinitionArn);
+      const failed = svc.deployments?.[0]?.rolloutState === 'FAILED';
+      const checksLeft = failed ? 0 : e.green.checksLeft - 1;
+      const lastEvent = svc.events?.[0]?.message;
+      const message = stable
+        ? `${e.release.idleService} is stable: ${svc.runningCount}/${svc.desiredCount} tasks running the new revision.`
+        : `${e.release.idleService} did not become stable: ${svc.runningCount ?? 0}/${svc.desiredCount ?? 0} tasks running, ${svc.deployments?.length ?? 0} deployment(s)${failed ? ', rollout FAILED' : ''}${lastEvent ? `; last event: ${lastEvent}` : ''}.`;
+      return { deployed: true, service: e.release.idleService, desiredCount: e.release.desiredCount, stable, checksLeft, message };
+    }
+    case 'scaleDown': {
+      const idleService = plan.slots[e.slots.idle].service;
+      if (idleService === undefined) throw new ResourceStateError('ecs-release: no idle slot service in the plan.');
+      await updateService(plan.cluster, idleService, { desiredCount: 0 });
+      return { service: idleService, desiredCount: 0 };
+    }
+  }
+};

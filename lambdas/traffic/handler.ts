@@ -1,0 +1,65 @@
+/**
+ * traffic — production traffic between the blue and green target groups (ELBv2 forward weights).
+ *
+ * Events (`action`), all with `plan` (DeploymentPlan):
+ *  - `discover` → `{ live, idle, weights }` — the live slot is the one with the larger weight.
+ *  - `shift` `{ slots, index }` → `{ index, percent, bakeChecksLeft, last, nextIndex }` — applies step
+ *    `index` of `plan.steps` (percent 0-100 on the idle slot). Idempotent.
+ *  - `rollback` `{ slots }` → `{ trafficOn, idleHasTraffic, message }` — 100% back on the live slot if it
+ *    has healthy targets; never moves traffic onto a slot without healthy targets.
+ * Errors: `Cutover.Transient` (retry), `Cutover.ResourceState` (listener not forwarding to the slots).
+ */
+import { z } from 'zod';
+import { getWeights, healthyTargets, setWeights } from '../../lib/aws/elbv2';
+import { InvalidInputError } from '../../lib/domain/errors';
+import type { DeploymentPlan } from '../../lib/domain/plan';
+import { slotRoles, weightsFor, type SlotName, type SlotRoles } from '../../lib/domain/slots';
+import { logger } from '../../lib/observability';
+
+const Slots = z.object({ live: z.enum(['blue', 'green']), idle: z.enum(['blue', 'green']) });
+const Event = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('discover'), plan: z.looseObject({}) }),
+  z.object({ action: z.literal('shift'), plan: z.looseObject({}), slots: Slots, index: z.number().int().min(0) }),
+  z.object({ action: z.literal('rollback'), plan: z.looseObject({}), slots: Slots }),
+]);
+
+export const handler = async (event: unknown): Promise<unknown> => {
+  const parsed = Event.safeParse(event);
+  if (!parsed.success) throw new InvalidInputError(`traffic: invalid event: ${parsed.error.message}`);
+  const e = parsed.data;
+  const plan = e.plan as unknown as DeploymentPlan;
+  switch (e.action) {
+    case 'discover': {
+      const roles: SlotRoles = slotRoles(await getWeights(plan.production), plan.slots, plan.production.arn);
+      return roles;
+    }
+    case 'shift': {
+      const step = plan.steps[e.index];
+      if (!step) throw new InvalidInputError(`traffic: step index ${e.index} is out of range (plan has ${plan.steps.length} steps).`);
+      await setWeights(plan.production, weightsFor(plan.slots, e.slots.idle, step.percent));
+      logger.info('traffic shifted', { deploymentId: plan.deploymentId, idle: e.slots.idle, percent: step.percent });
+      return {
+        index: e.index,
+        percent: step.percent,
+        bakeChecksLeft: step.bakeChecks,
+        last: e.index === plan.steps.length - 1,
+        nextIndex: e.index + 1,
+      };
+    }
+    case 'rollback': {
+      const live: SlotName = e.slots.live;
+      const idle: SlotName = e.slots.idle;
+      const healthy = await healthyTargets(plan.slots[live].targetGroupArn);
+      if (healthy === 0) {
+        const idleHealthy = await healthyTargets(plan.slots[idle].targetGroupArn);
+        const current = await getWeights(plan.production);
+        const idleHasTraffic = (current[plan.slots[idle].targetGroupArn] ?? 0) > 0;
+        const message = `${live} has no healthy targets, so traffic was not moved onto it (${idle} has ${idleHealthy} healthy)`;
+        logger.error('rollback cannot restore traffic', { deploymentId: plan.deploymentId, message });
+        return { trafficOn: idleHasTraffic ? idle : live, idleHasTraffic, message };
+      }
+      await setWeights(plan.production, weightsFor(plan.slots, idle, 0));
+      return { trafficOn: live, idleHasTraffic: false, message: `100% of production traffic on ${live} (${healthy} healthy targets)` };
+    }
+  }
+};

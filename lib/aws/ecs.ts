@@ -1,0 +1,169 @@
+/**
+ * ECS adapter: task definition revisions for a release, one-off migration tasks, and the idle slot's
+ * service. Follows DescribeServices, DescribeTaskDefinition, RegisterTaskDefinition, RunTask,
+ * DescribeTasks, StopTask and UpdateService; "stable" is the acceptor of the SDK's
+ * `waitUntilServicesStable` (one deployment, runningCount === desiredCount).
+ */
+import { createHash } from 'node:crypto';
+import {
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  DescribeTasksCommand,
+  RegisterTaskDefinitionCommand,
+  RunTaskCommand,
+  StopTaskCommand,
+  UpdateServiceCommand,
+  type Service,
+  type TaskDefinition,
+} from '@aws-sdk/client-ecs';
+import { ecsClient } from './clients';
+import { withRetryClassification } from './errors';
+import { ResourceStateError } from '../domain/errors';
+
+const send = <T>(fn: () => Promise<T>) => withRetryClassification(fn);
+
+/** Describe one service. @throws ResourceStateError if it does not exist or is not ACTIVE */
+export async function describeService(cluster: string, service: string): Promise<Service> {
+  const out = await send(() => ecsClient().send(new DescribeServicesCommand({ cluster, services: [service] })));
+  const found = out.services?.find((s) => s.serviceName === service || s.serviceArn?.endsWith(`/${service}`));
+  if (!found || found.status !== 'ACTIVE') {
+    const reason = out.failures?.[0]?.reason ?? found?.status ?? 'MISSING';
+    throw new ResourceStateError(`ECS service ${service} in cluster ${cluster} is not usable (${reason}); create it or fix the slot in the config.`);
+  }
+  return found;
+}
+
+const DEPLOYMENT_TAG = 'cutover:deployment';
+
+export interface RegisteredRevision {
+  taskDefinitionArn: string;
+  previousTaskDefinitionArn: string;
+  family: string;
+}
+
+/**
+ * Register a new revision of `fromArn`'s family with `image` in container `containerName`, tagged with
+ * the deployment id. A retry finds the revision it registered before (latest revision of the family
+ * tagged with the same deployment) instead of registering another.
+ * @throws ResourceStateError when the container does not exist in the task definition
+ */
+export async function registerReleaseRevision(
+  fromArn: string,
+  containerName: string,
+  image: string,
+  deploymentId: string,
+): Promise<RegisteredRevision> {
+  const client = ecsClient();
+  const current = await send(() => client.send(new DescribeTaskDefinitionCommand({ taskDefinition: fromArn, include: ['TAGS'] })));
+  const td = current.taskDefinition as TaskDefinition;
+  const family = td.family!;
+  const latest = await send(() => client.send(new DescribeTaskDefinitionCommand({ taskDefinition: family, include: ['TAGS'] })));
+  if (latest.tags?.some((t) => t.key === DEPLOYMENT_TAG && t.value === deploymentId)) {
+    return { taskDefinitionArn: latest.taskDefinition!.taskDefinitionArn!, previousTaskDefinitionArn: fromArn, family };
+  }
+  const containers = td.containerDefinitions ?? [];
+  if (!containers.some((c) => c.name === containerName)) {
+    throw new ResourceStateError(
+      `Task definition ${fromArn} has no container "${containerName}" (it has ${containers.map((c) => c.name).join(', ') || 'none'}); fix "containerName" in the config.`,
+    );
+  }
+  const out = await send(() =>
+    client.send(
+      new RegisterTaskDefinitionCommand({
+        family,
+        taskRoleArn: td.taskRoleArn,
+        executionRoleArn: td.executionRoleArn,
+        networkMode: td.networkMode,
+        containerDefinitions: containers.map((c) => (c.name === containerName ? { ...c, image } : c)),
+        volumes: td.volumes,
+        placementConstraints: td.placementConstraints,
+        requiresCompatibilities: td.requiresCompatibilities,
+        cpu: td.cpu,
+        memory: td.memory,
+        pidMode: td.pidMode,
+        ipcMode: td.ipcMode,
+        proxyConfiguration: td.proxyConfiguration,
+        ephemeralStorage: td.ephemeralStorage,
+        runtimePlatform: td.runtimePlatform,
+        tags: [...(current.tags ?? []).filter((t) => t.key !== DEPLOYMENT_TAG), { key: DEPLOYMENT_TAG, value: deploymentId }],
+      }),
+    ),
+  );
+  return { taskDefinitionArn: out.taskDefinition!.taskDefinitionArn!, previousTaskDefinitionArn: fromArn, family };
+}
+
+export interface OneOffTaskSpec {
+  cluster: string;
+  taskDefinitionArn: string;
+  containerName: string;
+  command: string[];
+  /** Copied from the live service so the task lands in the same subnets and security groups. */
+  from: Service;
+  /** Idempotency token (≤ 64 chars): a retried RunTask with the same token starts no second task. */
+  idempotencyKey: string;
+}
+
+/** Start a one-off task (the migration). @returns the task ARN. @throws ResourceStateError if ECS reports a failure */
+export async function runOneOffTask(spec: OneOffTaskSpec): Promise<string> {
+  const s = spec.from;
+  const out = await send(() =>
+    ecsClient().send(
+      new RunTaskCommand({
+        cluster: spec.cluster,
+        taskDefinition: spec.taskDefinitionArn,
+        count: 1,
+        ...(s.capacityProviderStrategy?.length ? { capacityProviderStrategy: s.capacityProviderStrategy } : { launchType: s.launchType }),
+        platformVersion: s.platformVersion,
+        networkConfiguration: s.networkConfiguration,
+        overrides: { containerOverrides: [{ name: spec.containerName, command: spec.command }] },
+        startedBy: 'cutover-migration',
+        clientToken: createHash('sha256').update(spec.idempotencyKey).digest('hex').slice(0, 64),
+      }),
+    ),
+  );
+  const task = out.tasks?.[0];
+  if (!task?.taskArn) {
+    const f = out.failures?.[0];
+    throw new ResourceStateError(`RunTask did not start the migration task: ${f?.reason ?? 'no task returned'}${f?.detail ? ` (${f.detail})` : ''}.`);
+  }
+  return task.taskArn;
+}
+
+export interface OneOffTaskStatus {
+  /** `RUNNING` (not stopped yet), `SUCCEEDED` (exit 0), `FAILED` */
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  exitCode: number | null;
+  /** Why it stopped (ECS stoppedReason / container reason). */
+  reason: string;
+}
+
+/** Status of a one-off task and its container's exit code. */
+export async function oneOffTaskStatus(cluster: string, taskArn: string, containerName: string): Promise<OneOffTaskStatus> {
+  const out = await send(() => ecsClient().send(new DescribeTasksCommand({ cluster, tasks: [taskArn] })));
+  const task = out.tasks?.[0];
+  if (!task) return { status: 'FAILED', exitCode: null, reason: `task ${taskArn} not found (${out.failures?.[0]?.reason ?? 'MISSING'})` };
+  if (task.lastStatus !== 'STOPPED') return { status: 'RUNNING', exitCode: null, reason: task.lastStatus ?? 'PENDING' };
+  const container = task.containers?.find((c) => c.name === containerName) ?? task.containers?.[0];
+  const exitCode = container?.exitCode ?? null;
+  const reason = [task.stoppedReason, container?.reason].filter(Boolean).join('; ') || task.stopCode || 'stopped';
+  return { status: exitCode === 0 ? 'SUCCEEDED' : 'FAILED', exitCode, reason };
+}
+
+export async function stopTask(cluster: string, taskArn: string, reason: string): Promise<void> {
+  await send(() => ecsClient().send(new StopTaskCommand({ cluster, task: taskArn, reason })));
+}
+
+/** Point a service at a task definition and desired count (either optional). */
+export async function updateService(cluster: string, service: string, change: { taskDefinition?: string; desiredCount?: number }): Promise<void> {
+  await send(() => ecsClient().send(new UpdateServiceCommand({ cluster, service, ...change })));
+}
+
+/** The `waitUntilServicesStable` acceptor, plus: the primary deployment runs `taskDefinitionArn`. */
+export function isStable(service: Service, taskDefinitionArn: string): boolean {
+  const deployments = service.deployments ?? [];
+  return (
+    deployments.length === 1 &&
+    service.runningCount === service.desiredCount &&
+    (deployments[0]!.taskDefinition === taskDefinitionArn || service.taskDefinition === taskDefinitionArn)
+  );
+}

@@ -1,0 +1,193 @@
+/**
+ * DynamoDB adapter for the deployment lock and deployment records (table layout: lib/domain/records.ts).
+ * Every write is idempotent for a retried Step Functions task: the lock condition accepts the same
+ * execution, record creation tolerates an existing record, release only deletes this execution's lock.
+ * Follows the DynamoDB API: PutItem / UpdateItem / DeleteItem with ConditionExpression, GetItem, Query.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { dynamoDocClient } from './clients';
+import { withRetryClassification } from './errors';
+import { DeploymentInProgressError } from '../domain/errors';
+import type { DeploymentPlan } from '../domain/plan';
+import { deploymentKey, environmentKey, lockKey, type DeploymentStatus, type Outcome } from '../domain/records';
+
+export interface LockItem {
+  pk: string;
+  sk: string;
+  deploymentId: string;
+  executionArn: string;
+  /** ISO-8601. */
+  acquiredAt: string;
+  commit: string;
+}
+
+export interface DeploymentRecord {
+  pk: string;
+  sk: string;
+  deploymentId: string;
+  executionArn: string;
+  service: string;
+  environment: string;
+  status: DeploymentStatus;
+  commit: string;
+  image: string;
+  trigger: DeploymentPlan['trigger'];
+  /** ISO-8601 times. */
+  startedAt: string;
+  finishedAt?: string;
+  error?: string | null;
+  message?: string;
+  liveSlot?: string;
+  /** Task token of a pending operator decision (database policy `approve`). */
+  pendingTaskToken?: string;
+  pendingQuestion?: string;
+}
+
+export class Ledger {
+  /** @param tableName the DynamoDB table (env `TABLE_NAME` in the Lambda) */
+  constructor(private readonly tableName: string) {}
+
+  /**
+   * Take the lock for the plan's service and environment and create the deployment record.
+   * @throws DeploymentInProgressError when another execution holds the lock (message names it)
+   */
+  async acquire(plan: DeploymentPlan, now = new Date()): Promise<LockItem> {
+    const lock: LockItem = {
+      ...lockKey(plan.service, plan.environment),
+      deploymentId: plan.deploymentId,
+      executionArn: plan.executionArn,
+      acquiredAt: now.toISOString(),
+      commit: plan.release.commit,
+    };
+    const db = dynamoDocClient();
+    try {
+      await withRetryClassification(() =>
+        db.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: lock,
+            ConditionExpression: 'attribute_not_exists(pk) OR executionArn = :me',
+            ExpressionAttributeValues: { ':me': plan.executionArn },
+          }),
+        ),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      const held = await this.getLock(plan.service, plan.environment);
+      throw new DeploymentInProgressError(
+        `${plan.service}/${plan.environment} is locked by deployment ${held?.deploymentId ?? '(unknown)'} ` +
+          `(commit ${held?.commit?.slice(0, 7) ?? '?'}, since ${held?.acquiredAt ?? '?'}, execution ${held?.executionArn ?? '?'}). ` +
+          'Wait for it to finish, or stop that execution, then start this deployment again.',
+      );
+    }
+    const record: DeploymentRecord = {
+      ...deploymentKey(plan),
+      deploymentId: plan.deploymentId,
+      executionArn: plan.executionArn,
+      service: plan.service,
+      environment: plan.environment,
+      status: 'in-progress',
+      commit: plan.release.commit,
+      image: plan.image,
+      trigger: plan.trigger,
+      startedAt: plan.startedAt,
+    };
+    try {
+      await withRetryClassification(() =>
+        db.send(new PutCommand({ TableName: this.tableName, Item: record, ConditionExpression: 'attribute_not_exists(pk)' })),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err; // a retry: the record exists already
+    }
+    return lock;
+  }
+
+  async getLock(service: string, environment: string): Promise<LockItem | undefined> {
+    const out = await withRetryClassification(() =>
+      dynamoDocClient().send(new GetCommand({ TableName: this.tableName, Key: lockKey(service, environment), ConsistentRead: true })),
+    );
+    return out.Item as LockItem | undefined;
+  }
+
+  /** Store the task token of a pending operator decision on the deployment record. */
+  async setPendingDecision(plan: DeploymentPlan, taskToken: string, question: string): Promise<void> {
+    await withRetryClassification(() =>
+      dynamoDocClient().send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: deploymentKey(plan),
+          UpdateExpression: 'SET pendingTaskToken = :t, pendingQuestion = :q',
+          ExpressionAttributeValues: { ':t': taskToken, ':q': question },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Record the outcome, update the environment's state on success, and release the lock (only if this
+   * execution holds it). Safe to call twice.
+   */
+  async finish(plan: DeploymentPlan, outcome: Outcome, now = new Date()): Promise<void> {
+    const db = dynamoDocClient();
+    await withRetryClassification(() =>
+      db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: deploymentKey(plan),
+          UpdateExpression:
+            'SET #status = :s, finishedAt = :f, #error = :e, message = :m, liveSlot = :l REMOVE pendingTaskToken, pendingQuestion',
+          ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
+          ExpressionAttributeValues: { ':s': outcome.status, ':f': now.toISOString(), ':e': outcome.error, ':m': outcome.message, ':l': outcome.liveSlot },
+        }),
+      ),
+    );
+    if (outcome.status === 'succeeded') {
+      await withRetryClassification(() =>
+        db.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: {
+              ...environmentKey(plan.service, plan.environment),
+              liveSlot: outcome.liveSlot,
+              lastGoodDeploymentId: plan.deploymentId,
+              lastGoodCommit: plan.release.commit,
+              lastGoodImage: plan.image,
+              updatedAt: now.toISOString(),
+            },
+          }),
+        ),
+      );
+    }
+    try {
+      await withRetryClassification(() =>
+        db.send(
+          new DeleteCommand({
+            TableName: this.tableName,
+            Key: lockKey(plan.service, plan.environment),
+            ConditionExpression: 'executionArn = :me',
+            ExpressionAttributeValues: { ':me': plan.executionArn },
+          }),
+        ),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err; // not ours (or gone): nothing to release
+    }
+  }
+
+  /** Deployment records of a service and environment, newest first. */
+  async history(service: string, environment: string, limit = 20): Promise<DeploymentRecord[]> {
+    const out = await withRetryClassification(() =>
+      dynamoDocClient().send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': `DEPLOYMENTS#${service}#${environment}` },
+          ScanIndexForward: false,
+          Limit: limit,
+        }),
+      ),
+    );
+    return (out.Items ?? []) as DeploymentRecord[];
+  }
+}
