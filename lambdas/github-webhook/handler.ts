@@ -1,0 +1,228 @@
+/**
+ * GitHub webhook (API Gateway HTTP API, payload format 2.0): verifies the delivery's signature and
+ * starts a `deploy` execution for a push to a configured repository and branch.
+ *
+ * Checks, in order: body size (413) → GitHub headers (400) → signature (401) → JSON (400) → event.
+ * `ping` → 200; a deployable `push` → 202 `{executionArn}` (the execution is named by the delivery id,
+ * so a redelivery answers with the same execution); anything else → 200 `{ignored: reason}`.
+ *
+ * Environment: `CUTOVER_CONFIG` (config JSON), `STATE_MACHINE_ARN` (the deploy state machine),
+ * `WEBHOOK_SECRET_ARN` (Secrets Manager secret holding the webhook secret).
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { verify } from '@octokit/webhooks-methods';
+import { DescribeExecutionCommand, ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { CONFIG_ENV_VAR, ConfigError, configFromEnv, type Config } from '../../lib/config';
+import { sfnClient } from '../../lib/aws/clients';
+import { getWebhookSecret } from '../../lib/aws/webhook-secret';
+import { decidePush, executionArnFor, isPushPayload, isValidExecutionName } from '../../lib/domain/github-push';
+import { logger } from '../../lib/observability';
+
+/** Largest raw body accepted, in bytes (1 MiB). */
+export const MAX_BODY_BYTES = 1_048_576;
+
+type Result = APIGatewayProxyStructuredResultV2;
+
+function json(statusCode: number, body: unknown): Result {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+class MisconfiguredError extends Error {}
+
+interface Settings {
+  readonly config: Config;
+  readonly stateMachineArn: string;
+  readonly secretArn: string;
+}
+
+let settings: { key: string; value: Settings } | undefined;
+const reportedProblems = new Set<string>();
+
+/** Settings from the environment, read once per cold start (again only if the variables change). */
+function loadSettings(): Settings {
+  const env = process.env;
+  const key = JSON.stringify([env[CONFIG_ENV_VAR], env.STATE_MACHINE_ARN, env.WEBHOOK_SECRET_ARN]);
+  if (settings?.key === key) return settings.value;
+  const stateMachineArn = env.STATE_MACHINE_ARN;
+  if (!stateMachineArn) throw new MisconfiguredError('STATE_MACHINE_ARN is not set: the function needs the deploy state machine ARN');
+  if (!executionArnFor(stateMachineArn, 'x')) {
+    throw new MisconfiguredError('STATE_MACHINE_ARN is not a Step Functions state machine ARN');
+  }
+  const secretArn = env.WEBHOOK_SECRET_ARN;
+  if (!secretArn) throw new MisconfiguredError('WEBHOOK_SECRET_ARN is not set: the function needs the webhook secret ARN');
+  let config: Config;
+  try {
+    config = configFromEnv(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      // The first line names the variable; the full list of problems goes to the log only.
+      throw new MisconfiguredError(err.message.split('\n', 1)[0]!, { cause: err });
+    }
+    throw err;
+  }
+  const value = { config, stateMachineArn, secretArn };
+  settings = { key, value };
+  return value;
+}
+
+function misconfigured(err: MisconfiguredError): Result {
+  if (!reportedProblems.has(err.message)) {
+    reportedProblems.add(err.message);
+    const detail = err.cause instanceof Error ? err.cause.message : undefined;
+    logger.error('function is misconfigured', { problem: err.message, detail });
+  }
+  return json(500, { message: err.message });
+}
+
+/** Header lookup, case-insensitive. */
+function headerReader(headers: APIGatewayProxyEventV2['headers'] | undefined): (name: string) => string | undefined {
+  const lower = new Map<string, string>();
+  for (const [k, v] of Object.entries(headers ?? {})) if (typeof v === 'string') lower.set(k.toLowerCase(), v);
+  return (name) => lower.get(name);
+}
+
+function errorName(err: unknown): string {
+  return err instanceof Error ? err.name : 'UnknownError';
+}
+
+export const handler = async (event: APIGatewayProxyEventV2, context?: Context): Promise<Result> => {
+  logger.resetKeys();
+  if (context) logger.addContext(context);
+  try {
+    return await handle(event);
+  } finally {
+    logger.resetKeys();
+  }
+};
+
+async function handle(event: APIGatewayProxyEventV2): Promise<Result> {
+  let s: Settings;
+  try {
+    s = loadSettings();
+  } catch (err) {
+    if (err instanceof MisconfiguredError) return misconfigured(err);
+    throw err;
+  }
+
+  // 1. size (of the raw bytes)
+  const raw = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
+  if (raw.length > MAX_BODY_BYTES) {
+    logger.warn('webhook rejected: body too large', { bytes: raw.length });
+    return json(413, { message: `the body is ${raw.length} bytes; at most ${MAX_BODY_BYTES} are accepted` });
+  }
+
+  // 2. GitHub headers
+  const header = headerReader(event.headers);
+  const eventName = header('x-github-event');
+  const deliveryId = header('x-github-delivery');
+  if (!eventName || !deliveryId) {
+    logger.warn('webhook rejected: GitHub headers missing', { event: eventName, deliveryId });
+    return json(400, { message: 'X-GitHub-Event and X-GitHub-Delivery headers are required' });
+  }
+  logger.appendKeys({ deliveryId, event: eventName });
+  if (!isValidExecutionName(deliveryId)) {
+    logger.warn('webhook rejected: delivery id cannot name an execution');
+    return json(400, { message: 'X-GitHub-Delivery must be 1-80 characters without whitespace or special characters' });
+  }
+  if (raw.length === 0) {
+    logger.warn('webhook rejected: empty body');
+    return json(400, { message: 'the request has no body' });
+  }
+
+  // 3. signature (HMAC-SHA256 of the raw body)
+  const signature = header('x-hub-signature-256');
+  if (!signature) {
+    logger.warn('webhook rejected: no signature');
+    return json(401, { message: 'X-Hub-Signature-256 is required' });
+  }
+  let secret: string;
+  try {
+    secret = await getWebhookSecret(s.secretArn);
+  } catch (err) {
+    logger.error('cannot read the webhook secret', { error: errorName(err) });
+    return json(502, { message: `could not read the webhook secret: ${errorName(err)}` });
+  }
+  const text = raw.toString('utf8');
+  let valid = false;
+  try {
+    valid = await verify(secret, text, signature);
+  } catch {
+    valid = false;
+  }
+  if (!valid) {
+    logger.warn('webhook rejected: bad signature');
+    return json(401, { message: 'the signature does not match the body' });
+  }
+
+  // 4. JSON (GitHub's form content type carries the JSON in the `payload` field)
+  let payload: unknown;
+  try {
+    const contentType = header('content-type') ?? '';
+    const jsonText = contentType.startsWith('application/x-www-form-urlencoded')
+      ? (new URLSearchParams(text).get('payload') ?? '')
+      : text;
+    payload = JSON.parse(jsonText);
+  } catch {
+    logger.warn('webhook rejected: body is not JSON');
+    return json(400, { message: 'the body is not valid JSON' });
+  }
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+    logger.warn('webhook rejected: body is not a JSON object');
+    return json(400, { message: 'the body is not a JSON object' });
+  }
+
+  // 5. event routing
+  if (eventName === 'ping') {
+    logger.info('ping');
+    return json(200, { ok: true, zen: (payload as { zen?: unknown }).zen });
+  }
+  if (eventName !== 'push') return ignored(`event "${eventName}" is not handled`);
+  if (!isPushPayload(payload)) {
+    logger.warn('webhook rejected: not a push payload');
+    return json(400, { message: 'the body is not a push event payload' });
+  }
+  logger.appendKeys({ repository: payload.repository.full_name, ref: payload.ref });
+
+  const decision = decidePush(payload, s.config, deliveryId);
+  if (decision.kind === 'ignore') return ignored(decision.reason);
+  return startDeployment(s.stateMachineArn, decision.executionName, JSON.stringify(decision.input), {
+    serviceName: decision.input.service, // `service` is Powertools' own key (cutover)
+    environment: decision.input.environment,
+    commit: decision.input.release.commit,
+    migrations: decision.input.release.migrations,
+  });
+}
+
+function ignored(reason: string): Result {
+  logger.info('webhook ignored', { decision: 'ignore', reason });
+  return json(200, { ignored: reason });
+}
+
+async function startDeployment(
+  stateMachineArn: string,
+  name: string,
+  input: string,
+  summary: Record<string, unknown>,
+): Promise<Result> {
+  const sfn = sfnClient();
+  try {
+    const out = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input }));
+    logger.info('deployment started', { decision: 'deploy', executionArn: out.executionArn, ...summary });
+    return json(202, { executionArn: out.executionArn });
+  } catch (err) {
+    if (!(err instanceof ExecutionAlreadyExists || errorName(err) === 'ExecutionAlreadyExists')) {
+      logger.error('could not start the deployment', { decision: 'deploy', error: errorName(err), ...summary });
+      return json(502, { message: `could not start the deployment: ${errorName(err)}` });
+    }
+  }
+  // A redelivery: the execution named by this delivery id exists already.
+  const executionArn = executionArnFor(stateMachineArn, name)!;
+  try {
+    await sfn.send(new DescribeExecutionCommand({ executionArn }));
+  } catch (err) {
+    logger.error('execution exists but cannot be described', { decision: 'deploy', executionArn, error: errorName(err) });
+    return json(502, { message: `could not start the deployment: ${errorName(err)}` });
+  }
+  logger.info('redelivery: deployment already started', { decision: 'deploy', executionArn, ...summary });
+  return json(202, { executionArn });
+}
