@@ -52,6 +52,9 @@ export function stateMachineFile(file: string): string {
   return join(ROOT_DIR, 'state-machines', file);
 }
 
+/** Placeholder for the AWS partition (`aws`, `aws-cn`, ...) in service-integration ARNs. */
+export const PARTITION_PLACEHOLDER = 'Partition';
+
 /** DynamoDB table key schema shared by the CDK table and the twin's table (string keys `pk`, `sk`). */
 export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk' } as const;
 

@@ -90,7 +90,15 @@ export const DatabaseSchema = z
       /** Command (exec form) run as a one-off ECS task of the new image, e.g. `["npm","run","migrate"]`. */
       command: z.array(z.string().min(1)).min(1, 'give the command as an array, e.g. ["npm","run","migrate"]'),
       /**
-       * Path prefixes whose change in a push marks the release as carrying migrations.
+       * When the migration command runs: `always` (every release; migration tools apply only pending
+       * migrations, and a push's diff cannot tell what is pending in the database — e.g. after a
+       * restore) or `when-changed` (only when a push changes a file under `paths`; CodeCommit and
+       * console deployments, whose changes are unknown, still run it).
+       * @default 'always'
+       */
+      run: z.enum(['always', 'when-changed']).default('always'),
+      /**
+       * Path prefixes whose change in a push marks the release as carrying migrations (`run: when-changed`).
        * @default ["migrations/"]
        */
       paths: z.array(z.string().min(1)).min(1).default(['migrations/']),
@@ -101,7 +109,7 @@ export const DatabaseSchema = z
       timeoutSeconds: z.number().int().min(30).max(86_400).default(1800),
     }),
     /**
-     * When to snapshot before migrating: `before-migrations` (only releases that carry migrations),
+     * When to snapshot: `before-migrations` (whenever the migration command runs),
      * `always` (every release), `never` (no snapshot; `restore` policy then cannot be used).
      * @default 'before-migrations'
      */

@@ -154,7 +154,7 @@ export function resolvePlan(config: Config, request: PlanRequest): DeploymentPla
 
   const deploymentId = request.execution.name;
   const hasDatabase = env.database !== undefined;
-  const migrations = hasDatabase && (release.migrations ?? true);
+  const migrations = hasDatabase && (env.database!.migration.run === 'always' || (release.migrations ?? true));
   const database: DatabasePlan | null = env.database
     ? {
         kind: env.database.instanceIdentifier ? 'instance' : 'cluster',

@@ -83,7 +83,7 @@ export function decideOutcome(state: DeploymentState, requested: 'succeeded' | '
     };
   }
   const failure = state.failure ?? { Error: 'Cutover.Unknown', Cause: 'unknown failure' };
-  const cause = causeText(failure.Cause);
+  const cause = causeText(failure.Cause).replace(/\.+$/, '');
   const db = databaseSentence(state);
   if (requested === 'rollback-failed') {
     const err = state.rollback?.error;

@@ -1,0 +1,85 @@
+/**
+ * The cutover stack: the ledger table, the functions, the `deploy` state machine, the GitHub webhook
+ * and (when the config has CodeCommit repositories) the CodeCommit trigger.
+ */
+import { Stack, type StackProps } from 'aws-cdk-lib';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { parseConfig } from '../config/load';
+import type { Config } from '../config/schema';
+import { codeCommitRepositories } from '../domain/event-rules';
+import { CodeCommitTrigger } from './codecommit-trigger';
+import { DeployFunctions } from './deploy-functions';
+import { DeployStateMachine } from './deploy-state-machine';
+import { GitHubWebhook } from './github-webhook';
+import { LedgerTable } from './ledger-table';
+
+export interface CutoverStackProps extends StackProps {
+  /**
+   * The cutover config (see lib/config/schema.ts). Validated again here, so an invalid object fails
+   * synth with the path of each bad field and the fix.
+   */
+  readonly config: Config;
+  /**
+   * How long every log group of the stack (functions, state machine, API access logs) keeps its logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Name of the Secrets Manager secret holding the GitHub webhook secret.
+   * @default 'cutover/github-webhook-secret'
+   */
+  readonly webhookSecretName?: string;
+  /**
+   * ARNs of the ECS task and execution roles the `ecs-release` function may pass to ECS.
+   * @default - any role, only to ecs-tasks.amazonaws.com
+   */
+  readonly taskRoleArns?: readonly string[];
+  /**
+   * Name of the `deploy` state machine.
+   * @default 'cutover-deploy'
+   */
+  readonly deployStateMachineName?: string;
+}
+
+export class CutoverStack extends Stack {
+  /** The validated config (defaults applied). */
+  readonly config: Config;
+  /** Locks and deployment records. */
+  readonly ledger: LedgerTable;
+  /** The functions the state machine calls. */
+  readonly functions: DeployFunctions;
+  /** The `deploy` state machine. */
+  readonly deploy: DeployStateMachine;
+  /** The GitHub webhook (HTTP API, secret, function). */
+  readonly webhook: GitHubWebhook;
+  /** The CodeCommit trigger, when a service uses CodeCommit. */
+  readonly codeCommit?: CodeCommitTrigger;
+
+  constructor(scope: Construct, id: string, props: CutoverStackProps) {
+    super(scope, id, props);
+    this.config = parseConfig(props.config, 'CutoverStackProps.config');
+
+    this.ledger = new LedgerTable(this, 'Ledger');
+    this.functions = new DeployFunctions(this, 'Functions', {
+      config: this.config,
+      table: this.ledger.table,
+      taskRoleArns: props.taskRoleArns,
+      logRetention: props.logRetention,
+    });
+    this.deploy = new DeployStateMachine(this, 'Deploy', {
+      functions: this.functions.lambdas,
+      stateMachineName: props.deployStateMachineName,
+      logRetention: props.logRetention,
+    });
+    this.webhook = new GitHubWebhook(this, 'GitHubWebhook', {
+      config: this.config,
+      stateMachine: this.deploy.stateMachine,
+      secretName: props.webhookSecretName,
+      logRetention: props.logRetention,
+    });
+    if (codeCommitRepositories(this.config).length > 0) {
+      this.codeCommit = new CodeCommitTrigger(this, 'CodeCommit', { config: this.config, stateMachine: this.deploy.stateMachine });
+    }
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The functions the `deploy` state machine calls, each with the permissions its step needs, scoped to
+ * the resources in the config (see ./permissions.ts).
+ */
+import { Duration, Token } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { FUNCTIONS } from '../catalog';
+import { CONFIG_ENV_VAR } from '../config/load';
+import type { Config } from '../config/schema';
+import { CutoverFunction } from './cutover-function';
+import type { StateMachineFunctionName, StateMachineFunctions } from './deploy-state-machine';
+import { alarmCheckStatements, databaseStatements, ecsReleaseStatements, trafficStatements, type ScopedStatement } from './permissions';
+
+const IAM_ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
+
+export interface DeployFunctionsProps {
+  /** The validated cutover config: `plan` receives it as `CUTOVER_CONFIG`; permissions are scoped to its resources. */
+  readonly config: Config;
+  /** The table of locks and deployment records (`ledger` gets read/write, as `TABLE_NAME`). */
+  readonly table: dynamodb.ITable;
+  /**
+   * ARNs of the ECS task and execution roles `ecs-release` may pass when it registers a revision or runs the migration task.
+   * @default - any role, only to ecs-tasks.amazonaws.com (iam:PassedToService)
+   */
+  readonly taskRoleArns?: readonly string[];
+  /**
+   * How long the functions' log groups keep their logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** `plan`, `ledger`, `ecs-release`, `database`, `traffic`, `alarm-check` (30 s, 256 MiB each). */
+export class DeployFunctions extends Construct {
+  /** Each function by name. */
+  readonly functions: Readonly<Record<StateMachineFunctionName, CutoverFunction>>;
+
+  constructor(scope: Construct, id: string, props: DeployFunctionsProps) {
+    super(scope, id);
+    for (const [i, roleArn] of (props.taskRoleArns ?? []).entries()) {
+      if (!Token.isUnresolved(roleArn) && !IAM_ROLE_ARN.test(roleArn)) {
+        throw new Error(`DeployFunctionsProps.taskRoleArns[${i}]: "${roleArn}" is not an IAM role ARN; use arn:aws:iam::<account>:role/<name>.`);
+      }
+    }
+    const environment: Partial<Record<StateMachineFunctionName, Record<string, string>>> = {
+      plan: { [CONFIG_ENV_VAR]: JSON.stringify(props.config) },
+      ledger: { TABLE_NAME: props.table.tableName },
+    };
+    const statements: Partial<Record<StateMachineFunctionName, ScopedStatement[]>> = {
+      'ecs-release': ecsReleaseStatements(this, props.config, props.taskRoleArns),
+      database: databaseStatements(this, props.config),
+      traffic: trafficStatements(this, props.config),
+      'alarm-check': alarmCheckStatements(this, props.config),
+    };
+
+    const functions: Partial<Record<StateMachineFunctionName, CutoverFunction>> = {};
+    for (const spec of FUNCTIONS) {
+      if (!('placeholder' in spec)) continue;
+      const fn = new CutoverFunction(this, pascal(spec.name), {
+        name: spec.name,
+        timeout: Duration.seconds(30),
+        logRetention: props.logRetention,
+        environment: environment[spec.name],
+      });
+      for (const s of statements[spec.name] ?? []) fn.addToRolePolicy(s.statement, s.wildcardReason);
+      functions[spec.name] = fn;
+    }
+    props.table.grantReadWriteData(functions.ledger!.role);
+    this.functions = functions as Record<StateMachineFunctionName, CutoverFunction>;
+  }
+
+  /** The Lambda functions by name, as the state machine needs them. */
+  get lambdas(): StateMachineFunctions {
+    return Object.fromEntries(Object.entries(this.functions).map(([k, f]) => [k, f.lambda])) as unknown as Record<StateMachineFunctionName, lambda.IFunction>;
+  }
+}
+
+function pascal(name: string): string {
+  return name.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase());
+}

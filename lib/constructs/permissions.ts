@@ -1,0 +1,264 @@
+/**
+ * IAM statements of the cutover functions, scoped to the resources named in the config.
+ *
+ * Each builder returns the statements with, for any wildcard resource, the reason it cannot be scoped
+ * further (checked against the Service Authorization Reference). Region, account and partition come from
+ * the stack (`Stack.of(scope).formatArn`), so one config deploys to the stack's environment.
+ */
+import { ArnFormat, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { IConstruct } from 'constructs';
+import type { Config, EnvironmentConfig, TrafficRoute } from '../config/schema';
+import { restoreNames } from '../domain/restore';
+
+/** A statement and, when it has a wildcard resource, why. */
+export interface ScopedStatement {
+  readonly statement: iam.PolicyStatement;
+  readonly wildcardReason?: string;
+}
+
+/** Prefix of every DB (cluster) snapshot identifier cutover creates (`snapshotIdentifier` in lib/domain/plan.ts). */
+export const SNAPSHOT_PREFIX = 'cutover-';
+
+/**
+ * Prefix shared by the identifiers the restore swap gives a database (`restoreNames` in
+ * lib/domain/restore.ts: `<base>-restored-<h>`, `<base>-pre-<h>`); `<base>` is the identifier, shortened
+ * when it is long.
+ */
+export function restoreNamePrefix(identifier: string): string {
+  const { aside } = restoreNames(identifier, 'iam');
+  return aside.slice(0, aside.lastIndexOf('-pre-'));
+}
+
+function environments(config: Config): EnvironmentConfig[] {
+  return Object.values(config.services).flatMap((s) => Object.values(s.environments));
+}
+
+function unique<T>(items: Iterable<T>): T[] {
+  return [...new Set(items)];
+}
+
+function arn(scope: IConstruct, service: string, resource: string, resourceName: string | undefined, arnFormat: ArnFormat): string {
+  return Stack.of(scope).formatArn({ service, resource, resourceName, arnFormat });
+}
+
+/**
+ * `ecs-release`: describe/update the configured slot services, register task definition revisions,
+ * run/stop the migration task in the configured clusters, pass task and execution roles to ECS tasks.
+ * @param taskRoleArns roles the function may pass to ECS tasks; `undefined` allows any role, but only to `ecs-tasks.amazonaws.com`
+ */
+export function ecsReleaseStatements(scope: IConstruct, config: Config, taskRoleArns?: readonly string[]): ScopedStatement[] {
+  const envs = environments(config);
+  const clusters = unique(envs.map((e) => e.cluster)).sort();
+  const clusterArns = clusters.map((c) => arn(scope, 'ecs', 'cluster', c, ArnFormat.SLASH_RESOURCE_NAME));
+  const serviceArns = unique(envs.flatMap((e) => [e.slots.blue.service, e.slots.green.service].map((s) => `${e.cluster}/${s}`)))
+    .sort()
+    .map((name) => arn(scope, 'ecs', 'service', name, ArnFormat.SLASH_RESOURCE_NAME));
+  const taskArns = clusters.map((c) => arn(scope, 'ecs', 'task', `${c}/*`, ArnFormat.SLASH_RESOURCE_NAME));
+  const taskDefinitionArns = [arn(scope, 'ecs', 'task-definition', '*', ArnFormat.SLASH_RESOURCE_NAME)];
+  return [
+    {
+      statement: new iam.PolicyStatement({
+        sid: 'SlotServices',
+        actions: ['ecs:DescribeServices', 'ecs:UpdateService'],
+        resources: serviceArns,
+      }),
+    },
+    {
+      statement: new iam.PolicyStatement({
+        sid: 'MigrationTaskRun',
+        actions: ['ecs:RunTask'],
+        resources: taskDefinitionArns,
+        conditions: { ArnEquals: { 'ecs:cluster': clusterArns } },
+      }),
+      wildcardReason:
+        'ecs:RunTask is scoped by its required resource type, task-definition; the families are read from the configured services at run time (not in the config), so any family in this account and region is allowed, and only in the configured clusters (condition ecs:cluster).',
+    },
+    {
+      statement: new iam.PolicyStatement({
+        sid: 'MigrationTasks',
+        actions: ['ecs:DescribeTasks', 'ecs:StopTask'],
+        resources: taskArns,
+      }),
+      wildcardReason:
+        'Task ids are random and only known after RunTask; the resource is every task of a configured cluster (task/<cluster>/*).',
+    },
+    {
+      statement: new iam.PolicyStatement({
+        sid: 'TagOnCreate',
+        actions: ['ecs:TagResource'],
+        resources: [...taskArns, ...taskDefinitionArns],
+        conditions: { StringEquals: { 'ecs:CreateAction': ['RunTask', 'RegisterTaskDefinition'] } },
+      }),
+      wildcardReason:
+        'Tags given to RunTask / RegisterTaskDefinition need ecs:TagResource on the new task or revision, whose id is unknown before it exists; only allowed while creating (condition ecs:CreateAction).',
+    },
+    {
+      statement: new iam.PolicyStatement({
+        sid: 'TaskDefinitions',
+        actions: ['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition'],
+        resources: ['*'],
+      }),
+      wildcardReason:
+        'ecs:RegisterTaskDefinition and ecs:DescribeTaskDefinition support no resource-level permissions (Service Authorization Reference: no resource types).',
+    },
+    {
+      statement: new iam.PolicyStatement({
+        sid: 'PassTaskRoles',
+        actions: ['iam:PassRole'],
+        resources: taskRoleArns && taskRoleArns.length > 0 ? [...taskRoleArns] : ['*'],
+        conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+      }),
+      wildcardReason:
+        'A new task definition revision keeps the task and execution roles of the service\'s current one, which are not in the config (set CutoverStackProps.taskRoleArns to list them); roles can only be passed to ecs-tasks.amazonaws.com (condition iam:PassedToService).',
+    },
+  ];
+}
+
+/**
+ * `database`: snapshot, describe, and restore the configured RDS instances and Aurora clusters; rename
+ * the old one aside (`<id>-…`, kept) and restore under the original identifier.
+ * @returns no statements when no environment has a database
+ */
+export function databaseStatements(scope: IConstruct, config: Config): ScopedStatement[] {
+  const dbs = environments(config).flatMap((e) => (e.database ? [e.database] : []));
+  const instances = unique(dbs.flatMap((d) => (d.instanceIdentifier ? [d.instanceIdentifier] : []))).sort();
+  const clusters = unique(dbs.flatMap((d) => (d.clusterIdentifier ? [d.clusterIdentifier] : []))).sort();
+  const rds = (resource: string, name: string) => arn(scope, 'rds', resource, name, ArnFormat.COLON_RESOURCE_NAME);
+  const groupsReason =
+    'Restore and modify calls name the option group, parameter group(s), subnet group and security group of the original database, which are not in the config; ' +
+    'these group resources only authorize referencing an existing group in a restore/modify whose database (db/cluster) resource is scoped to the configured identifiers.';
+  const statements: ScopedStatement[] = [];
+  if (instances.length > 0) {
+    statements.push(
+      {
+        statement: new iam.PolicyStatement({
+          sid: 'DbInstances',
+          actions: [
+            'rds:CreateDBSnapshot',
+            'rds:DescribeDBSnapshots',
+            'rds:RestoreDBInstanceFromDBSnapshot',
+            'rds:ModifyDBInstance',
+            'rds:DescribeDBInstances',
+            'rds:AddTagsToResource',
+          ],
+          resources: [
+            ...instances.flatMap((id) => [rds('db', id), rds('db', `${restoreNamePrefix(id)}-*`)]),
+            rds('snapshot', `${SNAPSHOT_PREFIX}*`),
+          ],
+        }),
+        wildcardReason:
+          `Snapshots are named ${SNAPSHOT_PREFIX}<...> per deployment and the old instance is renamed aside to <id>-<...> (kept, never deleted); ` +
+          'the resources are the configured instance identifiers, their <id>-* renames, and cutover snapshots only.',
+      },
+      {
+        statement: new iam.PolicyStatement({
+          sid: 'DbInstanceGroups',
+          actions: ['rds:RestoreDBInstanceFromDBSnapshot', 'rds:ModifyDBInstance'],
+          resources: [rds('og', '*'), rds('pg', '*'), rds('subgrp', '*'), rds('secgrp', '*')],
+        }),
+        wildcardReason: groupsReason,
+      },
+    );
+  }
+  if (clusters.length > 0) {
+    statements.push(
+      {
+        statement: new iam.PolicyStatement({
+          sid: 'DbClusters',
+          actions: [
+            'rds:CreateDBClusterSnapshot',
+            'rds:DescribeDBClusterSnapshots',
+            'rds:RestoreDBClusterFromSnapshot',
+            'rds:ModifyDBCluster',
+            'rds:DescribeDBClusters',
+            'rds:CreateDBInstance',
+            'rds:DescribeDBInstances',
+            'rds:AddTagsToResource',
+          ],
+          resources: [
+            ...clusters.flatMap((id) => [rds('cluster', id), rds('cluster', `${restoreNamePrefix(id)}-*`), rds('db', `${restoreNamePrefix(id)}-*`)]),
+            rds('cluster-snapshot', `${SNAPSHOT_PREFIX}*`),
+          ],
+        }),
+        wildcardReason:
+          `Cluster snapshots are named ${SNAPSHOT_PREFIX}<...> per deployment; the old cluster is renamed aside to <id>-<...> and the restored cluster's instances are named <id>-<...>; ` +
+          'the resources are the configured cluster identifiers, their <id>-* names, and cutover cluster snapshots only.',
+      },
+      {
+        statement: new iam.PolicyStatement({
+          sid: 'DbClusterMembers',
+          actions: ['rds:DescribeDBInstances'],
+          resources: [rds('db', '*')],
+        }),
+        wildcardReason:
+          'The restored cluster gets a writer instance shaped like the writer of the configured cluster, whose instance identifier is not in the config; describing instances is read-only.',
+      },
+      {
+        statement: new iam.PolicyStatement({
+          sid: 'DbClusterGroups',
+          actions: ['rds:RestoreDBClusterFromSnapshot', 'rds:ModifyDBCluster', 'rds:CreateDBInstance'],
+          resources: [rds('og', '*'), rds('pg', '*'), rds('cluster-pg', '*'), rds('subgrp', '*'), rds('secgrp', '*')],
+        }),
+        wildcardReason: groupsReason,
+      },
+    );
+  }
+  return statements;
+}
+
+function routeArns(routes: ReadonlyArray<TrafficRoute | undefined>): { listeners: string[]; rules: string[] } {
+  const listeners = new Set<string>();
+  const rules = new Set<string>();
+  for (const route of routes) {
+    if (!route) continue;
+    if ('listenerArn' in route) listeners.add(route.listenerArn);
+    else rules.add(route.ruleArn);
+  }
+  return { listeners: [...listeners].sort(), rules: [...rules].sort() };
+}
+
+/** `traffic`: change the forward weights of the configured production and test listeners / rules. */
+export function trafficStatements(_scope: IConstruct, config: Config): ScopedStatement[] {
+  const { listeners, rules } = routeArns(environments(config).flatMap((e) => [e.production, e.test]));
+  const statements: ScopedStatement[] = [];
+  if (listeners.length > 0) {
+    statements.push({ statement: new iam.PolicyStatement({ sid: 'Listeners', actions: ['elasticloadbalancing:ModifyListener'], resources: listeners }) });
+  }
+  if (rules.length > 0) {
+    statements.push({ statement: new iam.PolicyStatement({ sid: 'ListenerRules', actions: ['elasticloadbalancing:ModifyRule'], resources: rules }) });
+  }
+  statements.push({
+    statement: new iam.PolicyStatement({
+      sid: 'Describe',
+      actions: [
+        'elasticloadbalancing:DescribeListeners',
+        'elasticloadbalancing:DescribeRules',
+        'elasticloadbalancing:DescribeTargetHealth',
+        'elasticloadbalancing:DescribeTargetGroups',
+      ],
+      resources: ['*'],
+    }),
+    wildcardReason: 'elasticloadbalancing:Describe* actions support no resource-level permissions (Service Authorization Reference: no resource types); they are read-only.',
+  });
+  return statements;
+}
+
+/**
+ * `alarm-check`: read the state of the configured alarms. `cloudwatch:DescribeAlarms` supports the
+ * `alarm` resource type for metric alarms (composite alarms would need `*`; cutover reads metric alarms by name).
+ * @returns no statements when no alarms are configured
+ */
+export function alarmCheckStatements(scope: IConstruct, config: Config): ScopedStatement[] {
+  const names = unique(environments(config).flatMap((e) => e.alarms)).sort();
+  if (names.length === 0) return [];
+  return [
+    {
+      statement: new iam.PolicyStatement({
+        sid: 'Alarms',
+        actions: ['cloudwatch:DescribeAlarms'],
+        resources: names.map((n) => arn(scope, 'cloudwatch', 'alarm', n, ArnFormat.COLON_RESOURCE_NAME)),
+      }),
+    },
+  ];
+}

@@ -1,0 +1,67 @@
+/**
+ * The twin's Lambda service: the real handlers from lambdas/<name>/handler.ts, invoked in-process,
+ * with Lambda's invocation semantics where cutover depends on them:
+ *  - the event and the result cross a JSON boundary (no shared objects, Dates become strings);
+ *  - a thrown error reaches Step Functions with the error's name as `Error` and
+ *    `{"errorType","errorMessage","trace"}` (JSON) as `Cause`, as for a Node.js function on AWS.
+ */
+import { FUNCTIONS, type FunctionName } from '../catalog';
+
+export type Handler = (event: unknown, context?: unknown) => Promise<unknown>;
+
+/** A Lambda-style invocation error: `name` = errorType, `message` = the JSON cause. */
+export class LambdaFunctionError extends Error {
+  constructor(
+    readonly errorType: string,
+    readonly errorMessage: string,
+  ) {
+    super(JSON.stringify({ errorType, errorMessage, trace: [] }));
+    this.name = errorType;
+  }
+}
+
+export class LocalLambda {
+  private readonly handlers = new Map<FunctionName, Handler>();
+
+  constructor(
+    private readonly region: string,
+    private readonly accountId: string,
+  ) {}
+
+  /** ARN the twin uses for a function (`arn:aws:lambda:<region>:<account>:function:cutover-<name>`). */
+  arn(name: FunctionName): string {
+    return `arn:aws:lambda:${this.region}:${this.accountId}:function:cutover-${name}`;
+  }
+
+  /** Function name for an ARN or name, if it is one of cutover's. */
+  resolve(arnOrName: string): FunctionName | undefined {
+    const fn = FUNCTIONS.find((f) => arnOrName === this.arn(f.name) || arnOrName === `cutover-${f.name}` || arnOrName === f.name);
+    return fn?.name;
+  }
+
+  /** Load every handler module (dynamic import, so client routing is configured first). */
+  async load(): Promise<void> {
+    for (const f of FUNCTIONS) {
+      const mod = (await import(`../../lambdas/${f.name}/handler.ts`)) as { handler: Handler };
+      this.handlers.set(f.name, mod.handler);
+    }
+  }
+
+  /**
+   * Invoke a function by name or ARN.
+   * @throws LambdaFunctionError carrying the handler's error name and message
+   */
+  async invoke(arnOrName: string, event: unknown): Promise<unknown> {
+    const name = this.resolve(arnOrName);
+    const handler = name && this.handlers.get(name);
+    if (!handler) throw new LambdaFunctionError('ResourceNotFoundException', `Function not found: ${arnOrName}`);
+    let result: unknown;
+    try {
+      result = await handler(JSON.parse(JSON.stringify(event ?? null)), { functionName: `cutover-${name}`, awsRequestId: crypto.randomUUID() });
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      throw new LambdaFunctionError(e.name || 'Error', e.message);
+    }
+    return result === undefined ? null : JSON.parse(JSON.stringify(result));
+  }
+}

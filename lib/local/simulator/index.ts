@@ -1,0 +1,132 @@
+/**
+ * An in-process AWS simulator with AWS semantics, plugged into the SDK client factory as an
+ * {@link InProcessTransport} (`configureClients({ transport: sim })` in lib/aws/clients.ts).
+ *
+ * It implements the parts of ECS, ELBv2, RDS, CloudWatch and Secrets Manager that cutover uses:
+ * the same input validation, resource states computed lazily from a {@link SimClock} (no timers:
+ * `clock.advance()` makes things happen), pagination, and the SDK's own typed exceptions. Faults and
+ * latency can be injected per operation, and every call is logged in {@link Simulator.calls}.
+ */
+import type { AwsService, InProcessTransport } from '../../aws/clients';
+import type { Config } from '../../config/schema';
+import type { SimClock } from '../clock';
+import { CloudWatchSimulator } from './cloudwatch';
+import { EcsSimulator, type EcsSimulatorOptions } from './ecs';
+import { Elbv2Simulator } from './elbv2';
+import type { SimServiceName } from './errors';
+import { Faults, type FaultSpec } from './faults';
+import { RdsSimulator, type RdsSimulatorOptions } from './rds';
+import { SecretsSimulator } from './secrets';
+import { seedFromConfig, type SeedOptions } from './seed';
+import type { SimulatedService } from './service';
+
+export { SimClock } from '../clock';
+export type { AlarmStateChangeEvent, AlarmStateListener } from './cloudwatch';
+export type { ImageHealth, RunTaskInfo, RunTaskOutcome } from './ecs';
+export { forwardAction, listenerArnOfRule, loadBalancerArnOfListener } from './elbv2';
+export { awsError, type SimServiceName } from './errors';
+export type { FaultSpec } from './faults';
+export type { SeedOptions } from './seed';
+export { CloudWatchSimulator, EcsSimulator, Elbv2Simulator, RdsSimulator, SecretsSimulator };
+
+export interface SimulatorOptions extends EcsSimulatorOptions, RdsSimulatorOptions {
+  /** Simulated time; every resource state is derived from it. */
+  readonly clock: SimClock;
+  /** Region in the ARNs the simulator makes. @default 'us-east-1' */
+  readonly region?: string;
+  /** Account id in the ARNs the simulator makes. @default '123456789012' */
+  readonly accountId?: string;
+}
+
+/** One call that reached the simulator (logged before faults are applied). */
+export interface SimCall {
+  readonly service: SimServiceName;
+  /** Operation name without `Command`, e.g. `UpdateService`. */
+  readonly operation: string;
+  /** The command input as sent (a copy). */
+  readonly input: unknown;
+  /** Simulated time of the call. */
+  readonly at: Date;
+}
+
+export class Simulator implements InProcessTransport {
+  readonly clock: SimClock;
+  readonly region: string;
+  readonly accountId: string;
+  /** Scenario hooks: `setImageHealth`, `setRunTaskOutcome`, `seedStableService`. */
+  readonly ecs: EcsSimulator;
+  /** Scenario hooks: `weights`, `pickTargetGroup`, `seedListener`, `seedRule`, `seedTargetGroup`. */
+  readonly elbv2: Elbv2Simulator;
+  /** Scenario hooks: data payloads (`instanceData`, `setInstanceData`, ...), `seedInstance`, `seedCluster`. */
+  readonly rds: RdsSimulator;
+  /** Scenario hooks: `onStateChange`, `seedAlarm`. */
+  readonly cloudwatch: CloudWatchSimulator;
+  /** Scenario hooks: `seedSecret`. */
+  readonly secrets: SecretsSimulator;
+  /** Every call made through {@link send}, oldest first. Tests may clear it (`calls.length = 0`). */
+  readonly calls: SimCall[] = [];
+  private readonly faults = new Faults();
+  private readonly services: Record<SimServiceName, SimulatedService>;
+
+  constructor(opts: SimulatorOptions) {
+    this.clock = opts.clock;
+    this.region = opts.region ?? 'us-east-1';
+    this.accountId = opts.accountId ?? '123456789012';
+    const ctx = { clock: this.clock, region: this.region, accountId: this.accountId };
+    this.elbv2 = new Elbv2Simulator(ctx);
+    this.ecs = new EcsSimulator(ctx, this.elbv2, opts);
+    this.rds = new RdsSimulator(ctx, opts);
+    this.cloudwatch = new CloudWatchSimulator(ctx);
+    this.secrets = new SecretsSimulator(ctx);
+    this.services = { ecs: this.ecs, elbv2: this.elbv2, rds: this.rds, cloudwatch: this.cloudwatch, secretsmanager: this.secrets };
+  }
+
+  /** True for ecs, elbv2, rds, cloudwatch and secretsmanager. */
+  handles(service: AwsService): boolean {
+    return Object.hasOwn(this.services, service);
+  }
+
+  /**
+   * Run one SDK command: log it, apply a matching injected fault, then run it against the simulated state.
+   * @param operation the command name without `Command`, e.g. `DescribeServices`
+   * @param input the command input, exactly as the SDK v3 command takes it
+   * @returns the command output (without `$metadata`), a copy of the simulator's state
+   * @throws (rejects with) the SDK's typed exception, e.g. `ServiceNotFoundException` from @aws-sdk/client-ecs
+   */
+  async send(service: AwsService, operation: string, input: unknown): Promise<Record<string, unknown>> {
+    if (!this.handles(service)) throw new Error(`The cutover simulator does not handle the ${service} service`);
+    const name = service as SimServiceName;
+    this.calls.push({ service: name, operation, input: safeCopy(input), at: this.clock.now() });
+    await this.faults.apply(name, operation);
+    return structuredClone(this.services[name].invoke(operation, input));
+  }
+
+  /**
+   * Make upcoming calls fail and/or slow down (see {@link FaultSpec}); faults are consumed in order.
+   * @example sim.injectFault({ service: 'ecs', operation: 'UpdateService', error: 'ThrottlingException', times: 2 })
+   */
+  injectFault(spec: FaultSpec): void {
+    this.faults.inject(spec);
+  }
+
+  /** Remove all pending injected faults. */
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  /**
+   * Create the AWS resources `config` refers to, as a user's account would have them before the first
+   * deployment (see {@link seedFromConfig} in ./seed for the full list). Not logged in {@link calls}.
+   */
+  seedFromConfig(config: Config, opts: SeedOptions = {}): void {
+    seedFromConfig(this, config, opts);
+  }
+}
+
+function safeCopy(value: unknown): unknown {
+  try {
+    return structuredClone(value);
+  } catch {
+    return value;
+  }
+}

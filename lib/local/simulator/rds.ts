@@ -1,0 +1,723 @@
+/**
+ * Simulated Amazon RDS for PostgreSQL and Aurora PostgreSQL: DB instances, DB clusters, manual
+ * snapshots, restores and renames, with AWS's states computed lazily from the simulator's clock.
+ *
+ * AWS behaviour kept:
+ * - identifiers are case-insensitive and stored lower-case; API calls also accept ARNs;
+ * - `CreateDBSnapshot` needs an `available` instance; the snapshot is `creating` (with
+ *   `PercentProgress`) and `available` after `snapshotSeconds`, and a single-AZ instance is
+ *   `backing-up` meanwhile;
+ * - a restore creates a **new** instance/cluster (`creating` → `available` after `restoreSeconds`);
+ *   a restored cluster has no instances until `CreateDBInstance` adds them;
+ * - a rename (`NewDB…Identifier` with `ApplyImmediately`) changes the identifier at once, the
+ *   resource is `renaming` for `renameSeconds`; without `ApplyImmediately` it waits in
+ *   `PendingModifiedValues` (the maintenance window never comes in the simulator);
+ * - snapshots keep the identifier their source had when they were taken.
+ *
+ * Every instance and cluster carries an opaque `data` payload (a later issue puts real PostgreSQL
+ * data there). A snapshot captures the source's payload at creation and a restore receives the
+ * snapshot's. Treat payloads as immutable values: replace them with {@link RdsSimulator.setInstanceData}
+ * / {@link RdsSimulator.setClusterData}, never mutate them in place.
+ */
+import type {
+  CreateDBClusterSnapshotMessage,
+  CreateDBClusterSnapshotResult,
+  CreateDBInstanceMessage,
+  CreateDBInstanceResult,
+  CreateDBSnapshotMessage,
+  CreateDBSnapshotResult,
+  DBCluster,
+  DBClusterMessage,
+  DBClusterSnapshot,
+  DBClusterSnapshotMessage,
+  DBInstance,
+  DBInstanceMessage,
+  DBSnapshot,
+  DBSnapshotMessage,
+  DeleteDBSnapshotMessage,
+  DeleteDBSnapshotResult,
+  DescribeDBClusterSnapshotsMessage,
+  DescribeDBClustersMessage,
+  DescribeDBInstancesMessage,
+  DescribeDBSnapshotsMessage,
+  ModifyDBClusterMessage,
+  ModifyDBClusterResult,
+  ModifyDBInstanceMessage,
+  ModifyDBInstanceResult,
+  RestoreDBClusterFromSnapshotMessage,
+  RestoreDBClusterFromSnapshotResult,
+  RestoreDBInstanceFromDBSnapshotMessage,
+  RestoreDBInstanceFromDBSnapshotResult,
+  Tag,
+} from '@aws-sdk/client-rds';
+import { SimulatedService } from './service';
+import { alnumId, copy, nameFromArn, paginate, settle, transition, type SimContext, type Timed } from './util';
+
+export interface RdsSimulatorOptions {
+  /** Simulated seconds a manual snapshot stays `creating`. @default 120 */
+  readonly snapshotSeconds?: number;
+  /** Simulated seconds a restored instance/cluster stays `creating`. @default 300 */
+  readonly restoreSeconds?: number;
+  /** Simulated seconds an instance/cluster stays `renaming`. @default 60 */
+  readonly renameSeconds?: number;
+  /** Simulated seconds a new instance (CreateDBInstance) stays `creating`. @default 300 */
+  readonly instanceCreateSeconds?: number;
+}
+
+/** Engine facts an instance or cluster has and its snapshots keep. */
+interface EngineFacts {
+  engine: string;
+  engineVersion: string;
+  port: number;
+  masterUsername: string;
+  dbName?: string;
+  allocatedStorage: number;
+  instanceClass: string;
+}
+
+type InstanceStatus = 'available' | 'creating' | 'backing-up' | 'renaming' | 'modifying';
+type ClusterStatus = 'available' | 'creating' | 'renaming';
+type SnapshotStatus = 'creating' | 'available';
+
+interface SimInstance {
+  id: string;
+  state: Timed<InstanceStatus>;
+  facts: EngineFacts;
+  createdAtMs: number;
+  resourceId: string;
+  clusterId?: string;
+  pendingIdentifier?: string;
+  tags: Tag[];
+  data: unknown;
+}
+
+interface SimDbCluster {
+  id: string;
+  state: Timed<ClusterStatus>;
+  facts: EngineFacts;
+  createdAtMs: number;
+  resourceId: string;
+  /** Member instance ids; the first is the writer. */
+  members: string[];
+  pendingIdentifier?: string;
+  tags: Tag[];
+  data: unknown;
+}
+
+interface SimSnapshot {
+  id: string;
+  /** Identifier of the source instance/cluster when the snapshot was taken. */
+  sourceId: string;
+  sourceResourceId: string;
+  sourceCreatedAtMs: number;
+  state: Timed<SnapshotStatus>;
+  startedAtMs: number;
+  readyAtMs: number;
+  facts: EngineFacts;
+  tags: Tag[];
+  data: unknown;
+}
+
+const IDENTIFIER = /^[a-z](?!.*--)[a-z0-9-]*(?<!-)$/;
+
+export class RdsSimulator extends SimulatedService {
+  private readonly snapshotSeconds: number;
+  private readonly restoreSeconds: number;
+  private readonly renameSeconds: number;
+  private readonly instanceCreateSeconds: number;
+  /** Per-account endpoint code, as in `<id>.<code>.<region>.rds.amazonaws.com`. */
+  private readonly endpointCode = alnumId(12);
+  private readonly instances = new Map<string, SimInstance>();
+  private readonly clusters = new Map<string, SimDbCluster>();
+  private readonly snapshots = new Map<string, SimSnapshot>();
+  private readonly clusterSnapshots = new Map<string, SimSnapshot>();
+
+  protected readonly operations = {
+    DescribeDBInstances: (i: DescribeDBInstancesMessage) => this.describeDBInstances(i),
+    CreateDBSnapshot: (i: CreateDBSnapshotMessage) => this.createDBSnapshot(i),
+    DescribeDBSnapshots: (i: DescribeDBSnapshotsMessage) => this.describeDBSnapshots(i),
+    RestoreDBInstanceFromDBSnapshot: (i: RestoreDBInstanceFromDBSnapshotMessage) => this.restoreDBInstanceFromDBSnapshot(i),
+    ModifyDBInstance: (i: ModifyDBInstanceMessage) => this.modifyDBInstance(i),
+    DeleteDBSnapshot: (i: DeleteDBSnapshotMessage) => this.deleteDBSnapshot(i),
+    CreateDBInstance: (i: CreateDBInstanceMessage) => this.createDBInstance(i),
+    DescribeDBClusters: (i: DescribeDBClustersMessage) => this.describeDBClusters(i),
+    CreateDBClusterSnapshot: (i: CreateDBClusterSnapshotMessage) => this.createDBClusterSnapshot(i),
+    DescribeDBClusterSnapshots: (i: DescribeDBClusterSnapshotsMessage) => this.describeDBClusterSnapshots(i),
+    RestoreDBClusterFromSnapshot: (i: RestoreDBClusterFromSnapshotMessage) => this.restoreDBClusterFromSnapshot(i),
+    ModifyDBCluster: (i: ModifyDBClusterMessage) => this.modifyDBCluster(i),
+  };
+
+  constructor(ctx: SimContext, opts: RdsSimulatorOptions = {}) {
+    super('rds', ctx);
+    this.snapshotSeconds = opts.snapshotSeconds ?? 120;
+    this.restoreSeconds = opts.restoreSeconds ?? 300;
+    this.renameSeconds = opts.renameSeconds ?? 60;
+    this.instanceCreateSeconds = opts.instanceCreateSeconds ?? 300;
+  }
+
+  // ---------------------------------------------------------------- seeding and data payloads
+
+  /**
+   * Create an `available` PostgreSQL DB instance (not part of a cluster); returns an existing one unchanged.
+   * @param id instance identifier (stored lower-case)
+   * @returns the DBInstance as DescribeDBInstances shows it
+   */
+  seedInstance(id: string, opts: { data?: unknown; engineVersion?: string; tags?: Tag[] } = {}): DBInstance {
+    const existing = this.instances.get(this.normalize(id));
+    if (existing) return this.instanceOutput(existing);
+    const instance = this.newInstance(this.checkId('DBInstanceIdentifier', id), this.defaultFacts('postgres', opts.engineVersion ?? '16.4'), opts.tags, opts.data);
+    instance.state = { status: 'available' };
+    return this.instanceOutput(instance);
+  }
+
+  /**
+   * Create an `available` Aurora PostgreSQL DB cluster with one `available` writer instance; returns an
+   * existing one unchanged.
+   * @param writerInstanceId @default `<id>-instance-1`
+   */
+  seedCluster(id: string, opts: { data?: unknown; engineVersion?: string; tags?: Tag[]; writerInstanceId?: string } = {}): DBCluster {
+    const existing = this.clusters.get(this.normalize(id));
+    if (existing) return this.clusterOutput(existing);
+    const cluster = this.newCluster(this.checkId('DBClusterIdentifier', id), this.defaultFacts('aurora-postgresql', opts.engineVersion ?? '16.4'), opts.tags, opts.data);
+    cluster.state = { status: 'available' };
+    const writer = this.newInstance(this.checkId('DBInstanceIdentifier', opts.writerInstanceId ?? `${cluster.id}-instance-1`), { ...cluster.facts, instanceClass: 'db.r6g.large' }, [], undefined);
+    writer.state = { status: 'available' };
+    writer.clusterId = cluster.id;
+    cluster.members.push(writer.id);
+    return this.clusterOutput(cluster);
+  }
+
+  /** The data payload of a DB instance. @throws DBInstanceNotFoundFault */
+  instanceData(id: string): unknown {
+    return this.instance(id).data;
+  }
+
+  /** Replace the data payload of a DB instance. @throws DBInstanceNotFoundFault */
+  setInstanceData(id: string, data: unknown): void {
+    this.instance(id).data = data;
+  }
+
+  /** The data payload of an Aurora DB cluster. @throws DBClusterNotFoundFault */
+  clusterData(id: string): unknown {
+    return this.cluster(id).data;
+  }
+
+  /** Replace the data payload of an Aurora DB cluster. @throws DBClusterNotFoundFault */
+  setClusterData(id: string, data: unknown): void {
+    this.cluster(id).data = data;
+  }
+
+  /** The payload a DB snapshot captured. @throws DBSnapshotNotFoundFault */
+  snapshotData(id: string): unknown {
+    return this.snapshot(id).data;
+  }
+
+  /** The payload a DB cluster snapshot captured. @throws DBClusterSnapshotNotFoundFault */
+  clusterSnapshotData(id: string): unknown {
+    return this.clusterSnapshot(id).data;
+  }
+
+  // ---------------------------------------------------------------- DB instances
+
+  /**
+   * DescribeDBInstances: one instance by `DBInstanceIdentifier` (id or ARN; DBInstanceNotFoundFault),
+   * else all, by identifier; `MaxRecords` (20-100) and `Marker` pagination. `Filters` are ignored.
+   */
+  describeDBInstances(input: DescribeDBInstancesMessage): DBInstanceMessage {
+    const items = input.DBInstanceIdentifier ? [this.instance(input.DBInstanceIdentifier)] : this.sorted(this.instances);
+    const { page, next } = this.page(items, input);
+    return { DBInstances: page.map((i) => this.instanceOutput(i)), Marker: next };
+  }
+
+  /**
+   * CreateDBSnapshot: `DBSnapshotIdentifier` and `DBInstanceIdentifier` required. The instance must
+   * exist (DBInstanceNotFoundFault), not be in a cluster (InvalidParameterValue), and be `available`
+   * (InvalidDBInstanceStateFault); the snapshot id must be new (DBSnapshotAlreadyExistsFault).
+   * The snapshot is `creating` for `snapshotSeconds`, the instance `backing-up` meanwhile.
+   */
+  createDBSnapshot(input: CreateDBSnapshotMessage): CreateDBSnapshotResult {
+    this.errors.require(input, 'DBSnapshotIdentifier', 'DBInstanceIdentifier');
+    const id = this.checkId('DBSnapshotIdentifier', input.DBSnapshotIdentifier!, 255);
+    const instance = this.instance(input.DBInstanceIdentifier!);
+    if (this.snapshots.has(id)) {
+      this.errors.fail('DBSnapshotAlreadyExistsFault', `Cannot create the snapshot because a snapshot with the identifier ${id} already exists.`);
+    }
+    if (instance.clusterId) {
+      this.errors.invalid(
+        'The specified instance is a member of a cluster and a snapshot cannot be created directly. Please use the CreateDBClusterSnapshot API instead.',
+      );
+    }
+    const now = this.nowMs();
+    if (settle(instance.state, now) !== 'available') {
+      this.errors.fail(
+        'InvalidDBInstanceStateFault',
+        `Cannot create a snapshot because the database instance ${instance.id} is not currently in the available state (it is ${instance.state.status}).`,
+      );
+    }
+    const snapshot = this.newSnapshot(id, instance, input.Tags, now);
+    this.snapshots.set(id, snapshot);
+    transition(instance.state, 'backing-up', 'available', this.snapshotSeconds, now);
+    return { DBSnapshot: this.snapshotOutput(snapshot) };
+  }
+
+  /**
+   * DescribeDBSnapshots: one by `DBSnapshotIdentifier` (id or ARN; DBSnapshotNotFoundFault), or those
+   * of `DBInstanceIdentifier` (none is no error), oldest first; `SnapshotType` other than `manual`
+   * matches nothing; `MaxRecords` (20-100) and `Marker` pagination.
+   */
+  describeDBSnapshots(input: DescribeDBSnapshotsMessage): DBSnapshotMessage {
+    let items = input.DBSnapshotIdentifier ? [this.snapshot(input.DBSnapshotIdentifier)] : [...this.snapshots.values()];
+    if (input.DBInstanceIdentifier) {
+      const instanceId = this.normalize(input.DBInstanceIdentifier);
+      items = items.filter((s) => s.sourceId === instanceId);
+    }
+    if (input.SnapshotType && input.SnapshotType !== 'manual') items = [];
+    items.sort((a, b) => a.startedAtMs - b.startedAtMs);
+    const { page, next } = this.page(items, input);
+    return { DBSnapshots: page.map((s) => this.snapshotOutput(s)), Marker: next };
+  }
+
+  /**
+   * RestoreDBInstanceFromDBSnapshot: `DBInstanceIdentifier` and `DBSnapshotIdentifier` required. The new
+   * id must be free (DBInstanceAlreadyExistsFault), the snapshot must exist (DBSnapshotNotFoundFault)
+   * and be `available` (InvalidDBSnapshotStateFault). The new instance is `creating` for
+   * `restoreSeconds` and receives the snapshot's data payload.
+   */
+  restoreDBInstanceFromDBSnapshot(input: RestoreDBInstanceFromDBSnapshotMessage): RestoreDBInstanceFromDBSnapshotResult {
+    this.errors.require(input, 'DBInstanceIdentifier', 'DBSnapshotIdentifier');
+    const id = this.checkId('DBInstanceIdentifier', input.DBInstanceIdentifier!);
+    if (this.instances.has(id)) this.errors.fail('DBInstanceAlreadyExistsFault', `DB instance ${id} already exists.`);
+    const snapshot = this.snapshot(input.DBSnapshotIdentifier!);
+    const now = this.nowMs();
+    if (settle(snapshot.state, now) !== 'available') {
+      this.errors.fail('InvalidDBSnapshotStateFault', `Snapshot ${snapshot.id} is not in the available state (it is ${snapshot.state.status}).`);
+    }
+    const facts = { ...snapshot.facts, instanceClass: input.DBInstanceClass ?? snapshot.facts.instanceClass, port: input.Port ?? snapshot.facts.port };
+    const instance = this.newInstance(id, facts, input.Tags, snapshot.data);
+    transition(instance.state, 'creating', 'available', this.restoreSeconds, now);
+    return { DBInstance: this.instanceOutput(instance) };
+  }
+
+  /**
+   * ModifyDBInstance: `DBInstanceIdentifier` required (DBInstanceNotFoundFault).
+   * `NewDBInstanceIdentifier` with `ApplyImmediately: true` renames at once (instance must be
+   * `available`: InvalidDBInstanceStateFault; new id free: DBInstanceAlreadyExistsFault); the instance
+   * is `renaming` for `renameSeconds`, its ARN and endpoint follow the new name. Without
+   * `ApplyImmediately` the rename waits in `PendingModifiedValues`. `DBInstanceClass` is applied
+   * (`modifying` for `renameSeconds`); other fields are ignored.
+   */
+  modifyDBInstance(input: ModifyDBInstanceMessage): ModifyDBInstanceResult {
+    this.errors.require(input, 'DBInstanceIdentifier');
+    const instance = this.instance(input.DBInstanceIdentifier!);
+    const now = this.nowMs();
+    const newId = input.NewDBInstanceIdentifier === undefined ? undefined : this.checkId('NewDBInstanceIdentifier', input.NewDBInstanceIdentifier);
+    const changes = (newId !== undefined && newId !== instance.id) || (input.DBInstanceClass !== undefined && input.DBInstanceClass !== instance.facts.instanceClass);
+    if (changes && input.ApplyImmediately && settle(instance.state, now) !== 'available') {
+      this.errors.fail('InvalidDBInstanceStateFault', `Database instance ${instance.id} is not in the available state (it is ${instance.state.status}).`);
+    }
+    if (newId !== undefined && newId !== instance.id) {
+      if (this.instances.has(newId)) this.errors.fail('DBInstanceAlreadyExistsFault', `DB instance ${newId} already exists.`);
+      if (input.ApplyImmediately) {
+        const oldId = instance.id;
+        this.instances.delete(oldId);
+        instance.id = newId;
+        instance.pendingIdentifier = undefined;
+        this.instances.set(newId, instance);
+        if (instance.clusterId) {
+          const cluster = this.clusters.get(instance.clusterId)!;
+          cluster.members = cluster.members.map((m) => (m === oldId ? newId : m));
+        }
+        transition(instance.state, 'renaming', 'available', this.renameSeconds, now);
+      } else {
+        instance.pendingIdentifier = newId;
+      }
+    }
+    if (input.DBInstanceClass !== undefined && input.DBInstanceClass !== instance.facts.instanceClass && input.ApplyImmediately) {
+      instance.facts.instanceClass = input.DBInstanceClass;
+      if (instance.state.status === 'available') transition(instance.state, 'modifying', 'available', this.renameSeconds, now);
+    }
+    return { DBInstance: this.instanceOutput(instance) };
+  }
+
+  /**
+   * DeleteDBSnapshot: `DBSnapshotIdentifier` required (DBSnapshotNotFoundFault); the snapshot must be
+   * `available` (InvalidDBSnapshotStateFault). Returns it with status `deleted`.
+   */
+  deleteDBSnapshot(input: DeleteDBSnapshotMessage): DeleteDBSnapshotResult {
+    this.errors.require(input, 'DBSnapshotIdentifier');
+    const snapshot = this.snapshot(input.DBSnapshotIdentifier!);
+    if (settle(snapshot.state, this.nowMs()) !== 'available') {
+      this.errors.fail('InvalidDBSnapshotStateFault', `Cannot delete the snapshot because the snapshot ${snapshot.id} is not in the available state.`);
+    }
+    this.snapshots.delete(snapshot.id);
+    return { DBSnapshot: { ...this.snapshotOutput(snapshot), Status: 'deleted' } };
+  }
+
+  /**
+   * CreateDBInstance: `DBInstanceIdentifier`, `DBInstanceClass` and `Engine` required; a new id
+   * (DBInstanceAlreadyExistsFault). With `DBClusterIdentifier` (DBClusterNotFoundFault) the instance
+   * joins the Aurora cluster (the first member is the writer). `creating` for `instanceCreateSeconds`.
+   */
+  createDBInstance(input: CreateDBInstanceMessage): CreateDBInstanceResult {
+    this.errors.require(input, 'DBInstanceIdentifier', 'DBInstanceClass', 'Engine');
+    const id = this.checkId('DBInstanceIdentifier', input.DBInstanceIdentifier!);
+    if (this.instances.has(id)) this.errors.fail('DBInstanceAlreadyExistsFault', `DB instance ${id} already exists.`);
+    const cluster = input.DBClusterIdentifier ? this.cluster(input.DBClusterIdentifier) : undefined;
+    if (cluster && input.Engine !== cluster.facts.engine) {
+      this.errors.fail('InvalidParameterCombination', `The engine ${input.Engine} does not match the engine ${cluster.facts.engine} of DB cluster ${cluster.id}.`);
+    }
+    const facts: EngineFacts = cluster
+      ? { ...cluster.facts, instanceClass: input.DBInstanceClass! }
+      : {
+          ...this.defaultFacts(input.Engine!, input.EngineVersion ?? '16.4'),
+          instanceClass: input.DBInstanceClass!,
+          masterUsername: input.MasterUsername ?? 'postgres',
+          dbName: input.DBName,
+          allocatedStorage: input.AllocatedStorage ?? 20,
+          port: input.Port ?? 5432,
+        };
+    const instance = this.newInstance(id, facts, input.Tags, undefined);
+    if (cluster) {
+      instance.clusterId = cluster.id;
+      cluster.members.push(id);
+    }
+    transition(instance.state, 'creating', 'available', this.instanceCreateSeconds, this.nowMs());
+    return { DBInstance: this.instanceOutput(instance) };
+  }
+
+  // ---------------------------------------------------------------- Aurora clusters
+
+  /**
+   * DescribeDBClusters: one by `DBClusterIdentifier` (id or ARN; DBClusterNotFoundFault), else all;
+   * `MaxRecords` (20-100) and `Marker` pagination. `Filters` are ignored.
+   */
+  describeDBClusters(input: DescribeDBClustersMessage): DBClusterMessage {
+    const items = input.DBClusterIdentifier ? [this.cluster(input.DBClusterIdentifier)] : this.sorted(this.clusters);
+    const { page, next } = this.page(items, input);
+    return { DBClusters: page.map((c) => this.clusterOutput(c)), Marker: next };
+  }
+
+  /**
+   * CreateDBClusterSnapshot: `DBClusterSnapshotIdentifier` and `DBClusterIdentifier` required; the
+   * cluster must exist (DBClusterNotFoundFault) and be `available` (InvalidDBClusterStateFault); the
+   * id must be new (DBClusterSnapshotAlreadyExistsFault). `creating` for `snapshotSeconds`.
+   */
+  createDBClusterSnapshot(input: CreateDBClusterSnapshotMessage): CreateDBClusterSnapshotResult {
+    this.errors.require(input, 'DBClusterSnapshotIdentifier', 'DBClusterIdentifier');
+    const id = this.checkId('DBClusterSnapshotIdentifier', input.DBClusterSnapshotIdentifier!, 255);
+    const cluster = this.cluster(input.DBClusterIdentifier!);
+    if (this.clusterSnapshots.has(id)) {
+      this.errors.fail('DBClusterSnapshotAlreadyExistsFault', `Cannot create the cluster snapshot because one with the identifier ${id} already exists.`);
+    }
+    const now = this.nowMs();
+    if (settle(cluster.state, now) !== 'available') {
+      this.errors.fail('InvalidDBClusterStateFault', `DB cluster ${cluster.id} is not in the available state (it is ${cluster.state.status}).`);
+    }
+    const snapshot = this.newSnapshot(id, cluster, input.Tags, now);
+    this.clusterSnapshots.set(id, snapshot);
+    return { DBClusterSnapshot: this.clusterSnapshotOutput(snapshot) };
+  }
+
+  /**
+   * DescribeDBClusterSnapshots: one by `DBClusterSnapshotIdentifier` (DBClusterSnapshotNotFoundFault),
+   * or those of `DBClusterIdentifier`, oldest first; `SnapshotType` other than `manual` matches
+   * nothing; `MaxRecords` (20-100) and `Marker` pagination.
+   */
+  describeDBClusterSnapshots(input: DescribeDBClusterSnapshotsMessage): DBClusterSnapshotMessage {
+    let items = input.DBClusterSnapshotIdentifier ? [this.clusterSnapshot(input.DBClusterSnapshotIdentifier)] : [...this.clusterSnapshots.values()];
+    if (input.DBClusterIdentifier) {
+      const clusterId = this.normalize(input.DBClusterIdentifier);
+      items = items.filter((s) => s.sourceId === clusterId);
+    }
+    if (input.SnapshotType && input.SnapshotType !== 'manual') items = [];
+    items.sort((a, b) => a.startedAtMs - b.startedAtMs);
+    const { page, next } = this.page(items, input);
+    return { DBClusterSnapshots: page.map((s) => this.clusterSnapshotOutput(s)), Marker: next };
+  }
+
+  /**
+   * RestoreDBClusterFromSnapshot: `DBClusterIdentifier`, `SnapshotIdentifier` (cluster snapshot id or
+   * ARN) and `Engine` required. The id must be free (DBClusterAlreadyExistsFault), the snapshot must
+   * exist (DBClusterSnapshotNotFoundFault) and be `available` (InvalidDBClusterSnapshotStateFault).
+   * The new cluster is `creating` for `restoreSeconds`, has no instances and the snapshot's payload.
+   */
+  restoreDBClusterFromSnapshot(input: RestoreDBClusterFromSnapshotMessage): RestoreDBClusterFromSnapshotResult {
+    this.errors.require(input, 'DBClusterIdentifier', 'SnapshotIdentifier', 'Engine');
+    const id = this.checkId('DBClusterIdentifier', input.DBClusterIdentifier!);
+    if (this.clusters.has(id)) this.errors.fail('DBClusterAlreadyExistsFault', `DB cluster ${id} already exists.`);
+    const snapshot = this.clusterSnapshot(input.SnapshotIdentifier!);
+    const now = this.nowMs();
+    if (settle(snapshot.state, now) !== 'available') {
+      this.errors.fail('InvalidDBClusterSnapshotStateFault', `Cluster snapshot ${snapshot.id} is not in the available state (it is ${snapshot.state.status}).`);
+    }
+    const facts = { ...snapshot.facts, engine: input.Engine!, engineVersion: input.EngineVersion ?? snapshot.facts.engineVersion, port: input.Port ?? snapshot.facts.port };
+    const cluster = this.newCluster(id, facts, input.Tags, snapshot.data);
+    transition(cluster.state, 'creating', 'available', this.restoreSeconds, now);
+    return { DBCluster: this.clusterOutput(cluster) };
+  }
+
+  /**
+   * ModifyDBCluster: `DBClusterIdentifier` required (DBClusterNotFoundFault). `NewDBClusterIdentifier`
+   * with `ApplyImmediately: true` renames at once (cluster `available`: InvalidDBClusterStateFault; new
+   * id free: DBClusterAlreadyExistsFault); `renaming` for `renameSeconds`; member instances keep their
+   * own identifiers. Without `ApplyImmediately` the rename waits in `PendingModifiedValues`.
+   */
+  modifyDBCluster(input: ModifyDBClusterMessage): ModifyDBClusterResult {
+    this.errors.require(input, 'DBClusterIdentifier');
+    const cluster = this.cluster(input.DBClusterIdentifier!);
+    const now = this.nowMs();
+    const newId = input.NewDBClusterIdentifier === undefined ? undefined : this.checkId('NewDBClusterIdentifier', input.NewDBClusterIdentifier);
+    if (newId !== undefined && newId !== cluster.id) {
+      if (input.ApplyImmediately && settle(cluster.state, now) !== 'available') {
+        this.errors.fail('InvalidDBClusterStateFault', `DB cluster ${cluster.id} is not in the available state (it is ${cluster.state.status}).`);
+      }
+      if (this.clusters.has(newId)) this.errors.fail('DBClusterAlreadyExistsFault', `DB cluster ${newId} already exists.`);
+      if (input.ApplyImmediately) {
+        this.clusters.delete(cluster.id);
+        cluster.id = newId;
+        cluster.pendingIdentifier = undefined;
+        this.clusters.set(newId, cluster);
+        for (const m of cluster.members) this.instances.get(m)!.clusterId = newId;
+        transition(cluster.state, 'renaming', 'available', this.renameSeconds, now);
+      } else {
+        cluster.pendingIdentifier = newId;
+      }
+    }
+    return { DBCluster: this.clusterOutput(cluster) };
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private normalize(idOrArn: string): string {
+    return nameFromArn(idOrArn, ':').toLowerCase();
+  }
+
+  /** Validate an identifier as RDS does and return it lower-cased. @throws InvalidParameterValue */
+  private checkId(field: string, value: string, maxLength = 63): string {
+    const id = this.normalize(value);
+    if (id.length > maxLength || !IDENTIFIER.test(id)) {
+      this.errors.invalid(
+        `The parameter ${field} is not a valid identifier. Identifiers must begin with a letter; must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens.`,
+      );
+    }
+    return id;
+  }
+
+  private instance(ref: string): SimInstance {
+    const id = this.normalize(ref);
+    return this.instances.get(id) ?? this.errors.fail('DBInstanceNotFoundFault', `DBInstance ${id} not found.`);
+  }
+
+  private cluster(ref: string): SimDbCluster {
+    const id = this.normalize(ref);
+    return this.clusters.get(id) ?? this.errors.fail('DBClusterNotFoundFault', `DBCluster ${id} not found.`);
+  }
+
+  private snapshot(ref: string): SimSnapshot {
+    const id = this.normalize(ref);
+    return this.snapshots.get(id) ?? this.errors.fail('DBSnapshotNotFoundFault', `DBSnapshot ${id} not found.`);
+  }
+
+  private clusterSnapshot(ref: string): SimSnapshot {
+    const id = this.normalize(ref);
+    return this.clusterSnapshots.get(id) ?? this.errors.fail('DBClusterSnapshotNotFoundFault', `DBClusterSnapshot ${id} not found.`);
+  }
+
+  private sorted<T extends { id: string }>(map: Map<string, T>): T[] {
+    return [...map.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  private page<T>(items: T[], input: { MaxRecords?: number; Marker?: string }): { page: T[]; next?: string } {
+    return paginate(items, { size: input.MaxRecords, token: input.Marker, defaultSize: 100, min: 20, max: 100, sizeField: 'MaxRecords' }, this.errors, () =>
+      this.errors.invalid('The marker is not valid.'),
+    );
+  }
+
+  private defaultFacts(engine: string, engineVersion: string): EngineFacts {
+    const aurora = engine.startsWith('aurora');
+    return {
+      engine,
+      engineVersion,
+      port: 5432,
+      masterUsername: 'postgres',
+      dbName: 'app',
+      allocatedStorage: aurora ? 1 : 20,
+      instanceClass: aurora ? 'db.r6g.large' : 'db.t4g.micro',
+    };
+  }
+
+  private newInstance(id: string, facts: EngineFacts, tags: Tag[] | undefined, data: unknown): SimInstance {
+    const instance: SimInstance = {
+      id,
+      state: { status: 'creating' },
+      facts: { ...facts },
+      createdAtMs: this.nowMs(),
+      resourceId: `db-${alnumId(26).toUpperCase()}`,
+      tags: copy(tags ?? []),
+      data,
+    };
+    this.instances.set(id, instance);
+    return instance;
+  }
+
+  private newCluster(id: string, facts: EngineFacts, tags: Tag[] | undefined, data: unknown): SimDbCluster {
+    const cluster: SimDbCluster = {
+      id,
+      state: { status: 'creating' },
+      facts: { ...facts },
+      createdAtMs: this.nowMs(),
+      resourceId: `cluster-${alnumId(26).toUpperCase()}`,
+      members: [],
+      tags: copy(tags ?? []),
+      data,
+    };
+    this.clusters.set(id, cluster);
+    return cluster;
+  }
+
+  private newSnapshot(id: string, source: SimInstance | SimDbCluster, tags: Tag[] | undefined, now: number): SimSnapshot {
+    const snapshot: SimSnapshot = {
+      id,
+      sourceId: source.id,
+      sourceResourceId: source.resourceId,
+      sourceCreatedAtMs: source.createdAtMs,
+      state: { status: 'creating' },
+      startedAtMs: now,
+      readyAtMs: now + this.snapshotSeconds * 1000,
+      facts: { ...source.facts },
+      tags: copy(tags ?? []),
+      data: source.data,
+    };
+    transition(snapshot.state, 'creating', 'available', this.snapshotSeconds, now);
+    return snapshot;
+  }
+
+  private progress(snapshot: SimSnapshot, status: SnapshotStatus): number {
+    if (status === 'available') return 100;
+    const total = snapshot.readyAtMs - snapshot.startedAtMs;
+    return Math.min(99, Math.floor((100 * (this.nowMs() - snapshot.startedAtMs)) / total));
+  }
+
+  private instanceOutput(i: SimInstance): DBInstance {
+    const status = settle(i.state, this.nowMs());
+    const cluster = i.clusterId ? this.clusters.get(i.clusterId) : undefined;
+    return copy({
+      DBInstanceIdentifier: i.id,
+      DBInstanceArn: this.arn('rds', `db:${i.id}`),
+      DBInstanceClass: i.facts.instanceClass,
+      Engine: i.facts.engine,
+      EngineVersion: i.facts.engineVersion,
+      DBInstanceStatus: status,
+      MasterUsername: i.facts.masterUsername,
+      DBName: i.facts.dbName,
+      Endpoint: status === 'creating' ? undefined : { Address: `${i.id}.${this.endpointCode}.${this.ctx.region}.rds.amazonaws.com`, Port: i.facts.port, HostedZoneId: 'Z2R2ITUGPM61AM' },
+      AllocatedStorage: i.facts.allocatedStorage,
+      InstanceCreateTime: status === 'creating' ? undefined : new Date(i.createdAtMs),
+      PreferredBackupWindow: '03:00-03:30',
+      BackupRetentionPeriod: 7,
+      AvailabilityZone: `${this.ctx.region}a`,
+      PreferredMaintenanceWindow: 'sun:05:00-sun:05:30',
+      PendingModifiedValues: i.pendingIdentifier ? { DBInstanceIdentifier: i.pendingIdentifier } : {},
+      MultiAZ: false,
+      AutoMinorVersionUpgrade: true,
+      ReadReplicaDBInstanceIdentifiers: [],
+      LicenseModel: 'postgresql-license',
+      PubliclyAccessible: false,
+      StorageType: i.facts.engine.startsWith('aurora') ? 'aurora' : 'gp3',
+      DbInstancePort: 0,
+      DBClusterIdentifier: cluster?.id,
+      StorageEncrypted: true,
+      DbiResourceId: i.resourceId,
+      TagList: i.tags,
+      DeletionProtection: false,
+      CopyTagsToSnapshot: false,
+    } satisfies DBInstance);
+  }
+
+  private clusterOutput(c: SimDbCluster): DBCluster {
+    const status = settle(c.state, this.nowMs());
+    const host = `${c.id}.cluster-${this.endpointCode}.${this.ctx.region}.rds.amazonaws.com`;
+    return copy({
+      DBClusterIdentifier: c.id,
+      DBClusterArn: this.arn('rds', `cluster:${c.id}`),
+      Status: status,
+      Engine: c.facts.engine,
+      EngineVersion: c.facts.engineVersion,
+      EngineMode: 'provisioned',
+      Endpoint: host,
+      ReaderEndpoint: host.replace('.cluster-', '.cluster-ro-'),
+      Port: c.facts.port,
+      MasterUsername: c.facts.masterUsername,
+      DatabaseName: c.facts.dbName,
+      AllocatedStorage: c.facts.allocatedStorage,
+      ClusterCreateTime: new Date(c.createdAtMs),
+      BackupRetentionPeriod: 7,
+      MultiAZ: false,
+      StorageEncrypted: true,
+      DbClusterResourceId: c.resourceId,
+      DBClusterMembers: c.members.map((m, index) => ({
+        DBInstanceIdentifier: m,
+        IsClusterWriter: index === 0,
+        DBClusterParameterGroupStatus: 'in-sync',
+        PromotionTier: 1,
+      })),
+      PendingModifiedValues: c.pendingIdentifier ? { DBClusterIdentifier: c.pendingIdentifier } : undefined,
+      TagList: c.tags,
+      DeletionProtection: false,
+      CopyTagsToSnapshot: false,
+    } satisfies DBCluster);
+  }
+
+  private snapshotOutput(s: SimSnapshot): DBSnapshot {
+    const status = settle(s.state, this.nowMs());
+    return copy({
+      DBSnapshotIdentifier: s.id,
+      DBInstanceIdentifier: s.sourceId,
+      DBSnapshotArn: this.arn('rds', `snapshot:${s.id}`),
+      SnapshotCreateTime: new Date(s.startedAtMs),
+      OriginalSnapshotCreateTime: new Date(s.startedAtMs),
+      Engine: s.facts.engine,
+      EngineVersion: s.facts.engineVersion,
+      AllocatedStorage: s.facts.allocatedStorage,
+      Status: status,
+      PercentProgress: this.progress(s, status),
+      Port: s.facts.port,
+      AvailabilityZone: `${this.ctx.region}a`,
+      VpcId: 'vpc-0sim',
+      InstanceCreateTime: new Date(s.sourceCreatedAtMs),
+      MasterUsername: s.facts.masterUsername,
+      LicenseModel: 'postgresql-license',
+      SnapshotType: 'manual',
+      StorageType: 'gp3',
+      Encrypted: true,
+      DbiResourceId: s.sourceResourceId,
+      TagList: s.tags,
+      SnapshotTarget: 'region',
+    } satisfies DBSnapshot);
+  }
+
+  private clusterSnapshotOutput(s: SimSnapshot): DBClusterSnapshot {
+    const status = settle(s.state, this.nowMs());
+    return copy({
+      DBClusterSnapshotIdentifier: s.id,
+      DBClusterIdentifier: s.sourceId,
+      DBClusterSnapshotArn: this.arn('rds', `cluster-snapshot:${s.id}`),
+      SnapshotCreateTime: new Date(s.startedAtMs),
+      Engine: s.facts.engine,
+      EngineVersion: s.facts.engineVersion,
+      EngineMode: 'provisioned',
+      AllocatedStorage: s.facts.allocatedStorage,
+      Status: status,
+      PercentProgress: this.progress(s, status),
+      Port: s.facts.port,
+      VpcId: 'vpc-0sim',
+      ClusterCreateTime: new Date(s.sourceCreatedAtMs),
+      MasterUsername: s.facts.masterUsername,
+      LicenseModel: s.facts.engine,
+      SnapshotType: 'manual',
+      StorageEncrypted: true,
+      DbClusterResourceId: s.sourceResourceId,
+      TagList: s.tags,
+    } satisfies DBClusterSnapshot);
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * A readable, live timeline of executions from their Step Functions history events:
+ *
+ *   deploy 8f3c…  t+0s      ▶ ResolvePlan
+ *   deploy 8f3c…  t+5m10s   ✗ CheckAlarms  Cutover.Transient: ThrottlingException: Rate exceeded (retrying)
+ *
+ * Times are simulated time since the execution started (what it would take on AWS).
+ */
+import type { HistoryEvent } from '@aws-sdk/client-sfn';
+import { causeText } from '../domain/records';
+
+export interface TimelineOptions {
+  /** Where lines go. @default console.log */
+  readonly write?: (line: string) => void;
+  /** Simulated "now" in ms since epoch. */
+  readonly now: () => number;
+  /** Also print Choice / Pass / Wait states. @default false */
+  readonly verbose?: boolean;
+}
+
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = s % 60;
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(r).padStart(2, '0')}s` : `${r}s`;
+}
+
+/** Returns a history-event listener that prints a timeline line for the interesting events. */
+export function createTimeline(options: TimelineOptions): (executionArn: string, event: HistoryEvent) => void {
+  const write = options.write ?? ((line: string) => console.log(line));
+  const started = new Map<string, number>();
+  const lastWait = new Map<string, string>();
+  return (executionArn, event) => {
+    const name = executionArn.split(':').pop() ?? executionArn;
+    const short = name.length > 12 ? `${name.slice(0, 8)}…` : name;
+    if (event.type === 'ExecutionStarted') started.set(executionArn, options.now());
+    const t0 = started.get(executionArn) ?? options.now();
+    const at = `t+${formatDuration((options.now() - t0) / 1000)}`.padEnd(9);
+    const line = (mark: string, text: string) => write(`  ${short.padEnd(10)} ${at} ${mark} ${text}`);
+    const type = event.type ?? '';
+    if (type === 'ExecutionStarted') return line('●', 'execution started');
+    if (type.endsWith('StateEntered')) {
+      const state = event.stateEnteredEventDetails?.name ?? '?';
+      if (type === 'WaitStateEntered') {
+        // Loops (bake, polling) enter the same Wait many times: print it once per run of repeats.
+        if (lastWait.get(executionArn) === state) return;
+        lastWait.set(executionArn, state);
+        return line('…', `${state}`);
+      }
+      if (!options.verbose && (type === 'ChoiceStateEntered' || type === 'PassStateEntered')) return;
+      if (type === 'TaskStateEntered' && ['CheckAlarms', 'CheckGreen', 'CheckSnapshot', 'CheckMigration', 'RestoreSnapshot'].includes(state) && lastWait.has(executionArn)) return;
+      if (type === 'FailStateEntered' || type === 'SucceedStateEntered') return;
+      if (type === 'TaskStateEntered') lastWait.delete(executionArn);
+      return line('▶', state);
+    }
+    if (type === 'TaskStateExited' && event.stateExitedEventDetails?.name === 'ShiftTraffic') {
+      const out = safeJson(event.stateExitedEventDetails.output) as { traffic?: { percent?: number }; slots?: { idle?: string } } | undefined;
+      return line(' ', `  ${out?.traffic?.percent ?? '?'}% of production traffic on ${out?.slots?.idle ?? 'the new release'}`);
+    }
+    if (type === 'TaskFailed' || type === 'LambdaFunctionFailed') {
+      const d = event.taskFailedEventDetails ?? event.lambdaFunctionFailedEventDetails;
+      return line('✗', `${d?.error ?? 'error'}: ${causeText(d?.cause)}`);
+    }
+    if (type === 'ExecutionSucceeded') {
+      const out = safeJson(event.executionSucceededEventDetails?.output);
+      return line('✔', `SUCCEEDED ${typeof out === 'object' && out && 'message' in out ? String((out as { message: unknown }).message) : ''}`);
+    }
+    if (type === 'ExecutionFailed') {
+      const d = event.executionFailedEventDetails;
+      return line('✘', `FAILED ${d?.error ?? ''}: ${causeText(d?.cause)}`);
+    }
+    if (type === 'ExecutionAborted') return line('■', 'ABORTED');
+    if (type === 'ExecutionTimedOut') return line('⏱', 'TIMED OUT');
+  };
+}
+
+function safeJson(text: string | undefined): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * CutoverStack with the sample config (GitHub repository, RDS instance, listener routes, alarms).
+ * One app is synthesized for the whole file; bundling is skipped (context aws:cdk:bundling-stacks = []).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { FUNCTIONS, ROOT_DIR, TABLE_KEYS } from '../../lib/catalog';
+import { loadConfigFile } from '../../lib/config';
+import { CutoverStack } from '../../lib/constructs';
+
+// Prepare
+const cdkContext = JSON.parse(readFileSync(join(ROOT_DIR, 'cdk.json'), 'utf8')).context;
+const config = loadConfigFile(join(ROOT_DIR, 'lib/config/samples/hello-world.json'));
+const app = new App({ context: { ...cdkContext, 'aws:cdk:bundling-stacks': [] } });
+const stack = new CutoverStack(app, 'Cutover', { config });
+const template = Template.fromStack(stack);
+
+type Statement = { Action: string | string[]; Resource: unknown; Condition?: unknown };
+/** All statements of the policies attached to the role of the function with this description. */
+function statementsOf(functionName: string): Statement[] {
+  const spec = FUNCTIONS.find((f) => f.name === functionName)!;
+  const fns = template.findResources('AWS::Lambda::Function', { Properties: { Description: spec.description } });
+  assert.equal(Object.keys(fns).length, 1, `one function "${functionName}"`);
+  const roleRef = JSON.stringify((Object.values(fns)[0] as any).Properties.Role['Fn::GetAtt'][0]);
+  const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p: any) =>
+    p.Properties.Roles.some((r: any) => JSON.stringify(r.Ref) === roleRef),
+  );
+  return policies.flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+}
+const actionsOf = (s: Statement) => [s.Action].flat();
+/** Compare resource lists ignoring order (policy minimization sorts them). */
+const sorted = (items: unknown) => [items].flat().map((i) => JSON.stringify(i)).sort();
+const arnJoin = (suffix: string) => ({
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:${suffix.split(':')[0]}:`, { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:${suffix.split(':').slice(1).join(':')}`]],
+});
+
+describe('CutoverStack (sample config)', () => {
+  it('has the ledger table with the catalog key schema, on-demand, PITR, TTL, retained', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        KeySchema: [
+          { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
+          { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: Match.arrayWith([
+          { AttributeName: TABLE_KEYS.partitionKey, AttributeType: 'S' },
+          { AttributeName: TABLE_KEYS.sortKey, AttributeType: 'S' },
+        ]),
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      },
+    });
+  });
+
+  it('has one function per FUNCTIONS entry: nodejs >= 22, arm64, traced, 256 MiB, own log group with retention', () => {
+    const fns = template.findResources('AWS::Lambda::Function');
+    assert.equal(Object.keys(fns).length, FUNCTIONS.length);
+    const logGroups = template.findResources('AWS::Logs::LogGroup');
+    for (const spec of FUNCTIONS) {
+      const [id, fn] = Object.entries(fns).find(([, f]: any) => f.Properties.Description === spec.description)! as [string, any];
+      const p = fn.Properties;
+      const version = Number(/^nodejs(\d+)\.x$/.exec(p.Runtime)?.[1]);
+      assert.ok(version >= 22, `${spec.name}: runtime ${p.Runtime}`);
+      assert.deepEqual(p.Architectures, ['arm64'], spec.name);
+      assert.deepEqual(p.TracingConfig, { Mode: 'Active' }, spec.name);
+      assert.equal(p.Handler, 'index.handler', spec.name);
+      assert.equal(p.MemorySize, 256, spec.name);
+      assert.equal(p.Timeout, spec.name === 'github-webhook' ? 10 : 30, spec.name);
+      assert.equal(p.Environment.Variables.POWERTOOLS_SERVICE_NAME, 'cutover', spec.name);
+      const logGroupId = p.LoggingConfig?.LogGroup?.Ref;
+      assert.ok(logGroupId, `${spec.name} (${id}) has an explicit log group`);
+      assert.equal(logGroups[logGroupId]?.Properties.RetentionInDays, 30, `${spec.name}: retention ONE_MONTH`);
+    }
+  });
+
+  it('gives each function exactly its environment variables', () => {
+    const fns = Object.values(template.findResources('AWS::Lambda::Function')) as any[];
+    const envOf = (name: string) => fns.find((f) => f.Properties.Description === FUNCTIONS.find((s) => s.name === name)!.description).Properties.Environment.Variables;
+    const base = ['NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME'];
+    assert.deepEqual(Object.keys(envOf('github-webhook')).sort(), [...base, 'CUTOVER_CONFIG', 'STATE_MACHINE_ARN', 'WEBHOOK_SECRET_ARN'].sort());
+    assert.deepEqual(JSON.parse(envOf('github-webhook').CUTOVER_CONFIG), config);
+    assert.deepEqual(JSON.parse(envOf('plan').CUTOVER_CONFIG), config);
+    assert.deepEqual(Object.keys(envOf('plan')).sort(), [...base, 'CUTOVER_CONFIG'].sort());
+    assert.deepEqual(Object.keys(envOf('ledger')).sort(), [...base, 'TABLE_NAME'].sort());
+    assert.deepEqual(envOf('ledger').TABLE_NAME, { Ref: Object.keys(template.findResources('AWS::DynamoDB::Table'))[0] });
+    for (const name of ['ecs-release', 'database', 'traffic', 'alarm-check']) assert.deepEqual(Object.keys(envOf(name)).sort(), base, name);
+    const sm = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'))[0];
+    assert.deepEqual(envOf('github-webhook').STATE_MACHINE_ARN, { Ref: sm });
+  });
+
+  it('has a STANDARD state machine logging ALL with execution data, traced', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      StateMachineName: 'cutover-deploy',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: {
+        Level: 'ALL',
+        IncludeExecutionData: true,
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] } } }],
+      },
+    });
+  });
+
+  it('lets the state machine invoke exactly the functions it calls', () => {
+    const smRole = (Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0] as any).Properties.RoleArn['Fn::GetAtt'][0];
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === smRole))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement as Statement[]);
+    const invoked = new Set(
+      statements
+        .filter((s) => actionsOf(s).includes('lambda:InvokeFunction'))
+        .flatMap((s) => [s.Resource].flat())
+        .map((r) => JSON.stringify(r).match(/"Fn::GetAtt":\["([^"]+)","Arn"\]/)![1]),
+    );
+    const fns = template.findResources('AWS::Lambda::Function');
+    const expected = FUNCTIONS.filter((f) => 'placeholder' in f).map(
+      (spec) => Object.entries(fns).find(([, f]: any) => f.Properties.Description === spec.description)![0],
+    );
+    assert.deepEqual([...invoked].sort(), expected.sort());
+    for (const s of statements.filter((s) => actionsOf(s).includes('lambda:InvokeFunction'))) {
+      assert.ok(![s.Resource].flat().some((r) => JSON.stringify(r).includes('*')), 'no wildcard on lambda:InvokeFunction');
+    }
+  });
+
+  it('scopes ecs-release to the configured services, clusters and task roles', () => {
+    const statements = statementsOf('ecs-release');
+    const update = statements.find((s) => actionsOf(s).includes('ecs:UpdateService'))!;
+    assert.deepEqual(sorted(update.Resource), sorted([arnJoin('ecs:service/hello-world/hello-world-blue'), arnJoin('ecs:service/hello-world/hello-world-green')]));
+    assert.ok(!statements.some((s) => actionsOf(s).includes('ecs:UpdateService') && [s.Resource].flat().includes('*')), 'no Resource "*" on UpdateService');
+    const run = statements.find((s) => actionsOf(s).includes('ecs:RunTask'))!;
+    assert.deepEqual(run.Condition, { ArnEquals: { 'ecs:cluster': [arnJoin('ecs:cluster/hello-world')] } });
+    const tasks = statements.find((s) => actionsOf(s).includes('ecs:StopTask'))!;
+    assert.deepEqual(tasks.Resource, arnJoin('ecs:task/hello-world/*'));
+    const pass = statements.find((s) => actionsOf(s).includes('iam:PassRole'))!;
+    assert.deepEqual(pass.Condition, { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+  });
+
+  it('scopes database to the configured instance, its renames and cutover snapshots', () => {
+    const statements = statementsOf('database');
+    const main = statements.find((s) => actionsOf(s).includes('rds:CreateDBSnapshot'))!;
+    assert.deepEqual(sorted(main.Resource), sorted([
+      arnJoin('rds:db:hello-world-production'),
+      arnJoin('rds:db:hello-world-production-*'),
+      arnJoin('rds:snapshot:cutover-*'),
+    ]));
+    assert.ok(!statements.some((s) => actionsOf(s).some((a) => a.includes('Cluster'))), 'no cluster actions without a configured cluster');
+  });
+
+  it('scopes traffic to the configured listeners and alarm-check to the configured alarms', () => {
+    const modify = statementsOf('traffic').find((s) => actionsOf(s).includes('elasticloadbalancing:ModifyListener'))!;
+    const env = config.services['hello-world']!.environments.production!;
+    assert.deepEqual(sorted(modify.Resource), sorted([(env.test as { listenerArn: string }).listenerArn, (env.production as { listenerArn: string }).listenerArn]));
+    assert.ok(!statementsOf('traffic').some((s) => actionsOf(s).includes('elasticloadbalancing:ModifyRule')));
+    const alarms = statementsOf('alarm-check').find((s) => actionsOf(s).includes('cloudwatch:DescribeAlarms'))!;
+    assert.deepEqual(sorted(alarms.Resource), sorted(env.alarms.map((n) => arnJoin(`cloudwatch:alarm:${n}`))));
+  });
+
+  it('lets ledger read/write the table and github-webhook start and describe deploy executions and read the secret', () => {
+    const table = Object.keys(template.findResources('AWS::DynamoDB::Table'))[0]!;
+    assert.ok(statementsOf('ledger').some((s) => actionsOf(s).includes('dynamodb:PutItem') && JSON.stringify(s.Resource).includes(table)));
+    const sm = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'))[0]!;
+    const secret = Object.keys(template.findResources('AWS::SecretsManager::Secret'))[0]!;
+    const webhook = statementsOf('github-webhook');
+    assert.ok(webhook.some((s) => actionsOf(s).includes('states:StartExecution') && JSON.stringify(s.Resource) === JSON.stringify({ Ref: sm })));
+    assert.ok(webhook.some((s) => actionsOf(s).includes('states:DescribeExecution') && JSON.stringify(s.Resource).includes(':execution:')));
+    assert.ok(webhook.some((s) => actionsOf(s).includes('secretsmanager:GetSecretValue') && JSON.stringify(s.Resource) === JSON.stringify({ Ref: secret })));
+    for (const name of ['plan', 'ledger', 'ecs-release', 'database', 'traffic', 'alarm-check']) {
+      assert.ok(!statementsOf(name).some((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:'))), `${name} cannot read the secret`);
+    }
+  });
+
+  it('routes POST /webhooks/github to github-webhook on a throttled, access-logged $default stage', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
+    template.resourceCountIs('AWS::ApiGatewayV2::Route', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /webhooks/github' });
+    const webhookFn = Object.entries(template.findResources('AWS::Lambda::Function')).find(([, f]: any) => f.Properties.Environment.Variables.WEBHOOK_SECRET_ARN)![0];
+    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+      IntegrationType: 'AWS_PROXY',
+      IntegrationUri: { 'Fn::GetAtt': [webhookFn, 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 },
+      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] }, Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"') },
+    });
+  });
+
+  it('creates the webhook secret with the default name and outputs it and the webhook URL', () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Name: 'cutover/github-webhook-secret',
+      GenerateSecretString: Match.objectLike({ PasswordLength: 64 }),
+    });
+    const outputs = template.findOutputs('*');
+    const url = Object.values(outputs).find((o: any) => JSON.stringify(o.Value).includes('/webhooks/github'));
+    assert.ok(url, 'an output with the webhook URL');
+    assert.ok(Object.values(outputs).some((o: any) => o.Description?.includes('Secrets Manager secret')), 'an output with the secret name');
+  });
+
+  it('has no CodeCommit rule when no service uses CodeCommit', () => {
+    template.resourceCountIs('AWS::Events::Rule', 0);
+  });
+});

@@ -1,0 +1,128 @@
+/**
+ * Props validation: each check fails with the prop, the value and the fix. And `bin/app.ts` ends synth
+ * of an invalid config with the config error only (exit 1, no stack trace).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { ROOT_DIR } from '../../lib/catalog';
+import { ConfigError, loadConfigFile, type Config } from '../../lib/config';
+import { CutoverFunction, CutoverStack, GitHubWebhook, LedgerTable } from '../../lib/constructs';
+
+const SAMPLE = join(ROOT_DIR, 'lib/config/samples/hello-world.json');
+const sampleRaw = () => JSON.parse(readFileSync(SAMPLE, 'utf8'));
+const config = loadConfigFile(SAMPLE);
+const scratch = () => new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Scratch');
+
+describe('CutoverStack props', () => {
+  it('fails when config is invalid, naming the prop, the field and the fix', () => {
+    const raw = sampleRaw();
+    raw.services['hello-world'].environments.production.strategy.percent = 150;
+    assert.throws(
+      () => new CutoverStack(new App(), 'Cutover', { config: raw as Config }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /CutoverStackProps\.config/);
+        assert.match(err.message, /services\.hello-world\.environments\.production\.strategy\.percent: a canary sends 1-99 percent/);
+        return true;
+      },
+    );
+  });
+
+  it('fails when a task role ARN is not an IAM role ARN', () => {
+    assert.throws(
+      () => new CutoverStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Cutover', { config, taskRoleArns: ['arn:aws:iam::123456789012:user/bob'] }),
+      /DeployFunctionsProps\.taskRoleArns\[0\]: "arn:aws:iam::123456789012:user\/bob" is not an IAM role ARN; use arn:aws:iam::<account>:role\/<name>/,
+    );
+  });
+
+  it('fails when the webhook secret name is invalid', () => {
+    assert.throws(
+      () => new CutoverStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Cutover', { config, webhookSecretName: 'has spaces' }),
+      /GitHubWebhookProps\.secretName: "has spaces" is not a valid Secrets Manager name/,
+    );
+  });
+});
+
+describe('construct props', () => {
+  const machine = (stack: Stack) => sfn.StateMachine.fromStateMachineName(stack, 'Sm', 'cutover-deploy');
+
+  it('fails when the webhook throttling rate is not positive', () => {
+    const stack = scratch();
+    assert.throws(
+      () => new GitHubWebhook(stack, 'Webhook', { config, stateMachine: machine(stack), throttlingRateLimit: 0 }),
+      /GitHubWebhookProps\.throttlingRateLimit: 0 must be greater than 0/,
+    );
+  });
+
+  it('fails when the webhook burst limit is not a whole number', () => {
+    const stack = scratch();
+    assert.throws(
+      () => new GitHubWebhook(stack, 'Webhook', { config, stateMachine: machine(stack), throttlingBurstLimit: 2.5 }),
+      /GitHubWebhookProps\.throttlingBurstLimit: 2\.5 must be a whole number of at least 1/,
+    );
+  });
+
+  it('fails when a function memory size is outside Lambda limits', () => {
+    assert.throws(() => new CutoverFunction(scratch(), 'Fn', { name: 'plan', memorySize: 64 }), /CutoverFunctionProps\.memorySize: 64 is not a valid Lambda memory size; use a whole number of MiB from 128 to 10240/);
+  });
+
+  it('fails when a function timeout is outside Lambda limits', () => {
+    assert.throws(() => new CutoverFunction(scratch(), 'Fn', { name: 'plan', timeout: Duration.minutes(20) }), /CutoverFunctionProps\.timeout: 20 minutes is outside Lambda's limits/);
+  });
+
+  it('fails when the function name is not in FUNCTIONS', () => {
+    assert.throws(() => new CutoverFunction(scratch(), 'Fn', { name: 'nope' as 'plan' }), /CutoverFunctionProps\.name: "nope" is not a cutover function; use one of github-webhook, plan/);
+  });
+
+  it('fails when the environment would exceed the Lambda limit', () => {
+    assert.throws(
+      () => new CutoverFunction(scratch(), 'Fn', { name: 'plan', environment: { CUTOVER_CONFIG: 'x'.repeat(4000) } }),
+      /CutoverFunctionProps\.environment: the environment of function "plan" is \d+ bytes; Lambda allows 4096 bytes/,
+    );
+  });
+
+  it('fails when the table name is invalid', () => {
+    assert.throws(() => new LedgerTable(scratch(), 'Ledger', { tableName: 'a b' }), /LedgerTableProps\.tableName: "a b" is not a valid DynamoDB table name/);
+  });
+});
+
+describe('bin/app.ts', () => {
+  function synth(context: Record<string, unknown>) {
+    const outdir = mkdtempSync(join(tmpdir(), 'cutover-app-'));
+    return spawnSync(process.execPath, ['--import', 'tsx', join(ROOT_DIR, 'bin/app.ts')], {
+      cwd: ROOT_DIR,
+      encoding: 'utf8',
+      env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:bundling-stacks': [], ...context }) },
+    });
+  }
+
+  it('ends synth of an invalid config with the config error, exit 1, no stack trace', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'cutover-cfg-')), 'bad.json');
+    const raw = sampleRaw();
+    delete raw.services['hello-world'].environments.production.cluster;
+    writeFileSync(file, JSON.stringify(raw));
+    const result = synth({ 'cutover:config': file });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, new RegExp(`Invalid cutover config in ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.match(result.stderr, /services\.hello-world\.environments\.production\.cluster: required: add this field/);
+    assert.doesNotMatch(result.stderr, /^\s+at /m);
+  });
+
+  it('ends synth of a missing config file with the path and the fix', () => {
+    const result = synth({ 'cutover:config': '/nonexistent/cutover.json' });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /Cannot read cutover config file \/nonexistent\/cutover\.json/);
+    assert.doesNotMatch(result.stderr, /^\s+at /m);
+  });
+
+  it('synthesizes the sample config with the cdk-nag packs', () => {
+    const result = synth({ 'cutover:config': SAMPLE, 'cutover:stackName': 'CutoverTest' });
+    assert.equal(result.status, 0, result.stderr);
+  });
+});
