@@ -10,7 +10,7 @@
  * Errors: `Cutover.Transient` (retried), `Cutover.ResourceState` (restore ran out of time), `Cutover.InvalidInput`.
  */
 import { z } from 'zod';
-import { createSnapshot, describeSnapshot, findDb, rename, restoreAsNew } from '../../lib/aws/rds';
+import { createClusterWriter, createSnapshot, describeSnapshot, findDb, rename, restoreAsNew } from '../../lib/aws/rds';
 import { InvalidInputError, ResourceStateError } from '../../lib/domain/errors';
 import type { DeploymentPlan } from '../../lib/domain/plan';
 import { nextRestoreAction, restoreNames } from '../../lib/domain/restore';
@@ -70,6 +70,9 @@ export const handler = async (event: unknown): Promise<unknown> => {
       switch (action.do) {
         case 'restore':
           await restoreAsNew(db.kind, names.original, e.snapshot.identifier, names.restored);
+          break;
+        case 'create-writer':
+          await createClusterWriter(names.original, names.restored);
           break;
         case 'rename-original-aside':
           await rename(db.kind, names.original, names.aside);

@@ -57,7 +57,11 @@ export async function setWeights(route: Route, weights: Record<string, number>):
         : {}),
     },
   };
-  const next = [...actions.filter((a) => a.Type !== 'forward'), forward];
+  // Describe* never returns an OIDC client secret; Modify* needs it or UseExistingClientSecret.
+  const kept = actions
+    .filter((a) => a.Type !== 'forward')
+    .map((a) => (a.AuthenticateOidcConfig ? { ...a, AuthenticateOidcConfig: { ...a.AuthenticateOidcConfig, UseExistingClientSecret: true } } : a));
+  const next = [...kept, forward];
   const client = elbv2Client();
   if (route.kind === 'listener') {
     await withRetryClassification(() => client.send(new ModifyListenerCommand({ ListenerArn: route.arn, DefaultActions: next })));

@@ -3,7 +3,7 @@
  * snapshot back under the original identifier without deleting anything.
  *
  * Follows CreateDBSnapshot / DescribeDBSnapshots, CreateDBClusterSnapshot / DescribeDBClusterSnapshots,
- * RestoreDBInstanceFromDBSnapshot, RestoreDBClusterFromSnapshot + CreateDBInstance, ModifyDBInstance /
+ * RestoreDBInstanceFromDBSnapshot, RestoreDBClusterFromSnapshot + CreateDBInstance (writer), ModifyDBInstance /
  * ModifyDBCluster with NewDB*Identifier (rename; ApplyImmediately). A restore creates a new database;
  * the swap renames the original aside (kept, never deleted) and renames the restored one into place.
  */
@@ -13,6 +13,7 @@ import {
   CreateDBSnapshotCommand,
   DBClusterNotFoundFault,
   DBClusterSnapshotAlreadyExistsFault,
+  DBInstanceAlreadyExistsFault,
   DBInstanceNotFoundFault,
   DBSnapshotAlreadyExistsFault,
   DescribeDBClustersCommand,
@@ -28,6 +29,7 @@ import {
 } from '@aws-sdk/client-rds';
 import { rdsClient } from './clients';
 import { withRetryClassification } from './errors';
+import { NO_INSTANCES } from '../domain/restore';
 
 const send = <T>(fn: () => Promise<T>) => withRetryClassification(fn);
 export type DbKind = 'instance' | 'cluster';
@@ -118,7 +120,7 @@ export async function findDb(kind: DbKind, identifier: string): Promise<DbState 
   const members = c.DBClusterMembers ?? [];
   let status = c.Status ?? 'unknown';
   if (status === 'available') {
-    if (members.length === 0) status = 'no-instances';
+    if (members.length === 0) status = NO_INSTANCES;
     for (const m of members) {
       const inst = await findInstance(m.DBInstanceIdentifier!);
       if (inst?.DBInstanceStatus !== 'available') status = `instance ${m.DBInstanceIdentifier} ${inst?.DBInstanceStatus ?? 'missing'}`;
@@ -163,18 +165,30 @@ export async function restoreAsNew(kind: DbKind, like: string, snapshotIdentifie
       }),
     ),
   );
+}
+
+/**
+ * Create the writer instance of a restored Aurora cluster, shaped like the original cluster's writer.
+ * Idempotent: an instance that already exists (a retried step) is left as it is.
+ */
+export async function createClusterWriter(like: string, restoredCluster: string): Promise<void> {
+  const original = await findCluster(like);
   const writer = original?.DBClusterMembers?.find((m) => m.IsClusterWriter) ?? original?.DBClusterMembers?.[0];
   const writerInstance = writer ? await findInstance(writer.DBInstanceIdentifier!) : undefined;
-  await send(() =>
-    rdsClient().send(
-      new CreateDBInstanceCommand({
-        DBInstanceIdentifier: `${newIdentifier}-1`.slice(0, 63),
-        DBClusterIdentifier: newIdentifier,
-        Engine: original?.Engine ?? 'aurora-postgresql',
-        DBInstanceClass: writerInstance?.DBInstanceClass ?? 'db.r6g.large',
-      }),
-    ),
-  );
+  try {
+    await send(() =>
+      rdsClient().send(
+        new CreateDBInstanceCommand({
+          DBInstanceIdentifier: `${restoredCluster}-1`.slice(0, 63),
+          DBClusterIdentifier: restoredCluster,
+          Engine: original?.Engine ?? 'aurora-postgresql',
+          DBInstanceClass: writerInstance?.DBInstanceClass ?? 'db.r6g.large',
+        }),
+      ),
+    );
+  } catch (err) {
+    if (!(err instanceof DBInstanceAlreadyExistsFault)) throw err;
+  }
 }
 
 /** Rename a DB instance or cluster at once (ApplyImmediately). */

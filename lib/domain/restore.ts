@@ -14,10 +14,17 @@ export interface RestoreNames {
   aside: string;
 }
 
+/** RDS identifiers are at most 63 characters. */
+const MAX_IDENTIFIER_LENGTH = 63;
+/** The longest suffix the swap appends: `-restored-` and a 6-character hash. */
+const LONGEST_SUFFIX_LENGTH = '-restored-'.length + 6;
+
 /** Identifiers used by the swap (RDS identifiers: ≤ 63 chars, letters, digits, hyphens). */
 export function restoreNames(original: string, deploymentId: string): RestoreNames {
   const h = createHash('sha256').update(deploymentId).digest('hex').slice(0, 6);
-  const base = original.slice(0, 63 - 14).replace(/-+$/, '');
+  // Shorten the base so that the longest derived name still fits (was 63 - 14: a 48+ character
+  // identifier gave a 64-65 character `-restored-` name, which RDS rejects).
+  const base = original.slice(0, MAX_IDENTIFIER_LENGTH - LONGEST_SUFFIX_LENGTH).replace(/-+$/, '');
   return { original, restored: `${base}-restored-${h}`, aside: `${base}-pre-${h}` };
 }
 
@@ -27,8 +34,12 @@ export interface Observed {
   aside?: { status: string };
 }
 
+/** Status reported for an available Aurora cluster that has no DB instances yet. */
+export const NO_INSTANCES = 'no-instances';
+
 export type RestoreAction =
   | { do: 'restore'; phase: 'restoring' }
+  | { do: 'create-writer'; phase: 'restoring' }
   | { do: 'wait'; phase: string }
   | { do: 'rename-original-aside'; phase: 'renaming-original' }
   | { do: 'rename-restored-into-place'; phase: 'renaming-restored' }
@@ -37,6 +48,8 @@ export type RestoreAction =
 export function nextRestoreAction(o: Observed): RestoreAction {
   const available = (x?: { status: string }) => x?.status === 'available';
   if (!o.restored && !o.aside) return { do: 'restore', phase: 'restoring' };
+  // An Aurora cluster restored from a snapshot has no instances until one is created.
+  if (o.restored?.status === NO_INSTANCES) return { do: 'create-writer', phase: 'restoring' };
   if (o.restored && !available(o.restored)) return { do: 'wait', phase: 'restoring' };
   if (o.restored && !o.aside && o.original) return { do: 'rename-original-aside', phase: 'renaming-original' };
   if (o.aside && !available(o.aside)) return { do: 'wait', phase: 'renaming-original' };

@@ -1,0 +1,322 @@
+import { beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import {
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  DescribeTasksCommand,
+  LimitExceededException,
+  RegisterTaskDefinitionCommand,
+  RunTaskCommand,
+  StopTaskCommand,
+  UpdateServiceCommand,
+  type DescribeServicesCommandInput,
+  type Service,
+  type TaskDefinition,
+} from '@aws-sdk/client-ecs';
+import { ecsMock, resetSdkMocks, sdkError, throttlingError } from '../helpers/sdk-mocks';
+import { handler } from '../../lambdas/ecs-release/handler';
+import { parseConfig } from '../../lib/config';
+import { resolvePlan } from '../../lib/domain/plan';
+
+const SHA = '1234567890abcdef1234567890abcdef12345678';
+const plan = resolvePlan(parseConfig(JSON.parse(readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8'))), {
+  input: { service: 'hello-world', environment: 'production', release: { commit: SHA } },
+  execution: { id: 'arn:aws:states:us-east-1:123456789012:execution:cutover-deploy:run-1', name: 'run-1', startTime: '2024-05-01T12:00:00.000Z' },
+});
+const FAMILY = 'hello-world-production';
+const TD_ARN = (rev: number) => `arn:aws:ecs:us-east-1:123456789012:task-definition/${FAMILY}:${rev}`;
+const NETWORK = { awsvpcConfiguration: { subnets: ['subnet-a', 'subnet-b'], securityGroups: ['sg-app'], assignPublicIp: 'DISABLED' as const } };
+
+const service = (name: string, over: Partial<Service> = {}): Service => ({
+  serviceName: name,
+  serviceArn: `arn:aws:ecs:us-east-1:123456789012:service/hello-world/${name}`,
+  status: 'ACTIVE',
+  desiredCount: 3,
+  runningCount: 3,
+  taskDefinition: TD_ARN(3),
+  launchType: 'FARGATE',
+  platformVersion: 'LATEST',
+  networkConfiguration: NETWORK,
+  deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', taskDefinition: TD_ARN(3), rolloutState: 'COMPLETED' }],
+  ...over,
+});
+const liveTd: TaskDefinition = {
+  taskDefinitionArn: TD_ARN(3),
+  family: FAMILY,
+  revision: 3,
+  taskRoleArn: 'arn:aws:iam::123456789012:role/app-task',
+  executionRoleArn: 'arn:aws:iam::123456789012:role/app-exec',
+  networkMode: 'awsvpc',
+  requiresCompatibilities: ['FARGATE'],
+  cpu: '256',
+  memory: '512',
+  runtimePlatform: { cpuArchitecture: 'ARM64', operatingSystemFamily: 'LINUX' },
+  containerDefinitions: [
+    { name: 'app', image: 'repo/hello-world:old', essential: true, portMappings: [{ containerPort: 8080 }], environment: [{ name: 'A', value: '1' }] },
+    { name: 'log-router', image: 'amazon/aws-for-fluent-bit:2', essential: false },
+  ],
+};
+const liveTags = [{ key: 'team', value: 'web' }, { key: 'cutover:deployment', value: 'run-0' }];
+
+/** Both slot services exist; `green` overrides the idle (green) service. */
+function servicesExist(green: Partial<Service> = {}) {
+  ecsMock.on(DescribeServicesCommand).callsFake((input: DescribeServicesCommandInput) => {
+    const name = input.services![0]!;
+    if (name === 'hello-world-blue') return { services: [service(name)], failures: [] };
+    if (name === 'hello-world-green') return { services: [service(name, { desiredCount: 0, runningCount: 0, ...green })], failures: [] };
+    return { services: [], failures: [{ arn: name, reason: 'MISSING' }] };
+  });
+}
+const release = { taskDefinitionArn: TD_ARN(4), liveService: 'hello-world-blue', idleService: 'hello-world-green', desiredCount: 3 };
+
+describe('ecs-release handler', () => {
+  beforeEach(() => resetSdkMocks());
+
+  describe('prepare', () => {
+    it('registers a revision copying the live task definition with only the image of the release container changed', async () => {
+      // Prepare
+      servicesExist();
+      ecsMock.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: liveTd, tags: liveTags });
+      ecsMock.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: { ...liveTd, taskDefinitionArn: TD_ARN(4), revision: 4 } });
+      // Act
+      const out = await handler({ action: 'prepare', plan, slots: { live: 'blue', idle: 'green' } });
+      // Assess
+      assert.deepEqual(out, {
+        taskDefinitionArn: TD_ARN(4),
+        previousTaskDefinitionArn: TD_ARN(3),
+        family: FAMILY,
+        liveService: 'hello-world-blue',
+        idleService: 'hello-world-green',
+        desiredCount: 3,
+      });
+      const reg = ecsMock.commandCalls(RegisterTaskDefinitionCommand);
+      assert.equal(reg.length, 1);
+      const input = reg[0]!.args[0].input;
+      assert.equal(input.family, FAMILY);
+      assert.deepEqual(input.containerDefinitions, [
+        { ...liveTd.containerDefinitions![0], image: plan.image },
+        liveTd.containerDefinitions![1],
+      ]);
+      for (const k of ['taskRoleArn', 'executionRoleArn', 'networkMode', 'requiresCompatibilities', 'cpu', 'memory', 'runtimePlatform'] as const) {
+        assert.deepEqual(input[k], liveTd[k], k);
+      }
+      assert.deepEqual(input.tags, [{ key: 'team', value: 'web' }, { key: 'cutover:deployment', value: 'run-1' }]);
+      const describes = ecsMock.commandCalls(DescribeTaskDefinitionCommand).map((c) => c.args[0].input);
+      assert.deepEqual(describes.map((d) => d.taskDefinition), [TD_ARN(3), FAMILY]);
+      assert.ok(describes.every((d) => d.include?.includes('TAGS')));
+    });
+
+    it('a retry finds the latest revision tagged with this deployment and registers nothing', async () => {
+      servicesExist();
+      ecsMock.on(DescribeTaskDefinitionCommand, { taskDefinition: TD_ARN(3) }).resolves({ taskDefinition: liveTd, tags: liveTags });
+      ecsMock
+        .on(DescribeTaskDefinitionCommand, { taskDefinition: FAMILY })
+        .resolves({ taskDefinition: { ...liveTd, taskDefinitionArn: TD_ARN(4), revision: 4 }, tags: [{ key: 'cutover:deployment', value: 'run-1' }] });
+      const out = (await handler({ action: 'prepare', plan, slots: { live: 'blue', idle: 'green' } })) as Record<string, unknown>;
+      assert.equal(out.taskDefinitionArn, TD_ARN(4));
+      assert.equal(ecsMock.commandCalls(RegisterTaskDefinitionCommand).length, 0);
+    });
+
+    it('green live: the revision is made from green’s task definition for blue', async () => {
+      ecsMock.on(DescribeServicesCommand).callsFake((input: DescribeServicesCommandInput) => ({
+        services: [service(input.services![0]!, input.services![0] === 'hello-world-green' ? { taskDefinition: TD_ARN(7), desiredCount: 5 } : { desiredCount: 0 })],
+      }));
+      ecsMock.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: { ...liveTd, taskDefinitionArn: TD_ARN(7) }, tags: [] });
+      ecsMock.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: { taskDefinitionArn: TD_ARN(8) } });
+      const out = (await handler({ action: 'prepare', plan, slots: { live: 'green', idle: 'blue' } })) as Record<string, unknown>;
+      assert.equal(out.previousTaskDefinitionArn, TD_ARN(7));
+      assert.equal(out.idleService, 'hello-world-blue');
+      assert.equal(out.desiredCount, 5);
+    });
+
+    it('a task definition without the configured container is Cutover.ResourceState naming it and the fix', async () => {
+      servicesExist();
+      ecsMock.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: { ...liveTd, containerDefinitions: [{ name: 'web', image: 'x' }] }, tags: [] });
+      await assert.rejects(handler({ action: 'prepare', plan, slots: { live: 'blue', idle: 'green' } }), {
+        name: 'Cutover.ResourceState',
+        message: /has no container "app" \(it has web\); fix "containerName" in the config/,
+      });
+      assert.equal(ecsMock.commandCalls(RegisterTaskDefinitionCommand).length, 0);
+    });
+
+    it('a missing idle service is Cutover.ResourceState', async () => {
+      ecsMock.on(DescribeServicesCommand, { services: ['hello-world-blue'] }).resolves({ services: [service('hello-world-blue')] });
+      ecsMock.on(DescribeServicesCommand, { services: ['hello-world-green'] }).resolves({ services: [], failures: [{ reason: 'MISSING' }] });
+      await assert.rejects(handler({ action: 'prepare', plan, slots: { live: 'blue', idle: 'green' } }), {
+        name: 'Cutover.ResourceState',
+        message: /ECS service hello-world-green in cluster hello-world is not usable \(MISSING\)/,
+      });
+    });
+
+    it('throttling from ECS → Cutover.Transient', async () => {
+      ecsMock.on(DescribeServicesCommand).rejects(throttlingError('ecs'));
+      await assert.rejects(handler({ action: 'prepare', plan, slots: { live: 'blue', idle: 'green' } }), {
+        name: 'Cutover.Transient',
+        message: /^ThrottlingException: Rate exceeded/,
+      });
+    });
+
+    it('ECS’s modelled LimitExceededException → Cutover.Transient too', async () => {
+      ecsMock.on(DescribeServicesCommand).rejects(sdkError(LimitExceededException, 'too many'));
+      await assert.rejects(handler({ action: 'prepare', plan, slots: { live: 'blue', idle: 'green' } }), { name: 'Cutover.Transient' });
+    });
+  });
+
+  describe('runMigration', () => {
+    const runOnce = async () => {
+      servicesExist();
+      ecsMock.on(RunTaskCommand).resolves({ tasks: [{ taskArn: 'arn:aws:ecs:us-east-1:123456789012:task/hello-world/t1' }] });
+      return (await handler({ action: 'runMigration', plan, release })) as Record<string, unknown>;
+    };
+
+    it('runs the command as a one-off task in the live service’s network', async () => {
+      const out = await runOnce();
+      assert.equal(out.status, 'RUNNING');
+      assert.equal(out.taskArn, 'arn:aws:ecs:us-east-1:123456789012:task/hello-world/t1');
+      assert.equal(out.checksLeft, plan.database!.migrationChecks);
+      const input = ecsMock.commandCalls(RunTaskCommand)[0]!.args[0].input;
+      assert.equal(input.cluster, 'hello-world');
+      assert.equal(input.taskDefinition, TD_ARN(4));
+      assert.equal(input.count, 1);
+      assert.equal(input.launchType, 'FARGATE');
+      assert.deepEqual(input.networkConfiguration, NETWORK);
+      assert.deepEqual(input.overrides, { containerOverrides: [{ name: 'app', command: ['npm', 'run', 'migrate'] }] });
+      assert.ok(input.clientToken && input.clientToken.length > 0 && input.clientToken.length <= 64, `clientToken ${input.clientToken}`);
+    });
+
+    it('a retry sends the same clientToken (no second task); another execution a different one', async () => {
+      const token = () => ecsMock.commandCalls(RunTaskCommand)[0]!.args[0].input.clientToken;
+      await runOnce();
+      const first = token();
+      resetSdkMocks();
+      await runOnce();
+      assert.equal(token(), first);
+      resetSdkMocks();
+      servicesExist();
+      ecsMock.on(RunTaskCommand).resolves({ tasks: [{ taskArn: 'arn:aws:ecs:us-east-1:123456789012:task/hello-world/t2' }] });
+      await handler({ action: 'runMigration', plan: { ...plan, executionArn: `${plan.executionArn}-2` }, release });
+      assert.notEqual(token(), first);
+    });
+
+    it('RunTask failures are Cutover.ResourceState with the reason', async () => {
+      servicesExist();
+      ecsMock.on(RunTaskCommand).resolves({ tasks: [], failures: [{ reason: 'RESOURCE:MEMORY', detail: 'no capacity' }] });
+      await assert.rejects(handler({ action: 'runMigration', plan, release }), { name: 'Cutover.ResourceState', message: /RESOURCE:MEMORY \(no capacity\)/ });
+    });
+  });
+
+  describe('checkMigration', () => {
+    const TASK = 'arn:aws:ecs:us-east-1:123456789012:task/hello-world/t1';
+    const stopped = (exitCode: number | undefined, reason = 'Essential container in task exited') =>
+      ecsMock.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: TASK, lastStatus: 'STOPPED', stoppedReason: reason, containers: [{ name: 'app', exitCode }] }] });
+
+    it('exit 0 → SUCCEEDED', async () => {
+      stopped(0);
+      const out = (await handler({ action: 'checkMigration', plan, migration: { taskArn: TASK, checksLeft: 10 } })) as Record<string, unknown>;
+      assert.equal(out.status, 'SUCCEEDED');
+      assert.equal(out.exitCode, 0);
+      assert.equal(out.checksLeft, 9);
+      assert.equal(out.message, 'Migration "npm run migrate" succeeded (exit code 0).');
+      assert.equal(ecsMock.commandCalls(StopTaskCommand).length, 0);
+    });
+
+    it('exit 1 → FAILED with the exit code and the reason in the message', async () => {
+      stopped(1);
+      const out = (await handler({ action: 'checkMigration', plan, migration: { taskArn: TASK, checksLeft: 10 } })) as Record<string, unknown>;
+      assert.equal(out.status, 'FAILED');
+      assert.equal(out.exitCode, 1);
+      assert.match(out.message as string, /failed with exit code 1: Essential container in task exited/);
+    });
+
+    it('still running with checks left → RUNNING, task not stopped', async () => {
+      ecsMock.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: TASK, lastStatus: 'RUNNING', containers: [{ name: 'app' }] }] });
+      const out = (await handler({ action: 'checkMigration', plan, migration: { taskArn: TASK, checksLeft: 2 } })) as Record<string, unknown>;
+      assert.equal(out.status, 'RUNNING');
+      assert.equal(out.checksLeft, 1);
+      assert.equal(ecsMock.commandCalls(StopTaskCommand).length, 0);
+    });
+
+    it('still running at the last check → StopTask and TIMED_OUT', async () => {
+      ecsMock.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: TASK, lastStatus: 'RUNNING', containers: [{ name: 'app' }] }] });
+      const out = (await handler({ action: 'checkMigration', plan, migration: { taskArn: TASK, checksLeft: 1 } })) as Record<string, unknown>;
+      assert.equal(out.status, 'TIMED_OUT');
+      assert.equal(out.checksLeft, 0);
+      assert.match(out.message as string, /did not finish in time and was stopped/);
+      const stop = ecsMock.commandCalls(StopTaskCommand);
+      assert.equal(stop.length, 1);
+      assert.deepEqual({ cluster: stop[0]!.args[0].input.cluster, task: stop[0]!.args[0].input.task }, { cluster: 'hello-world', task: TASK });
+    });
+  });
+
+  describe('deployGreen / checkGreen / scaleDown', () => {
+    it('deployGreen points the idle service at the new revision and the live desired count', async () => {
+      const out = (await handler({ action: 'deployGreen', plan, release })) as Record<string, unknown>;
+      assert.equal(out.checksLeft, plan.stabilizationChecks);
+      assert.equal(out.stable, false);
+      const input = ecsMock.commandCalls(UpdateServiceCommand)[0]!.args[0].input;
+      assert.deepEqual(
+        { cluster: input.cluster, service: input.service, taskDefinition: input.taskDefinition, desiredCount: input.desiredCount },
+        { cluster: 'hello-world', service: 'hello-world-green', taskDefinition: TD_ARN(4), desiredCount: 3 },
+      );
+    });
+
+    const check = async (green: Partial<Service>, checksLeft = 10) => {
+      servicesExist(green);
+      return (await handler({ action: 'checkGreen', plan, release, green: { checksLeft } })) as Record<string, any>;
+    };
+    const primary = (over = {}) => ({ id: 'ecs-svc/2', status: 'PRIMARY', taskDefinition: TD_ARN(4), rolloutState: 'COMPLETED' as const, ...over });
+
+    it('one deployment of the new revision, running = desired → stable', async () => {
+      const out = await check({ desiredCount: 3, runningCount: 3, taskDefinition: TD_ARN(4), deployments: [primary()] });
+      assert.equal(out.stable, true);
+      assert.equal(out.checksLeft, 9);
+      assert.match(out.message, /is stable: 3\/3 tasks/);
+    });
+
+    it('two deployments (old still draining) → not stable', async () => {
+      const out = await check({
+        desiredCount: 3,
+        runningCount: 3,
+        taskDefinition: TD_ARN(4),
+        deployments: [primary({ rolloutState: 'IN_PROGRESS' }), { id: 'ecs-svc/1', status: 'ACTIVE', taskDefinition: TD_ARN(3) }],
+      });
+      assert.equal(out.stable, false);
+      assert.equal(out.checksLeft, 9);
+      assert.match(out.message, /2 deployment\(s\)/);
+    });
+
+    it('running < desired → not stable, last event quoted', async () => {
+      const out = await check({
+        desiredCount: 3,
+        runningCount: 1,
+        taskDefinition: TD_ARN(4),
+        deployments: [primary({ rolloutState: 'IN_PROGRESS' })],
+        events: [{ id: 'e1', message: '(service hello-world-green) has started 2 tasks' }],
+      });
+      assert.equal(out.stable, false);
+      assert.match(out.message, /1\/3 tasks running.*last event: \(service hello-world-green\) has started 2 tasks/);
+    });
+
+    it('stable on the old revision is not stable for this release', async () => {
+      const out = await check({ desiredCount: 3, runningCount: 3, taskDefinition: TD_ARN(3), deployments: [primary({ taskDefinition: TD_ARN(3) })] });
+      assert.equal(out.stable, false);
+    });
+
+    it('rolloutState FAILED → checksLeft 0 (give up now)', async () => {
+      const out = await check({ desiredCount: 3, runningCount: 0, taskDefinition: TD_ARN(4), deployments: [primary({ rolloutState: 'FAILED' })] }, 30);
+      assert.equal(out.stable, false);
+      assert.equal(out.checksLeft, 0);
+      assert.match(out.message, /rollout FAILED/);
+    });
+
+    it('scaleDown sets the idle slot’s desired count to 0', async () => {
+      const out = await handler({ action: 'scaleDown', plan, slots: { live: 'blue', idle: 'green' } });
+      assert.deepEqual(out, { service: 'hello-world-green', desiredCount: 0 });
+      const input = ecsMock.commandCalls(UpdateServiceCommand)[0]!.args[0].input;
+      assert.equal(input.service, 'hello-world-green');
+      assert.equal(input.desiredCount, 0);
+      assert.equal(input.taskDefinition, undefined);
+    });
+  });
+});

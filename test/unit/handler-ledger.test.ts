@@ -1,0 +1,177 @@
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { dynamoMock, resetSdkMocks, sdkError, throttlingError } from '../helpers/sdk-mocks';
+import { handler } from '../../lambdas/ledger/handler';
+import { parseConfig } from '../../lib/config';
+import { resolvePlan, type DeploymentPlan } from '../../lib/domain/plan';
+import type { DeploymentState } from '../../lib/domain/records';
+
+const TABLE = 'cutover-ledger-test';
+const SHA = 'c0ffee0'.padEnd(40, '1');
+const config = parseConfig(JSON.parse(readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8')));
+const planFor = (name: string): DeploymentPlan =>
+  resolvePlan(config, {
+    input: { service: 'hello-world', environment: 'production', release: { commit: SHA } },
+    execution: { id: `arn:aws:states:us-east-1:123456789012:execution:cutover-deploy:${name}`, name, startTime: '2024-05-01T12:00:00.000Z' },
+  });
+const plan = planFor('run-1');
+const LOCK_KEY = { pk: 'LOCK#hello-world#production', sk: 'LOCK' };
+const RECORD_KEY = { pk: 'DEPLOYMENTS#hello-world#production', sk: '2024-05-01T12:00:00.000Z#run-1' };
+const ccf = () => sdkError(ConditionalCheckFailedException, 'The conditional request failed');
+
+describe('ledger handler', () => {
+  let savedTable: string | undefined;
+  beforeEach(() => {
+    resetSdkMocks();
+    savedTable = process.env.TABLE_NAME;
+    process.env.TABLE_NAME = TABLE;
+  });
+  afterEach(() => {
+    if (savedTable === undefined) delete process.env.TABLE_NAME;
+    else process.env.TABLE_NAME = savedTable;
+  });
+
+  describe('acquire', () => {
+    it('puts the lock with the same-execution condition, then the in-progress record', async () => {
+      dynamoMock.on(PutCommand).resolves({});
+      const lock = (await handler({ action: 'acquire', plan })) as Record<string, unknown>;
+      const puts = dynamoMock.commandCalls(PutCommand).map((c) => c.args[0].input);
+      assert.equal(puts.length, 2);
+      assert.equal(puts[0]!.TableName, TABLE);
+      assert.equal(puts[0]!.ConditionExpression, 'attribute_not_exists(pk) OR executionArn = :me');
+      assert.deepEqual(puts[0]!.ExpressionAttributeValues, { ':me': plan.executionArn });
+      assert.deepEqual({ pk: puts[0]!.Item!.pk, sk: puts[0]!.Item!.sk }, LOCK_KEY);
+      assert.equal(puts[0]!.Item!.executionArn, plan.executionArn);
+      assert.equal(puts[1]!.ConditionExpression, 'attribute_not_exists(pk)');
+      assert.deepEqual({ pk: puts[1]!.Item!.pk, sk: puts[1]!.Item!.sk }, RECORD_KEY);
+      assert.equal(puts[1]!.Item!.status, 'in-progress');
+      assert.equal(puts[1]!.Item!.image, plan.image);
+      assert.equal(lock.deploymentId, 'run-1');
+      assert.equal(lock.commit, SHA);
+    });
+
+    it('another holder → Cutover.DeploymentInProgress naming the holder (read back with GetCommand)', async () => {
+      const holder = {
+        ...LOCK_KEY,
+        deploymentId: 'run-0',
+        executionArn: 'arn:aws:states:us-east-1:123456789012:execution:cutover-deploy:run-0',
+        acquiredAt: '2024-05-01T11:58:00.000Z',
+        commit: 'deadbee'.padEnd(40, '0'),
+      };
+      dynamoMock.on(PutCommand).rejects(ccf());
+      dynamoMock.on(GetCommand).resolves({ Item: holder });
+      await assert.rejects(handler({ action: 'acquire', plan }), (err: Error) => {
+        assert.equal(err.name, 'Cutover.DeploymentInProgress');
+        assert.match(err.message, /^hello-world\/production is locked by deployment run-0 \(commit deadbee, since 2024-05-01T11:58:00\.000Z, execution arn:.*:run-0\)/);
+        assert.match(err.message, /Wait for it to finish, or stop that execution/);
+        return true;
+      });
+      const get = dynamoMock.commandCalls(GetCommand)[0]!.args[0].input;
+      assert.deepEqual(get.Key, LOCK_KEY);
+      assert.equal(get.ConsistentRead, true);
+      assert.equal(dynamoMock.commandCalls(PutCommand).length, 1, 'no deployment record for a deployment that did not start');
+    });
+
+    it('a lock that vanished between the write and the read still fails readably', async () => {
+      dynamoMock.on(PutCommand).rejects(ccf());
+      dynamoMock.on(GetCommand).resolves({});
+      await assert.rejects(handler({ action: 'acquire', plan }), { name: 'Cutover.DeploymentInProgress', message: /locked by deployment \(unknown\)/ });
+    });
+
+    it('a retry by the same execution succeeds even though its record exists already', async () => {
+      dynamoMock.on(PutCommand, { Item: LOCK_KEY }).resolves({}); // condition `executionArn = :me` holds
+      dynamoMock.on(PutCommand, { Item: RECORD_KEY }).rejects(ccf()); // record written by the first attempt
+      const lock = (await handler({ action: 'acquire', plan })) as Record<string, unknown>;
+      assert.equal(lock.executionArn, plan.executionArn);
+      const puts = dynamoMock.commandCalls(PutCommand);
+      assert.equal(puts.length, 2);
+      await assert.rejects(puts[1]!.returnValue, ConditionalCheckFailedException, 'the record write really was refused');
+    });
+
+    it('throttling → Cutover.Transient', async () => {
+      dynamoMock.on(PutCommand).rejects(throttlingError('dynamodb'));
+      await assert.rejects(handler({ action: 'acquire', plan }), { name: 'Cutover.Transient' });
+    });
+
+    it('TABLE_NAME missing is named', async () => {
+      delete process.env.TABLE_NAME;
+      await assert.rejects(handler({ action: 'acquire', plan }), /TABLE_NAME is not set/);
+      assert.equal(dynamoMock.calls().length, 0);
+    });
+  });
+
+  describe('finish', () => {
+    const state = (over: Partial<DeploymentState> = {}): DeploymentState => ({ plan, slots: { live: 'blue', idle: 'green' }, ...over });
+
+    it('succeeded: updates the record, writes the environment state, releases only its own lock', async () => {
+      const out = (await handler({ action: 'finish', outcome: 'succeeded', deployment: state() })) as Record<string, unknown>;
+      assert.equal(out.status, 'succeeded');
+      assert.equal(out.liveSlot, 'green');
+      const update = dynamoMock.commandCalls(UpdateCommand)[0]!.args[0].input;
+      assert.deepEqual(update.Key, RECORD_KEY);
+      assert.equal(update.ExpressionAttributeValues![':s'], 'succeeded');
+      assert.equal(update.ExpressionAttributeValues![':l'], 'green');
+      assert.equal(update.ExpressionAttributeValues![':e'], null);
+      assert.match(update.UpdateExpression!, /REMOVE pendingTaskToken, pendingQuestion/);
+      const puts = dynamoMock.commandCalls(PutCommand).map((c) => c.args[0].input.Item!);
+      assert.equal(puts.length, 1);
+      assert.deepEqual(
+        { pk: puts[0]!.pk, sk: puts[0]!.sk, liveSlot: puts[0]!.liveSlot, lastGoodDeploymentId: puts[0]!.lastGoodDeploymentId, lastGoodCommit: puts[0]!.lastGoodCommit },
+        { pk: 'ENV#hello-world#production', sk: 'STATE', liveSlot: 'green', lastGoodDeploymentId: 'run-1', lastGoodCommit: SHA },
+      );
+      const del = dynamoMock.commandCalls(DeleteCommand)[0]!.args[0].input;
+      assert.deepEqual(del.Key, LOCK_KEY);
+      assert.equal(del.ConditionExpression, 'executionArn = :me');
+      assert.deepEqual(del.ExpressionAttributeValues, { ':me': plan.executionArn });
+    });
+
+    it('failed: records the failure and does not touch the environment state', async () => {
+      const out = (await handler({
+        action: 'finish',
+        outcome: 'failed',
+        deployment: state({ failure: { Error: 'Cutover.GreenUnstable', Cause: 'never stable' } }),
+      })) as Record<string, unknown>;
+      assert.equal(out.status, 'failed');
+      const update = dynamoMock.commandCalls(UpdateCommand)[0]!.args[0].input;
+      assert.equal(update.ExpressionAttributeValues![':s'], 'failed');
+      assert.equal(update.ExpressionAttributeValues![':e'], 'Cutover.GreenUnstable');
+      assert.equal(dynamoMock.commandCalls(PutCommand).length, 0);
+      assert.equal(dynamoMock.commandCalls(DeleteCommand).length, 1);
+    });
+
+    it('a lock held by someone else (or gone) is left alone: ConditionalCheckFailed is ignored', async () => {
+      dynamoMock.on(DeleteCommand).rejects(ccf());
+      const out = (await handler({ action: 'finish', outcome: 'rollback-failed', deployment: state({ failure: { Error: 'X' } }) })) as Record<string, unknown>;
+      assert.equal(out.status, 'rollback-failed');
+    });
+
+    it('other Delete errors are not swallowed', async () => {
+      dynamoMock.on(DeleteCommand).rejects(throttlingError('dynamodb'));
+      await assert.rejects(handler({ action: 'finish', outcome: 'failed', deployment: state() }), { name: 'Cutover.Transient' });
+    });
+  });
+
+  describe('awaitDatabaseDecision', () => {
+    it('stores the task token and the question on the deployment record', async () => {
+      const deployment: DeploymentState = {
+        plan,
+        snapshot: { taken: true, identifier: 'snap-1', createdAt: '2024-05-01T12:01:00.000Z' },
+      };
+      const out = await handler({ action: 'awaitDatabaseDecision', taskToken: 'token-123', deployment });
+      assert.deepEqual(out, { waiting: true });
+      const update = dynamoMock.commandCalls(UpdateCommand)[0]!.args[0].input;
+      assert.deepEqual(update.Key, RECORD_KEY);
+      assert.equal(update.UpdateExpression, 'SET pendingTaskToken = :t, pendingQuestion = :q');
+      assert.equal(update.ExpressionAttributeValues![':t'], 'token-123');
+      assert.match(update.ExpressionAttributeValues![':q'], /Restore snapshot snap-1 \(discards every write made since 2024-05-01T12:01:00\.000Z\)/);
+    });
+
+    it('an empty token is Cutover.InvalidInput', async () => {
+      await assert.rejects(handler({ action: 'awaitDatabaseDecision', taskToken: '', deployment: { plan } }), { name: 'Cutover.InvalidInput' });
+      assert.equal(dynamoMock.calls().length, 0);
+    });
+  });
+});
