@@ -112,7 +112,7 @@ export function decideOutcome(state: DeploymentState, requested: 'succeeded' | '
   return {
     status: 'failed',
     error: failure.Error,
-    message: `${who}: ${rel} failed: ${cause}. Production traffic was not moved (100% on ${live}).${db}`,
+    message: `${who}: ${rel} failed: ${cause}. Production traffic was not moved${state.slots ? ` (100% on ${live})` : ''}.${db}`,
     liveSlot: live,
     deploymentId: plan.deploymentId,
   };

@@ -6,7 +6,8 @@
  * task token and wait for SendTaskSuccess / SendTaskFailure / timeout / missing heartbeat, as on AWS.
  *
  * Time: `timeScale` (or a clock's `realMs`) maps simulated seconds to real time for Wait states (all
- * four forms), retry intervals (backoff and jitter kept), Task `TimeoutSeconds`/`HeartbeatSeconds`
+ * four forms), retry intervals (backoff and jitter kept), callback Task `TimeoutSeconds`/`HeartbeatSeconds`
+ * (other Tasks run their handlers in real time, so their `TimeoutSeconds` is real time)
  * and the execution's `TimeoutSeconds`. Exceptions, all documented:
  *  - `TimeoutSecondsPath` / `HeartbeatSecondsPath` are left to the library: the timeout runs in real
  *    time, the heartbeat is not enforced;
@@ -703,7 +704,11 @@ export class LocalStepFunctions {
       };
       e.inflight.add(cancel);
       if (info.timeoutSeconds !== undefined) {
-        timeout = setTimeout(() => timedOut(`Task timed out after ${info.timeoutSeconds} seconds`), this.realTimerMs(info.timeoutSeconds));
+        // A handler that runs in-process runs in real time, so its timeout is real time too (scaling it
+        // would time out a 20 ms DynamoDB write at a large time scale). A callback task waits on the
+        // outside world in simulated time, so its timeout is scaled like a Wait state.
+        const ms = info.callback ? this.realTimerMs(info.timeoutSeconds) : Math.min(info.timeoutSeconds * 1000, MAX_TIMER_SECONDS * 1000);
+        timeout = setTimeout(() => timedOut(`Task timed out after ${info.timeoutSeconds} seconds`), ms);
       }
       const armHeartbeat = () => {
         if (!info.callback || info.heartbeatSeconds === undefined) return;

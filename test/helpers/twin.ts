@@ -1,0 +1,299 @@
+/**
+ * Test helper: a local twin (lib/local/twin.ts) running the real `deploy` state machine and the real
+ * Lambda handlers against the simulator, plus small readers of the observable state a test asserts:
+ * production weights, a slot's desired count, the deployment record and the lock in DynamoDB, the
+ * execution's history, and the simulator's call log.
+ *
+ * One twin per process at a time: the twin configures the SDK client factory and `CUTOVER_CONFIG`
+ * globally. Always `await t.stop()` (in `after` / `afterEach`) so the process exits.
+ *
+ * Time: {@link TEST_TIME_SCALE} simulated seconds per real second. Not 3000: every Task state's
+ * `TimeoutSeconds: 60` becomes 60 / timeScale real seconds in the twin (20 ms at 3000), and a ledger
+ * call (2-3 requests to dynalite) takes ~15 ms on an idle 2-core machine and up to ~55 ms on a loaded
+ * one; at 1000 (60 ms) a loaded machine already timed tasks out (`States.Timeout`) and failed tests
+ * that were right. At 400 a task may take 150 ms. Simulated durations are shortened instead
+ * ({@link FAST_SIMULATOR}) so a deployment still takes well under a second.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { HistoryEvent } from '@aws-sdk/client-sfn';
+import type { ModifyListenerInput } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { ROOT_DIR } from '../../lib/catalog';
+import { parseConfig } from '../../lib/config/load';
+import type { Config, EnvironmentConfig } from '../../lib/config/schema';
+import type { ExplicitDeployInput } from '../../lib/domain/deploy-input';
+import type { SlotName } from '../../lib/domain/slots';
+import type { DeploymentRecord, LockItem } from '../../lib/aws/ledger';
+import { Twin, type TwinOptions } from '../../lib/local/twin';
+import type { ExecutionDescription } from '../../lib/local/stepfunctions/service';
+
+export const SAMPLE_CONFIG_FILE = join(ROOT_DIR, 'lib/config/samples/hello-world.json');
+/** The sample config's only service and environment. */
+export const SERVICE = 'hello-world';
+export const ENVIRONMENT = 'production';
+
+/** Simulated seconds per real second (see the file comment for why not more). */
+export const TEST_TIME_SCALE = 400;
+
+/**
+ * Simulator durations (simulated seconds) shorter than AWS's so a deployment needs few polls: a
+ * snapshot is available at the first check (30 s), green is stable at the first check (15 s), each
+ * restore-and-swap step is done by the next poll (30 s).
+ */
+export const FAST_SIMULATOR = { deploymentSeconds: 10, snapshotSeconds: 10, restoreSeconds: 20, renameSeconds: 10 } as const;
+
+/** A canary whose bake (2 alarm checks) is short, for tests where the bake length does not matter. */
+export const SHORT_CANARY = { type: 'canary', percent: 10, bakeSeconds: 30 } as const;
+
+/** The sample config as plain JSON (a fresh copy to edit). */
+export function sampleConfigJson(): { services: Record<string, { environments: Record<string, Record<string, unknown>> }> } {
+  return JSON.parse(readFileSync(SAMPLE_CONFIG_FILE, 'utf8'));
+}
+
+/** The sample config, validated (defaults applied). */
+export function sampleConfig(): Config {
+  return parseConfig(sampleConfigJson(), SAMPLE_CONFIG_FILE);
+}
+
+/**
+ * A variant of the sample config: `edit` changes the raw JSON of hello-world/production (e.g.
+ * `env.databaseFailurePolicy = 'keep'`); the result goes through `parseConfig` like a user's file.
+ */
+export function configVariant(edit: (env: Record<string, any>) => void): Config {
+  const raw = sampleConfigJson();
+  edit(raw.services[SERVICE]!.environments[ENVIRONMENT]!);
+  return parseConfig(raw, 'test config variant');
+}
+
+/** A random 40-character commit SHA. */
+export const randomCommit = (): string => randomBytes(20).toString('hex');
+
+/** Explicit deploy input (lib/domain/deploy-input.ts) for hello-world/production with a fresh commit. */
+export function deployInput(release: Partial<ExplicitDeployInput['release']> = {}): ExplicitDeployInput {
+  return {
+    service: SERVICE,
+    environment: ENVIRONMENT,
+    release: { commit: randomCommit(), message: 'test release', ...release },
+    trigger: { source: 'console', actor: 'state-machine tests' },
+  };
+}
+
+export interface StartedDeployment {
+  readonly executionArn: string;
+  /** The execution name = the deployment id in the ledger. */
+  readonly name: string;
+  readonly input: ExplicitDeployInput | undefined;
+}
+
+export interface TestTwinOptions {
+  /** @default the sample config */
+  readonly config?: Config;
+  /** @default TEST_TIME_SCALE */
+  readonly timeScale?: number;
+  /** @default FAST_SIMULATOR */
+  readonly simulator?: TwinOptions['simulator'];
+}
+
+let executionCounter = 0;
+
+export class TestTwin {
+  readonly env: EnvironmentConfig;
+
+  private constructor(readonly twin: Twin) {
+    this.env = twin.config.services[SERVICE]!.environments[ENVIRONMENT]!;
+  }
+
+  static async start(opts: TestTwinOptions = {}): Promise<TestTwin> {
+    const twin = await Twin.start({
+      config: opts.config ?? sampleConfig(),
+      port: 0,
+      timeScale: opts.timeScale ?? TEST_TIME_SCALE,
+      simulator: opts.simulator ?? FAST_SIMULATOR,
+    });
+    return new TestTwin(twin);
+  }
+
+  get sim() {
+    return this.twin.sim;
+  }
+
+  stop(): Promise<void> {
+    return this.twin.stop();
+  }
+
+  /**
+   * StartExecution of the deploy state machine.
+   * @param input an object (sent as JSON) or a raw string (sent as is, e.g. `"[1,2]"`)
+   */
+  startDeployment(input: ExplicitDeployInput | string | unknown = deployInput(), name = `test-${process.pid}-${++executionCounter}-${randomBytes(3).toString('hex')}`): StartedDeployment {
+    const text = typeof input === 'string' ? input : JSON.stringify(input);
+    const { executionArn } = this.twin.sfn.startExecution({ stateMachineArn: this.twin.deployStateMachineArn, name, input: text });
+    return { executionArn, name, input: typeof input === 'object' ? (input as ExplicitDeployInput) : undefined };
+  }
+
+  /** Resolves when the execution has closed. */
+  wait(d: StartedDeployment): Promise<ExecutionDescription> {
+    return this.twin.sfn.waitForExecution(d.executionArn);
+  }
+
+  /** Start a deployment and wait for it to close. */
+  async deploy(input: ExplicitDeployInput | string | unknown = deployInput()): Promise<{ d: StartedDeployment; result: ExecutionDescription }> {
+    const d = this.startDeployment(input);
+    return { d, result: await this.wait(d) };
+  }
+
+  /** The whole history of an execution, oldest first. */
+  history(d: StartedDeployment): HistoryEvent[] {
+    return this.twin.sfn.getExecutionHistory({ executionArn: d.executionArn, maxResults: 1000 }).events;
+  }
+
+  /** Names of the states entered, in order (Task retries are not new entries, as on AWS). */
+  statesEntered(d: StartedDeployment): string[] {
+    return this.history(d)
+      .filter((e) => e.type?.endsWith('StateEntered'))
+      .map((e) => e.stateEnteredEventDetails!.name!);
+  }
+
+  /**
+   * Call `fn` once, when the execution of `d`'s name enters `state` (subscribe before starting: pass
+   * the name you will start with). Returns the unsubscribe function.
+   */
+  onStateEntered(executionArnEndsWith: string, state: string, fn: () => void): () => void {
+    let fired = false;
+    return this.twin.sfn.onHistoryEvent((arn, event) => {
+      if (fired || !arn.endsWith(`:${executionArnEndsWith}`)) return;
+      if (event.type?.endsWith('StateEntered') && event.stateEnteredEventDetails?.name === state) {
+        fired = true;
+        fn();
+      }
+    });
+  }
+
+  /**
+   * Resolves once the execution has entered `state` (at once if it already has). Rejects, naming the
+   * execution's outcome, when it closes without entering it, or after `timeoutMs` — so that a test
+   * waiting for a state never hangs.
+   */
+  untilStateEntered(d: StartedDeployment, state: string, timeoutMs = 30_000): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const finish = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        off();
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      };
+      const off = this.onStateEntered(d.name, state, () => finish());
+      const timer = setTimeout(() => finish(new Error(`${d.name} did not enter ${state} within ${timeoutMs} ms`)), timeoutMs);
+      if (this.statesEntered(d).includes(state)) finish();
+      void this.wait(d).then((e) => {
+        if (!this.statesEntered(d).includes(state)) finish(new Error(`${d.name} ended ${e.status} (${e.error}: ${e.cause}) without entering ${state}`));
+        else finish();
+      });
+    });
+  }
+
+  /** Production forward weights by slot (percent). */
+  weights(): Record<SlotName, number> {
+    const route = this.env.production;
+    const byTg = this.sim.elbv2.weights('listenerArn' in route ? route.listenerArn : route.ruleArn);
+    return { blue: byTg[this.env.slots.blue.targetGroupArn] ?? 0, green: byTg[this.env.slots.green.targetGroupArn] ?? 0 };
+  }
+
+  /** The slot's ECS service as DescribeServices shows it now. */
+  service(slot: SlotName) {
+    const svc = this.sim.ecs.describeService(this.env.cluster, this.env.slots[slot].service);
+    if (!svc) throw new Error(`no ECS service for slot ${slot}`);
+    return svc;
+  }
+
+  desiredCount(slot: SlotName): number {
+    return this.service(slot).desiredCount ?? NaN;
+  }
+
+  /** Image of the configured container in the task definition the slot's service runs. */
+  imageOf(slot: SlotName): string | undefined {
+    const { taskDefinition } = this.sim.ecs.describeTaskDefinition({ taskDefinition: this.service(slot).taskDefinition! });
+    return taskDefinition?.containerDefinitions?.find((c) => c.name === this.env.containerName)?.image;
+  }
+
+  /** The deployment record of `d` in the ledger table (undefined when none was written). */
+  async record(d: StartedDeployment): Promise<DeploymentRecord | undefined> {
+    return (await this.twin.ledger.history(SERVICE, ENVIRONMENT, 100)).find((r) => r.deploymentId === d.name);
+  }
+
+  /** The lock item of hello-world/production, if held. */
+  lock(): Promise<LockItem | undefined> {
+    return this.twin.ledger.getLock(SERVICE, ENVIRONMENT);
+  }
+
+  /** Poll until `read` returns a truthy value (real time). */
+  async waitFor<T>(what: string, read: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await read();
+      if (value) return value as NonNullable<T>;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  /** Wait until the record of `d` carries a pending operator decision; returns its task token. */
+  async pendingDecision(d: StartedDeployment): Promise<{ token: string; question: string }> {
+    const r = await this.waitFor('a pending database decision', async () => {
+      const status = this.twin.sfn.describeExecution({ executionArn: d.executionArn });
+      if (status.status !== 'RUNNING') throw new Error(`${d.name} ended ${status.status} (${status.error}: ${status.cause}) without asking for a decision`);
+      const rec = await this.record(d);
+      return rec?.pendingTaskToken ? rec : undefined;
+    }, 30_000);
+    return { token: r.pendingTaskToken!, question: r.pendingQuestion ?? '' };
+  }
+
+  /**
+   * Weight of `slot` in every ModifyListener call to the production listener, in call order (what
+   * production traffic went through, as cutover set it).
+   */
+  weightsSet(slot: SlotName): number[] {
+    const route = this.env.production;
+    const arn = 'listenerArn' in route ? route.listenerArn : route.ruleArn;
+    const tg = this.env.slots[slot].targetGroupArn;
+    return this.sim.calls
+      .filter((c) => c.service === 'elbv2' && (c.operation === 'ModifyListener' || c.operation === 'ModifyRule'))
+      .map((c) => c.input as ModifyListenerInput & { RuleArn?: string; Actions?: ModifyListenerInput['DefaultActions'] })
+      .filter((i) => (i.ListenerArn ?? i.RuleArn) === arn)
+      .map((i) => {
+        const forward = (i.DefaultActions ?? i.Actions ?? []).find((a) => a.Type === 'forward');
+        return forward?.ForwardConfig?.TargetGroups?.find((g) => g.TargetGroupArn === tg)?.Weight ?? 0;
+      });
+  }
+
+  /** Simulator calls that change AWS state (anything but Describe* / List* / Get*). */
+  writeCalls() {
+    return this.sim.calls.filter((c) => !/^(Describe|List|Get)/.test(c.operation));
+  }
+
+  /** UpdateService calls to the slot's service. */
+  updateServiceCalls(slot: SlotName) {
+    return this.sim.calls.filter(
+      (c) => c.service === 'ecs' && c.operation === 'UpdateService' && (c.input as { service?: string }).service === this.env.slots[slot].service,
+    );
+  }
+}
+
+/** Error events of the Lambda attempts of `state` in a history: `LambdaFunctionFailed` / `...Succeeded` in order. */
+export function lambdaAttempts(events: HistoryEvent[], state: string): Array<{ type: string; error?: string }> {
+  const out: Array<{ type: string; error?: string }> = [];
+  let inState = false;
+  for (const e of events) {
+    if (e.type?.endsWith('StateEntered')) inState = e.stateEnteredEventDetails?.name === state;
+    if (!inState) continue;
+    if (e.type === 'LambdaFunctionFailed') out.push({ type: e.type, error: e.lambdaFunctionFailedEventDetails?.error });
+    if (e.type === 'LambdaFunctionTimedOut') out.push({ type: e.type, error: 'States.Timeout' });
+    if (e.type === 'LambdaFunctionSucceeded') out.push({ type: e.type });
+    if (e.type === 'TaskStateExited' && e.stateExitedEventDetails?.name === state) inState = false;
+  }
+  return out;
+}

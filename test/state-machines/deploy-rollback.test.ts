@@ -1,0 +1,140 @@
+/**
+ * deploy.asl.json rolling back: green never becomes stable, an alarm fires during the canary bake,
+ * an alarm is already firing before any traffic moves. Each asserts where production traffic is,
+ * what green runs, and the deployment record — not only the execution status.
+ */
+import { afterEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
+import { cloudWatchClient, sfnClient } from '../../lib/aws/clients';
+import { configVariant, deployInput, TestTwin } from '../helpers/twin';
+
+const ALARM = 'hello-world-production-5xx';
+
+let t: TestTwin | undefined;
+afterEach(async () => {
+  await t?.stop();
+  t = undefined;
+});
+
+const setAlarm = (StateValue: 'ALARM' | 'OK') =>
+  cloudWatchClient().send(
+    new SetAlarmStateCommand({
+      AlarmName: ALARM,
+      StateValue,
+      StateReason: 'Threshold Crossed: 1 out of the last 1 datapoints [12.0] was greater than the threshold (5.0).',
+    }),
+  );
+
+describe('deploy: green never becomes stable', () => {
+  it('rolls back with Cutover.RolledBack naming the service; no traffic moved; green scaled to 0', async () => {
+    // Prepare: the release's image crashes on start (its migration, a one-off task, still exits 0).
+    t = await TestTwin.start({
+      config: configVariant((env) => {
+        env.databaseFailurePolicy = 'keep';
+        env.stabilizationTimeoutSeconds = 60;
+      }),
+    });
+    const input = deployInput();
+    t.sim.ecs.setImageHealth(`${t.env.imageRepository}:${input.release.commit}`, 'crash');
+    t.sim.ecs.setRunTaskOutcome(() => ({ exitCode: 0 }));
+    // Act
+    const { d, result } = await t.deploy(input);
+    // Assess
+    assert.equal(result.status, 'FAILED');
+    assert.equal(result.error, 'Cutover.RolledBack');
+    assert.match(result.cause!, /hello-world-green did not become stable/);
+    assert.match(result.cause!, /unable to consistently start tasks/);
+    const states = t.statesEntered(d);
+    assert.equal(states.filter((s) => s === 'CheckGreen').length, 4, 'stabilizationTimeoutSeconds 60 / 15 s checks');
+    assert.ok(states.includes('GreenNeverStable'));
+    assert.ok(!states.includes('ShiftTraffic'));
+    assert.deepEqual(t.weights(), { blue: 100, green: 0 });
+    assert.ok(t.weightsSet('green').every((w) => w === 0), `green never got traffic: ${t.weightsSet('green')}`);
+    assert.equal(t.desiredCount('green'), 0, 'green scaled down');
+    assert.equal(t.desiredCount('blue'), 2);
+    const record = await t.record(d);
+    assert.equal(record?.status, 'rolled-back');
+    assert.equal(record?.error, 'Cutover.RolledBack');
+    assert.equal(record?.liveSlot, 'blue');
+    assert.equal(await t.lock(), undefined);
+  });
+});
+
+describe('deploy: alarm during the canary bake, policy keep', () => {
+  it('rolls back with Cutover.RolledBackOnAlarm: 100% back on blue, green at 0, record names the alarm', async () => {
+    t = await TestTwin.start({ config: configVariant((env) => (env.databaseFailurePolicy = 'keep')) });
+    const d = t.startDeployment();
+    let alarmSet: Promise<unknown> | undefined;
+    const unsubscribe = t.onStateEntered(d.name, 'Bake', () => (alarmSet = setAlarm('ALARM')));
+    const result = await t.wait(d);
+    unsubscribe();
+    await alarmSet;
+
+    assert.equal(result.status, 'FAILED');
+    assert.equal(result.error, 'Cutover.RolledBackOnAlarm');
+    assert.match(result.cause!, new RegExp(`alarm ${ALARM} is in ALARM during the bake at 10%`));
+    assert.deepEqual(t.weightsSet('green'), [10, 0], 'canary 10%, then back');
+    assert.deepEqual(t.weights(), { blue: 100, green: 0 });
+    assert.equal(t.desiredCount('green'), 0);
+    assert.equal(t.desiredCount('blue'), 2);
+    const states = t.statesEntered(d);
+    assert.ok(states.includes('AlarmDuringBake'));
+    assert.equal(states.filter((s) => s === 'ShiftTraffic').length, 1, 'never reached 100%');
+    assert.ok(!states.includes('Promote'));
+    const record = await t.record(d);
+    assert.equal(record?.status, 'rolled-back');
+    assert.equal(record?.error, 'Cutover.RolledBackOnAlarm');
+    assert.ok(record?.message?.includes(ALARM), record?.message);
+    assert.equal(record?.liveSlot, 'blue');
+    assert.equal(await t.lock(), undefined);
+  });
+});
+
+describe('deploy: alarm during the canary bake, policy approve', () => {
+  it('rolls traffic back at once, then waits for the database decision', async () => {
+    t = await TestTwin.start();
+    const d = t.startDeployment();
+    const unsubscribe = t.onStateEntered(d.name, 'Bake', () => void setAlarm('ALARM'));
+    const pending = await t.pendingDecision(d);
+    unsubscribe();
+
+    // Waiting for the operator: traffic is already safe.
+    assert.equal(t.twin.sfn.describeExecution({ executionArn: d.executionArn }).status, 'RUNNING');
+    assert.equal(t.statesEntered(d).at(-1), 'AwaitDatabaseDecision');
+    assert.deepEqual(t.weights(), { blue: 100, green: 0 });
+    assert.equal(t.desiredCount('green'), 0);
+    assert.match(pending.question, /failed after its migrations ran/);
+
+    await sfnClient().send(new SendTaskSuccessCommand({ taskToken: pending.token, output: JSON.stringify({ decision: 'keep', operator: 'ada' }) }));
+    const result = await t.wait(d);
+    assert.equal(result.error, 'Cutover.RolledBackOnAlarm');
+    assert.match(result.cause!, /an operator \(ada\) chose to keep it/);
+    const record = await t.record(d);
+    assert.equal(record?.status, 'rolled-back');
+    assert.ok(record?.message?.includes(ALARM));
+    assert.equal(record?.pendingTaskToken, undefined);
+  });
+});
+
+describe('deploy: alarm already firing before any traffic moves', () => {
+  it('rolls back at PreflightAlarms without ever shifting traffic to green', async () => {
+    t = await TestTwin.start({ config: configVariant((env) => (env.databaseFailurePolicy = 'keep')) });
+    await setAlarm('ALARM');
+    const { d, result } = await t.deploy();
+
+    assert.equal(result.status, 'FAILED');
+    assert.equal(result.error, 'Cutover.RolledBackOnAlarm');
+    assert.match(result.cause!, new RegExp(`alarm ${ALARM} is in ALARM before traffic`));
+    const states = t.statesEntered(d);
+    assert.ok(states.includes('AlarmBeforeTraffic'));
+    assert.ok(!states.includes('ShiftTraffic'));
+    assert.ok(!states.includes('CheckAlarms'));
+    const greenWeights = t.weightsSet('green');
+    assert.ok(greenWeights.every((w) => w === 0), `no ModifyListener gave green traffic: ${greenWeights}`);
+    assert.deepEqual(t.weights(), { blue: 100, green: 0 });
+    assert.equal(t.desiredCount('green'), 0, 'green was deployed, then scaled down');
+    assert.equal((await t.record(d))?.status, 'rolled-back');
+  });
+});
