@@ -6,7 +6,8 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { dynamoDocClient } from './clients';
+import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
+import { dynamoDocClient, sfnClient } from './clients';
 import { withRetryClassification } from './errors';
 import { DeploymentInProgressError } from '../domain/errors';
 import type { DeploymentPlan } from '../domain/plan';
@@ -44,13 +45,26 @@ export interface DeploymentRecord {
   pendingQuestion?: string;
 }
 
+/** Whether a Step Functions execution is RUNNING (DescribeExecution); a missing execution is not. */
+async function isStillRunning(executionArn: string): Promise<boolean> {
+  try {
+    const out = await withRetryClassification(() => sfnClient().send(new DescribeExecutionCommand({ executionArn })));
+    return out.status === 'RUNNING' || out.status === 'PENDING_REDRIVE';
+  } catch (err) {
+    if (err instanceof ExecutionDoesNotExist) return false;
+    throw err;
+  }
+}
+
 export class Ledger {
   /** @param tableName the DynamoDB table (env `TABLE_NAME` in the Lambda) */
   constructor(private readonly tableName: string) {}
 
   /**
    * Take the lock for the plan's service and environment and create the deployment record.
-   * @throws DeploymentInProgressError when another execution holds the lock (message names it)
+   * A lock whose execution is no longer running (stopped, failed, timed out — checked with
+   * DescribeExecution) is reclaimed, so a lock never wedges the environment.
+   * @throws DeploymentInProgressError when another, running execution holds the lock (message names it)
    */
   async acquire(plan: DeploymentPlan, now = new Date()): Promise<LockItem> {
     const lock: LockItem = {
@@ -75,12 +89,37 @@ export class Ledger {
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
       const held = await this.getLock(plan.service, plan.environment);
+      if (held && !(await isStillRunning(held.executionArn))) {
+        // The holder stopped, failed or timed out without releasing: take the lock over, but only if
+        // it is still that stale holder's (another deployment may have reclaimed it meanwhile).
+        try {
+          await withRetryClassification(() =>
+            db.send(
+              new PutCommand({
+                TableName: this.tableName,
+                Item: { ...lock, reclaimedFrom: held.executionArn },
+                ConditionExpression: 'executionArn = :stale',
+                ExpressionAttributeValues: { ':stale': held.executionArn },
+              }),
+            ),
+          );
+          return this.createRecord(plan, lock);
+        } catch (reclaimErr) {
+          if (!(reclaimErr instanceof ConditionalCheckFailedException)) throw reclaimErr;
+        }
+      }
+      const current = (await this.getLock(plan.service, plan.environment)) ?? held;
       throw new DeploymentInProgressError(
-        `${plan.service}/${plan.environment} is locked by deployment ${held?.deploymentId ?? '(unknown)'} ` +
-          `(commit ${held?.commit?.slice(0, 7) ?? '?'}, since ${held?.acquiredAt ?? '?'}, execution ${held?.executionArn ?? '?'}). ` +
-          'Wait for it to finish, or stop that execution, then start this deployment again.',
+        `${plan.service}/${plan.environment} is locked by deployment ${current?.deploymentId ?? '(unknown)'} ` +
+          `(commit ${current?.commit?.slice(0, 7) ?? '?'}, since ${current?.acquiredAt ?? '?'}, execution ${current?.executionArn ?? '?'}), which is still running. ` +
+          'Wait for it to finish, or stop that execution (its lock is then reclaimed), then start this deployment again.',
       );
     }
+    return this.createRecord(plan, lock);
+  }
+
+  private async createRecord(plan: DeploymentPlan, lock: LockItem): Promise<LockItem> {
+    const db = dynamoDocClient();
     const record: DeploymentRecord = {
       ...deploymentKey(plan),
       deploymentId: plan.deploymentId,

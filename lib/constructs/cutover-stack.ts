@@ -2,7 +2,8 @@
  * The cutover stack: the ledger table, the functions, the `deploy` state machine, the GitHub webhook
  * and (when the config has CodeCommit repositories) the CodeCommit trigger.
  */
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, Stack, type StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { parseConfig } from '../config/load';
@@ -13,6 +14,7 @@ import { DeployFunctions } from './deploy-functions';
 import { DeployStateMachine } from './deploy-state-machine';
 import { GitHubWebhook } from './github-webhook';
 import { LedgerTable } from './ledger-table';
+import { acknowledgeWildcardResources } from './nag';
 
 export interface CutoverStackProps extends StackProps {
   /**
@@ -67,11 +69,33 @@ export class CutoverStack extends Stack {
       taskRoleArns: props.taskRoleArns,
       logRetention: props.logRetention,
     });
+    const deployStateMachineName = props.deployStateMachineName ?? 'cutover-deploy';
     this.deploy = new DeployStateMachine(this, 'Deploy', {
       functions: this.functions.lambdas,
-      stateMachineName: props.deployStateMachineName,
+      stateMachineName: deployStateMachineName,
       logRetention: props.logRetention,
     });
+    // The ledger reclaims a lock whose execution is no longer running (DescribeExecution). The ARN is
+    // built from the state machine's name, not its resource, to keep the template free of a cycle
+    // (state machine → function ARN, function → role policy → state machine).
+    const describeHolder = new iam.PolicyStatement({
+      actions: ['states:DescribeExecution'],
+      resources: [
+        Stack.of(this).formatArn({
+          service: 'states',
+          resource: 'execution',
+          resourceName: `${deployStateMachineName}:*`,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      ],
+    });
+    const ledgerRole = this.functions.lambdas.ledger!.role!;
+    ledgerRole.addToPrincipalPolicy(describeHolder);
+    acknowledgeWildcardResources(
+      ledgerRole,
+      [describeHolder],
+      'states:DescribeExecution on executions of the deploy state machine only (execution:<state machine>:*): the ledger checks whether the execution holding a deployment lock still runs before reclaiming the lock.',
+    );
     this.webhook = new GitHubWebhook(this, 'GitHubWebhook', {
       config: this.config,
       stateMachine: this.deploy.stateMachine,

@@ -17,6 +17,7 @@ import { RDSClient, RDSServiceException } from '@aws-sdk/client-rds';
 import { CloudWatchClient, CloudWatchServiceException } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { logger } from '../../lib/observability';
 
 export const ecsMock = mockClient(ECSClient);
@@ -26,7 +27,9 @@ export const cloudWatchMock = mockClient(CloudWatchClient);
 /** The document client (lib-dynamodb): its commands carry plain JS objects, as the ledger sends them. */
 export const dynamoMock = mockClient(DynamoDBDocumentClient);
 
-const all = [ecsMock, elbv2Mock, rdsMock, cloudWatchMock, dynamoMock];
+export const sfnMock = mockClient(SFNClient);
+
+const all = [ecsMock, elbv2Mock, rdsMock, cloudWatchMock, dynamoMock, sfnMock];
 
 /** Clear behaviour and call history of every mock; silence the handlers' logger. */
 export function resetSdkMocks(): void {

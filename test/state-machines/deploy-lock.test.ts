@@ -81,12 +81,7 @@ describe('deploy: lock left by a stopped deployment', () => {
   });
 
   it(
-    'does not block the next deployment once the holder is no longer running',
-    {
-      todo:
-        'bug (lib/aws/ledger.ts acquire): a deployment stopped (StopExecution) or timed out after AcquireLock never releases the lock, ' +
-        'so every later deployment fails with Cutover.DeploymentInProgress, whose cause even advises "stop that execution"',
-    },
+    'reclaims the lock of a stopped deployment: the next deployment runs',
     async () => {
       t = await TestTwin.start({ config: configVariant((env) => (env.databaseFailurePolicy = 'keep')) });
       const stopped = t.startDeployment();

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { dynamoMock, resetSdkMocks, sdkError, throttlingError } from '../helpers/sdk-mocks';
+import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
+import { dynamoMock, resetSdkMocks, sdkError, sfnMock, throttlingError } from '../helpers/sdk-mocks';
 import { handler } from '../../lambdas/ledger/handler';
 import { parseConfig } from '../../lib/config';
 import { resolvePlan, type DeploymentPlan } from '../../lib/domain/plan';
@@ -63,9 +64,11 @@ describe('ledger handler', () => {
       };
       dynamoMock.on(PutCommand).rejects(ccf());
       dynamoMock.on(GetCommand).resolves({ Item: holder });
+      sfnMock.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
       await assert.rejects(handler({ action: 'acquire', plan }), (err: Error) => {
         assert.equal(err.name, 'Cutover.DeploymentInProgress');
         assert.match(err.message, /^hello-world\/production is locked by deployment run-0 \(commit deadbee, since 2024-05-01T11:58:00\.000Z, execution arn:.*:run-0\)/);
+        assert.match(err.message, /still running/);
         assert.match(err.message, /Wait for it to finish, or stop that execution/);
         return true;
       });
@@ -74,6 +77,26 @@ describe('ledger handler', () => {
       assert.equal(get.ConsistentRead, true);
       assert.equal(dynamoMock.commandCalls(PutCommand).length, 1, 'no deployment record for a deployment that did not start');
     });
+
+    for (const [what, behave] of [
+      ['stopped', (m: typeof sfnMock) => m.on(DescribeExecutionCommand).resolves({ status: 'ABORTED' })],
+      ['gone', (m: typeof sfnMock) => m.on(DescribeExecutionCommand).rejects(sdkError(ExecutionDoesNotExist, 'Execution Does Not Exist'))],
+    ] as const) {
+      it(`reclaims the lock of a ${what} execution with a write conditional on that stale holder`, async () => {
+        const stale = 'arn:aws:states:us-east-1:123456789012:execution:cutover-deploy:run-0';
+        dynamoMock.on(PutCommand).rejectsOnce(ccf()).resolves({});
+        dynamoMock.on(GetCommand).resolves({ Item: { ...LOCK_KEY, deploymentId: 'run-0', executionArn: stale, acquiredAt: 'x', commit: SHA } });
+        behave(sfnMock);
+        const lock = (await handler({ action: 'acquire', plan })) as { executionArn: string };
+        assert.equal(lock.executionArn, plan.executionArn);
+        assert.equal(sfnMock.commandCalls(DescribeExecutionCommand)[0]!.args[0].input.executionArn, stale);
+        const puts = dynamoMock.commandCalls(PutCommand).map((c) => c.args[0].input);
+        assert.equal(puts[1]!.ConditionExpression, 'executionArn = :stale');
+        assert.deepEqual(puts[1]!.ExpressionAttributeValues, { ':stale': stale });
+        assert.equal(puts[1]!.Item!.reclaimedFrom, stale);
+        assert.equal(puts[2]!.Item!.status, 'in-progress', 'the deployment record is created');
+      });
+    }
 
     it('a lock that vanished between the write and the read still fails readably', async () => {
       dynamoMock.on(PutCommand).rejects(ccf());

@@ -174,7 +174,7 @@ describe('LocalStepFunctions runs ASL definitions', () => {
     assert.match(result.cause!, /arn:aws:lambda:us-east-1:123456789012:function:flaky/);
   });
 
-  it('times a task out in simulated time, and States.TaskFailed does not retry the timeout', async () => {
+  it('times a handler task out after TimeoutSeconds of real time (handlers run in real time), and States.TaskFailed does not retry the timeout', async () => {
     // Prepare
     service = new LocalStepFunctions({ timeScale: 10_000, resolveTask: () => () => new Promise(() => {}) });
     const { stateMachineArn } = service.createStateMachine({
@@ -185,7 +185,7 @@ describe('LocalStepFunctions runs ASL definitions', () => {
           Slow: {
             Type: 'Task',
             Resource: NOTIFY,
-            TimeoutSeconds: 600,
+            TimeoutSeconds: 1,
             Retry: [{ ErrorEquals: ['States.TaskFailed'], MaxAttempts: 5 }],
             End: true,
           },
@@ -194,10 +194,12 @@ describe('LocalStepFunctions runs ASL definitions', () => {
     });
 
     // Act
+    const started = Date.now();
     const { executionArn } = service.startExecution({ stateMachineArn: stateMachineArn! });
     const result = await service.waitForExecution(executionArn!);
 
     // Assess
+    assert.ok(Date.now() - started >= 900, 'not scaled by the time scale');
     assert.equal(result.status, 'FAILED');
     assert.equal(result.error, 'States.Timeout');
     const history = service.getExecutionHistory({ executionArn: executionArn! }).events!;
