@@ -5,6 +5,8 @@
  *  - `discover` → `{ live, idle, weights }` — the live slot is the one with the larger weight.
  *  - `shift` `{ slots, index }` → `{ index, percent, bakeChecksLeft, last, nextIndex }` — applies step
  *    `index` of `plan.steps` (percent 0-100 on the idle slot). Idempotent.
+ *  - `pointTest` `{ slots }` → `{ route, slot, message }` — the test listener (or rule) forwards 100% to the
+ *    idle slot, so the new release can be smoke-tested before it gets production traffic. Idempotent.
  *  - `rollback` `{ slots }` → `{ trafficOn, idleHasTraffic, message }` — 100% back on the live slot if it
  *    has healthy targets; never moves traffic onto a slot without healthy targets.
  * Errors: `Cutover.Transient` (retry), `Cutover.ResourceState` (listener not forwarding to the slots).
@@ -20,6 +22,7 @@ const Slots = z.object({ live: z.enum(['blue', 'green']), idle: z.enum(['blue', 
 const Event = z.discriminatedUnion('action', [
   z.object({ action: z.literal('discover'), plan: z.looseObject({}) }),
   z.object({ action: z.literal('shift'), plan: z.looseObject({}), slots: Slots, index: z.number().int().min(0) }),
+  z.object({ action: z.literal('pointTest'), plan: z.looseObject({}), slots: Slots }),
   z.object({ action: z.literal('rollback'), plan: z.looseObject({}), slots: Slots }),
 ]);
 
@@ -45,6 +48,11 @@ export const handler = async (event: unknown): Promise<unknown> => {
         last: e.index === plan.steps.length - 1,
         nextIndex: e.index + 1,
       };
+    }
+    case 'pointTest': {
+      if (!plan.test) throw new InvalidInputError('traffic: pointTest needs plan.test (this environment configures no test listener).');
+      await setWeights(plan.test, weightsFor(plan.slots, e.slots.idle, 100));
+      return { route: plan.test.arn, slot: e.slots.idle, message: `test ${plan.test.kind} forwards 100% to ${e.slots.idle}` };
     }
     case 'rollback': {
       const live: SlotName = e.slots.live;

@@ -196,9 +196,10 @@ export class TestTwin {
     });
   }
 
-  /** Production forward weights by slot (percent). */
-  weights(): Record<SlotName, number> {
-    const route = this.env.production;
+  /** Production (or, with `'test'`, test) forward weights by slot (percent). */
+  weights(which: 'production' | 'test' = 'production'): Record<SlotName, number> {
+    const route = this.env[which];
+    if (!route) throw new Error(`the environment has no ${which} route`);
     const byTg = this.sim.elbv2.weights('listenerArn' in route ? route.listenerArn : route.ruleArn);
     return { blue: byTg[this.env.slots.blue.targetGroupArn] ?? 0, green: byTg[this.env.slots.green.targetGroupArn] ?? 0 };
   }

@@ -16,7 +16,10 @@ afterEach(async () => {
 describe('deploy: throttled ModifyListener, retried then succeeding', () => {
   it('succeeds, and the history shows two Cutover.Transient failures before the shift succeeds', async () => {
     // Prepare
-    t = await TestTwin.start({ config: configVariant((env) => (env.strategy = SHORT_CANARY)) });
+    t = await TestTwin.start({ config: configVariant((env) => {
+      env.strategy = SHORT_CANARY;
+      delete env.test; // so that the first ModifyListener call is ShiftTraffic's, not PointTestListener's
+    }) });
     t.sim.injectFault({ service: 'elbv2', operation: 'ModifyListener', error: 'ThrottlingException', times: 2 });
     // Act
     const { d, result } = await t.deploy();
@@ -42,7 +45,10 @@ describe('deploy: throttled ModifyListener, retried then succeeding', () => {
 
 describe('deploy: throttling that outlasts the retries', () => {
   it('rolls back after 1 + 6 attempts, with traffic on blue and the cause naming the throttling', async () => {
-    t = await TestTwin.start({ config: configVariant((env) => (env.databaseFailurePolicy = 'keep')) });
+    t = await TestTwin.start({ config: configVariant((env) => {
+      env.databaseFailurePolicy = 'keep';
+      delete env.test; // so that the first ModifyListener calls are ShiftTraffic's, not PointTestListener's
+    }) });
     // ShiftTraffic's 7 attempts are throttled; the rollback's own ModifyListener then goes through.
     t.sim.injectFault({ service: 'elbv2', operation: 'ModifyListener', error: 'ThrottlingException', times: 7 });
     const { d, result } = await t.deploy();

@@ -45,6 +45,13 @@ describe('deploy: success with the canary strategy', () => {
     assert.deepEqual(t.weightsSet('green'), [10, 100]);
   });
 
+  it('pointed the test listener at the new release before production traffic moved', () => {
+    assert.deepEqual(t.weights('test'), { blue: 0, green: 100 });
+    const states = t.statesEntered(first.d);
+    assert.ok(states.includes('PointTestListener'));
+    assert.ok(states.indexOf('PointTestListener') < states.indexOf('ShiftTraffic'));
+  });
+
   it('runs green on a new task definition revision with <imageRepository>:<commit>', () => {
     const green = t.service('green');
     assert.equal(t.imageOf('green'), `${t.env.imageRepository}:${input.release.commit}`);

@@ -153,6 +153,25 @@ describe('traffic handler', () => {
     });
   });
 
+  describe('pointTest', () => {
+    it('points the test listener 100% at the idle slot, leaving production alone', async () => {
+      const TEST = plan.test!.arn;
+      elbv2Mock.on(DescribeListenersCommand, { ListenerArns: [TEST] }).resolves({ Listeners: [{ ListenerArn: TEST, DefaultActions: [forward(100, 0)] }] });
+      const out = await handler({ action: 'pointTest', plan, slots: { live: 'blue', idle: 'green' } });
+      assert.deepEqual(out, { route: TEST, slot: 'green', message: 'test listener forwards 100% to green' });
+      const calls = elbv2Mock.commandCalls(ModifyListenerCommand).map((c) => c.args[0].input);
+      assert.equal(calls.length, 1);
+      assert.equal(calls[0]!.ListenerArn, TEST);
+      assert.deepEqual(weightsSent(calls[0]!.DefaultActions), { [GREEN]: 100, [BLUE]: 0 });
+    });
+
+    it('fails as Cutover.InvalidInput when the environment has no test listener', async () => {
+      const noTest = planFrom((env) => delete env.test);
+      await assert.rejects(handler({ action: 'pointTest', plan: noTest, slots: { live: 'blue', idle: 'green' } }), { name: 'Cutover.InvalidInput' });
+      assert.equal(elbv2Mock.commandCalls(ModifyListenerCommand).length, 0);
+    });
+  });
+
   describe('rollback', () => {
     it('live healthy → 100/0 back on live', async () => {
       healthy(BLUE, 3);
