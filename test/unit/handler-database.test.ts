@@ -1,6 +1,5 @@
 import { beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import {
   CreateDBClusterSnapshotCommand,
   CreateDBInstanceCommand,
@@ -25,20 +24,10 @@ import {
   type RestoreDBInstanceFromDBSnapshotCommandInput,
 } from '@aws-sdk/client-rds';
 import { rdsMock, resetSdkMocks, sdkError, throttlingError } from '../helpers/sdk-mocks';
+import { planFrom } from '../helpers/plans';
 import { handler } from '../../lambdas/database/handler';
-import { parseConfig } from '../../lib/config';
-import { resolvePlan, type DeploymentPlan } from '../../lib/domain/plan';
 import { restoreNames } from '../../lib/domain/restore';
 
-const raw = JSON.parse(readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8'));
-const planFrom = (edit: (env: any) => void = () => {}): DeploymentPlan => {
-  const copy = structuredClone(raw);
-  edit(copy.services['hello-world'].environments.production);
-  return resolvePlan(parseConfig(copy), {
-    input: { service: 'hello-world', environment: 'production', release: { commit: 'abcdef1' } },
-    execution: { id: 'arn:aws:states:us-east-1:123456789012:execution:cutover-deploy:run-1', name: 'run-1', startTime: '2024-05-01T12:00:00.000Z' },
-  });
-};
 const plan = planFrom();
 const clusterPlan = planFrom((env) => {
   delete env.database.instanceIdentifier;

@@ -1,6 +1,5 @@
 import { beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import {
   DescribeListenersCommand,
   DescribeRulesCommand,
@@ -10,20 +9,10 @@ import {
   type Action,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { elbv2Mock, resetSdkMocks, throttlingError } from '../helpers/sdk-mocks';
+import { planFrom } from '../helpers/plans';
 import { handler } from '../../lambdas/traffic/handler';
-import { parseConfig } from '../../lib/config';
-import { resolvePlan, type DeploymentPlan } from '../../lib/domain/plan';
 
-const raw = JSON.parse(readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8'));
 const RULE_ARN = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/hello-world/50dc6c495c0c9188/f2f7dc8efc522ab2/9a8b7c6d5e4f3a2b';
-const planFrom = (edit: (env: any) => void = () => {}): DeploymentPlan => {
-  const copy = structuredClone(raw);
-  edit(copy.services['hello-world'].environments.production);
-  return resolvePlan(parseConfig(copy), {
-    input: { service: 'hello-world', environment: 'production', release: { commit: 'abcdef1' } },
-    execution: { id: 'arn:aws:states:us-east-1:123456789012:execution:cutover-deploy:run-1', name: 'run-1', startTime: '2024-05-01T12:00:00.000Z' },
-  });
-};
 const plan = planFrom();
 const BLUE = plan.slots.blue.targetGroupArn;
 const GREEN = plan.slots.green.targetGroupArn;

@@ -1,0 +1,20 @@
+/**
+ * Deployment plans for handler unit tests: the sample config (hello-world / production), optionally
+ * edited, resolved exactly as the `plan` function does.
+ */
+import { readFileSync } from 'node:fs';
+import { parseConfig } from '../../lib/config';
+import { resolvePlan, type DeploymentPlan } from '../../lib/domain/plan';
+
+const raw = JSON.parse(readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8'));
+
+/** The plan of deployment `run-1` (commit abcdef1) with `edit` applied to the production environment's raw config. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function planFrom(edit: (env: any) => void = () => {}): DeploymentPlan {
+  const copy = structuredClone(raw);
+  edit(copy.services['hello-world'].environments.production);
+  return resolvePlan(parseConfig(copy), {
+    input: { service: 'hello-world', environment: 'production', release: { commit: 'abcdef1' } },
+    execution: { id: 'arn:aws:states:us-east-1:123456789012:execution:cutover-deploy:run-1', name: 'run-1', startTime: '2024-05-01T12:00:00.000Z' },
+  });
+}
