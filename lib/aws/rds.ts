@@ -62,18 +62,11 @@ export async function createSnapshot(kind: DbKind, dbIdentifier: string, snapsho
 }
 
 export async function describeSnapshot(kind: DbKind, snapshotIdentifier: string): Promise<SnapshotInfo> {
-  if (kind === 'instance') {
-    const out = await send(() => rdsClient().send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: snapshotIdentifier })));
-    const s = out.DBSnapshots?.[0];
-    return {
-      identifier: snapshotIdentifier,
-      status: s?.Status ?? 'missing',
-      percent: s?.PercentProgress ?? 0,
-      createdAt: s?.SnapshotCreateTime ? new Date(s.SnapshotCreateTime).toISOString() : null,
-    };
-  }
-  const out = await send(() => rdsClient().send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: snapshotIdentifier })));
-  const s = out.DBClusterSnapshots?.[0];
+  const s =
+    kind === 'instance'
+      ? (await send(() => rdsClient().send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: snapshotIdentifier })))).DBSnapshots?.[0]
+      : (await send(() => rdsClient().send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: snapshotIdentifier }))))
+          .DBClusterSnapshots?.[0];
   return {
     identifier: snapshotIdentifier,
     status: s?.Status ?? 'missing',

@@ -131,12 +131,11 @@ function databaseSentence(state: DeploymentState): string {
       ? `an operator${rb.decision.operator ? ` (${rb.decision.operator})` : ''} chose to keep it`
       : rb.decisionError
         ? `no operator decision arrived (${rb.decisionError.Error}), so nothing was discarded`
-        : plan(state).databaseFailurePolicy === 'keep'
+        : state.plan.databaseFailurePolicy === 'keep'
           ? 'policy "keep"'
           : state.snapshot?.taken
-            ? `policy "${plan(state).databaseFailurePolicy}"`
+            ? `policy "${state.plan.databaseFailurePolicy}"`
             : 'no snapshot was taken';
   return ` Database: schema and data kept as they are (${why}).${snap}`;
 }
 
-const plan = (s: DeploymentState) => s.plan;

@@ -30,7 +30,10 @@ export function formatDuration(seconds: number): string {
 export function createTimeline(options: TimelineOptions): (executionArn: string, event: HistoryEvent) => void {
   const write = options.write ?? ((line: string) => console.log(line));
   const started = new Map<string, number>();
+  // Polling loops (bake, snapshot, migration, green, restore) enter the same Wait and Task many times:
+  // a Wait prints once per run of repeats, and a Task entered right after a Wait (the loop's check) not at all.
   const lastWait = new Map<string, string>();
+  const previousType = new Map<string, string>();
   return (executionArn, event) => {
     const name = executionArn.split(':').pop() ?? executionArn;
     const short = name.length > 12 ? `${name.slice(0, 8)}…` : name;
@@ -42,17 +45,20 @@ export function createTimeline(options: TimelineOptions): (executionArn: string,
     if (type === 'ExecutionStarted') return line('●', 'execution started');
     if (type.endsWith('StateEntered')) {
       const state = event.stateEnteredEventDetails?.name ?? '?';
+      const afterWait = previousType.get(executionArn) === 'WaitStateEntered';
+      previousType.set(executionArn, type);
       if (type === 'WaitStateEntered') {
-        // Loops (bake, polling) enter the same Wait many times: print it once per run of repeats.
         if (lastWait.get(executionArn) === state) return;
         lastWait.set(executionArn, state);
-        return line('…', `${state}`);
+        return line('…', state);
       }
-      if (!options.verbose && (type === 'ChoiceStateEntered' || type === 'PassStateEntered')) return;
-      if (type === 'TaskStateEntered' && ['CheckAlarms', 'CheckGreen', 'CheckSnapshot', 'CheckMigration', 'RestoreSnapshot'].includes(state) && lastWait.has(executionArn)) return;
-      if (type === 'FailStateEntered' || type === 'SucceedStateEntered') return;
-      if (type === 'TaskStateEntered') lastWait.delete(executionArn);
-      return line('▶', state);
+      if (type === 'TaskStateEntered') {
+        if (afterWait) return;
+        lastWait.delete(executionArn);
+        return line('▶', state);
+      }
+      if (options.verbose && (type === 'ChoiceStateEntered' || type === 'PassStateEntered')) return line('·', state);
+      return;
     }
     if (type === 'TaskStateExited' && event.stateExitedEventDetails?.name === 'ShiftTraffic') {
       const out = safeJson(event.stateExitedEventDetails.output) as { traffic?: { percent?: number }; slots?: { idle?: string } } | undefined;

@@ -187,11 +187,7 @@ export class Twin {
         return { statusCode: 200, body: { results } };
       }
 
-      // Warm the ledger's DynamoDB path (SDK modules, the connection to dynalite) now: the first
-      // deploy's AcquireLock would pay for it inside its Task timeout, which is scaled by timeScale.
-      const ledger = new Ledger(TABLE_NAME);
-      await ledger.history('cutover-twin', 'warm-up', 1);
-      return new Twin(options.config, clock, sim, sfn, lambda, ledger, http.url, deployArn, webhookSecret, closers);
+      return new Twin(options.config, clock, sim, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, webhookSecret, closers);
     } catch (err) {
       for (const close of closers.reverse()) await close().catch(() => undefined);
       throw err;
