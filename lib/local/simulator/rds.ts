@@ -14,10 +14,17 @@
  *   `PendingModifiedValues` (the maintenance window never comes in the simulator);
  * - snapshots keep the identifier their source had when they were taken.
  *
- * Every instance and cluster carries an opaque `data` payload (a later issue puts real PostgreSQL
- * data there). A snapshot captures the source's payload at creation and a restore receives the
- * snapshot's. Treat payloads as immutable values: replace them with {@link RdsSimulator.setInstanceData}
- * / {@link RdsSimulator.setClusterData}, never mutate them in place.
+ * Every instance and cluster carries an opaque `data` payload. A snapshot captures the source's
+ * payload at creation and a restore receives the snapshot's. Treat payloads as immutable values:
+ * replace them with {@link RdsSimulator.setInstanceData} / {@link RdsSimulator.setClusterData}, never
+ * mutate them in place.
+ *
+ * With an {@link RdsEngine} (`engine` option; lib/local/live/postgres/host.ts serves real PostgreSQL)
+ * every instance and cluster also has a real database: a standalone instance its own, an Aurora
+ * cluster one that its instances serve. A new or restored database is `creating` until its simulated
+ * duration has passed AND its server is up; a snapshot is `creating` until its simulated duration has
+ * passed AND the engine stored it (taken at the moment of the call), `failed` if the engine could not.
+ * Endpoints are `127.0.0.1` and the port of the identifier's endpoint, which follows renames like DNS.
  */
 import type {
   CreateDBClusterSnapshotMessage,
@@ -50,6 +57,7 @@ import type {
   RestoreDBInstanceFromDBSnapshotResult,
   Tag,
 } from '@aws-sdk/client-rds';
+import type { EndpointKind, RdsEngine } from '../live/postgres/engine';
 import { SimulatedService } from './service';
 import { alnumId, copy, nameFromArn, paginate, settle, transition, type SimContext, type Timed } from './util';
 
@@ -62,6 +70,12 @@ export interface RdsSimulatorOptions {
   readonly renameSeconds?: number;
   /** Simulated seconds a new instance (CreateDBInstance) stays `creating`. @default 300 */
   readonly instanceCreateSeconds?: number;
+  /**
+   * Real databases behind the simulated ones (e.g. `new PostgresHost(dir)` from
+   * lib/local/live/postgres/host.ts). The simulator only starts work on it and reads its state.
+   * @default none: databases are simulated by their `data` payload only
+   */
+  readonly engine?: RdsEngine;
 }
 
 /** Engine facts an instance or cluster has and its snapshots keep. */
@@ -75,9 +89,9 @@ interface EngineFacts {
   instanceClass: string;
 }
 
-type InstanceStatus = 'available' | 'creating' | 'backing-up' | 'renaming' | 'modifying';
-type ClusterStatus = 'available' | 'creating' | 'renaming';
-type SnapshotStatus = 'creating' | 'available';
+type InstanceStatus = 'available' | 'creating' | 'backing-up' | 'renaming' | 'modifying' | 'failed';
+type ClusterStatus = 'available' | 'creating' | 'renaming' | 'failed';
+type SnapshotStatus = 'creating' | 'available' | 'failed';
 
 interface SimInstance {
   id: string;
@@ -116,6 +130,8 @@ interface SimSnapshot {
   facts: EngineFacts;
   tags: Tag[];
   data: unknown;
+  /** The engine's snapshot key (with an engine only). */
+  engineKey?: string;
 }
 
 const IDENTIFIER = /^[a-z](?!.*--)[a-z0-9-]*(?<!-)$/;
@@ -131,6 +147,9 @@ export class RdsSimulator extends SimulatedService {
   private readonly clusters = new Map<string, SimDbCluster>();
   private readonly snapshots = new Map<string, SimSnapshot>();
   private readonly clusterSnapshots = new Map<string, SimSnapshot>();
+  private readonly engine?: RdsEngine;
+  /** Endpoint routes last given to the engine: `<kind>/<identifier>` → database key. */
+  private readonly routes = new Map<string, { kind: EndpointKind; identifier: string; key: string | undefined }>();
 
   protected readonly operations = {
     DescribeDBInstances: (i: DescribeDBInstancesMessage) => this.describeDBInstances(i),
@@ -153,12 +172,14 @@ export class RdsSimulator extends SimulatedService {
     this.restoreSeconds = opts.restoreSeconds ?? 300;
     this.renameSeconds = opts.renameSeconds ?? 60;
     this.instanceCreateSeconds = opts.instanceCreateSeconds ?? 300;
+    this.engine = opts.engine;
   }
 
   // ---------------------------------------------------------------- seeding and data payloads
 
   /**
    * Create an `available` PostgreSQL DB instance (not part of a cluster); returns an existing one unchanged.
+   * With an engine it is `creating` until its database serves.
    * @param id instance identifier (stored lower-case)
    * @returns the DBInstance as DescribeDBInstances shows it
    */
@@ -166,24 +187,28 @@ export class RdsSimulator extends SimulatedService {
     const existing = this.instances.get(this.normalize(id));
     if (existing) return this.instanceOutput(existing);
     const instance = this.newInstance(this.checkId('DBInstanceIdentifier', id), this.defaultFacts('postgres', opts.engineVersion ?? '16.4'), opts.tags, opts.data);
-    instance.state = { status: 'available' };
+    instance.state = this.seededState();
+    this.engine?.startDatabase(instance.resourceId);
+    this.syncRoutes();
     return this.instanceOutput(instance);
   }
 
   /**
    * Create an `available` Aurora PostgreSQL DB cluster with one `available` writer instance; returns an
-   * existing one unchanged.
+   * existing one unchanged. With an engine both are `creating` until the cluster's database serves.
    * @param writerInstanceId @default `<id>-instance-1`
    */
   seedCluster(id: string, opts: { data?: unknown; engineVersion?: string; tags?: Tag[]; writerInstanceId?: string } = {}): DBCluster {
     const existing = this.clusters.get(this.normalize(id));
     if (existing) return this.clusterOutput(existing);
     const cluster = this.newCluster(this.checkId('DBClusterIdentifier', id), this.defaultFacts('aurora-postgresql', opts.engineVersion ?? '16.4'), opts.tags, opts.data);
-    cluster.state = { status: 'available' };
+    cluster.state = this.seededState();
     const writer = this.newInstance(this.checkId('DBInstanceIdentifier', opts.writerInstanceId ?? `${cluster.id}-instance-1`), { ...cluster.facts, instanceClass: 'db.r6g.large' }, [], undefined);
-    writer.state = { status: 'available' };
+    writer.state = this.seededState();
     writer.clusterId = cluster.id;
     cluster.members.push(writer.id);
+    this.engine?.startDatabase(cluster.resourceId);
+    this.syncRoutes();
     return this.clusterOutput(cluster);
   }
 
@@ -222,6 +247,7 @@ export class RdsSimulator extends SimulatedService {
   /**
    * DescribeDBInstances: one instance by `DBInstanceIdentifier` (id or ARN; DBInstanceNotFoundFault),
    * else all, by identifier; `MaxRecords` (20-100) and `Marker` pagination. `Filters` are ignored.
+   * With an engine, `Endpoint` is `127.0.0.1` and the port of the identifier's endpoint.
    */
   describeDBInstances(input: DescribeDBInstancesMessage): DBInstanceMessage {
     const items = input.DBInstanceIdentifier ? [this.instance(input.DBInstanceIdentifier)] : this.sorted(this.instances);
@@ -233,7 +259,8 @@ export class RdsSimulator extends SimulatedService {
    * CreateDBSnapshot: `DBSnapshotIdentifier` and `DBInstanceIdentifier` required. The instance must
    * exist (DBInstanceNotFoundFault), not be in a cluster (InvalidParameterValue), and be `available`
    * (InvalidDBInstanceStateFault); the snapshot id must be new (DBSnapshotAlreadyExistsFault).
-   * The snapshot is `creating` for `snapshotSeconds`, the instance `backing-up` meanwhile.
+   * The snapshot is `creating` for `snapshotSeconds`, the instance `backing-up` meanwhile. With an
+   * engine the snapshot holds the database as it is at this call, and is `failed` if it cannot be stored.
    */
   createDBSnapshot(input: CreateDBSnapshotMessage): CreateDBSnapshotResult {
     this.errors.require(input, 'DBSnapshotIdentifier', 'DBInstanceIdentifier');
@@ -248,14 +275,19 @@ export class RdsSimulator extends SimulatedService {
       );
     }
     const now = this.nowMs();
-    if (settle(instance.state, now) !== 'available') {
+    const status = this.instanceStatus(instance, now);
+    if (status !== 'available') {
       this.errors.fail(
         'InvalidDBInstanceStateFault',
-        `Cannot create a snapshot because the database instance ${instance.id} is not currently in the available state (it is ${instance.state.status}).`,
+        `Cannot create a snapshot because the database instance ${instance.id} is not currently in the available state (it is ${status}).`,
       );
     }
     const snapshot = this.newSnapshot(id, instance, input.Tags, now);
     this.snapshots.set(id, snapshot);
+    if (this.engine) {
+      snapshot.engineKey = id;
+      this.engine.startSnapshot(instance.resourceId, id);
+    }
     transition(instance.state, 'backing-up', 'available', this.snapshotSeconds, now);
     return { DBSnapshot: this.snapshotOutput(snapshot) };
   }
@@ -281,7 +313,8 @@ export class RdsSimulator extends SimulatedService {
    * RestoreDBInstanceFromDBSnapshot: `DBInstanceIdentifier` and `DBSnapshotIdentifier` required. The new
    * id must be free (DBInstanceAlreadyExistsFault), the snapshot must exist (DBSnapshotNotFoundFault)
    * and be `available` (InvalidDBSnapshotStateFault). The new instance is `creating` for
-   * `restoreSeconds` and receives the snapshot's data payload.
+   * `restoreSeconds` and receives the snapshot's data payload (with an engine: a database restored from
+   * the snapshot, and `creating` until it serves).
    */
   restoreDBInstanceFromDBSnapshot(input: RestoreDBInstanceFromDBSnapshotMessage): RestoreDBInstanceFromDBSnapshotResult {
     this.errors.require(input, 'DBInstanceIdentifier', 'DBSnapshotIdentifier');
@@ -289,12 +322,15 @@ export class RdsSimulator extends SimulatedService {
     if (this.instances.has(id)) this.errors.fail('DBInstanceAlreadyExistsFault', `DB instance ${id} already exists.`);
     const snapshot = this.snapshot(input.DBSnapshotIdentifier!);
     const now = this.nowMs();
-    if (settle(snapshot.state, now) !== 'available') {
-      this.errors.fail('InvalidDBSnapshotStateFault', `Snapshot ${snapshot.id} is not in the available state (it is ${snapshot.state.status}).`);
+    const status = this.snapshotStatus(snapshot, now);
+    if (status !== 'available') {
+      this.errors.fail('InvalidDBSnapshotStateFault', `Snapshot ${snapshot.id} is not in the available state (it is ${status}).`);
     }
     const facts = { ...snapshot.facts, instanceClass: input.DBInstanceClass ?? snapshot.facts.instanceClass, port: input.Port ?? snapshot.facts.port };
     const instance = this.newInstance(id, facts, input.Tags, snapshot.data);
     transition(instance.state, 'creating', 'available', this.restoreSeconds, now);
+    this.engine?.startDatabase(instance.resourceId, { snapshot: snapshot.engineKey ?? snapshot.id });
+    this.syncRoutes();
     return { DBInstance: this.instanceOutput(instance) };
   }
 
@@ -302,7 +338,8 @@ export class RdsSimulator extends SimulatedService {
    * ModifyDBInstance: `DBInstanceIdentifier` required (DBInstanceNotFoundFault).
    * `NewDBInstanceIdentifier` with `ApplyImmediately: true` renames at once (instance must be
    * `available`: InvalidDBInstanceStateFault; new id free: DBInstanceAlreadyExistsFault); the instance
-   * is `renaming` for `renameSeconds`, its ARN and endpoint follow the new name. Without
+   * is `renaming` for `renameSeconds`, its ARN and endpoint follow the new name (with an engine, the old
+   * name's endpoint stops reaching it and its connections through that endpoint close). Without
    * `ApplyImmediately` the rename waits in `PendingModifiedValues`. `DBInstanceClass` is applied
    * (`modifying` for `renameSeconds`); other fields are ignored.
    */
@@ -312,8 +349,9 @@ export class RdsSimulator extends SimulatedService {
     const now = this.nowMs();
     const newId = input.NewDBInstanceIdentifier === undefined ? undefined : this.checkId('NewDBInstanceIdentifier', input.NewDBInstanceIdentifier);
     const changes = (newId !== undefined && newId !== instance.id) || (input.DBInstanceClass !== undefined && input.DBInstanceClass !== instance.facts.instanceClass);
-    if (changes && input.ApplyImmediately && settle(instance.state, now) !== 'available') {
-      this.errors.fail('InvalidDBInstanceStateFault', `Database instance ${instance.id} is not in the available state (it is ${instance.state.status}).`);
+    const status = this.instanceStatus(instance, now);
+    if (changes && input.ApplyImmediately && status !== 'available') {
+      this.errors.fail('InvalidDBInstanceStateFault', `Database instance ${instance.id} is not in the available state (it is ${status}).`);
     }
     if (newId !== undefined && newId !== instance.id) {
       if (this.instances.has(newId)) this.errors.fail('DBInstanceAlreadyExistsFault', `DB instance ${newId} already exists.`);
@@ -336,20 +374,23 @@ export class RdsSimulator extends SimulatedService {
       instance.facts.instanceClass = input.DBInstanceClass;
       if (instance.state.status === 'available') transition(instance.state, 'modifying', 'available', this.renameSeconds, now);
     }
+    this.syncRoutes();
     return { DBInstance: this.instanceOutput(instance) };
   }
 
   /**
    * DeleteDBSnapshot: `DBSnapshotIdentifier` required (DBSnapshotNotFoundFault); the snapshot must be
-   * `available` (InvalidDBSnapshotStateFault). Returns it with status `deleted`.
+   * `available` or `failed` (InvalidDBSnapshotStateFault). Returns it with status `deleted`; with an
+   * engine its stored copy is deleted too.
    */
   deleteDBSnapshot(input: DeleteDBSnapshotMessage): DeleteDBSnapshotResult {
     this.errors.require(input, 'DBSnapshotIdentifier');
     const snapshot = this.snapshot(input.DBSnapshotIdentifier!);
-    if (settle(snapshot.state, this.nowMs()) !== 'available') {
+    if (this.snapshotStatus(snapshot, this.nowMs()) === 'creating') {
       this.errors.fail('InvalidDBSnapshotStateFault', `Cannot delete the snapshot because the snapshot ${snapshot.id} is not in the available state.`);
     }
     this.snapshots.delete(snapshot.id);
+    if (snapshot.engineKey) this.engine?.deleteSnapshot(snapshot.engineKey);
     return { DBSnapshot: { ...this.snapshotOutput(snapshot), Status: 'deleted' } };
   }
 
@@ -357,6 +398,8 @@ export class RdsSimulator extends SimulatedService {
    * CreateDBInstance: `DBInstanceIdentifier`, `DBInstanceClass` and `Engine` required; a new id
    * (DBInstanceAlreadyExistsFault). With `DBClusterIdentifier` (DBClusterNotFoundFault) the instance
    * joins the Aurora cluster (the first member is the writer). `creating` for `instanceCreateSeconds`.
+   * With an engine a standalone instance gets a new empty database; a cluster's instance serves the
+   * cluster's database (its endpoint and the cluster endpoint reach it).
    */
   createDBInstance(input: CreateDBInstanceMessage): CreateDBInstanceResult {
     this.errors.require(input, 'DBInstanceIdentifier', 'DBInstanceClass', 'Engine');
@@ -380,8 +423,11 @@ export class RdsSimulator extends SimulatedService {
     if (cluster) {
       instance.clusterId = cluster.id;
       cluster.members.push(id);
+    } else {
+      this.engine?.startDatabase(instance.resourceId);
     }
     transition(instance.state, 'creating', 'available', this.instanceCreateSeconds, this.nowMs());
+    this.syncRoutes();
     return { DBInstance: this.instanceOutput(instance) };
   }
 
@@ -389,7 +435,8 @@ export class RdsSimulator extends SimulatedService {
 
   /**
    * DescribeDBClusters: one by `DBClusterIdentifier` (id or ARN; DBClusterNotFoundFault), else all;
-   * `MaxRecords` (20-100) and `Marker` pagination. `Filters` are ignored.
+   * `MaxRecords` (20-100) and `Marker` pagination. `Filters` are ignored. With an engine, `Endpoint`
+   * and `ReaderEndpoint` are `127.0.0.1` and `Port` the port of the identifier's endpoint.
    */
   describeDBClusters(input: DescribeDBClustersMessage): DBClusterMessage {
     const items = input.DBClusterIdentifier ? [this.cluster(input.DBClusterIdentifier)] : this.sorted(this.clusters);
@@ -400,7 +447,8 @@ export class RdsSimulator extends SimulatedService {
   /**
    * CreateDBClusterSnapshot: `DBClusterSnapshotIdentifier` and `DBClusterIdentifier` required; the
    * cluster must exist (DBClusterNotFoundFault) and be `available` (InvalidDBClusterStateFault); the
-   * id must be new (DBClusterSnapshotAlreadyExistsFault). `creating` for `snapshotSeconds`.
+   * id must be new (DBClusterSnapshotAlreadyExistsFault). `creating` for `snapshotSeconds`; with an
+   * engine it holds the cluster's database as it is at this call (`failed` if it cannot be stored).
    */
   createDBClusterSnapshot(input: CreateDBClusterSnapshotMessage): CreateDBClusterSnapshotResult {
     this.errors.require(input, 'DBClusterSnapshotIdentifier', 'DBClusterIdentifier');
@@ -410,11 +458,16 @@ export class RdsSimulator extends SimulatedService {
       this.errors.fail('DBClusterSnapshotAlreadyExistsFault', `Cannot create the cluster snapshot because one with the identifier ${id} already exists.`);
     }
     const now = this.nowMs();
-    if (settle(cluster.state, now) !== 'available') {
-      this.errors.fail('InvalidDBClusterStateFault', `DB cluster ${cluster.id} is not in the available state (it is ${cluster.state.status}).`);
+    const status = this.clusterStatus(cluster, now);
+    if (status !== 'available') {
+      this.errors.fail('InvalidDBClusterStateFault', `DB cluster ${cluster.id} is not in the available state (it is ${status}).`);
     }
     const snapshot = this.newSnapshot(id, cluster, input.Tags, now);
     this.clusterSnapshots.set(id, snapshot);
+    if (this.engine) {
+      snapshot.engineKey = `${id}.cluster`;
+      this.engine.startSnapshot(cluster.resourceId, snapshot.engineKey);
+    }
     return { DBClusterSnapshot: this.clusterSnapshotOutput(snapshot) };
   }
 
@@ -439,7 +492,9 @@ export class RdsSimulator extends SimulatedService {
    * RestoreDBClusterFromSnapshot: `DBClusterIdentifier`, `SnapshotIdentifier` (cluster snapshot id or
    * ARN) and `Engine` required. The id must be free (DBClusterAlreadyExistsFault), the snapshot must
    * exist (DBClusterSnapshotNotFoundFault) and be `available` (InvalidDBClusterSnapshotStateFault).
-   * The new cluster is `creating` for `restoreSeconds`, has no instances and the snapshot's payload.
+   * The new cluster is `creating` for `restoreSeconds`, has no instances and the snapshot's payload
+   * (with an engine: a database restored from the snapshot, `creating` until it serves; its endpoint
+   * refuses connections until the cluster has an instance).
    */
   restoreDBClusterFromSnapshot(input: RestoreDBClusterFromSnapshotMessage): RestoreDBClusterFromSnapshotResult {
     this.errors.require(input, 'DBClusterIdentifier', 'SnapshotIdentifier', 'Engine');
@@ -447,12 +502,15 @@ export class RdsSimulator extends SimulatedService {
     if (this.clusters.has(id)) this.errors.fail('DBClusterAlreadyExistsFault', `DB cluster ${id} already exists.`);
     const snapshot = this.clusterSnapshot(input.SnapshotIdentifier!);
     const now = this.nowMs();
-    if (settle(snapshot.state, now) !== 'available') {
-      this.errors.fail('InvalidDBClusterSnapshotStateFault', `Cluster snapshot ${snapshot.id} is not in the available state (it is ${snapshot.state.status}).`);
+    const status = this.snapshotStatus(snapshot, now);
+    if (status !== 'available') {
+      this.errors.fail('InvalidDBClusterSnapshotStateFault', `Cluster snapshot ${snapshot.id} is not in the available state (it is ${status}).`);
     }
     const facts = { ...snapshot.facts, engine: input.Engine!, engineVersion: input.EngineVersion ?? snapshot.facts.engineVersion, port: input.Port ?? snapshot.facts.port };
     const cluster = this.newCluster(id, facts, input.Tags, snapshot.data);
     transition(cluster.state, 'creating', 'available', this.restoreSeconds, now);
+    this.engine?.startDatabase(cluster.resourceId, { snapshot: snapshot.engineKey ?? `${snapshot.id}.cluster` });
+    this.syncRoutes();
     return { DBCluster: this.clusterOutput(cluster) };
   }
 
@@ -468,8 +526,9 @@ export class RdsSimulator extends SimulatedService {
     const now = this.nowMs();
     const newId = input.NewDBClusterIdentifier === undefined ? undefined : this.checkId('NewDBClusterIdentifier', input.NewDBClusterIdentifier);
     if (newId !== undefined && newId !== cluster.id) {
-      if (input.ApplyImmediately && settle(cluster.state, now) !== 'available') {
-        this.errors.fail('InvalidDBClusterStateFault', `DB cluster ${cluster.id} is not in the available state (it is ${cluster.state.status}).`);
+      const status = this.clusterStatus(cluster, now);
+      if (input.ApplyImmediately && status !== 'available') {
+        this.errors.fail('InvalidDBClusterStateFault', `DB cluster ${cluster.id} is not in the available state (it is ${status}).`);
       }
       if (this.clusters.has(newId)) this.errors.fail('DBClusterAlreadyExistsFault', `DB cluster ${newId} already exists.`);
       if (input.ApplyImmediately) {
@@ -483,6 +542,7 @@ export class RdsSimulator extends SimulatedService {
         cluster.pendingIdentifier = newId;
       }
     }
+    this.syncRoutes();
     return { DBCluster: this.clusterOutput(cluster) };
   }
 
@@ -592,6 +652,75 @@ export class RdsSimulator extends SimulatedService {
     return snapshot;
   }
 
+  /** A seeded resource: `available` at once without an engine; with one, once its database serves. */
+  private seededState(): Timed<'creating' | 'available'> {
+    return this.engine ? { status: 'creating', next: { atMs: this.nowMs(), status: 'available' } } : { status: 'available' };
+  }
+
+  /** The database key an instance is served from: its own, or its cluster's. */
+  private databaseKey(i: SimInstance): string {
+    const cluster = i.clusterId ? this.clusters.get(i.clusterId) : undefined;
+    return cluster?.resourceId ?? i.resourceId;
+  }
+
+  /** Whether the engine serves database `key` and endpoint (`kind`, `identifier`) has its port. */
+  private serving(key: string, kind: EndpointKind, identifier: string): boolean {
+    return this.engine!.databaseState(key) === 'ready' && this.engine!.endpointPort(kind, identifier) !== undefined;
+  }
+
+  /**
+   * Status of an instance now. With an engine, a due transition (to `available`) waits until its
+   * database serves and its endpoint listens, and a database that failed shows as `failed`.
+   */
+  private instanceStatus(i: SimInstance, now: number): InstanceStatus {
+    if (this.engine) {
+      const key = this.databaseKey(i);
+      if (this.engine.databaseState(key) === 'failed') return 'failed';
+      if (i.state.next && now >= i.state.next.atMs && !this.serving(key, 'instance', i.id)) return i.state.status;
+    }
+    return settle(i.state, now);
+  }
+
+  /** Status of a cluster now; with an engine, as {@link instanceStatus} for the cluster's database. */
+  private clusterStatus(c: SimDbCluster, now: number): ClusterStatus {
+    if (this.engine) {
+      if (this.engine.databaseState(c.resourceId) === 'failed') return 'failed';
+      if (c.state.next && now >= c.state.next.atMs && !this.serving(c.resourceId, 'cluster', c.id)) return c.state.status;
+    }
+    return settle(c.state, now);
+  }
+
+  /** Status of a snapshot now; with an engine, `available` also needs the engine to have stored it, and its failure is final. */
+  private snapshotStatus(s: SimSnapshot, now: number): SnapshotStatus {
+    if (this.engine && s.engineKey && s.state.status === 'creating') {
+      const stored = this.engine.snapshotState(s.engineKey);
+      if (stored === 'failed') s.state = { status: 'failed' };
+      else if (stored === 'pending' && s.state.next && now >= s.state.next.atMs) return 'creating';
+    }
+    return settle(s.state, now);
+  }
+
+  /**
+   * Point every endpoint at the database that now holds its identifier: an instance's at its database
+   * (its cluster's for a member), a cluster's at its database once it has an instance; identifiers no
+   * longer held (renamed away) at nothing. Only changes reach the engine.
+   */
+  private syncRoutes(): void {
+    if (!this.engine) return;
+    const desired = new Map<string, { kind: EndpointKind; identifier: string; key: string | undefined }>();
+    for (const i of this.instances.values()) desired.set(`instance/${i.id}`, { kind: 'instance', identifier: i.id, key: this.databaseKey(i) });
+    for (const c of this.clusters.values()) {
+      desired.set(`cluster/${c.id}`, { kind: 'cluster', identifier: c.id, key: c.members.length > 0 ? c.resourceId : undefined });
+    }
+    for (const [name, route] of this.routes) if (!desired.has(name)) desired.set(name, { ...route, key: undefined });
+    for (const [name, route] of desired) {
+      const current = this.routes.get(name);
+      if (current && current.key === route.key) continue;
+      this.routes.set(name, route);
+      this.engine.route(route.kind, route.identifier, route.key);
+    }
+  }
+
   private progress(snapshot: SimSnapshot, status: SnapshotStatus): number {
     if (status === 'available') return 100;
     const total = snapshot.readyAtMs - snapshot.startedAtMs;
@@ -599,8 +728,14 @@ export class RdsSimulator extends SimulatedService {
   }
 
   private instanceOutput(i: SimInstance): DBInstance {
-    const status = settle(i.state, this.nowMs());
+    const status = this.instanceStatus(i, this.nowMs());
     const cluster = i.clusterId ? this.clusters.get(i.clusterId) : undefined;
+    const enginePort = this.engine?.endpointPort('instance', i.id);
+    const endpoint = this.engine
+      ? enginePort === undefined
+        ? undefined
+        : { Address: '127.0.0.1', Port: enginePort, HostedZoneId: 'Z2R2ITUGPM61AM' }
+      : { Address: `${i.id}.${this.endpointCode}.${this.ctx.region}.rds.amazonaws.com`, Port: i.facts.port, HostedZoneId: 'Z2R2ITUGPM61AM' };
     return copy({
       DBInstanceIdentifier: i.id,
       DBInstanceArn: this.arn('rds', `db:${i.id}`),
@@ -610,7 +745,7 @@ export class RdsSimulator extends SimulatedService {
       DBInstanceStatus: status,
       MasterUsername: i.facts.masterUsername,
       DBName: i.facts.dbName,
-      Endpoint: status === 'creating' ? undefined : { Address: `${i.id}.${this.endpointCode}.${this.ctx.region}.rds.amazonaws.com`, Port: i.facts.port, HostedZoneId: 'Z2R2ITUGPM61AM' },
+      Endpoint: status === 'creating' ? undefined : endpoint,
       AllocatedStorage: i.facts.allocatedStorage,
       InstanceCreateTime: status === 'creating' ? undefined : new Date(i.createdAtMs),
       PreferredBackupWindow: '03:00-03:30',
@@ -635,7 +770,9 @@ export class RdsSimulator extends SimulatedService {
   }
 
   private clusterOutput(c: SimDbCluster): DBCluster {
-    const status = settle(c.state, this.nowMs());
+    const status = this.clusterStatus(c, this.nowMs());
+    const enginePort = this.engine?.endpointPort('cluster', c.id);
+    const engineHost = enginePort === undefined ? undefined : '127.0.0.1';
     const host = `${c.id}.cluster-${this.endpointCode}.${this.ctx.region}.rds.amazonaws.com`;
     return copy({
       DBClusterIdentifier: c.id,
@@ -644,9 +781,10 @@ export class RdsSimulator extends SimulatedService {
       Engine: c.facts.engine,
       EngineVersion: c.facts.engineVersion,
       EngineMode: 'provisioned',
-      Endpoint: host,
-      ReaderEndpoint: host.replace('.cluster-', '.cluster-ro-'),
-      Port: c.facts.port,
+      // With an engine there are no replicas: readers reach the writer through the same endpoint.
+      Endpoint: this.engine ? engineHost : host,
+      ReaderEndpoint: this.engine ? engineHost : host.replace('.cluster-', '.cluster-ro-'),
+      Port: this.engine ? enginePort : c.facts.port,
       MasterUsername: c.facts.masterUsername,
       DatabaseName: c.facts.dbName,
       AllocatedStorage: c.facts.allocatedStorage,
@@ -669,7 +807,7 @@ export class RdsSimulator extends SimulatedService {
   }
 
   private snapshotOutput(s: SimSnapshot): DBSnapshot {
-    const status = settle(s.state, this.nowMs());
+    const status = this.snapshotStatus(s, this.nowMs());
     return copy({
       DBSnapshotIdentifier: s.id,
       DBInstanceIdentifier: s.sourceId,
@@ -697,7 +835,7 @@ export class RdsSimulator extends SimulatedService {
   }
 
   private clusterSnapshotOutput(s: SimSnapshot): DBClusterSnapshot {
-    const status = settle(s.state, this.nowMs());
+    const status = this.snapshotStatus(s, this.nowMs());
     return copy({
       DBClusterSnapshotIdentifier: s.id,
       DBClusterIdentifier: s.sourceId,

@@ -1,0 +1,123 @@
+/**
+ * Child-process entry that serves ONE PostgreSQL database of the twin's RDS: PGlite (PostgreSQL
+ * compiled to WASM) on a persistent data directory, spoken to over the PostgreSQL wire protocol by
+ * {@link WireServer} (./wire.ts, which serialises whole client exchanges on PGlite's one session) on
+ * `127.0.0.1` and an ephemeral port. One process per database keeps the
+ * twin's event loop free: PGlite runs its WASM on the thread that calls it.
+ *
+ * Started by {@link PostgresHost} (./host.ts) as
+ *   `node --import tsx server.ts --data-dir <dir> [--load <snapshot.tar.gz>] [--max-connections <n>]`
+ * with an IPC channel. Messages (see {@link ServerMessage} / {@link ParentMessage}):
+ * - child → parent `{ type: 'ready', port }` once it listens; `{ type: 'error', message }` and exit 1
+ *   when it cannot start;
+ * - parent → child `{ type: 'dump', id, file }`: write `dumpDataDir('gzip')` to `file` (a temp name,
+ *   then renamed; its directory is created), reply `{ type: 'dumped', id, bytes, ms }` (`ms`: real
+ *   milliseconds) or `{ type: 'dump-failed', id, message }`. The tarball of the data directory is taken
+ *   between two protocol messages (PGlite runs one at a time) with every commit already in the WAL
+ *   (`synchronous_commit` is on), so it is a crash-consistent copy: opening it replays the committed
+ *   writes and rolls back a transaction that was still open;
+ * - parent → child `{ type: 'stop' }` (or SIGTERM/SIGINT, or the parent going away): stop listening,
+ *   close PGlite (a clean shutdown that leaves the data directory reopenable) and exit 0.
+ *
+ * `--load` initialises a data directory that has no database yet (no `PG_VERSION`) from a tarball
+ * made by `dumpDataDir`; a data directory that already holds a database is reopened as it is.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { PGlite } from '@electric-sql/pglite';
+import { WireServer } from './wire';
+
+/** Messages the server process sends to its parent. */
+export type ServerMessage =
+  | { readonly type: 'ready'; readonly port: number }
+  | { readonly type: 'error'; readonly message: string }
+  | { readonly type: 'dumped'; readonly id: number; readonly bytes: number; readonly ms: number }
+  | { readonly type: 'dump-failed'; readonly id: number; readonly message: string };
+
+/** Messages the parent sends to the server process. */
+export type ParentMessage = { readonly type: 'dump'; readonly id: number; readonly file: string } | { readonly type: 'stop' };
+
+/** Concurrent client connections accepted when `--max-connections` is not given. */
+const DEFAULT_MAX_CONNECTIONS = 64;
+
+async function main(): Promise<void> {
+  if (!process.send) throw new Error('lib/local/live/postgres/server.ts must be spawned with an IPC channel (stdio "ipc"), e.g. by PostgresHost');
+  const { values } = parseArgs({
+    options: { 'data-dir': { type: 'string' }, load: { type: 'string' }, 'max-connections': { type: 'string' } },
+  });
+  const dataDir = values['data-dir'];
+  if (!dataDir) throw new Error('--data-dir is required: the directory that holds (or will hold) this database');
+  const maxConnections = Number(values['max-connections'] ?? DEFAULT_MAX_CONNECTIONS);
+  if (!Number.isInteger(maxConnections) || maxConnections < 2) {
+    throw new Error(`--max-connections must be an integer >= 2 (several clients share the database), got ${values['max-connections']}`);
+  }
+
+  // Handlers first, so that a stop that arrives while PGlite starts is not lost.
+  let db: PGlite | undefined;
+  let server: WireServer | undefined;
+  let stopping = false;
+  let startup: Promise<unknown> = Promise.resolve();
+  let port = 0;
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await startup.catch(() => undefined);
+    await server?.stop().catch(() => undefined);
+    await db?.close().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on('message', (raw) => {
+    const msg = raw as ParentMessage;
+    if (msg.type === 'stop') void stop();
+    else if (msg.type === 'dump') {
+      if (db && !stopping) void dump(db, msg.id, msg.file);
+      else send({ type: 'dump-failed', id: msg.id, message: 'the database server is not serving (starting or stopping)' });
+    }
+  });
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+  process.on('disconnect', () => void stop());
+
+  startup = (async () => {
+    await mkdir(dataDir, { recursive: true });
+    const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
+    const loadDataDir = values.load && fresh ? new Blob([await readFile(values.load)]) : undefined;
+    const opened = await PGlite.create(dataDir, { loadDataDir });
+    server = new WireServer(opened, { maxConnections });
+    port = await server.start(0);
+    db = opened;
+  })();
+  await startup;
+  if (!stopping) send({ type: 'ready', port });
+}
+
+/** Write a gzip tarball of the data directory to `file` (temp name, then rename) and report to the parent. */
+async function dump(db: PGlite, id: number, file: string): Promise<void> {
+  const started = performance.now();
+  const temp = `${file}.${process.pid}-${id}.tmp`;
+  try {
+    const tarball = await db.dumpDataDir('gzip');
+    const bytes = Buffer.from(await tarball.arrayBuffer());
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(temp, bytes);
+    await rename(temp, file);
+    send({ type: 'dumped', id, bytes: bytes.length, ms: performance.now() - started });
+  } catch (err) {
+    await rm(temp, { force: true }).catch(() => undefined);
+    send({ type: 'dump-failed', id, message: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+function send(msg: ServerMessage): void {
+  process.send?.(msg);
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`postgres server: ${message}\n`);
+  if (process.send) process.send({ type: 'error', message } satisfies ServerMessage, () => process.exit(1));
+  else process.exit(1);
+});
