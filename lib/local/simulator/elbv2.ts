@@ -32,6 +32,8 @@ import type {
   DescribeLoadBalancersOutput,
   DescribeRulesInput,
   DescribeRulesOutput,
+  DescribeTargetGroupAttributesInput,
+  DescribeTargetGroupAttributesOutput,
   DescribeTargetGroupsInput,
   DescribeTargetGroupsOutput,
   DescribeTargetHealthInput,
@@ -42,9 +44,12 @@ import type {
   ModifyListenerOutput,
   ModifyRuleInput,
   ModifyRuleOutput,
+  ModifyTargetGroupAttributesInput,
+  ModifyTargetGroupAttributesOutput,
   Rule,
   RuleCondition,
   TargetGroup,
+  TargetGroupAttribute,
   TargetGroupTuple,
   TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -52,11 +57,20 @@ import { SimulatedService } from './service';
 import { copy, digitsId, hexId, paginate, type SimContext } from './util';
 
 /** Supplies the targets registered in a target group (the ECS simulator registers service tasks). */
+/** Health check settings of a target group, as CreateTargetGroup takes them. */
+export type HealthCheckSettings = Pick<
+  CreateTargetGroupInput,
+  'HealthCheckPath' | 'HealthCheckIntervalSeconds' | 'HealthCheckTimeoutSeconds' | 'HealthyThresholdCount' | 'UnhealthyThresholdCount' | 'Matcher'
+>;
+
 export type TargetSource = (targetGroupArn: string) => TargetHealthDescription[];
 
 const LISTENER_ARN = /^(arn:[^:]+:elasticloadbalancing:[^:]+:\d{12}:)listener\/(app|net|gwy)\/([^/]+)\/([^/]+)\/([^/]+)$/;
 const RULE_ARN = /^(arn:[^:]+:elasticloadbalancing:[^:]+:\d{12}:)listener-rule\/(app|net|gwy)\/([^/]+)\/([^/]+)\/([^/]+)\/([^/]+)$/;
 const NAME = /^(?!-)[A-Za-z0-9-]{1,32}(?<!-)$/;
+
+/** Target group attribute key of the deregistration delay (simulated seconds, 0-3600, AWS default 300). */
+export const DEREGISTRATION_DELAY = 'deregistration_delay.timeout_seconds';
 
 /** The load balancer ARN a listener ARN belongs to (`...:listener/app/<lb>/<id>/<l>` → `...:loadbalancer/app/<lb>/<id>`). */
 export function loadBalancerArnOfListener(listenerArn: string): string {
@@ -91,6 +105,8 @@ export class Elbv2Simulator extends SimulatedService {
   private readonly listeners = new Map<string, Listener>();
   private readonly rules = new Map<string, SimRule>();
   private readonly targetSources: TargetSource[] = [];
+  /** Target group ARN → attributes set with ModifyTargetGroupAttributes (defaults are not stored). */
+  private readonly targetGroupAttributes = new Map<string, Record<string, string>>();
 
   protected readonly operations = {
     CreateLoadBalancer: (i: CreateLoadBalancerInput) => this.createLoadBalancer(i),
@@ -104,6 +120,8 @@ export class Elbv2Simulator extends SimulatedService {
     ModifyListener: (i: ModifyListenerInput) => this.modifyListener(i),
     ModifyRule: (i: ModifyRuleInput) => this.modifyRule(i),
     DescribeTargetHealth: (i: DescribeTargetHealthInput) => this.describeTargetHealth(i),
+    DescribeTargetGroupAttributes: (i: DescribeTargetGroupAttributesInput) => this.describeTargetGroupAttributes(i),
+    ModifyTargetGroupAttributes: (i: ModifyTargetGroupAttributesInput) => this.modifyTargetGroupAttributes(i),
   };
 
   constructor(ctx: SimContext) {
@@ -112,8 +130,14 @@ export class Elbv2Simulator extends SimulatedService {
 
   // ---------------------------------------------------------------- scenario helpers
 
-  /** Register a supplier of targets for {@link describeTargetHealth} (the ECS simulator calls this). */
-  addTargetSource(source: TargetSource): void {
+  /**
+   * Register a supplier of targets for {@link describeTargetHealth} (the ECS simulator calls this).
+   * @param opts.replace drop the sources registered so far, so that `source` is the only one (the
+   *   living twin's load balancer does this: there the targets are the live tasks, not the ECS
+   *   simulator's). @default false
+   */
+  addTargetSource(source: TargetSource, opts: { replace?: boolean } = {}): void {
+    if (opts.replace) this.targetSources.length = 0;
     this.targetSources.push(source);
   }
 
@@ -146,12 +170,13 @@ export class Elbv2Simulator extends SimulatedService {
 
   /**
    * Create a target group with an explicit ARN (`...:targetgroup/<name>/<id>`), target type `ip`,
-   * HTTP on `port`. Returns the existing one unchanged if the ARN exists.
+   * HTTP on `port`, with CreateTargetGroup's health check settings (AWS defaults for those not given).
+   * Returns the existing one unchanged if the ARN exists.
    */
-  seedTargetGroup(arn: string, port = 8080): TargetGroup {
+  seedTargetGroup(arn: string, port = 8080, healthCheck: HealthCheckSettings = {}): TargetGroup {
     const existing = this.targetGroups.get(arn);
     if (existing) return copy(existing);
-    const tg = this.newTargetGroup(arn, arn.split('/').at(-2) ?? 'sim', { Protocol: 'HTTP', Port: port, TargetType: 'ip', VpcId: 'vpc-0sim' });
+    const tg = this.newTargetGroup(arn, arn.split('/').at(-2) ?? 'sim', { Protocol: 'HTTP', Port: port, TargetType: 'ip', VpcId: 'vpc-0sim', ...healthCheck });
     return copy(tg);
   }
 
@@ -433,7 +458,47 @@ export class Elbv2Simulator extends SimulatedService {
     return { TargetHealthDescriptions: copy(descriptions) };
   }
 
+  /**
+   * DescribeTargetGroupAttributes: `TargetGroupArn` required (TargetGroupNotFoundException). The
+   * simulator models one attribute, `deregistration_delay.timeout_seconds` (AWS default `300`).
+   */
+  describeTargetGroupAttributes(input: DescribeTargetGroupAttributesInput): DescribeTargetGroupAttributesOutput {
+    this.errors.require(input, 'TargetGroupArn');
+    const tg = this.targetGroup(input.TargetGroupArn!);
+    return { Attributes: this.attributesOf(tg.TargetGroupArn!) };
+  }
+
+  /**
+   * ModifyTargetGroupAttributes: `TargetGroupArn` (TargetGroupNotFoundException) and `Attributes`
+   * required. `deregistration_delay.timeout_seconds` takes an integer 0-3600 (ValidationError
+   * otherwise, as AWS); any other key is a ValidationError naming the keys the simulator supports.
+   * Nothing changes unless every attribute is valid. Returns all attributes of the target group.
+   */
+  modifyTargetGroupAttributes(input: ModifyTargetGroupAttributesInput): ModifyTargetGroupAttributesOutput {
+    this.errors.require(input, 'TargetGroupArn', 'Attributes');
+    const tg = this.targetGroup(input.TargetGroupArn!);
+    const changes: Record<string, string> = {};
+    for (const a of input.Attributes!) {
+      if (a.Key !== DEREGISTRATION_DELAY) {
+        this.errors.invalid(`Target group attribute key '${String(a.Key)}' is not recognized; the cutover simulator supports: ${DEREGISTRATION_DELAY}`);
+      }
+      const value = a.Value ?? '';
+      if (!/^\d+$/.test(value) || Number(value) > 3600) {
+        this.errors.invalid(`'${DEREGISTRATION_DELAY}' value '${value}' is not valid: use an integer from 0 to 3600 (seconds)`);
+      }
+      changes[a.Key] = String(Number(value));
+    }
+    const arn = tg.TargetGroupArn!;
+    this.targetGroupAttributes.set(arn, { ...this.targetGroupAttributes.get(arn), ...changes });
+    return { Attributes: this.attributesOf(arn) };
+  }
+
   // ---------------------------------------------------------------- internals
+
+  private attributesOf(targetGroupArn: string): TargetGroupAttribute[] {
+    const values = { [DEREGISTRATION_DELAY]: '300', ...this.targetGroupAttributes.get(targetGroupArn) };
+    return Object.entries(values).map(([Key, Value]) => ({ Key, Value }));
+  }
 
   private newLoadBalancer(arn: string, name: string, scheme: LoadBalancer['Scheme']): LoadBalancer {
     const lb: LoadBalancer = {
