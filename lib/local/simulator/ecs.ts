@@ -62,6 +62,7 @@ import type {
 } from '@aws-sdk/client-ecs';
 import type { TargetHealthDescription } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Elbv2Simulator } from './elbv2';
+import type { ServiceErrors } from './errors';
 import { SimulatedService } from './service';
 import { copy, digitsId, hexId, nameFromArn, paginate, type SimContext } from './util';
 
@@ -108,14 +109,7 @@ interface SimCluster {
   tags: Tag[];
 }
 
-interface SimTask {
-  arn: string;
-  clusterArn: string;
-  taskDefinitionArn: string;
-  group: string;
-  startedBy?: string;
-  launchType?: Task['launchType'];
-  overrides: TaskOverride;
+interface SimTask extends EcsTaskRecord {
   containers: { name: string; image: string; main: boolean }[];
   ip: string;
   createdAtMs: number;
@@ -125,51 +119,25 @@ interface SimTask {
   exit?: { atMs: number; exitCode: number; reason?: string };
   /** StopTask or scheduler stop. */
   stopRequest?: { atMs: number; code: Task['stopCode']; reason: string };
-  tags: Tag[];
-  cpu?: string;
-  memory?: string;
   /** Service task: the deployment that owns it. */
   service?: { name: string; deploymentId: string };
 }
 
-interface SimDeployment {
-  id: string;
-  status: 'PRIMARY' | 'ACTIVE';
-  taskDefinitionArn: string;
-  desiredCount: number;
-  createdAtMs: number;
-  updatedAtMs: number;
-  launchType?: Deployment['launchType'];
-  networkConfiguration?: NetworkConfiguration;
+interface SimDeployment extends EcsDeploymentRecord {
   /** Set when the task definition's image crashes (captured when the deployment starts). */
   crash?: { image: string; containerName: string };
   crashAnnounced: boolean;
   /** Running count at `rampStartMs`; the count moves linearly to its target over deploymentSeconds. */
   rampFrom: number;
   rampStartMs: number;
-  rolloutState: 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
-  rolloutStateReason: string;
   /** ARNs of the deployment's tasks that are currently RUNNING (not being stopped). */
   runningTasks: string[];
   /** Replacement tasks start no earlier than this (set when StopTask stops one of its tasks). */
   notBeforeMs: number;
 }
 
-interface SimService {
-  arn: string;
-  name: string;
+interface SimService extends EcsServiceRecord<SimDeployment> {
   cluster: SimCluster;
-  status: 'ACTIVE' | 'DRAINING' | 'INACTIVE';
-  deployments: SimDeployment[];
-  loadBalancers: LoadBalancer[];
-  networkConfiguration?: NetworkConfiguration;
-  launchType?: Service['launchType'];
-  createdAtMs: number;
-  events: ServiceEvent[];
-  tags: Tag[];
-  deploymentConfiguration: Service['deploymentConfiguration'];
-  /** "has reached a steady state." has been reported since the last change. */
-  steady: boolean;
   /** Tasks the service started that are not known to be STOPPED yet (for target health). */
   taskArns: string[];
 }
@@ -183,28 +151,26 @@ export class EcsSimulator extends SimulatedService {
   private readonly imageRules: { image: string | RegExp; health: ImageHealth }[] = [];
   private runTaskOutcome?: (task: RunTaskInfo) => RunTaskOutcome;
   private nextIp = 10;
+  private readonly api: EcsApi<SimService>;
 
-  protected readonly operations = {
-    CreateCluster: (i: CreateClusterRequest) => this.createCluster(i),
-    DescribeClusters: (i: DescribeClustersRequest) => this.describeClusters(i),
-    RegisterTaskDefinition: (i: RegisterTaskDefinitionRequest) => this.registerTaskDefinition(i),
-    DescribeTaskDefinition: (i: DescribeTaskDefinitionRequest) => this.describeTaskDefinition(i),
-    CreateService: (i: CreateServiceRequest) => this.createService(i),
-    DescribeServices: (i: DescribeServicesRequest) => this.describeServices(i),
-    UpdateService: (i: UpdateServiceRequest) => this.updateService(i),
-    DeleteService: (i: DeleteServiceRequest) => this.deleteService(i),
-    RunTask: (i: RunTaskRequest) => this.runTask(i),
-    DescribeTasks: (i: DescribeTasksRequest) => this.describeTasks(i),
-    StopTask: (i: StopTaskRequest) => this.stopTask(i),
-    ListTasks: (i: ListTasksRequest) => this.listTasks(i),
-  };
+  protected readonly operations = ecsOperations(this);
 
   constructor(
     ctx: SimContext,
-    private readonly elbv2: Elbv2Simulator,
+    elbv2: Elbv2Simulator,
     opts: EcsSimulatorOptions = {},
   ) {
     super('ecs', ctx);
+    this.api = {
+      errors: this.errors,
+      elbv2,
+      region: ctx.region,
+      services: this.services,
+      nowMs: () => this.nowMs(),
+      arn: (resource) => this.arn('ecs', resource),
+      cluster: (ref) => this.requireCluster(ref),
+      taskDefinition: (ref) => this.taskDefinitionOrFail(ref),
+    };
     this.deploymentSeconds = opts.deploymentSeconds ?? 60;
     if (!(this.deploymentSeconds >= 0)) throw new Error(`deploymentSeconds must be >= 0, got ${this.deploymentSeconds}`);
     elbv2.addTargetSource((tg) => this.targetsOf(tg));
@@ -251,8 +217,27 @@ export class EcsSimulator extends SimulatedService {
    */
   describeService(cluster: string, service: string): Service | undefined {
     const c = this.clusters.get(nameFromArn(cluster));
-    const svc = c && this.findService(c, service);
+    const svc = c && findService(this.api, c, service);
     return svc && this.serviceOutput(svc, true);
+  }
+
+  /**
+   * The cluster a request's `cluster` field names (for implementations that delegate clusters here,
+   * like the living twin's LiveEcs).
+   * @param ref cluster name or ARN; @default 'default'
+   * @throws ClusterNotFoundException when no such cluster was created
+   */
+  requireCluster(ref: string | undefined): EcsClusterRef {
+    return this.clusters.get(nameFromArn(ref ?? 'default')) ?? this.errors.fail('ClusterNotFoundException', 'Cluster not found.');
+  }
+
+  /**
+   * A registered task definition (a copy), looked up like DescribeTaskDefinition.
+   * @param ref `family` (latest ACTIVE revision), `family:revision` or the full ARN
+   * @throws ClientException `TaskDefinition not found: <ref>` when there is no such revision
+   */
+  requireTaskDefinition(ref: string): TaskDefinition {
+    return copy(this.taskDefinitionOrFail(ref));
   }
 
   // ---------------------------------------------------------------- clusters and task definitions
@@ -351,17 +336,7 @@ export class EcsSimulator extends SimulatedService {
    * @throws ClusterNotFoundException
    */
   describeServices(input: DescribeServicesRequest): DescribeServicesResponse {
-    this.errors.require(input, 'services');
-    if (input.services!.length > 10) this.errors.invalid('services can have at most 10 items.');
-    const cluster = this.cluster(input.cluster);
-    const services: Service[] = [];
-    const failures: Failure[] = [];
-    for (const ref of input.services!) {
-      const svc = this.findService(cluster, ref);
-      if (svc) services.push(this.serviceOutput(svc, input.include?.includes('TAGS') ?? false));
-      else failures.push({ arn: ref.startsWith('arn:') ? ref : this.serviceArn(cluster, ref), reason: 'MISSING' });
-    }
-    return { services, failures };
+    return describeServicesWith(this.api, input, (svc, withTags) => this.serviceOutput(svc, withTags));
   }
 
   /**
@@ -372,32 +347,11 @@ export class EcsSimulator extends SimulatedService {
    * `deploymentSeconds` later (never, for a crashing image).
    */
   updateService(input: UpdateServiceRequest): UpdateServiceResponse {
-    this.errors.require(input, 'service');
-    this.errors.integerInRange('desiredCount', input.desiredCount, 0, 5000);
-    const cluster = this.cluster(input.cluster);
-    const svc = this.findService(cluster, input.service!) ?? this.errors.fail('ServiceNotFoundException', 'Service not found.');
-    if (svc.status !== 'ACTIVE') this.errors.fail('ServiceNotActiveException', 'Service was not ACTIVE.');
-    const td = input.taskDefinition === undefined ? undefined : this.taskDefinitionOrFail(input.taskDefinition);
-    const now = this.nowMs();
-    this.evaluate(svc, now);
-    const primary = svc.deployments[0]!;
-    const networkChanged =
-      input.networkConfiguration !== undefined && JSON.stringify(input.networkConfiguration) !== JSON.stringify(svc.networkConfiguration);
-    if (input.networkConfiguration !== undefined) svc.networkConfiguration = copy(input.networkConfiguration);
-    const newDeployment = (td !== undefined && td.taskDefinitionArn !== primary.taskDefinitionArn) || input.forceNewDeployment === true || networkChanged;
-    const scaled = input.desiredCount !== undefined && input.desiredCount !== primary.desiredCount;
-    if (newDeployment || scaled) {
-      this.rebase(svc, now);
-      svc.steady = false;
-    }
-    if (newDeployment) {
-      primary.status = 'ACTIVE';
-      primary.updatedAtMs = now;
-      svc.deployments.unshift(this.newDeployment(svc, td?.taskDefinitionArn ?? primary.taskDefinitionArn, input.desiredCount ?? primary.desiredCount, now));
-    } else if (scaled) {
-      primary.desiredCount = input.desiredCount!;
-      primary.updatedAtMs = now;
-    }
+    const svc = updateServiceWith(this.api, input, {
+      refresh: (s, now) => this.evaluate(s, now),
+      beforeChange: (s, now) => this.rebase(s, now),
+      newDeployment: (s, taskDefinitionArn, desiredCount, now) => this.newDeployment(s, taskDefinitionArn, desiredCount, now),
+    });
     return { service: this.serviceOutput(svc, false) };
   }
 
@@ -406,18 +360,10 @@ export class EcsSimulator extends SimulatedService {
    * The service turns DRAINING, its tasks stop over `deploymentSeconds`, then it is INACTIVE.
    */
   deleteService(input: DeleteServiceRequest): DeleteServiceResponse {
-    this.errors.require(input, 'service');
-    const cluster = this.cluster(input.cluster);
-    const svc = this.findService(cluster, input.service!) ?? this.errors.fail('ServiceNotFoundException', 'Service not found.');
-    if (svc.status !== 'ACTIVE') this.errors.fail('ServiceNotActiveException', 'Service was not ACTIVE.');
-    const now = this.nowMs();
-    this.evaluate(svc, now);
-    const primary = svc.deployments[0]!;
-    if (primary.desiredCount > 0 && !input.force) this.errors.invalid('The service cannot be stopped while it is scaled above 0.');
-    this.rebase(svc, now);
-    primary.desiredCount = 0;
-    svc.status = 'DRAINING';
-    svc.steady = false;
+    const svc = deleteServiceWith(this.api, input, {
+      refresh: (s, now) => this.evaluate(s, now),
+      beforeChange: (s, now) => this.rebase(s, now),
+    });
     return { service: this.serviceOutput(svc, false) };
   }
 
@@ -430,20 +376,7 @@ export class EcsSimulator extends SimulatedService {
    * {@link setRunTaskOutcome} decides.
    */
   runTask(input: RunTaskRequest): RunTaskResponse {
-    this.errors.require(input, 'taskDefinition');
-    this.errors.integerInRange('count', input.count, 1, 10);
-    const cluster = this.cluster(input.cluster);
-    const td = this.taskDefinitionOrFail(input.taskDefinition!);
-    const overrides = copy(input.overrides ?? {});
-    for (const o of overrides.containerOverrides ?? []) {
-      if (!td.containerDefinitions!.some((c) => c.name === o.name)) {
-        this.errors.invalid(`Override for container named ${String(o.name)} is not a container in the TaskDefinition.`);
-      }
-    }
-    if (td.networkMode === 'awsvpc' && !input.networkConfiguration?.awsvpcConfiguration?.subnets?.length) {
-      this.errors.invalid("Network Configuration must be provided when networkMode 'awsvpc' is specified.");
-    }
-    if (input.startedBy !== undefined && input.startedBy.length > 128) this.errors.invalid('startedBy can be at most 128 characters.');
+    const { cluster, td, overrides } = runTaskRequest(this.api, input);
     const now = this.nowMs();
     const tasks: Task[] = [];
     for (let i = 0; i < (input.count ?? 1); i++) {
@@ -462,7 +395,7 @@ export class EcsSimulator extends SimulatedService {
       const outcome = this.runTaskOutcome?.(info) ?? (crash ? { exitCode: 1, durationSeconds: 5 } : { exitCode: 0, durationSeconds: 20 });
       if (!Number.isInteger(outcome.exitCode)) throw new Error(`setRunTaskOutcome returned a non-integer exitCode: ${String(outcome.exitCode)}`);
       const duration = Math.max(0, outcome.durationSeconds ?? 20);
-      const task = this.newTask(cluster, td, {
+      const task = this.newTask(this.clusters.get(cluster.name)!, td, {
         group: `family:${td.family}`,
         startedBy: input.startedBy,
         launchType: input.launchType,
@@ -483,19 +416,9 @@ export class EcsSimulator extends SimulatedService {
    * `ServiceSchedulerInitiated`), `stoppedReason` and each container's `exitCode`/`reason`.
    */
   describeTasks(input: DescribeTasksRequest): DescribeTasksResponse {
-    this.errors.require(input, 'tasks');
-    if (input.tasks!.length > 100) this.errors.invalid('tasks can have at most 100 items.');
-    const cluster = this.cluster(input.cluster);
     this.evaluateAll();
     const now = this.nowMs();
-    const tasks: Task[] = [];
-    const failures: Failure[] = [];
-    for (const ref of input.tasks!) {
-      const task = this.findTask(cluster, ref);
-      if (task) tasks.push(this.taskOutput(task, now, input.include?.includes('TAGS') ?? false));
-      else failures.push({ arn: ref.startsWith('arn:') ? ref : this.arn('ecs', `task/${cluster.name}/${ref}`), reason: 'MISSING' });
-    }
-    return { tasks, failures };
+    return describeTasksWith(this.api, input, (arn) => this.tasks.get(arn), (task, withTags) => this.taskOutput(task, now, withTags));
   }
 
   /**
@@ -503,12 +426,10 @@ export class EcsSimulator extends SimulatedService {
    * STOPPED 5 simulated seconds later (exit code 143, `stopCode: 'UserInitiated'`); a service replaces it.
    */
   stopTask(input: StopTaskRequest): StopTaskResponse {
-    this.errors.require(input, 'task');
-    const cluster = this.cluster(input.cluster);
-    const task = this.findTask(cluster, input.task!) ?? this.errors.invalid('The referenced task was not found.');
+    const task = taskToStop(this.api, input, (arn) => this.tasks.get(arn));
     const now = this.nowMs();
     if (this.taskState(task, now).lastStatus !== 'STOPPED' && !task.stopRequest) {
-      task.stopRequest = { atMs: now, code: 'UserInitiated', reason: input.reason ?? 'Task stopped by user' };
+      task.stopRequest = { atMs: now, code: 'UserInitiated', reason: input.reason ?? USER_STOP_REASON };
       // The service scheduler replaces a stopped service task.
       const deployment = this.services.flatMap((svc) => svc.deployments).find((d) => d.id === task.service?.deploymentId);
       if (deployment) {
@@ -524,56 +445,16 @@ export class EcsSimulator extends SimulatedService {
    * `launchType`, `desiredStatus` (@default RUNNING); `maxResults` (1-100) and `nextToken` pagination.
    */
   listTasks(input: ListTasksRequest): ListTasksResponse {
-    const cluster = this.cluster(input.cluster);
     this.evaluateAll();
     const now = this.nowMs();
-    let service: SimService | undefined;
-    if (input.serviceName) {
-      service = this.findService(cluster, input.serviceName) ?? this.errors.fail('ServiceNotFoundException', 'Service not found.');
-    }
-    const desired = input.desiredStatus ?? 'RUNNING';
-    const arns = [...this.tasks.values()]
-      .filter((t) => t.clusterArn === cluster.arn)
-      .filter((t) => !service || t.service?.name === service.name)
-      .filter((t) => !input.family || t.taskDefinitionArn.split('/').at(-1)!.split(':')[0] === input.family)
-      .filter((t) => !input.startedBy || t.startedBy === input.startedBy)
-      .filter((t) => !input.launchType || t.launchType === input.launchType)
-      .filter((t) => this.taskState(t, now).desiredStatus === desired)
-      .map((t) => t.arn);
-    const { page, next } = paginate(
-      arns,
-      { size: input.maxResults, token: input.nextToken, defaultSize: 100, min: 1, max: 100, sizeField: 'maxResults' },
-      this.errors,
-      () => this.errors.invalid('Invalid nextToken.'),
+    return listTasksWith(
+      this.api,
+      input,
+      [...this.tasks.values()].map((t) => ({ ...t, serviceName: t.service?.name, desiredStatus: this.taskState(t, now).desiredStatus })),
     );
-    return { taskArns: page, nextToken: next };
   }
 
   // ---------------------------------------------------------------- internals: lookup
-
-  private cluster(ref: string | undefined): SimCluster {
-    return this.clusters.get(nameFromArn(ref ?? 'default')) ?? this.errors.fail('ClusterNotFoundException', 'Cluster not found.');
-  }
-
-  private serviceArn(cluster: SimCluster, name: string): string {
-    return this.arn('ecs', `service/${cluster.name}/${name}`);
-  }
-
-  /** The newest service of that name or ARN in the cluster (INACTIVE ones included, as ECS returns them). */
-  private findService(cluster: SimCluster, ref: string): SimService | undefined {
-    const name = nameFromArn(ref);
-    for (let i = this.services.length - 1; i >= 0; i--) {
-      const svc = this.services[i]!;
-      if (svc.cluster === cluster && svc.name === name) return svc;
-    }
-    return undefined;
-  }
-
-  private findTask(cluster: SimCluster, ref: string): SimTask | undefined {
-    const id = nameFromArn(ref);
-    const task = this.tasks.get(this.arn('ecs', `task/${cluster.name}/${id}`));
-    return task?.clusterArn === cluster.arn ? task : undefined;
-  }
 
   private findTaskDefinition(ref: string): { def: TaskDefinition; tags: Tag[] } | undefined {
     const [family, rev] = nameFromArn(ref).split(':');
@@ -600,53 +481,9 @@ export class EcsSimulator extends SimulatedService {
   // ---------------------------------------------------------------- internals: services
 
   private newService(input: CreateServiceRequest): SimService {
-    this.errors.require(input, 'serviceName', 'taskDefinition');
-    this.errors.integerInRange('desiredCount', input.desiredCount, 0, 5000);
-    if (!/^[A-Za-z0-9_-]{1,255}$/.test(input.serviceName!)) {
-      this.errors.invalid('Service name must have 1-255 letters (uppercase and lowercase), numbers, hyphens and underscores.');
-    }
-    const cluster = this.cluster(input.cluster);
-    const existing = this.findService(cluster, input.serviceName!);
-    if (existing && existing.status !== 'INACTIVE') this.errors.invalid('Creation of service was not idempotent.');
-    const td = this.taskDefinitionOrFail(input.taskDefinition!);
-    for (const lb of input.loadBalancers ?? []) {
-      if (!lb.targetGroupArn || !this.elbv2.hasTargetGroup(lb.targetGroupArn)) {
-        this.errors.invalid(`Unable to find the target group ${String(lb.targetGroupArn)}: specify the targetGroupArn of an existing target group.`);
-      }
-      if (this.elbv2.loadBalancerArnsOf(lb.targetGroupArn).length === 0) {
-        this.errors.invalid(`The target group with targetGroupArn ${lb.targetGroupArn} does not have an associated load balancer.`);
-      }
-      const container = td.containerDefinitions!.find((c) => c.name === lb.containerName);
-      if (!container) this.errors.invalid(`The container ${String(lb.containerName)} does not exist in the task definition.`);
-      if (!container.portMappings?.some((p) => p.containerPort === lb.containerPort)) {
-        this.errors.invalid(`The container ${container.name} did not have a container port ${String(lb.containerPort)} defined.`);
-      }
-    }
-    if (td.networkMode === 'awsvpc' && !input.networkConfiguration?.awsvpcConfiguration?.subnets?.length) {
-      this.errors.invalid("Network Configuration must be provided when networkMode 'awsvpc' is specified.");
-    }
     const now = this.nowMs();
-    const svc: SimService = {
-      arn: this.serviceArn(cluster, input.serviceName!),
-      name: input.serviceName!,
-      cluster,
-      status: 'ACTIVE',
-      deployments: [],
-      loadBalancers: copy(input.loadBalancers ?? []),
-      networkConfiguration: copy(input.networkConfiguration),
-      launchType: input.launchType,
-      createdAtMs: now,
-      events: [],
-      tags: copy(input.tags ?? []),
-      deploymentConfiguration: {
-        deploymentCircuitBreaker: { enable: false, rollback: false },
-        maximumPercent: 200,
-        minimumHealthyPercent: 100,
-        ...copy(input.deploymentConfiguration),
-      },
-      steady: false,
-      taskArns: [],
-    };
+    const { record, td } = newServiceRecord(this.api, input, now);
+    const svc: SimService = { ...record, cluster: this.clusters.get(record.cluster.name)!, deployments: [], taskArns: [] };
     svc.deployments.push(this.newDeployment(svc, td.taskDefinitionArn!, input.desiredCount ?? 0, now));
     this.services.push(svc);
     return svc;
@@ -654,20 +491,11 @@ export class EcsSimulator extends SimulatedService {
 
   private newDeployment(svc: SimService, taskDefinitionArn: string, desiredCount: number, now: number): SimDeployment {
     return {
-      id: `ecs-svc/${digitsId(19)}`,
-      status: 'PRIMARY',
-      taskDefinitionArn,
-      desiredCount,
-      createdAtMs: now,
-      updatedAtMs: now,
-      launchType: svc.launchType,
-      networkConfiguration: copy(svc.networkConfiguration),
+      ...newDeploymentRecord(svc, taskDefinitionArn, desiredCount, now),
       crash: this.crashOf(this.taskDefinitionOrFail(taskDefinitionArn)),
       crashAnnounced: false,
       rampFrom: 0,
       rampStartMs: now,
-      rolloutState: 'IN_PROGRESS',
-      rolloutStateReason: 'ECS deployment detected.',
       runningTasks: [],
       notBeforeMs: 0,
     };
@@ -707,7 +535,7 @@ export class EcsSimulator extends SimulatedService {
 
     if (!ok && !primary.crashAnnounced && now >= start + TASK_START_SECONDS * 1000) {
       primary.crashAnnounced = true;
-      this.addEvent(
+      addServiceEvent(
         svc,
         start + TASK_START_SECONDS * 1000,
         `(service ${svc.name}) is unable to consistently start tasks successfully: essential container ${primary.crash!.containerName} ` +
@@ -715,19 +543,7 @@ export class EcsSimulator extends SimulatedService {
           'For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.',
       );
     }
-    if (ok && p >= 1) {
-      const at = start + D;
-      svc.deployments = [primary];
-      if (primary.rolloutState === 'IN_PROGRESS') {
-        primary.rolloutState = 'COMPLETED';
-        primary.rolloutStateReason = `ECS deployment ${primary.id} completed.`;
-        primary.updatedAtMs = at;
-        this.addEvent(svc, at, `(service ${svc.name}) (deployment ${primary.id}) deployment completed.`);
-      }
-      if (svc.status === 'DRAINING') svc.status = 'INACTIVE';
-      else if (!svc.steady) this.addEvent(svc, at, `(service ${svc.name}) has reached a steady state.`);
-      svc.steady = true;
-    }
+    if (ok && p >= 1) completeRollout(svc, start + D);
   }
 
   private evaluateAll(): void {
@@ -771,27 +587,14 @@ export class EcsSimulator extends SimulatedService {
     while (d.runningTasks.length > count) {
       const at = timeOf(d.runningTasks.length - 1);
       const task = this.tasks.get(d.runningTasks.shift()!)!;
-      task.stopRequest = { atMs: at, code: 'ServiceSchedulerInitiated', reason: `Scaling activity initiated by (deployment ${d.id})` };
+      task.stopRequest = { atMs: at, code: 'ServiceSchedulerInitiated', reason: scalingReason(d) };
       add(stopped, at, task);
     }
-    const ids = (tasks: SimTask[]) => tasks.map((t) => `(task ${t.arn.split('/').at(-1)})`).join(' ');
-    const targetGroups = svc.loadBalancers.map((lb) => `(target-group ${lb.targetGroupArn})`).join(' ');
     for (const [at, tasks] of started) {
-      this.addEvent(svc, at, `(service ${svc.name}) has started ${tasks.length} tasks: ${ids(tasks)}.`);
-      if (targetGroups) this.addEvent(svc, at, `(service ${svc.name}) registered ${tasks.length} targets in ${targetGroups}`);
+      reportTasks(svc, at, 'started', tasks.map((t) => t.arn));
+      reportTargets(svc, at, 'registered', tasks.length);
     }
-    for (const [at, tasks] of stopped) {
-      if (targetGroups) this.addEvent(svc, at, `(service ${svc.name}) has begun draining connections on ${tasks.length} tasks.`);
-      if (targetGroups) this.addEvent(svc, at, `(service ${svc.name}) deregistered ${tasks.length} targets in ${targetGroups}`);
-      this.addEvent(svc, at, `(service ${svc.name}) has stopped ${tasks.length} running tasks: ${ids(tasks)}.`);
-    }
-  }
-
-  /** Add an event; events are kept newest first (later-added first among equal times), at most 100. */
-  private addEvent(svc: SimService, atMs: number, message: string): void {
-    svc.events.unshift({ id: randomUUID(), createdAt: new Date(atMs), message });
-    svc.events.sort((a, b) => b.createdAt!.getTime() - a.createdAt!.getTime());
-    svc.events.length = Math.min(svc.events.length, MAX_EVENTS);
+    for (const [at, tasks] of stopped) reportTasks(svc, at, 'stopped', tasks.map((t) => t.arn));
   }
 
   /** Targets for the ELBv2 simulator: running tasks of services attached to the target group. */
@@ -826,37 +629,23 @@ export class EcsSimulator extends SimulatedService {
   private newTask(
     cluster: SimCluster,
     td: TaskDefinition,
-    opts: {
-      group: string;
-      startedBy?: string;
-      launchType?: Task['launchType'];
-      overrides: TaskOverride;
+    opts: TaskStart & {
       mainContainer: string | undefined;
       /** @default now */
       createdAtMs?: number;
       runningAtMs: number | undefined;
       exit?: SimTask['exit'];
-      tags?: Tag[];
       service?: SimTask['service'];
     },
   ): SimTask {
     const n = this.nextIp++;
     const task: SimTask = {
-      arn: this.arn('ecs', `task/${cluster.name}/${hexId(32)}`),
-      clusterArn: cluster.arn,
-      taskDefinitionArn: td.taskDefinitionArn!,
-      group: opts.group,
-      startedBy: opts.startedBy,
-      launchType: opts.launchType,
-      overrides: opts.overrides,
+      ...newTaskRecord(this.api, cluster, td, opts),
       containers: td.containerDefinitions!.map((c) => ({ name: c.name!, image: c.image!, main: c.name === opts.mainContainer })),
       ip: `10.0.${(n >> 8) & 255}.${n & 255}`,
       createdAtMs: opts.createdAtMs ?? this.nowMs(),
       runningAtMs: opts.runningAtMs,
       exit: opts.exit,
-      tags: copy(opts.tags ?? []),
-      cpu: td.cpu,
-      memory: td.memory,
       service: opts.service,
     };
     this.tasks.set(task.arn, task);
@@ -892,51 +681,30 @@ export class EcsSimulator extends SimulatedService {
     const s = this.taskState(t, now);
     const stopped = s.lastStatus === 'STOPPED';
     const hasMain = t.containers.some((c) => c.main);
-    const containers: Container[] = t.containers.map((c, i) => ({
-      containerArn: `${t.arn.replace(':task/', ':container/')}/${hexId(8)}-${i}`,
-      taskArn: t.arn,
-      name: c.name,
-      image: c.image,
-      lastStatus: s.lastStatus === 'STOPPING' ? 'RUNNING' : s.lastStatus,
-      exitCode: stopped && s.exitCode !== undefined ? (c.main || !hasMain ? s.exitCode : 0) : undefined,
-      reason: stopped && (c.main || !hasMain) ? s.containerReason : undefined,
-      networkInterfaces: [{ attachmentId: 'eni-attachment', privateIpv4Address: t.ip }],
-    }));
-    const date = (ms: number | undefined) => (ms === undefined || ms === Infinity ? undefined : new Date(ms));
-    return {
-      taskArn: t.arn,
-      clusterArn: t.clusterArn,
-      taskDefinitionArn: t.taskDefinitionArn,
-      lastStatus: s.lastStatus,
-      desiredStatus: s.desiredStatus,
-      launchType: t.launchType,
-      startedBy: t.startedBy,
-      group: t.group,
-      overrides: copy(t.overrides),
-      containers,
-      cpu: t.cpu,
-      memory: t.memory,
-      availabilityZone: `${this.ctx.region}a`,
-      connectivity: 'CONNECTED',
-      createdAt: new Date(t.createdAtMs),
-      pullStartedAt: t.runningAtMs !== undefined && now >= t.runningAtMs ? new Date(t.createdAtMs) : undefined,
-      startedAt: t.runningAtMs !== undefined && now >= t.runningAtMs ? new Date(t.runningAtMs) : undefined,
-      stoppingAt: date('stoppingAtMs' in s ? s.stoppingAtMs : undefined),
-      stoppedAt: stopped ? date(s.stoppedAtMs) : undefined,
-      executionStoppedAt: stopped ? date(s.stoppedAtMs) : undefined,
-      stopCode: stopped ? s.stopCode : undefined,
-      stoppedReason: stopped ? s.stoppedReason : undefined,
-      attachments: [
-        {
-          id: t.arn.split('/').at(-1),
-          type: 'ElasticNetworkInterface',
-          status: stopped ? 'DELETED' : 'ATTACHED',
-          details: [{ name: 'privateIPv4Address', value: t.ip }],
-        },
-      ],
-      version: 1,
-      tags: withTags ? copy(t.tags) : undefined,
-    };
+    const running = t.runningAtMs !== undefined && now >= t.runningAtMs;
+    const finite = (ms: number | undefined) => (ms === Infinity ? undefined : ms);
+    return taskShape(
+      {
+        ...t,
+        lastStatus: s.lastStatus,
+        desiredStatus: s.desiredStatus,
+        containers: t.containers.map((c) => ({
+          name: c.name,
+          image: c.image,
+          lastStatus: s.lastStatus === 'STOPPING' ? 'RUNNING' : s.lastStatus,
+          exitCode: stopped && s.exitCode !== undefined ? (c.main || !hasMain ? s.exitCode : 0) : undefined,
+          reason: stopped && (c.main || !hasMain) ? s.containerReason : undefined,
+        })),
+        pullStartedAtMs: running ? t.createdAtMs : undefined,
+        startedAtMs: running ? t.runningAtMs : undefined,
+        stoppingAtMs: finite('stoppingAtMs' in s ? s.stoppingAtMs : undefined),
+        stoppedAtMs: stopped ? finite(s.stoppedAtMs) : undefined,
+        stopCode: stopped ? s.stopCode : undefined,
+        stoppedReason: stopped ? s.stoppedReason : undefined,
+        tags: withTags ? t.tags : undefined,
+      },
+      this.ctx.region,
+    );
   }
 
   // ---------------------------------------------------------------- internals: outputs
@@ -962,56 +730,712 @@ export class EcsSimulator extends SimulatedService {
     const now = this.nowMs();
     this.evaluate(svc, now);
     const ok = this.primaryOk(svc);
-    const deployments: Deployment[] = svc.deployments.map((d, i) => {
-      const running = d.runningTasks.length;
-      const pending = i === 0 ? (ok ? Math.max(0, d.desiredCount - running) : d.desiredCount) : 0;
-      const elapsed = (now - d.createdAtMs) / 1000 - TASK_START_SECONDS;
-      const failed = i === 0 && !ok && elapsed >= 0 ? d.desiredCount * (1 + Math.floor(elapsed / CRASH_RETRY_SECONDS)) : 0;
-      return {
-        id: d.id,
-        status: d.status,
-        taskDefinition: d.taskDefinitionArn,
-        desiredCount: d.desiredCount,
-        pendingCount: pending,
-        runningCount: running,
-        failedTasks: failed,
-        createdAt: new Date(d.createdAtMs),
-        updatedAt: new Date(d.updatedAtMs),
-        launchType: d.launchType,
-        platformVersion: d.launchType === 'FARGATE' ? '1.4.0' : undefined,
-        networkConfiguration: copy(d.networkConfiguration),
-        rolloutState: d.rolloutState,
-        rolloutStateReason: d.rolloutStateReason,
-      };
-    });
-    const primary = svc.deployments[0]!;
-    return {
-      serviceArn: svc.arn,
-      serviceName: svc.name,
-      clusterArn: svc.cluster.arn,
-      loadBalancers: copy(svc.loadBalancers),
-      serviceRegistries: [],
-      status: svc.status,
-      desiredCount: primary.desiredCount,
-      runningCount: deployments.reduce((sum, d) => sum + d.runningCount!, 0),
-      pendingCount: deployments.reduce((sum, d) => sum + d.pendingCount!, 0),
-      launchType: svc.launchType,
-      platformVersion: svc.launchType === 'FARGATE' ? 'LATEST' : undefined,
-      taskDefinition: primary.taskDefinitionArn,
-      deploymentConfiguration: copy(svc.deploymentConfiguration),
-      deployments,
-      events: copy(svc.events),
-      createdAt: new Date(svc.createdAtMs),
-      placementConstraints: [],
-      placementStrategy: [],
-      networkConfiguration: copy(svc.networkConfiguration),
-      schedulingStrategy: 'REPLICA',
-      deploymentController: { type: 'ECS' },
-      enableECSManagedTags: false,
-      propagateTags: 'NONE',
-      enableExecuteCommand: false,
-      tags: withTags ? copy(svc.tags) : undefined,
-    };
+    return serviceShape(
+      svc,
+      (d, i) => {
+        const running = d.runningTasks.length;
+        const elapsed = (now - d.createdAtMs) / 1000 - TASK_START_SECONDS;
+        return {
+          running,
+          pending: i === 0 ? (ok ? Math.max(0, d.desiredCount - running) : d.desiredCount) : 0,
+          failed: i === 0 && !ok && elapsed >= 0 ? d.desiredCount * (1 + Math.floor(elapsed / CRASH_RETRY_SECONDS)) : 0,
+        };
+      },
+      withTags,
+    );
   }
 }
 
+// ================================================================ shared with the living twin's ECS
+// Validation, lookups, events and output shapes that this simulator and LiveEcs (lib/local/live/ecs.ts,
+// whose tasks are real processes) have in common, so that both answer the ECS API alike.
+
+/** A cluster as the ECS implementations refer to it. */
+export interface EcsClusterRef {
+  readonly arn: string;
+  readonly name: string;
+}
+
+/** The fields of a deployment (`Service.deployments[]`) every ECS implementation keeps. */
+export interface EcsDeploymentRecord {
+  /** `ecs-svc/<19 digits>`. */
+  id: string;
+  status: 'PRIMARY' | 'ACTIVE';
+  taskDefinitionArn: string;
+  desiredCount: number;
+  /** Simulated epoch ms. */
+  createdAtMs: number;
+  updatedAtMs: number;
+  launchType?: Deployment['launchType'];
+  networkConfiguration?: NetworkConfiguration;
+  rolloutState: 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
+  rolloutStateReason: string;
+}
+
+/** The fields of a service every ECS implementation keeps; `deployments[0]` is the PRIMARY one. */
+export interface EcsServiceRecord<D extends EcsDeploymentRecord = EcsDeploymentRecord> {
+  arn: string;
+  name: string;
+  cluster: EcsClusterRef;
+  status: 'ACTIVE' | 'DRAINING' | 'INACTIVE';
+  deployments: D[];
+  loadBalancers: LoadBalancer[];
+  networkConfiguration?: NetworkConfiguration;
+  launchType?: Service['launchType'];
+  /** Simulated seconds during which ECS ignores unhealthy load balancer health checks of a new task. */
+  healthCheckGracePeriodSeconds?: number;
+  /** Simulated epoch ms. */
+  createdAtMs: number;
+  /** Newest first, at most 100 (see {@link addServiceEvent}). */
+  events: ServiceEvent[];
+  tags: Tag[];
+  deploymentConfiguration: Service['deploymentConfiguration'];
+  /** "has reached a steady state." has been reported since the last change. */
+  steady: boolean;
+}
+
+/** What the shared ECS helpers need from the implementation that calls them. */
+export interface EcsApi<S extends EcsServiceRecord = EcsServiceRecord> {
+  readonly errors: ServiceErrors;
+  /** For CreateService's `loadBalancers`: the target group exists and is attached to a load balancer. */
+  readonly elbv2: Elbv2Simulator;
+  /** Region in availability zones (`<region>a`). */
+  readonly region: string;
+  /** Every service created so far, oldest first (INACTIVE ones included). */
+  readonly services: readonly S[];
+  /** Current simulated time, epoch ms. */
+  nowMs(): number;
+  /** ECS ARN of `resource`: `arn:aws:ecs:<region>:<account>:<resource>`. */
+  arn(resource: string): string;
+  /** The cluster named by a request (@default 'default'). @throws ClusterNotFoundException */
+  cluster(ref: string | undefined): EcsClusterRef;
+  /** A task definition by family, family:revision or ARN. @throws ClientException */
+  taskDefinition(ref: string): TaskDefinition;
+}
+
+/** The ECS operations both implementations serve (SDK input → SDK output without `$metadata`). */
+export interface EcsApiMethods {
+  createCluster(i: CreateClusterRequest): CreateClusterResponse;
+  describeClusters(i: DescribeClustersRequest): DescribeClustersResponse;
+  registerTaskDefinition(i: RegisterTaskDefinitionRequest): RegisterTaskDefinitionResponse;
+  describeTaskDefinition(i: DescribeTaskDefinitionRequest): DescribeTaskDefinitionResponse;
+  createService(i: CreateServiceRequest): CreateServiceResponse;
+  describeServices(i: DescribeServicesRequest): DescribeServicesResponse;
+  updateService(i: UpdateServiceRequest): UpdateServiceResponse;
+  deleteService(i: DeleteServiceRequest): DeleteServiceResponse;
+  runTask(i: RunTaskRequest): RunTaskResponse;
+  describeTasks(i: DescribeTasksRequest): DescribeTasksResponse;
+  stopTask(i: StopTaskRequest): StopTaskResponse;
+  listTasks(i: ListTasksRequest): ListTasksResponse;
+}
+
+/** The operation table of a {@link SimulatedService} for ECS (SDK command name without `Command` → method). */
+export function ecsOperations(impl: EcsApiMethods) {
+  return {
+    CreateCluster: (i: CreateClusterRequest) => impl.createCluster(i),
+    DescribeClusters: (i: DescribeClustersRequest) => impl.describeClusters(i),
+    RegisterTaskDefinition: (i: RegisterTaskDefinitionRequest) => impl.registerTaskDefinition(i),
+    DescribeTaskDefinition: (i: DescribeTaskDefinitionRequest) => impl.describeTaskDefinition(i),
+    CreateService: (i: CreateServiceRequest) => impl.createService(i),
+    DescribeServices: (i: DescribeServicesRequest) => impl.describeServices(i),
+    UpdateService: (i: UpdateServiceRequest) => impl.updateService(i),
+    DeleteService: (i: DeleteServiceRequest) => impl.deleteService(i),
+    RunTask: (i: RunTaskRequest) => impl.runTask(i),
+    DescribeTasks: (i: DescribeTasksRequest) => impl.describeTasks(i),
+    StopTask: (i: StopTaskRequest) => impl.stopTask(i),
+    ListTasks: (i: ListTasksRequest) => impl.listTasks(i),
+  };
+}
+
+/** `stoppedReason` of a task stopped by StopTask without a `reason`. */
+export const USER_STOP_REASON = 'Task stopped by user';
+
+/** `stoppedReason` of a task the service scheduler stops to scale a deployment in. */
+export function scalingReason(deployment: { id: string }): string {
+  return `Scaling activity initiated by (deployment ${deployment.id})`;
+}
+
+/** The newest service of that name or ARN in the cluster (INACTIVE ones included, as ECS returns them). */
+export function findService<S extends EcsServiceRecord>(api: EcsApi<S>, cluster: EcsClusterRef, ref: string): S | undefined {
+  const name = nameFromArn(ref);
+  return api.services.findLast((svc) => svc.cluster.arn === cluster.arn && svc.name === name);
+}
+
+/**
+ * Validate a CreateService request like ECS and make the service's common fields (no deployment yet).
+ * @param nowMs simulated epoch ms of the call
+ * @returns the new service's fields and its task definition
+ * @throws the SDK's typed exceptions: a missing field or a bad `desiredCount`, name,
+ *   `healthCheckGracePeriodSeconds`, load balancer or network configuration (InvalidParameterException),
+ *   ClusterNotFoundException, an existing ACTIVE service of that name (InvalidParameterException), an
+ *   unknown task definition (ClientException)
+ */
+export function newServiceRecord(
+  api: EcsApi,
+  input: CreateServiceRequest,
+  nowMs: number,
+): { record: Omit<EcsServiceRecord, 'deployments'>; td: TaskDefinition } {
+  const errors: ServiceErrors = api.errors;
+  errors.require(input, 'serviceName', 'taskDefinition');
+  errors.integerInRange('desiredCount', input.desiredCount, 0, 5000);
+  if (!/^[A-Za-z0-9_-]{1,255}$/.test(input.serviceName!)) {
+    errors.invalid('Service name must have 1-255 letters (uppercase and lowercase), numbers, hyphens and underscores.');
+  }
+  const cluster = api.cluster(input.cluster);
+  const existing = findService(api, cluster, input.serviceName!);
+  if (existing && existing.status !== 'INACTIVE') errors.invalid('Creation of service was not idempotent.');
+  const td = api.taskDefinition(input.taskDefinition!);
+  for (const lb of input.loadBalancers ?? []) {
+    if (!lb.targetGroupArn || !api.elbv2.hasTargetGroup(lb.targetGroupArn)) {
+      errors.invalid(`Unable to find the target group ${String(lb.targetGroupArn)}: specify the targetGroupArn of an existing target group.`);
+    }
+    if (api.elbv2.loadBalancerArnsOf(lb.targetGroupArn).length === 0) {
+      errors.invalid(`The target group with targetGroupArn ${lb.targetGroupArn} does not have an associated load balancer.`);
+    }
+    const container = td.containerDefinitions!.find((c) => c.name === lb.containerName);
+    if (!container) errors.invalid(`The container ${String(lb.containerName)} does not exist in the task definition.`);
+    if (!container.portMappings?.some((p) => p.containerPort === lb.containerPort)) {
+      errors.invalid(`The container ${container.name} did not have a container port ${String(lb.containerPort)} defined.`);
+    }
+  }
+  if (td.networkMode === 'awsvpc' && !input.networkConfiguration?.awsvpcConfiguration?.subnets?.length) {
+    errors.invalid("Network Configuration must be provided when networkMode 'awsvpc' is specified.");
+  }
+  validateGracePeriod(errors, input.healthCheckGracePeriodSeconds, input.loadBalancers ?? []);
+  const record: Omit<EcsServiceRecord, 'deployments'> = {
+    arn: api.arn(`service/${cluster.name}/${input.serviceName!}`),
+    name: input.serviceName!,
+    cluster,
+    status: 'ACTIVE',
+    loadBalancers: copy(input.loadBalancers ?? []),
+    networkConfiguration: copy(input.networkConfiguration),
+    launchType: input.launchType,
+    healthCheckGracePeriodSeconds: input.healthCheckGracePeriodSeconds,
+    createdAtMs: nowMs,
+    events: [],
+    tags: copy(input.tags ?? []),
+    deploymentConfiguration: {
+      deploymentCircuitBreaker: { enable: false, rollback: false },
+      maximumPercent: 200,
+      minimumHealthyPercent: 100,
+      ...copy(input.deploymentConfiguration),
+    },
+    steady: false,
+  };
+  return { record, td };
+}
+
+/** `healthCheckGracePeriodSeconds`: an integer 0-2147483647, only for services with load balancers. */
+function validateGracePeriod(errors: ServiceErrors, seconds: number | undefined, loadBalancers: readonly LoadBalancer[]): void {
+  errors.integerInRange('healthCheckGracePeriodSeconds', seconds, 0, 2147483647);
+  if (seconds !== undefined && loadBalancers.length === 0) {
+    errors.invalid('Health check grace period is only valid for services configured to use load balancers');
+  }
+}
+
+/** A new PRIMARY deployment (IN_PROGRESS) of `svc` at `desiredCount` tasks. */
+export function newDeploymentRecord(
+  svc: Pick<EcsServiceRecord, 'launchType' | 'networkConfiguration'>,
+  taskDefinitionArn: string,
+  desiredCount: number,
+  nowMs: number,
+): EcsDeploymentRecord {
+  return {
+    id: `ecs-svc/${digitsId(19)}`,
+    status: 'PRIMARY',
+    taskDefinitionArn,
+    desiredCount,
+    createdAtMs: nowMs,
+    updatedAtMs: nowMs,
+    launchType: svc.launchType,
+    networkConfiguration: copy(svc.networkConfiguration),
+    rolloutState: 'IN_PROGRESS',
+    rolloutStateReason: 'ECS deployment detected.',
+  };
+}
+
+/** How an implementation takes part in UpdateService / DeleteService. */
+export interface ServiceChangeHooks<D extends EcsDeploymentRecord, S extends EcsServiceRecord<D>> {
+  /** Bring the service up to `nowMs` (simulated epoch ms) before it is changed. */
+  refresh(svc: S, nowMs: number): void;
+  /** Called once just before the change is applied. */
+  beforeChange(svc: S, nowMs: number): void;
+}
+
+/** The service an UpdateService / DeleteService request names. @throws ServiceNotFoundException, ServiceNotActiveException */
+function activeService<S extends EcsServiceRecord>(api: EcsApi<S>, input: { cluster?: string; service?: string }): S {
+  api.errors.require(input, 'service');
+  const svc = findService(api, api.cluster(input.cluster), input.service!) ?? api.errors.fail('ServiceNotFoundException', 'Service not found.');
+  if (svc.status !== 'ACTIVE') api.errors.fail('ServiceNotActiveException', 'Service was not ACTIVE.');
+  return svc;
+}
+
+/**
+ * UpdateService: a different `taskDefinition`, `forceNewDeployment` or a new `networkConfiguration`
+ * adds a new PRIMARY deployment (at `desiredCount`, @default the current one; the old primary turns
+ * ACTIVE); `desiredCount` alone scales the primary in place; `healthCheckGracePeriodSeconds` is updated.
+ * @returns the changed service
+ * @throws ServiceNotFoundException, ServiceNotActiveException, ClientException (unknown task definition),
+ *   InvalidParameterException (bad `desiredCount` or `healthCheckGracePeriodSeconds`)
+ */
+export function updateServiceWith<D extends EcsDeploymentRecord, S extends EcsServiceRecord<D>>(
+  api: EcsApi<S>,
+  input: UpdateServiceRequest,
+  hooks: ServiceChangeHooks<D, S> & {
+    /** Make the new PRIMARY deployment (e.g. from {@link newDeploymentRecord}). */
+    newDeployment(svc: S, taskDefinitionArn: string, desiredCount: number, nowMs: number): D;
+  },
+): S {
+  api.errors.require(input, 'service');
+  api.errors.integerInRange('desiredCount', input.desiredCount, 0, 5000);
+  const svc = activeService(api, input);
+  const td = input.taskDefinition === undefined ? undefined : api.taskDefinition(input.taskDefinition);
+  if (input.healthCheckGracePeriodSeconds !== undefined) {
+    validateGracePeriod(api.errors, input.healthCheckGracePeriodSeconds, svc.loadBalancers);
+    svc.healthCheckGracePeriodSeconds = input.healthCheckGracePeriodSeconds;
+  }
+  const now = api.nowMs();
+  hooks.refresh(svc, now);
+  const primary = svc.deployments[0]!;
+  const networkChanged =
+    input.networkConfiguration !== undefined && JSON.stringify(input.networkConfiguration) !== JSON.stringify(svc.networkConfiguration);
+  if (input.networkConfiguration !== undefined) svc.networkConfiguration = copy(input.networkConfiguration);
+  const newDeployment = (td !== undefined && td.taskDefinitionArn !== primary.taskDefinitionArn) || input.forceNewDeployment === true || networkChanged;
+  const scaled = input.desiredCount !== undefined && input.desiredCount !== primary.desiredCount;
+  if (newDeployment || scaled) {
+    hooks.beforeChange(svc, now);
+    svc.steady = false;
+  }
+  if (newDeployment) {
+    primary.status = 'ACTIVE';
+    primary.updatedAtMs = now;
+    svc.deployments.unshift(hooks.newDeployment(svc, td?.taskDefinitionArn ?? primary.taskDefinitionArn, input.desiredCount ?? primary.desiredCount, now));
+  } else if (scaled) {
+    primary.desiredCount = input.desiredCount!;
+    primary.updatedAtMs = now;
+  }
+  return svc;
+}
+
+/**
+ * DeleteService: a service scaled above 0 needs `force`; the primary is scaled to 0 and the service
+ * turns DRAINING (the implementation stops its tasks, then marks it INACTIVE, see {@link completeRollout}).
+ * @returns the changed service
+ * @throws ServiceNotFoundException, ServiceNotActiveException, InvalidParameterException (scaled above 0 without `force`)
+ */
+export function deleteServiceWith<D extends EcsDeploymentRecord, S extends EcsServiceRecord<D>>(
+  api: EcsApi<S>,
+  input: DeleteServiceRequest,
+  hooks: ServiceChangeHooks<D, S>,
+): S {
+  const svc = activeService(api, input);
+  const now = api.nowMs();
+  hooks.refresh(svc, now);
+  const primary = svc.deployments[0]!;
+  if (primary.desiredCount > 0 && !input.force) api.errors.invalid('The service cannot be stopped while it is scaled above 0.');
+  hooks.beforeChange(svc, now);
+  primary.desiredCount = 0;
+  svc.status = 'DRAINING';
+  svc.steady = false;
+  return svc;
+}
+
+/**
+ * DescribeServices: `services` (1-10 names or ARNs) required; unknown ones in `failures` (MISSING).
+ * @param output the implementation's service shape (`include: ['TAGS']` → `withTags`)
+ * @throws ClusterNotFoundException, InvalidParameterException
+ */
+export function describeServicesWith<S extends EcsServiceRecord>(
+  api: EcsApi<S>,
+  input: DescribeServicesRequest,
+  output: (svc: S, withTags: boolean) => Service,
+): DescribeServicesResponse {
+  const { found, failures } = describeEach(api, input, 'services', 10, (cluster, ref) => ({
+    item: findService(api, cluster, ref),
+    arn: api.arn(`service/${cluster.name}/${ref}`),
+  }));
+  return { services: found.map((svc) => output(svc, input.include?.includes('TAGS') ?? false)), failures };
+}
+
+/**
+ * The common part of DescribeServices and DescribeTasks: `input[field]` (1-`max` names, ids or ARNs)
+ * required; each is looked up in the request's cluster, unknown ones go to `failures` (MISSING) under
+ * their ARN.
+ * @param lookup the item `ref` names in `cluster` (if any) and the ARN it would have
+ */
+function describeEach<F extends 'services' | 'tasks', T>(
+  api: EcsApi,
+  input: { cluster?: string } & { [K in F]?: string[] },
+  field: F,
+  max: number,
+  lookup: (cluster: EcsClusterRef, ref: string) => { item: T | undefined; arn: string },
+): { found: T[]; failures: Failure[] } {
+  api.errors.require(input, field);
+  const refs: string[] = input[field]!;
+  if (refs.length > max) api.errors.invalid(`${field} can have at most ${max} items.`);
+  const cluster = api.cluster(input.cluster);
+  const found: T[] = [];
+  const failures: Failure[] = [];
+  for (const ref of refs) {
+    const { item, arn } = lookup(cluster, ref);
+    if (item) found.push(item);
+    else failures.push({ arn: ref.startsWith('arn:') ? ref : arn, reason: 'MISSING' });
+  }
+  return { found, failures };
+}
+
+/**
+ * Validate a RunTask request like ECS.
+ * @returns the cluster, the task definition and a copy of `overrides`
+ * @throws a missing `taskDefinition`, `count` outside 1-10, an override for a container the task
+ *   definition lacks, an `awsvpc` task without `networkConfiguration`, `startedBy` over 128 characters
+ *   (InvalidParameterException); ClusterNotFoundException; an unknown task definition (ClientException)
+ */
+export function runTaskRequest(api: EcsApi, input: RunTaskRequest): { cluster: EcsClusterRef; td: TaskDefinition; overrides: TaskOverride } {
+  const errors: ServiceErrors = api.errors;
+  errors.require(input, 'taskDefinition');
+  errors.integerInRange('count', input.count, 1, 10);
+  const cluster = api.cluster(input.cluster);
+  const td = api.taskDefinition(input.taskDefinition!);
+  const overrides = copy(input.overrides ?? {});
+  for (const o of overrides.containerOverrides ?? []) {
+    if (!td.containerDefinitions!.some((c) => c.name === o.name)) {
+      errors.invalid(`Override for container named ${String(o.name)} is not a container in the TaskDefinition.`);
+    }
+  }
+  if (td.networkMode === 'awsvpc' && !input.networkConfiguration?.awsvpcConfiguration?.subnets?.length) {
+    errors.invalid("Network Configuration must be provided when networkMode 'awsvpc' is specified.");
+  }
+  if (input.startedBy !== undefined && input.startedBy.length > 128) errors.invalid('startedBy can be at most 128 characters.');
+  return { cluster, td, overrides };
+}
+
+/** Who starts a task and how: RunTask's fields, or the service scheduler's. */
+export interface TaskStart {
+  /** `service:<name>` or `family:<family>`. */
+  readonly group: string;
+  readonly startedBy?: string;
+  readonly launchType?: Task['launchType'];
+  readonly overrides: TaskOverride;
+  readonly tags?: Tag[];
+}
+
+/** The fields of a task every ECS implementation keeps. */
+export interface EcsTaskRecord {
+  arn: string;
+  clusterArn: string;
+  taskDefinitionArn: string;
+  group: string;
+  startedBy?: string;
+  launchType?: Task['launchType'];
+  overrides: TaskOverride;
+  tags: Tag[];
+  cpu?: string;
+  memory?: string;
+}
+
+/** A new task of `td` in `cluster`, with a fresh id (`task/<cluster>/<32 hex digits>`). */
+export function newTaskRecord(api: EcsApi, cluster: EcsClusterRef, td: TaskDefinition, start: TaskStart): EcsTaskRecord {
+  return {
+    arn: api.arn(`task/${cluster.name}/${hexId(32)}`),
+    clusterArn: cluster.arn,
+    taskDefinitionArn: td.taskDefinitionArn!,
+    group: start.group,
+    startedBy: start.startedBy,
+    launchType: start.launchType,
+    overrides: start.overrides,
+    tags: copy(start.tags ?? []),
+    cpu: td.cpu,
+    memory: td.memory,
+  };
+}
+
+/** ARN of the task `ref` (ARN or id) names in `cluster`. */
+function taskArnIn(api: EcsApi, cluster: EcsClusterRef, ref: string): string {
+  return api.arn(`task/${cluster.name}/${nameFromArn(ref)}`);
+}
+
+/**
+ * DescribeTasks: `tasks` (1-100 ARNs or ids) required; unknown ones in `failures` (MISSING).
+ * @param get the implementation's task by ARN
+ * @param output its task shape (`include: ['TAGS']` → `withTags`)
+ * @throws ClusterNotFoundException, InvalidParameterException
+ */
+export function describeTasksWith<T extends { clusterArn: string }>(
+  api: EcsApi,
+  input: DescribeTasksRequest,
+  get: (taskArn: string) => T | undefined,
+  output: (task: T, withTags: boolean) => Task,
+): DescribeTasksResponse {
+  const { found, failures } = describeEach(api, input, 'tasks', 100, (cluster, ref) => {
+    const arn = taskArnIn(api, cluster, ref);
+    const task = get(arn);
+    return { item: task?.clusterArn === cluster.arn ? task : undefined, arn };
+  });
+  return { tasks: found.map((task) => output(task, input.include?.includes('TAGS') ?? false)), failures };
+}
+
+/** The task a StopTask request names. @throws InvalidParameterException (unknown task), ClusterNotFoundException */
+export function taskToStop<T extends { clusterArn: string }>(api: EcsApi, input: StopTaskRequest, get: (taskArn: string) => T | undefined): T {
+  api.errors.require(input, 'task');
+  const cluster = api.cluster(input.cluster);
+  const task = get(taskArnIn(api, cluster, input.task!));
+  return task?.clusterArn === cluster.arn ? task : api.errors.invalid('The referenced task was not found.');
+}
+
+/** What ListTasks filters on. */
+export interface ListedTask {
+  readonly arn: string;
+  readonly clusterArn: string;
+  readonly taskDefinitionArn: string;
+  /** Name of the service that started the task. */
+  readonly serviceName?: string;
+  readonly startedBy?: string;
+  readonly launchType?: Task['launchType'];
+  readonly desiredStatus: string;
+}
+
+/**
+ * ListTasks: filters `serviceName` (ServiceNotFoundException if unknown), `family`, `startedBy`,
+ * `launchType`, `desiredStatus` (@default RUNNING); `maxResults` (1-100) and `nextToken` pagination.
+ * @param tasks every task the implementation knows, oldest first
+ */
+export function listTasksWith(api: EcsApi, input: ListTasksRequest, tasks: readonly ListedTask[]): ListTasksResponse {
+  const cluster = api.cluster(input.cluster);
+  let service: EcsServiceRecord | undefined;
+  if (input.serviceName) {
+    service = findService(api, cluster, input.serviceName) ?? api.errors.fail('ServiceNotFoundException', 'Service not found.');
+  }
+  const desired = input.desiredStatus ?? 'RUNNING';
+  const arns = tasks
+    .filter((t) => t.clusterArn === cluster.arn)
+    .filter((t) => !service || t.serviceName === service.name)
+    .filter((t) => !input.family || t.taskDefinitionArn.split('/').at(-1)!.split(':')[0] === input.family)
+    .filter((t) => !input.startedBy || t.startedBy === input.startedBy)
+    .filter((t) => !input.launchType || t.launchType === input.launchType)
+    .filter((t) => t.desiredStatus === desired)
+    .map((t) => t.arn);
+  const { page, next } = paginate(
+    arns,
+    { size: input.maxResults, token: input.nextToken, defaultSize: 100, min: 1, max: 100, sizeField: 'maxResults' },
+    api.errors,
+    () => api.errors.invalid('Invalid nextToken.'),
+  );
+  return { taskArns: page, nextToken: next };
+}
+
+// ---------------------------------------------------------------- service events
+
+/**
+ * Add a service event at `atMs` (simulated epoch ms); events are kept newest first (later-added first
+ * among equal times), at most 100, as DescribeServices shows them.
+ */
+export function addServiceEvent(svc: Pick<EcsServiceRecord, 'events'>, atMs: number, message: string): void {
+  svc.events.unshift({ id: randomUUID(), createdAt: new Date(atMs), message });
+  svc.events.sort((a, b) => b.createdAt!.getTime() - a.createdAt!.getTime());
+  svc.events.length = Math.min(svc.events.length, MAX_EVENTS);
+}
+
+const taskIds = (taskArns: readonly string[]) => taskArns.map((arn) => `(task ${arn.split('/').at(-1)})`).join(' ');
+const targetGroupsOf = (svc: Pick<EcsServiceRecord, 'loadBalancers'>) =>
+  svc.loadBalancers.map((lb) => `(target-group ${lb.targetGroupArn})`).join(' ');
+
+/**
+ * Report that the service scheduler started or stopped tasks, in ECS's words: "(service X) has started
+ * 2 tasks: (task a) (task b)."; stopping also reports draining and deregistering the tasks' targets when
+ * the service has load balancers.
+ */
+export function reportTasks(
+  svc: Pick<EcsServiceRecord, 'name' | 'events' | 'loadBalancers'>,
+  atMs: number,
+  change: 'started' | 'stopped',
+  taskArns: readonly string[],
+): void {
+  if (change === 'started') {
+    addServiceEvent(svc, atMs, `(service ${svc.name}) has started ${taskArns.length} tasks: ${taskIds(taskArns)}.`);
+    return;
+  }
+  if (svc.loadBalancers.length > 0) {
+    addServiceEvent(svc, atMs, `(service ${svc.name}) has begun draining connections on ${taskArns.length} tasks.`);
+    reportTargets(svc, atMs, 'deregistered', taskArns.length);
+  }
+  addServiceEvent(svc, atMs, `(service ${svc.name}) has stopped ${taskArns.length} running tasks: ${taskIds(taskArns)}.`);
+}
+
+/** "(service X) registered 2 targets in (target-group arn)" (nothing for a service without load balancers). */
+export function reportTargets(
+  svc: Pick<EcsServiceRecord, 'name' | 'events' | 'loadBalancers'>,
+  atMs: number,
+  change: 'registered' | 'deregistered',
+  count: number,
+): void {
+  if (svc.loadBalancers.length > 0) addServiceEvent(svc, atMs, `(service ${svc.name}) ${change} ${count} targets in ${targetGroupsOf(svc)}`);
+}
+
+/**
+ * The primary deployment has its tasks and no other deployment has any left: drop the old deployments,
+ * mark the rollout COMPLETED ("deployment completed." event), and report "has reached a steady state."
+ * once per change — or, for a DRAINING service, turn it INACTIVE.
+ * @param atMs simulated epoch ms the service got there
+ */
+export function completeRollout<D extends EcsDeploymentRecord>(svc: EcsServiceRecord<D>, atMs: number): void {
+  const primary = svc.deployments[0]!;
+  svc.deployments = [primary];
+  if (primary.rolloutState === 'IN_PROGRESS') {
+    primary.rolloutState = 'COMPLETED';
+    primary.rolloutStateReason = `ECS deployment ${primary.id} completed.`;
+    primary.updatedAtMs = atMs;
+    addServiceEvent(svc, atMs, `(service ${svc.name}) (deployment ${primary.id}) deployment completed.`);
+  }
+  if (svc.status === 'DRAINING') svc.status = 'INACTIVE';
+  else if (!svc.steady) addServiceEvent(svc, atMs, `(service ${svc.name}) has reached a steady state.`);
+  svc.steady = true;
+}
+
+// ---------------------------------------------------------------- output shapes
+
+/** Task counts of one deployment at the time of a DescribeServices. */
+export interface DeploymentCounts {
+  readonly running: number;
+  readonly pending: number;
+  readonly failed: number;
+}
+
+/**
+ * A service as DescribeServices returns it (REPLICA scheduling, ECS deployment controller).
+ * `desiredCount` and `taskDefinition` are the primary deployment's; `runningCount`/`pendingCount` sum
+ * the deployments'.
+ * @param counts task counts of each deployment (index 0 = PRIMARY)
+ */
+export function serviceShape<D extends EcsDeploymentRecord>(
+  svc: EcsServiceRecord<D>,
+  counts: (deployment: D, index: number) => DeploymentCounts,
+  withTags: boolean,
+): Service {
+  const deployments: Deployment[] = svc.deployments.map((d, i) => {
+    const c = counts(d, i);
+    return {
+      id: d.id,
+      status: d.status,
+      taskDefinition: d.taskDefinitionArn,
+      desiredCount: d.desiredCount,
+      pendingCount: c.pending,
+      runningCount: c.running,
+      failedTasks: c.failed,
+      createdAt: new Date(d.createdAtMs),
+      updatedAt: new Date(d.updatedAtMs),
+      launchType: d.launchType,
+      platformVersion: d.launchType === 'FARGATE' ? '1.4.0' : undefined,
+      networkConfiguration: copy(d.networkConfiguration),
+      rolloutState: d.rolloutState,
+      rolloutStateReason: d.rolloutStateReason,
+    };
+  });
+  const primary = svc.deployments[0]!;
+  return {
+    serviceArn: svc.arn,
+    serviceName: svc.name,
+    clusterArn: svc.cluster.arn,
+    loadBalancers: copy(svc.loadBalancers),
+    serviceRegistries: [],
+    status: svc.status,
+    desiredCount: primary.desiredCount,
+    runningCount: deployments.reduce((sum, d) => sum + d.runningCount!, 0),
+    pendingCount: deployments.reduce((sum, d) => sum + d.pendingCount!, 0),
+    launchType: svc.launchType,
+    platformVersion: svc.launchType === 'FARGATE' ? 'LATEST' : undefined,
+    taskDefinition: primary.taskDefinitionArn,
+    deploymentConfiguration: copy(svc.deploymentConfiguration),
+    deployments,
+    events: copy(svc.events),
+    createdAt: new Date(svc.createdAtMs),
+    placementConstraints: [],
+    placementStrategy: [],
+    networkConfiguration: copy(svc.networkConfiguration),
+    healthCheckGracePeriodSeconds: svc.healthCheckGracePeriodSeconds,
+    schedulingStrategy: 'REPLICA',
+    deploymentController: { type: 'ECS' },
+    enableECSManagedTags: false,
+    propagateTags: 'NONE',
+    enableExecuteCommand: false,
+    tags: withTags ? copy(svc.tags) : undefined,
+  };
+}
+
+/** A container of a task as the implementation sees it (see {@link taskShape}). */
+export type EcsContainerView = Pick<Container, 'name' | 'image' | 'lastStatus' | 'exitCode' | 'reason' | 'networkBindings'>;
+
+/** A task as the implementation sees it; times are simulated epoch ms. */
+export interface EcsTaskView {
+  readonly arn: string;
+  readonly clusterArn: string;
+  readonly taskDefinitionArn: string;
+  /** `service:<name>` or `family:<family>`. */
+  readonly group: string;
+  readonly startedBy?: string;
+  readonly launchType?: Task['launchType'];
+  readonly overrides: TaskOverride;
+  readonly cpu?: string;
+  readonly memory?: string;
+  /** Private IPv4 address of the task. */
+  readonly ip: string;
+  readonly lastStatus: string;
+  readonly desiredStatus: string;
+  readonly containers: readonly EcsContainerView[];
+  readonly createdAtMs: number;
+  readonly pullStartedAtMs?: number;
+  readonly pullStoppedAtMs?: number;
+  readonly startedAtMs?: number;
+  readonly stoppingAtMs?: number;
+  readonly stoppedAtMs?: number;
+  readonly stopCode?: Task['stopCode'];
+  readonly stoppedReason?: string;
+  /** Only when the request asked for them (`include: ['TAGS']`). */
+  readonly tags?: Tag[];
+}
+
+/** A task as DescribeTasks / RunTask return it (one ENI attachment carrying `ip`, deleted once STOPPED). */
+export function taskShape(v: EcsTaskView, region: string): Task {
+  const date = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms));
+  const stopped = v.lastStatus === 'STOPPED';
+  return {
+    taskArn: v.arn,
+    clusterArn: v.clusterArn,
+    taskDefinitionArn: v.taskDefinitionArn,
+    lastStatus: v.lastStatus,
+    desiredStatus: v.desiredStatus,
+    launchType: v.launchType,
+    startedBy: v.startedBy,
+    group: v.group,
+    overrides: copy(v.overrides),
+    containers: v.containers.map((c, i) => ({
+      ...copy(c),
+      containerArn: `${v.arn.replace(':task/', ':container/')}/${hexId(8)}-${i}`,
+      taskArn: v.arn,
+      networkInterfaces: [{ attachmentId: 'eni-attachment', privateIpv4Address: v.ip }],
+    })),
+    cpu: v.cpu,
+    memory: v.memory,
+    availabilityZone: `${region}a`,
+    connectivity: 'CONNECTED',
+    createdAt: new Date(v.createdAtMs),
+    pullStartedAt: date(v.pullStartedAtMs),
+    pullStoppedAt: date(v.pullStoppedAtMs),
+    startedAt: date(v.startedAtMs),
+    stoppingAt: date(v.stoppingAtMs),
+    stoppedAt: date(v.stoppedAtMs),
+    executionStoppedAt: date(v.stoppedAtMs),
+    stopCode: v.stopCode,
+    stoppedReason: v.stoppedReason,
+    attachments: [
+      {
+        id: v.arn.split('/').at(-1),
+        type: 'ElasticNetworkInterface',
+        status: stopped ? 'DELETED' : 'ATTACHED',
+        details: [{ name: 'privateIPv4Address', value: v.ip }],
+      },
+    ],
+    version: 1,
+    tags: v.tags === undefined ? undefined : copy(v.tags),
+  };
+}
