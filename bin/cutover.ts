@@ -2,20 +2,27 @@
 /**
  * cutover CLI — a thin wrapper over the library.
  *
- *   cutover local [--port 4780] [--config file] [--no-demo] [--exit] [--time-scale 300]
+ *   cutover local [--port 4780] [--config file] [--account file] [--state-dir .cutover] [--reset]
+ *                 [--no-demo] [--exit] [--time-scale 60]
  *
- * `local` starts the local twin (lib/local), plays the demo unless --no-demo, prints the URLs and
- * serves until Ctrl-C (or exits after the demo with --exit: status 0 only if the demo's outcomes
- * were as expected).
+ * `local` starts the living twin (lib/local): the sample application's v1 running as processes behind
+ * a real load balancer on loopback, PostgreSQL per database, alarms evaluated from real metrics. It
+ * plays the demo (pushes v2, v3, v4) unless --no-demo, prints the URLs and serves until Ctrl-C (or
+ * exits after the demo with --exit: status 0 only if every outcome was as expected).
  */
 import { Command, InvalidArgumentError } from 'commander';
 import '../lib/local/node-warnings';
 import { ConfigError, loadConfigFile } from '../lib/config';
 import { playDemo } from '../lib/local/demo';
 import { createTimeline } from '../lib/local/timeline';
+import { loadTwinAccountFile } from '../lib/local/live/account';
 import { DEFAULT_PORT, LOCAL_WEBHOOK_SECRET, Twin } from '../lib/local/twin';
+import type { LiveEcs } from '../lib/local/simulator';
 
 const DEFAULT_CONFIG = 'lib/config/samples/hello-world.json';
+const DEFAULT_ACCOUNT = 'lib/config/samples/hello-world.twin.json';
+/** Simulated seconds per real second of `cutover local`: a 5-minute bake takes 5 s, a 60 s alarm period 1 s. */
+const DEFAULT_TIME_SCALE = 60;
 
 function integer(name: string, min: number, max: number) {
   return (value: string) => {
@@ -34,40 +41,61 @@ program
   .description('Run the local twin: the real state machines and handlers against a simulated AWS, on 127.0.0.1.')
   .option('-p, --port <port>', `port on 127.0.0.1 (env CUTOVER_PORT)`, integer('--port', 0, 65535), process.env.CUTOVER_PORT ? Number(process.env.CUTOVER_PORT) : DEFAULT_PORT)
   .option('-c, --config <file>', 'cutover config (JSON)', DEFAULT_CONFIG)
+  .option('-a, --account <file>', 'twin account: images, listener ports, health checks, alarms (JSON)', DEFAULT_ACCOUNT)
+  .option('--state-dir <dir>', 'where databases, snapshots and task logs live', '.cutover')
+  .option('--reset', 'delete the state directory first')
   .option('--no-demo', 'serve without playing the demo')
-  .option('--exit', 'exit after the demo: status 0 only if both outcomes were as expected')
-  .option('--time-scale <n>', 'simulated seconds per real second', integer('--time-scale', 1, 100000), 300)
-  .action(async (opts: { port: number; config: string; demo: boolean; exit?: boolean; timeScale: number }) => {
-    const config = loadConfigFile(opts.config);
-    const secret = process.env.CUTOVER_GITHUB_WEBHOOK_SECRET || LOCAL_WEBHOOK_SECRET;
-    const started = Date.now();
-    const twin = await Twin.start({ config, port: opts.port, timeScale: opts.timeScale, webhookSecret: secret });
-    twin.sfn.onHistoryEvent(createTimeline({ now: () => twin.clock.nowMs() }));
-    console.log(`cutover local twin on ${twin.url} (time scale ×${opts.timeScale}: a 5-minute bake takes ${(300 / opts.timeScale).toFixed(1)} s)`);
-    let ok = true;
-    if (opts.demo) {
-      const result = await playDemo(twin);
-      ok = result.ok;
-      console.log(`\nDemo ${ok ? 'passed' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${result.checks.map((c) => `${c.ok ? '✔' : '✘'} ${c.name}`).join(', ')}`);
-    }
-    printUrls(twin, secret === LOCAL_WEBHOOK_SECRET);
-    if (opts.exit) {
-      await twin.stop();
-      process.exit(ok ? 0 : 1);
-    }
-    console.log('\nServing until Ctrl-C.');
-    const shutdown = async () => {
-      console.log('\nStopping the twin…');
-      await twin.stop();
-      process.exit(0);
-    };
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
-  });
+  .option('--exit', 'exit after the demo: status 0 only if every outcome was as expected')
+  .option('--time-scale <n>', 'simulated seconds per real second', integer('--time-scale', 1, 100000), DEFAULT_TIME_SCALE)
+  .action(
+    async (opts: { port: number; config: string; account: string; stateDir: string; reset?: boolean; demo: boolean; exit?: boolean; timeScale: number }) => {
+      const config = loadConfigFile(opts.config);
+      const { account, images } = loadTwinAccountFile(opts.account);
+      const secret = process.env.CUTOVER_GITHUB_WEBHOOK_SECRET || LOCAL_WEBHOOK_SECRET;
+      const started = Date.now();
+      console.log(`Starting the cutover local twin (time scale ×${opts.timeScale}: a 5-minute bake takes ${(300 / opts.timeScale).toFixed(1)} s; state in ${opts.stateDir})`);
+      const twin = await Twin.start({
+        config,
+        port: opts.port,
+        timeScale: opts.timeScale,
+        webhookSecret: secret,
+        live: { account, images, stateDir: opts.stateDir, reset: opts.reset, progress: (line) => console.log(`  · ${line}`) },
+      });
+      let stopping = false;
+      const shutdown = async (code: number) => {
+        if (stopping) return;
+        stopping = true;
+        console.log('\nStopping the twin (tasks, load balancer, databases)…');
+        await twin.stop();
+        process.exit(code);
+      };
+      process.once('SIGINT', () => void shutdown(130));
+      process.once('SIGTERM', () => void shutdown(143));
+      twin.sfn.onHistoryEvent(createTimeline({ now: () => twin.clock.nowMs() }));
+      console.log(`cutover local twin on ${twin.url}, ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      let ok = true;
+      if (opts.demo) {
+        const result = await playDemo(twin);
+        ok = result.ok;
+        console.log(`\nDemo ${ok ? 'passed' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${result.checks.map((c) => `${c.ok ? '✔' : '✘'} ${c.name}`).join(', ')}`);
+      }
+      printUrls(twin, secret === LOCAL_WEBHOOK_SECRET);
+      if (opts.exit) return shutdown(ok ? 0 : 1);
+      console.log('\nServing until Ctrl-C.');
+    },
+  );
 
-function printUrls(twin: Twin, defaultSecret: boolean) {
+function printUrls(twin: Twin<LiveEcs>, defaultSecret: boolean) {
+  const listeners = Object.values(twin.config.services).flatMap((s) =>
+    Object.entries(s.environments).flatMap(([name, env]) => [
+      `  ${`${name} traffic`.padEnd(17)} ${twin.live.loadBalancer.url('listenerArn' in env.production ? env.production.listenerArn : env.production.ruleArn)}`,
+      ...(env.test ? [`  ${`${name} test`.padEnd(17)} ${twin.live.loadBalancer.url('listenerArn' in env.test ? env.test.listenerArn : env.test.ruleArn)}`] : []),
+    ]),
+  );
   console.log(`
 Local URLs
+${listeners.join('\n')}
+  Task logs        ${twin.live.logDir}
   GitHub webhook   POST ${twin.url}/webhooks/github   (secret: ${defaultSecret ? `the local default "${LOCAL_WEBHOOK_SECRET}"` : 'from CUTOVER_GITHUB_WEBHOOK_SECRET'})
   EventBridge      POST ${twin.url}/events
   Step Functions   ${twin.url}   e.g.

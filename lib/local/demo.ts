@@ -1,19 +1,32 @@
 /**
- * The twin's demo, played by `npm start`: two real GitHub pushes through the webhook endpoint.
- *  1. A push of Codertocat/Hello-World master (the real @octokit/webhooks-examples payload, signed
- *     with the webhook secret) deploys: lock, snapshot, migrations, green, canary with alarm checks,
- *     promote, record, unlock.
- *  2. A second push; during its canary bake the service's alarm goes to ALARM (the scenario calls
- *     CloudWatch SetAlarmState). cutover rolls back on its own; the database policy of the sample
- *     config is `approve`, so the demo plays the operator and answers "keep".
- * Each outcome is checked against the simulated AWS state, not just the execution status.
+ * The twin's demo, played by `npm start`: the sample application's releases v2, v3 and v4 pushed to
+ * GitHub one after the other (real `@octokit/webhooks-examples` push payloads, signed with the
+ * webhook secret), deployed by the real state machine onto the living twin while a load generator
+ * sends steady traffic through the production listener.
+ *
+ *  1. v2 carries a schema migration (a new column with a backfill): snapshot → migration task →
+ *     green → canary → promote, with zero failed requests.
+ *  2. v3 answers part of its requests with 5xx: the error-count alarm goes to ALARM from the load
+ *     balancer's real metrics, cutover rolls back, traffic returns to v2.
+ *  3. v4's migration fails: schema and rows stay as they were, the deployment is recorded as failed
+ *     with the migration's error.
+ *
+ * Before each push, "CI" pushes the release's image to the twin's registry under the commit's tag.
+ * Whenever the database policy (`approve`) asks an operator, the demo answers "keep": the migrations
+ * are transactional, so nothing needs restoring and no write is discarded.
+ * Every check is made against the living twin (weights, tasks, database rows, alarm history), not
+ * only the execution status.
  */
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeAlarmHistoryCommand, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { SendTaskSuccessCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import type { PushEvent } from '@octokit/webhooks-types';
 import { cloudWatchClient, sfnClient } from '../aws/clients';
+import type { EnvironmentConfig } from '../config/schema';
+import { databaseShape, missingIds, type DatabaseShape } from './live/db-inspect';
+import { figuresBetween, formatFigures, LoadGenerator, type LoadFigures } from './live/load-generator';
+import type { LiveEcs } from './simulator';
 import type { Twin } from './twin';
 
 const require = createRequire(import.meta.url);
@@ -68,106 +81,213 @@ export interface DemoCheck {
   detail: string;
 }
 
+/** What one push did, as measured on the living twin. */
+export interface StepReport {
+  release: string;
+  /** The pushed commit (the image tag of the release). */
+  commit: string;
+  executionArn: string;
+  status: string;
+  error?: string;
+  /** Load-generator figures of the requests sent while the deployment ran. */
+  traffic: LoadFigures;
+  before: DatabaseShape;
+  after: DatabaseShape;
+  /** Writes acknowledged before the step that are missing after it. */
+  missing: number[];
+  /** Real milliseconds the deployment took. */
+  realMs: number;
+}
+
 export interface DemoResult {
   ok: boolean;
   checks: DemoCheck[];
+  steps: StepReport[];
 }
 
-/** Play both pushes. Resolves with every check; `ok` only when both outcomes are as expected. */
-export async function playDemo(twin: Twin, write: (line: string) => void = console.log): Promise<DemoResult> {
+export interface DemoOptions {
+  /** Where lines go. @default console.log */
+  readonly write?: (line: string) => void;
+  /** Requests per real second of the load generator. @default 40 */
+  readonly ratePerSecond?: number;
+}
+
+/** The releases the demo pushes, in order, with the commit message of their push. */
+export const DEMO_RELEASES = [
+  { version: 'v2', message: 'v2: orders get a priority (migration adds a column and backfills it)' },
+  { version: 'v3', message: 'v3: new pricing code (answers some requests with 500)' },
+  { version: 'v4', message: 'v4: order tags (its migration fails)' },
+] as const;
+
+/**
+ * Play the three pushes on a living twin (`Twin.start({ live })`). Resolves with every check; `ok`
+ * only when v2 was promoted with zero failed requests, v3 rolled back by an alarm computed from real
+ * metrics, v4 left schema and rows unchanged, and no acknowledged write went missing.
+ */
+export async function playDemo(twin: Twin<LiveEcs>, options: DemoOptions = {}): Promise<DemoResult> {
+  const write = options.write ?? ((line: string) => console.log(line));
+  const live = twin.live;
   const checks: DemoCheck[] = [];
+  const steps: StepReport[] = [];
   const check = (name: string, ok: boolean, detail: string) => {
     checks.push({ name, ok, detail });
     write(`  ${ok ? '✔' : '✘'} ${name}: ${detail}`);
   };
   const [serviceName, service] = Object.entries(twin.config.services)[0]!;
   const [environmentName, env] = Object.entries(service.environments)[0]!;
+  const dbIdentifier = env.database?.instanceIdentifier ?? env.database?.clusterIdentifier;
+  if (!dbIdentifier) throw new Error(`The demo needs a database in ${serviceName}/${environmentName}.`);
+  const dbUrl = live.databaseUrl(dbIdentifier);
+  const prodUrl = live.loadBalancer.url(routeArn(env.production));
+  const table = 'orders';
 
-  // 1. A push that deploys.
-  const first = examplePush();
-  write(`\n● Push 1: ${first.repository.full_name} ${first.ref} ${first.head_commit!.id.slice(0, 7)} "${first.head_commit!.message.split('\n')[0]}"`);
-  const r1 = await deliverPush(twin.url, twin.webhookSecret, first);
-  write(`  webhook → ${r1.status} ${JSON.stringify(r1.body)}`);
-  const arn1 = String(r1.body.executionArn ?? '');
-  const d1 = arn1 ? await twin.sfn.waitForExecution(arn1) : undefined;
-  const weights1 = twin.sim.elbv2.weights(productionArn(env.production));
-  const liveAfter1 = (weights1[env.slots.green.targetGroupArn] ?? 0) === 100 ? 'green' : (weights1[env.slots.blue.targetGroupArn] ?? 0) === 100 ? 'blue' : 'split';
-  check(
-    'push 1 deployed',
-    r1.status === 202 && d1?.status === 'SUCCEEDED' && liveAfter1 !== 'split',
-    `execution ${d1?.status ?? 'not started'}; production traffic 100% on ${liveAfter1}`,
-  );
-
-  // 2. A push whose canary trips the alarm.
-  const second = nextPush(first, 'Release 2: a change that raises the error rate');
-  const alarmName = env.alarms[0];
-  write(`\n● Push 2: ${second.head_commit!.id.slice(0, 7)} "${second.head_commit!.message}" — its canary will trip ${alarmName ?? '(no alarm configured)'}`);
-  let arn2 = '';
-  let alarmSet = false;
-  let answered = false;
+  const load = new LoadGenerator({ url: prodUrl, ratePerSecond: options.ratePerSecond ?? 40 });
+  load.start();
+  let answering = new Set<string>();
   const unsubscribe = twin.sfn.onHistoryEvent((executionArn: string, event: HistoryEvent) => {
-    if (executionArn !== arn2) return;
-    const state = event.stateEnteredEventDetails?.name;
-    if (event.type === 'WaitStateEntered' && state === 'Bake' && !alarmSet && alarmName) {
-      alarmSet = true;
-      void cloudWatchClient()
-        .send(
-          new SetAlarmStateCommand({
-            AlarmName: alarmName,
-            StateValue: 'ALARM',
-            StateReason: 'Threshold Crossed: 1 out of the last 1 datapoints [12.0] was greater than the threshold (5.0).',
-          }),
-        )
-        .then(() => write(`  ⚑ scenario: ${alarmName} → ALARM`));
-    }
-    if (event.type === 'TaskStateEntered' && state === 'AwaitDatabaseDecision' && !answered) {
-      answered = true;
+    if (event.type === 'TaskStateEntered' && event.stateEnteredEventDetails?.name === 'AwaitDatabaseDecision' && !answering.has(executionArn)) {
+      answering.add(executionArn);
       void answerDecision(twin, serviceName, environmentName, executionArn, write);
     }
   });
   try {
-    const r2 = await deliverPush(twin.url, twin.webhookSecret, second);
-    write(`  webhook → ${r2.status} ${JSON.stringify(r2.body)}`);
-    arn2 = String(r2.body.executionArn ?? '');
-    const d2 = arn2 ? await twin.sfn.waitForExecution(arn2) : undefined;
-    const weights2 = twin.sim.elbv2.weights(productionArn(env.production));
-    const live = liveAfter1 === 'split' ? 'blue' : liveAfter1;
-    const idle = live === 'blue' ? 'green' : 'blue';
-    const onLive = weights2[env.slots[live].targetGroupArn] ?? 0;
-    const idleService = twin.sim.ecs.describeService(env.cluster, env.slots[idle].service);
-    const records = await twin.ledger.history(serviceName, environmentName, 5);
-    const record = records.find((r) => arn2.endsWith(`:${r.deploymentId}`));
-    check(
-      'push 2 rolled back on alarm',
-      r2.status === 202 &&
-        d2?.status === 'FAILED' &&
-        d2.error === 'Cutover.RolledBackOnAlarm' &&
-        onLive === 100 &&
-        idleService?.desiredCount === 0 &&
-        record?.status === 'rolled-back',
-      `execution ${d2?.status ?? 'not started'} (${d2?.error ?? '-'}); production traffic ${onLive}% on ${live}; ${idle} desired count ${idleService?.desiredCount ?? '?'}; record ${record?.status ?? 'missing'}`,
-    );
+    await load.waitForWrites(20);
+    const start = await databaseShape(dbUrl);
+    write(`\n● ${liveRelease(twin, env)} serves production at ${prodUrl}; ${table}: ${start.rows[table] ?? 0} rows; traffic: ${formatFigures(load.figures())}`);
+
+    let push = examplePush();
+    for (const [i, release] of DEMO_RELEASES.entries()) {
+      push = i === 0 ? { ...push, head_commit: { ...push.head_commit!, message: release.message } } : nextPush(push, release.message);
+      const image = `${env.imageRepository}:${push.after}`;
+      const source = live.registry.resolve(`${env.imageRepository}:${release.version}`);
+      if (!source) throw new Error(`The twin registry has no ${env.imageRepository}:${release.version} to build the demo's release from.`);
+      live.registry.push(image, source);
+      write(`\n● Push ${i + 1}: ${push.repository.full_name} ${push.ref} ${push.after.slice(0, 7)} "${release.message}"`);
+      write(`  CI pushed image ${image.split('/').pop()} (${release.version})`);
+      const step = await deployStep(twin, push, release.version, load, dbUrl, table, write);
+      steps.push(step);
+      const onLive = productionRelease(twin, env);
+      if (release.version === 'v2') {
+        const t = step.traffic.total;
+        check(
+          'v2 promoted with zero failed requests',
+          step.status === 'SUCCEEDED' && onLive === push.after && t.failed === 0 && t.serverErrors === 0 && t.sent > 0,
+          `execution ${step.status}; production 100% on ${onLive === push.after ? 'v2' : String(onLive)}; ${t.sent} requests during the deployment, ${t.serverErrors} 5xx, ${t.failed} failed`,
+        );
+        const added = step.after.columns[table]?.filter((c) => !step.before.columns[table]?.includes(c)) ?? [];
+        check('v2 migration applied', added.length > 0, `new column(s) on ${table}: ${added.join(', ') || 'none'}`);
+      } else if (release.version === 'v3') {
+        const alarm = await alarmCause(env.alarms);
+        check(
+          'v3 rolled back by an alarm from real metrics',
+          step.status === 'FAILED' && step.error === 'Cutover.RolledBackOnAlarm' && alarm.computed && onLive === DEMO_PREVIOUS(steps),
+          `execution ${step.status} (${step.error ?? '-'}); ${alarm.detail}; production 100% on ${onLive === DEMO_PREVIOUS(steps) ? 'v2' : String(onLive)}`,
+        );
+      } else {
+        const sameSchema = JSON.stringify(step.before.columns) === JSON.stringify(step.after.columns);
+        check(
+          'v4 migration failed, schema unchanged',
+          step.status === 'FAILED' && (step.error ?? '').startsWith('Cutover.') && sameSchema && onLive === DEMO_PREVIOUS(steps),
+          `execution ${step.status} (${step.error ?? '-'}: ${(await recordCause(twin, serviceName, environmentName, step.executionArn)) ?? '-'}); schema ${sameSchema ? 'unchanged' : 'CHANGED'}; production still on v2`,
+        );
+      }
+      check(`no write lost across ${release.version}`, step.missing.length === 0, step.missing.length === 0 ? 'every acknowledged write is in the database' : `${step.missing.length} acknowledged writes missing, e.g. ids ${step.missing.slice(0, 5).join(', ')}`);
+    }
   } finally {
     unsubscribe();
-    if (alarmName) await cloudWatchClient().send(new SetAlarmStateCommand({ AlarmName: alarmName, StateValue: 'OK', StateReason: 'demo reset' }));
+    await load.stop();
+    answering = new Set();
   }
-  return { ok: checks.every((c) => c.ok), checks };
+  const end = await missingIds(dbUrl, table, load.acknowledgedIds());
+  check('no write lost in the whole demo', end.length === 0, `${load.acknowledgedIds().length} acknowledged writes, ${end.length} missing; traffic: ${formatFigures(load.figures())}`);
+  return { ok: checks.every((c) => c.ok), checks, steps };
 }
 
-function productionArn(route: { listenerArn: string } | { ruleArn: string }): string {
+/** The commit of release v2: what production must run after v3's and v4's failures. */
+function DEMO_PREVIOUS(steps: StepReport[]): string | undefined {
+  return steps.find((s) => s.release === 'v2')?.commit;
+}
+
+async function deployStep(twin: Twin<LiveEcs>, push: PushEvent, version: string, load: LoadGenerator, dbUrl: string, table: string, write: (l: string) => void): Promise<StepReport> {
+  const before = await databaseShape(dbUrl);
+  const ackedBefore = load.acknowledgedIds();
+  const figuresBefore = load.figures();
+  const started = Date.now();
+  const r = await deliverPush(twin.url, twin.webhookSecret, push);
+  write(`  webhook → ${r.status} ${JSON.stringify(r.body)}`);
+  const arn = String(r.body.executionArn ?? '');
+  const done = arn ? await twin.sfn.waitForExecution(arn) : undefined;
+  const realMs = Date.now() - started;
+  const traffic = figuresBetween(figuresBefore, load.figures());
+  await load.waitForWrites(5);
+  const after = await databaseShape(dbUrl);
+  const missing = await missingIds(dbUrl, table, ackedBefore);
+  write(`  requests during the deployment: ${formatFigures(traffic)}`);
+  if (traffic.total.serverErrors + traffic.total.failed > 0 && traffic.lastError) write(`    last error: ${traffic.lastError}`);
+  write(`  ${table}: ${before.rows[table] ?? 0} rows before → ${after.rows[table] ?? 0} after; columns ${JSON.stringify(after.columns[table] ?? [])}`);
+  return {
+    release: version,
+    commit: push.after,
+    executionArn: arn,
+    status: done?.status ?? 'NOT_STARTED',
+    error: done?.error,
+    traffic,
+    before,
+    after,
+    missing,
+    realMs,
+  };
+}
+
+function routeArn(route: { listenerArn: string } | { ruleArn: string }): string {
   return 'listenerArn' in route ? route.listenerArn : route.ruleArn;
 }
 
+/** The image tag of the slot that has 100% of production traffic (undefined when split). */
+function productionRelease(twin: Twin<LiveEcs>, env: EnvironmentConfig): string | undefined {
+  const weights = twin.sim.elbv2.weights(routeArn(env.production));
+  const slot = (['blue', 'green'] as const).find((s) => (weights[env.slots[s].targetGroupArn] ?? 0) === 100);
+  if (!slot) return undefined;
+  const svc = twin.sim.ecs.describeService(env.cluster, env.slots[slot].service);
+  const td = svc?.taskDefinition ? twin.sim.ecs.describeTaskDefinition({ taskDefinition: svc.taskDefinition }).taskDefinition : undefined;
+  const image = td?.containerDefinitions?.find((c) => c.name === env.containerName)?.image;
+  return image?.split(':').pop();
+}
+
+function liveRelease(twin: Twin<LiveEcs>, env: EnvironmentConfig): string {
+  return `Release ${productionRelease(twin, env) ?? '(split traffic)'}`;
+}
+
+/** Whether the alarm that fired got there by evaluation of real metrics (not SetAlarmState), and its reason. */
+async function alarmCause(alarms: readonly string[]): Promise<{ computed: boolean; detail: string }> {
+  for (const name of alarms) {
+    const history = await cloudWatchClient().send(new DescribeAlarmHistoryCommand({ AlarmName: name, HistoryItemType: 'StateUpdate', MaxRecords: 20 }));
+    const toAlarm = history.AlarmHistoryItems?.find((h) => h.HistorySummary?.includes('to ALARM'));
+    if (toAlarm) {
+      const data = JSON.parse(toAlarm.HistoryData ?? '{}') as { newState?: { stateReason?: string } };
+      const reason = data.newState?.stateReason ?? toAlarm.HistorySummary ?? '';
+      return { computed: reason.startsWith('Threshold Crossed'), detail: `${name} → ALARM: ${reason}` };
+    }
+  }
+  const states = await cloudWatchClient().send(new DescribeAlarmsCommand({ AlarmNames: [...alarms] }));
+  return { computed: false, detail: `no alarm went to ALARM (${states.MetricAlarms?.map((a) => `${a.AlarmName} ${a.StateValue}`).join(', ')})` };
+}
+
+async function recordCause(twin: Twin<LiveEcs>, service: string, environment: string, executionArn: string): Promise<string | undefined> {
+  const record = (await twin.ledger.history(service, environment, 10)).find((r) => executionArn.endsWith(`:${r.deploymentId}`));
+  return record ? `${record.status}: ${record.message ?? record.error ?? ""}`.slice(0, 300) : undefined;
+}
+
 /** Play the operator for the `approve` database policy: read the pending question, answer "keep". */
-async function answerDecision(twin: Twin, service: string, environment: string, executionArn: string, write: (l: string) => void) {
-  for (let attempt = 0; attempt < 100; attempt++) {
+async function answerDecision(twin: Twin<LiveEcs>, service: string, environment: string, executionArn: string, write: (l: string) => void) {
+  for (let attempt = 0; attempt < 500; attempt++) {
     const record = (await twin.ledger.history(service, environment, 5)).find((r) => executionArn.endsWith(`:${r.deploymentId}`));
     if (record?.pendingTaskToken) {
       write(`  ? operator asked: ${record.pendingQuestion}`);
       await sfnClient().send(
         new SendTaskSuccessCommand({ taskToken: record.pendingTaskToken, output: JSON.stringify({ decision: 'keep', operator: 'demo operator' }) }),
       );
-      write('  ✎ operator (demo) answered: keep the database');
+      write('  ✎ operator (demo) answered: keep the database (the migration is transactional; nothing to restore)');
       return;
     }
     await new Promise((r) => setTimeout(r, 20));

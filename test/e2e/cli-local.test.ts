@@ -5,9 +5,9 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ROOT_DIR } from '../../lib/catalog';
 
 interface CliResult {
@@ -49,8 +49,20 @@ describe('e2e: the cutover CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cutover-e2e-cli-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('`cutover local --port 0 --exit` plays the demo, passes both checks, prints the timeline and the URLs, exits 0', async () => {
-    const r = await cutover(['local', '--port', '0', '--exit']);
+  /** The sample twin account with absolute image directories and free listener ports (tests run side by side). */
+  function testAccount(): string {
+    const file = join(ROOT_DIR, 'lib/config/samples/hello-world.twin.json');
+    const account = JSON.parse(readFileSync(file, 'utf8')) as { images: Record<string, { cwd: string }>; listenerPorts: Record<string, number> };
+    for (const image of Object.values(account.images)) image.cwd = resolve(dirname(file), image.cwd);
+    for (const arn of Object.keys(account.listenerPorts)) account.listenerPorts[arn] = 0;
+    const out = join(dir, 'account.json');
+    writeFileSync(out, JSON.stringify(account, null, 2));
+    return out;
+  }
+
+  it('`cutover local --exit` plays v2, v3 and v4 on the living twin, passes every check, prints timeline, figures and URLs, exits 0', async () => {
+    const stateDir = join(dir, 'state');
+    const r = await cutover(['local', '--port', '0', '--account', testAccount(), '--state-dir', stateDir, '--reset', '--exit'], 240_000);
     const out = r.stdout;
 
     assert.equal(r.code, 0, `exit ${r.code} (${r.signal})\n${out}\n${r.stderr}`);
@@ -59,21 +71,27 @@ describe('e2e: the cutover CLI', () => {
     assert.notEqual(Number(url[2]), 0, 'prints the port it got, not 0');
     const base = url[1]!;
 
-    assert.match(out, /✔ push 1 deployed: execution SUCCEEDED; production traffic 100% on green/);
-    assert.match(out, /✔ push 2 rolled back on alarm: execution FAILED \(Cutover\.RolledBackOnAlarm\)/);
-    assert.match(out, /Demo passed in [\d.]+ s: ✔ push 1 deployed, ✔ push 2 rolled back on alarm/);
-    assert.doesNotMatch(out, /✘ push/, 'no demo check failed');
+    assert.match(out, /✔ v2 promoted with zero failed requests: execution SUCCEEDED; production 100% on v2; \d+ requests during the deployment, 0 5xx, 0 failed/);
+    assert.match(out, /✔ v3 rolled back by an alarm from real metrics: execution FAILED \(Cutover\.RolledBackOnAlarm\); hello-world-production-5xx → ALARM: Threshold Crossed/);
+    assert.match(out, /✔ v4 migration failed, schema unchanged: execution FAILED \(Cutover\.MigrationFailed/);
+    assert.match(out, /✔ no write lost in the whole demo: \d+ acknowledged writes, 0 missing/);
+    assert.match(out, /Demo passed in [\d.]+ s/);
+    assert.doesNotMatch(out, /✘ /, 'no demo check failed');
+    // Per-step figures: requests by release and row counts.
+    assert.match(out, /requests during the deployment: sent \d+, 2xx \d+, 5xx 0, failed 0 \(v1 \d+ · v2 \d+\)/);
+    assert.match(out, /orders: \d+ rows before → \d+ after; columns \["id","item","created_at","priority"\]/);
     // Timeline lines.
     assert.match(out, /^ {2}\S+\s+t\+\S+\s+▶ ShiftTraffic$/m);
     assert.match(out, /t\+\S+\s+10% of production traffic on green/);
-    assert.match(out, /✘ FAILED Cutover\.RolledBackOnAlarm: hello-world\/production: release \w{7} .*was rolled back: alarm hello-world-production-5xx is in ALARM/);
     // The local URLs, with the port the twin listened on.
     assert.ok(out.includes(`GitHub webhook   POST ${base}/webhooks/github`), out);
-    assert.ok(out.includes(`EventBridge      POST ${base}/events`), out);
     assert.ok(out.includes(`Step Functions   ${base}`), out);
-    assert.ok(out.includes(`aws stepfunctions list-executions --endpoint-url ${base} --region us-east-1 --state-machine-arn arn:aws:states:us-east-1:123456789012:stateMachine:cutover-deploy`), out);
+    assert.match(out, /production traffic +http:\/\/127\.0\.0\.1:\d+/);
     assert.doesNotMatch(out, /Serving until Ctrl-C/, '--exit does not serve');
     assert.doesNotMatch(r.stderr, STACK_FRAME);
+    // What it leaves in the state directory: task logs and snapshot files.
+    assert.ok(readdirSync(join(stateDir, 'logs', 'hello-world')).length >= 4, 'a log per task');
+    assert.ok(readdirSync(join(stateDir, 'rds', 'snapshots')).some((f) => f.endsWith('.tar.gz')), 'snapshot files');
   });
 
   it('`--port abc` exits non-zero naming --port, without a stack trace', async () => {

@@ -283,7 +283,7 @@ describe('live ECS: tasks are child processes', () => {
 
   it('StopTask sends SIGTERM (exit 143), then SIGKILL after the stop timeout to a process that ignores it (exit 137)', async () => {
     const polite = await registerTd('sleep', { image: 'sleep:v1' });
-    const stubborn = await registerTd('stubborn', { image: 'sleep:v1', command: [process.execPath, join(dir, 'sleep.js'), 'ignore-term'], stopTimeout: 20 });
+    const stubborn = await registerTd('stubborn', { image: 'sleep:v1', command: [process.execPath, join(dir, 'sleep.js'), 'ignore-term'], stopTimeout: 1 }) // real seconds;
     const run = async (td: string) =>
       (await ecsClient().send(new RunTaskCommand({ cluster: CLUSTER, taskDefinition: td, networkConfiguration: NETWORK }))).tasks![0]!.taskArn!;
     const arns = [await run(polite), await run(stubborn)];

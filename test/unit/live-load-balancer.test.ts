@@ -174,7 +174,7 @@ async function setup(
           TargetType: 'ip',
           HealthCheckPath: '/health',
           HealthCheckIntervalSeconds: 5,
-          HealthCheckTimeoutSeconds: 4,
+          HealthCheckTimeoutSeconds: 2,
           HealthyThresholdCount: 3,
           UnhealthyThresholdCount: 2,
           ...opts.tgSettings,
@@ -369,7 +369,7 @@ describe('live load balancer', () => {
   it('answers 503 without registered targets, 502 when the target refuses or resets, 504 on the idle timeout', async () => {
     const paths = ['/none', '/refused', '/reset', '/hang'];
     const s = await setup(['fallback', 'none', 'refused', 'reset', 'hang'], ([f]) => forward([[f!, 1]]), {
-      idleTimeoutSeconds: 2,
+      idleTimeoutSeconds: 1,
       rules: async ([, ...tgs], listener) => {
         for (const [i, tg] of tgs.entries()) {
           await elbv2Client().send(

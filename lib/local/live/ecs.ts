@@ -98,7 +98,7 @@ export interface LiveEcsTimings {
   readonly provisioningSeconds?: number;
   /** A task is PENDING (pulling its images) this long before its processes start. @default 2 */
   readonly pullSeconds?: number;
-  /** Stop timeout of a container whose definition has no `stopTimeout` (SIGTERM → SIGKILL), as in ECS. @default 30 */
+  /** Stop timeout (REAL seconds) of a container whose definition has no `stopTimeout` (SIGTERM → SIGKILL), as in ECS. @default 30 */
   readonly stopTimeoutSeconds?: number;
   /** A service replaces its first failed task after this delay; each further consecutive failure doubles it. @default 10 */
   readonly restartDelaySeconds?: number;
@@ -746,13 +746,17 @@ export class LiveEcs extends SimulatedService {
     this.terminate(task);
   }
 
-  /** SIGTERM every running container, SIGKILL after its stop timeout; STOPPED at once if none runs. */
+  /**
+   * SIGTERM every running container, SIGKILL after its stop timeout; STOPPED at once if none runs.
+   * The stop timeout is REAL seconds: it bounds the process's own (real-time) shutdown work, which a
+   * scaled 30 s (0.5 s at ×60) would cut short on a busy machine.
+   */
   private terminate(task: LiveTask): void {
     const running = task.containers.filter((c) => c.proc?.running);
     if (running.length === 0) this.finish(task);
     for (const c of running) {
       c.proc!.signal('SIGTERM');
-      this.timers.after(c.stopTimeout, () => c.proc!.signal('SIGKILL'));
+      setTimeout(() => c.proc!.signal('SIGKILL'), c.stopTimeout * 1000).unref();
     }
   }
 

@@ -16,7 +16,7 @@
  * `X-Amzn-Trace-Id`), bodies streamed both ways. Errors as ALB gives them ("Troubleshoot your
  * Application Load Balancers"): 502 when the connection to the target fails or is reset before a
  * response, 503 when the target group has no registered targets, 504 when the target sends nothing
- * for the idle timeout (simulated seconds, default 60). Client keep-alive is kept (real 60 s idle).
+ * for the idle timeout (real seconds, default 60). Client keep-alive is kept (real 60 s idle).
  *
  * **Connections to targets are never pooled**: every proxied request and every health check opens its
  * own connection (`agent: false`, `Connection: close`). A pooled idle socket can be closed by the
@@ -65,7 +65,7 @@ import type { LiveTarget, LiveTargetState, MetricPublisher, TargetRegistry } fro
 export interface LiveLoadBalancerOptions {
   /** The ELBv2 simulator whose load balancers, listeners, rules and target groups this serves. */
   readonly elbv2: Elbv2Simulator;
-  /** Simulated time: health check intervals/timeouts, deregistration delay and idle timeout pass at its scale. */
+  /** Simulated time: health check intervals and the deregistration delay pass at its scale; the health check timeout and the idle timeout, which bound the real application's answers, are real seconds. */
   readonly clock: SimClock;
   /** Where `AWS/ApplicationELB` metrics go (the twin's CloudWatch). */
   readonly publish: MetricPublisher;
@@ -76,7 +76,7 @@ export interface LiveLoadBalancerOptions {
    */
   readonly ports?: Readonly<Record<string, number>>;
   /**
-   * ALB `idle_timeout.timeout_seconds`, simulated: a target that sends nothing for this long gets the
+   * ALB `idle_timeout.timeout_seconds`, in REAL seconds (the application answers in real time): a target that sends nothing for this long gets the
    * request answered 504.
    * @default 60
    */
@@ -171,7 +171,7 @@ export class LiveLoadBalancer implements TargetRegistry {
     this.idleTimeoutSeconds = opts.idleTimeoutSeconds ?? 60;
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 2000;
     if (!(this.idleTimeoutSeconds >= 1 && this.idleTimeoutSeconds <= 4000)) {
-      throw new Error(`LiveLoadBalancer idleTimeoutSeconds must be 1-4000 simulated seconds (ALB idle_timeout.timeout_seconds), got ${this.idleTimeoutSeconds}`);
+      throw new Error(`LiveLoadBalancer idleTimeoutSeconds must be 1-4000 real seconds (ALB idle_timeout.timeout_seconds), got ${this.idleTimeoutSeconds}`);
     }
     if (!(this.closeTimeoutMs >= 0)) throw new Error(`LiveLoadBalancer closeTimeoutMs must be >= 0 real milliseconds, got ${this.closeTimeoutMs}`);
   }
@@ -467,7 +467,8 @@ export class LiveLoadBalancer implements TargetRegistry {
       headers: this.forwardHeaders(l, req),
       agent: false,
     });
-    const idleMs = this.clock.realMs(this.idleTimeoutSeconds);
+    // The application answers in real time, so the idle timeout that bounds its work is real seconds.
+    const idleMs = this.idleTimeoutSeconds * 1000;
     if (Number.isFinite(idleMs)) {
       upstream.setTimeout(Math.min(idleMs, MAX_TIMER_MS), () => {
         if (phase === 'waiting') answerWithError(504);
@@ -576,7 +577,8 @@ export class LiveLoadBalancer implements TargetRegistry {
         req.destroy();
         resolve(result);
       };
-      const timeoutMs = this.clock.realMs(tg.HealthCheckTimeoutSeconds ?? 5);
+      // Real seconds: the target answers in real time (a scaled 2 s would be 33 ms at ×60 and fail a busy machine).
+      const timeoutMs = (tg.HealthCheckTimeoutSeconds ?? 5) * 1000;
       if (Number.isFinite(timeoutMs)) {
         timer = setTimeout(() => settle({ ok: false, reason: 'Target.Timeout', description: 'Request timed out' }), Math.min(timeoutMs, MAX_TIMER_MS));
         timer.unref();

@@ -10,6 +10,7 @@
 import type { AwsService, InProcessTransport } from '../../aws/clients';
 import type { Config } from '../../config/schema';
 import type { SimClock } from '../clock';
+import { LiveEcs, type LiveEcsOptions } from '../live/ecs';
 import { CloudWatchSimulator } from './cloudwatch';
 import { EcsSimulator, type EcsSimulatorOptions } from './ecs';
 import { Elbv2Simulator } from './elbv2';
@@ -27,7 +28,7 @@ export { forwardAction, listenerArnOfRule, loadBalancerArnOfListener } from './e
 export { awsError, type SimServiceName } from './errors';
 export type { FaultSpec } from './faults';
 export type { SeedOptions } from './seed';
-export { CloudWatchSimulator, EcsSimulator, Elbv2Simulator, RdsSimulator, SecretsSimulator };
+export { CloudWatchSimulator, EcsSimulator, Elbv2Simulator, LiveEcs, RdsSimulator, SecretsSimulator };
 
 export interface SimulatorOptions extends EcsSimulatorOptions, RdsSimulatorOptions {
   /** Simulated time; every resource state is derived from it. */
@@ -36,6 +37,11 @@ export interface SimulatorOptions extends EcsSimulatorOptions, RdsSimulatorOptio
   readonly region?: string;
   /** Account id in the ARNs the simulator makes. @default '123456789012' */
   readonly accountId?: string;
+  /**
+   * The living twin's ECS (lib/local/live/ecs.ts): tasks are real child processes registered with a
+   * real load balancer. Without it, ECS is the lazily computed {@link EcsSimulator}.
+   */
+  readonly liveEcs?: Omit<LiveEcsOptions, 'elbv2'>;
 }
 
 /** One call that reached the simulator (logged before faults are applied). */
@@ -49,17 +55,27 @@ export interface SimCall {
   readonly at: Date;
 }
 
-export class Simulator implements InProcessTransport {
+/**
+ * @typeParam Ecs which ECS runs behind the API: the lazily computed {@link EcsSimulator} (default), or
+ *   the living twin's {@link LiveEcs} when constructed with `liveEcs` (use {@link Simulator.live}).
+ */
+export class Simulator<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> implements InProcessTransport {
   readonly clock: SimClock;
   readonly region: string;
   readonly accountId: string;
-  /** Scenario hooks: `setImageHealth`, `setRunTaskOutcome`, `seedStableService`. */
-  readonly ecs: EcsSimulator;
+  /**
+   * Scenario hooks: `describeService`; on the {@link EcsSimulator} also `setImageHealth`,
+   * `setRunTaskOutcome`, `seedStableService`; on the {@link LiveEcs} `tasksOf`.
+   */
+  readonly ecs: Ecs;
   /** Scenario hooks: `weights`, `pickTargetGroup`, `seedListener`, `seedRule`, `seedTargetGroup`. */
   readonly elbv2: Elbv2Simulator;
   /** Scenario hooks: data payloads (`instanceData`, `setInstanceData`, ...), `seedInstance`, `seedCluster`. */
   readonly rds: RdsSimulator;
-  /** Scenario hooks: `onStateChange`, `seedAlarm`. */
+  /**
+   * Scenario hooks: `onStateChange`, `seedAlarm`, `seedMetricAlarm`; metrics from the twin's own
+   * services through `publishServiceMetrics`; alarm evaluation with `evaluateAlarms` / `startEvaluation`.
+   */
   readonly cloudwatch: CloudWatchSimulator;
   /** Scenario hooks: `seedSecret`. */
   readonly secrets: SecretsSimulator;
@@ -74,7 +90,7 @@ export class Simulator implements InProcessTransport {
     this.accountId = opts.accountId ?? '123456789012';
     const ctx = { clock: this.clock, region: this.region, accountId: this.accountId };
     this.elbv2 = new Elbv2Simulator(ctx);
-    this.ecs = new EcsSimulator(ctx, this.elbv2, opts);
+    this.ecs = (opts.liveEcs ? new LiveEcs(ctx, { ...opts.liveEcs, elbv2: this.elbv2 }) : new EcsSimulator(ctx, this.elbv2, opts)) as Ecs;
     this.rds = new RdsSimulator(ctx, opts);
     this.cloudwatch = new CloudWatchSimulator(ctx);
     this.secrets = new SecretsSimulator(ctx);
@@ -114,12 +130,23 @@ export class Simulator implements InProcessTransport {
     this.faults.clear();
   }
 
+  /** A simulator whose ECS tasks are real processes (`opts.liveEcs` is required). */
+  static live(opts: SimulatorOptions & { liveEcs: Omit<LiveEcsOptions, 'elbv2'> }): Simulator<LiveEcs> {
+    return new Simulator<LiveEcs>(opts);
+  }
+
+  /** Stop what runs for real (the live ECS's processes); a no-op for the lazily computed simulator. */
+  async close(): Promise<void> {
+    if (this.ecs instanceof LiveEcs) await this.ecs.close();
+  }
+
   /**
    * Create the AWS resources `config` refers to, as a user's account would have them before the first
    * deployment (see {@link seedFromConfig} in ./seed for the full list). Not logged in {@link calls}.
    */
   seedFromConfig(config: Config, opts: SeedOptions = {}): void {
-    seedFromConfig(this, config, opts);
+    if (!(this.ecs instanceof EcsSimulator)) throw new Error('seedFromConfig seeds the lazily computed simulator; the living twin seeds itself (lib/local/live/seed.ts).');
+    seedFromConfig(this as Simulator<EcsSimulator>, config, opts);
   }
 }
 

@@ -23,7 +23,8 @@ export interface SeedOptions {
 /** The container port of seeded task definitions and target groups. */
 export const SEED_CONTAINER_PORT = 8080;
 
-const NETWORK: NetworkConfiguration = {
+/** Network configuration of seeded awsvpc services and tasks. */
+export const NETWORK: NetworkConfiguration = {
   awsvpcConfiguration: { subnets: ['subnet-0sima', 'subnet-0simb'], securityGroups: ['sg-0sim'], assignPublicIp: 'DISABLED' },
 };
 
@@ -100,7 +101,8 @@ function seedEnvironment(sim: Services, family: string, env: EnvironmentConfig, 
   for (const alarm of env.alarms) sim.cloudwatch.seedAlarm(alarm, 'OK');
 }
 
-function seedRoute(elbv2: Elbv2Simulator, route: TrafficRoute, weights: Record<string, number>, port: number): void {
+/** Create the listener or rule of a route, forwarding by `weights` (listener on `port`). */
+export function seedRoute(elbv2: Elbv2Simulator, route: TrafficRoute, weights: Record<string, number>, port: number): void {
   if ('listenerArn' in route) elbv2.seedListener(route.listenerArn, [forwardAction(weights)], { port });
   else elbv2.seedRule(route.ruleArn, [forwardAction(weights)]);
 }

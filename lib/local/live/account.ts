@@ -1,0 +1,140 @@
+/**
+ * The twin account: what the living twin needs to know about the user's AWS account beyond the
+ * cutover config — what each container image runs on this machine, the real loopback port of each
+ * listener, the target groups' health checks, the CloudWatch alarm definitions and the environment of
+ * the initial task definition. On AWS these already exist (ECR images, ALB listeners, alarms); in the
+ * twin this file creates them.
+ *
+ * The schema is zod; {@link parseTwinAccount} turns an issue into a {@link ConfigError} that names
+ * the field and the fix.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../../config/load';
+import { listenerArn, listenerRuleArn } from '../../config/schema';
+import type { LocalImage } from './types';
+
+const port = z.number().int('use a whole port number').min(0, 'use 0 (any free port) or 1024-65535').max(65535, 'use at most 65535');
+const seconds = (min: number, max: number) => z.number().int('use whole seconds').min(min, `use ${min}-${max} seconds`).max(max, `use ${min}-${max} seconds`);
+const count = (min: number, max: number) => z.number().int('use a whole number').min(min, `use ${min}-${max}`).max(max, `use ${min}-${max}`);
+
+const ImageSchema = z.strictObject({
+  /** argv of the image's default command. */
+  command: z.array(z.string().min(1)).min(1, 'give at least the program to run'),
+  /** Working directory, relative to the account file's directory. */
+  cwd: z.string().min(1),
+  /** The image's ENV. */
+  environment: z.record(z.string(), z.string()).default({}),
+});
+
+/** Health check and draining settings applied to every target group of the cutover config. */
+const TargetGroupSchema = z.strictObject({
+  /** @default '/' (AWS default) */
+  healthCheckPath: z.string().startsWith('/', 'start the path with "/"').default('/'),
+  /** Simulated seconds between health checks. @default 30 (AWS default) */
+  healthCheckIntervalSeconds: seconds(5, 300).default(30),
+  /** @default 5 (AWS default for HTTP target groups) */
+  healthCheckTimeoutSeconds: seconds(2, 120).default(5),
+  /** @default 5 */
+  healthyThresholdCount: count(2, 10).default(5),
+  /** @default 2 */
+  unhealthyThresholdCount: count(2, 10).default(2),
+  /** `deregistration_delay.timeout_seconds`, simulated. @default 300 (AWS default) */
+  deregistrationDelaySeconds: seconds(0, 3600).default(300),
+});
+
+/** A single-metric alarm, in PutMetricAlarm's field names. */
+const AlarmSchema = z.strictObject({
+  AlarmName: z.string().min(1).max(255),
+  AlarmDescription: z.string().max(1024).optional(),
+  Namespace: z.string().min(1),
+  MetricName: z.string().min(1),
+  /** As CloudWatch shows them, e.g. `LoadBalancer` = `app/<name>/<id>` (from the load balancer ARN). */
+  Dimensions: z.array(z.strictObject({ Name: z.string().min(1), Value: z.string().min(1) })).max(30).default([]),
+  Statistic: z.enum(['SampleCount', 'Average', 'Sum', 'Minimum', 'Maximum']).optional(),
+  ExtendedStatistic: z.string().regex(/^p\d{1,2}(\.\d+)?$/, 'use a percentile such as p99').optional(),
+  /** Seconds: 10, 20, 30 or a multiple of 60. */
+  Period: z.number().int().refine((p) => [10, 20, 30].includes(p) || (p >= 60 && p % 60 === 0), 'use 10, 20, 30 or a multiple of 60 seconds'),
+  EvaluationPeriods: count(1, 100),
+  DatapointsToAlarm: count(1, 100).optional(),
+  Threshold: z.number(),
+  ComparisonOperator: z.enum(['GreaterThanOrEqualToThreshold', 'GreaterThanThreshold', 'LessThanThreshold', 'LessThanOrEqualToThreshold']),
+  TreatMissingData: z.enum(['breaching', 'notBreaching', 'ignore', 'missing']).default('missing'),
+}).refine((a) => (a.Statistic === undefined) !== (a.ExtendedStatistic === undefined), {
+  message: 'give exactly one of Statistic or ExtendedStatistic',
+});
+
+export const TwinAccountSchema = z.strictObject({
+  /** Images in the twin's registry at start: `repo:tag` → what it runs. */
+  images: z.record(z.string(), ImageSchema).default({}),
+  /** Real port on 127.0.0.1 per listener ARN of the config; listeners not named get a free port. */
+  listenerPorts: z.record(z.string(), port).default({}),
+  targetGroups: TargetGroupSchema.default(TargetGroupSchema.parse({})),
+  /** Alarm definitions; every alarm the cutover config names must be defined here. */
+  alarms: z.array(AlarmSchema).default([]),
+  /** The initial (live) release of every environment. */
+  initialRelease: z
+    .strictObject({
+      /** Image tag of the first task definition revision. */
+      imageTag: z.string().min(1).default('v1'),
+      /** Desired count of the live slot. */
+      desiredCount: count(1, 20).default(2),
+      /** Environment of the app container; values may use `${databaseUrl}` (the environment's database). */
+      environment: z.record(z.string(), z.string()).default({}),
+      /** Run this command (the image's working dir, the container's environment) once before the live slot starts, e.g. the release's migrations. */
+      setupCommand: z.array(z.string().min(1)).optional(),
+    })
+    .default({ imageTag: 'v1', desiredCount: 2, environment: {} }),
+});
+
+export type TwinAccount = z.infer<typeof TwinAccountSchema>;
+export type TwinAlarm = TwinAccount['alarms'][number];
+
+/**
+ * Validate a twin account.
+ * @param source where it came from, for messages (a file path)
+ * @throws ConfigError naming each bad field and the fix
+ */
+export function parseTwinAccount(value: unknown, source = 'twin account'): TwinAccount {
+  const result = TwinAccountSchema.safeParse(value);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  - ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+    throw new ConfigError(`${source} is not valid:\n${lines.join('\n')}`);
+  }
+  for (const arn of Object.keys(result.data.listenerPorts)) {
+    if (!listenerArn.safeParse(arn).success && !listenerRuleArn.safeParse(arn).success) {
+      throw new ConfigError(`${source} is not valid:\n  - listenerPorts.${arn}: use a listener ARN (arn:aws:elasticloadbalancing:<region>:<account>:listener/app/...)`);
+    }
+  }
+  return result.data;
+}
+
+/**
+ * Read and validate a twin account file; image working directories are resolved against the file's
+ * directory.
+ * @throws ConfigError when the file is missing, not JSON, or not valid
+ */
+export function loadTwinAccountFile(path: string): { account: TwinAccount; images: Record<string, LocalImage> } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`Cannot read the twin account file ${path}: ${(err as Error).message}. Pass --account <file>.`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`The twin account file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  const account = parseTwinAccount(json, path);
+  const base = dirname(resolve(path));
+  const images = Object.fromEntries(
+    Object.entries(account.images).map(([ref, image]) => [
+      ref,
+      { command: image.command, cwd: isAbsolute(image.cwd) ? image.cwd : resolve(base, image.cwd), environment: image.environment },
+    ]),
+  );
+  return { account, images };
+}
