@@ -143,7 +143,7 @@ export async function playDemo(twin: Twin<LiveEcs>, options: DemoOptions = {}): 
 
   const load = new LoadGenerator({ url: prodUrl, ratePerSecond: options.ratePerSecond ?? 40 });
   load.start();
-  let answering = new Set<string>();
+  const answering = new Set<string>();
   const unsubscribe = twin.sfn.onHistoryEvent((executionArn: string, event: HistoryEvent) => {
     if (event.type === 'TaskStateEntered' && event.stateEnteredEventDetails?.name === 'AwaitDatabaseDecision' && !answering.has(executionArn)) {
       answering.add(executionArn);
@@ -180,14 +180,14 @@ export async function playDemo(twin: Twin<LiveEcs>, options: DemoOptions = {}): 
         const alarm = await alarmCause(env.alarms);
         check(
           'v3 rolled back by an alarm from real metrics',
-          step.status === 'FAILED' && step.error === 'Cutover.RolledBackOnAlarm' && alarm.computed && onLive === DEMO_PREVIOUS(steps),
-          `execution ${step.status} (${step.error ?? '-'}); ${alarm.detail}; production 100% on ${onLive === DEMO_PREVIOUS(steps) ? 'v2' : String(onLive)}`,
+          step.status === 'FAILED' && step.error === 'Cutover.RolledBackOnAlarm' && alarm.computed && onLive === v2Commit(steps),
+          `execution ${step.status} (${step.error ?? '-'}); ${alarm.detail}; production 100% on ${onLive === v2Commit(steps) ? 'v2' : String(onLive)}`,
         );
       } else {
         const sameSchema = JSON.stringify(step.before.columns) === JSON.stringify(step.after.columns);
         check(
           'v4 migration failed, schema unchanged',
-          step.status === 'FAILED' && (step.error ?? '').startsWith('Cutover.') && sameSchema && onLive === DEMO_PREVIOUS(steps),
+          step.status === 'FAILED' && (step.error ?? '').startsWith('Cutover.') && sameSchema && onLive === v2Commit(steps),
           `execution ${step.status} (${step.error ?? '-'}: ${(await recordCause(twin, serviceName, environmentName, step.executionArn)) ?? '-'}); schema ${sameSchema ? 'unchanged' : 'CHANGED'}; production still on v2`,
         );
       }
@@ -196,7 +196,6 @@ export async function playDemo(twin: Twin<LiveEcs>, options: DemoOptions = {}): 
   } finally {
     unsubscribe();
     await load.stop();
-    answering = new Set();
   }
   const end = await missingIds(dbUrl, table, load.acknowledgedIds());
   check('no write lost in the whole demo', end.length === 0, `${load.acknowledgedIds().length} acknowledged writes, ${end.length} missing; traffic: ${formatFigures(load.figures())}`);
@@ -204,7 +203,7 @@ export async function playDemo(twin: Twin<LiveEcs>, options: DemoOptions = {}): 
 }
 
 /** The commit of release v2: what production must run after v3's and v4's failures. */
-function DEMO_PREVIOUS(steps: StepReport[]): string | undefined {
+function v2Commit(steps: StepReport[]): string | undefined {
   return steps.find((s) => s.release === 'v2')?.commit;
 }
 

@@ -255,8 +255,8 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
           live.alarmEvents.push(event);
           return routeEvents(event).then(() => undefined);
         });
-        closers.push(async () => stopEvaluation());
         const stopEvaluation = liveSim.cloudwatch.startEvaluation();
+        closers.push(async () => stopEvaluation());
         await startInitialReleases(liveSim, live.postgres, options.config, options.live.account, { progress: options.live.progress });
         return new Twin<LiveEcs>(options.config, clock, liveSim, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, webhookSecret, closers, live);
       }

@@ -12,7 +12,7 @@ import type { Service, Task } from '@aws-sdk/client-ecs';
 import type { Config, EnvironmentConfig } from '../../config/schema';
 import { ConfigError } from '../../config/load';
 import type { LiveEcs, Simulator } from '../simulator';
-import { NETWORK, SEED_CONTAINER_PORT, seedRoute } from '../simulator/seed';
+import { initialTaskDefinition, NETWORK, SEED_CONTAINER_PORT, seedRoute } from '../simulator/seed';
 import type { TwinAccount } from './account';
 import type { PostgresHost } from './postgres/host';
 
@@ -105,22 +105,7 @@ export async function startInitialReleases(
       databaseUrl = await postgres.connectionUrl(id, kind);
     }
     const environmentVars = Object.entries(initial.environment).map(([k, v]) => ({ name: k, value: v.replaceAll('${databaseUrl}', databaseUrl) }));
-    const { taskDefinition } = sim.ecs.registerTaskDefinition({
-      family: `${service}-${environment}`,
-      networkMode: 'awsvpc',
-      requiresCompatibilities: ['FARGATE'],
-      cpu: '256',
-      memory: '512',
-      containerDefinitions: [
-        {
-          name: env.containerName,
-          image: `${env.imageRepository}:${initial.imageTag}`,
-          essential: true,
-          portMappings: [{ containerPort: SEED_CONTAINER_PORT, protocol: 'tcp' }],
-          environment: environmentVars,
-        },
-      ],
-    });
+    const { taskDefinition } = sim.ecs.registerTaskDefinition(initialTaskDefinition(`${service}-${environment}`, env, initial.imageTag, environmentVars));
     const tdArn = taskDefinition!.taskDefinitionArn!;
     if (initial.setupCommand) {
       progress(`${name}: running setup task ${initial.setupCommand.join(' ')}`);

@@ -1,7 +1,7 @@
 /**
  * Seeding the simulator from a cutover config: the AWS resources a user's account would already have.
  */
-import type { NetworkConfiguration } from '@aws-sdk/client-ecs';
+import type { KeyValuePair, NetworkConfiguration, RegisterTaskDefinitionRequest } from '@aws-sdk/client-ecs';
 import type { Config, EnvironmentConfig, TrafficRoute } from '../../config/schema';
 import type { CloudWatchSimulator } from './cloudwatch';
 import type { EcsSimulator } from './ecs';
@@ -60,21 +60,7 @@ export function seedFromConfig(sim: Services, config: Config, opts: SeedOptions 
 function seedEnvironment(sim: Services, family: string, env: EnvironmentConfig, opts: SeedOptions): void {
   const { blue, green } = env.slots;
   sim.ecs.createCluster({ clusterName: env.cluster });
-  const { taskDefinition } = sim.ecs.registerTaskDefinition({
-    family,
-    networkMode: 'awsvpc',
-    requiresCompatibilities: ['FARGATE'],
-    cpu: '256',
-    memory: '512',
-    containerDefinitions: [
-      {
-        name: env.containerName,
-        image: `${env.imageRepository}:${opts.initialImageTag ?? 'v1'}`,
-        essential: true,
-        portMappings: [{ containerPort: SEED_CONTAINER_PORT, protocol: 'tcp' }],
-      },
-    ],
-  });
+  const { taskDefinition } = sim.ecs.registerTaskDefinition(initialTaskDefinition(family, env, opts.initialImageTag ?? 'v1'));
 
   sim.elbv2.seedTargetGroup(blue.targetGroupArn, SEED_CONTAINER_PORT);
   sim.elbv2.seedTargetGroup(green.targetGroupArn, SEED_CONTAINER_PORT);
@@ -99,6 +85,30 @@ function seedEnvironment(sim: Services, family: string, env: EnvironmentConfig, 
   if (env.database?.instanceIdentifier) sim.rds.seedInstance(env.database.instanceIdentifier);
   if (env.database?.clusterIdentifier) sim.rds.seedCluster(env.database.clusterIdentifier);
   for (const alarm of env.alarms) sim.cloudwatch.seedAlarm(alarm, 'OK');
+}
+
+/**
+ * The first task definition revision of an environment: family `family`, one container
+ * `containerName` of image `<imageRepository>:<imageTag>` on port 8080, awsvpc/Fargate.
+ * @param environment the container's environment variables @default none
+ */
+export function initialTaskDefinition(family: string, env: EnvironmentConfig, imageTag: string, environment: KeyValuePair[] = []): RegisterTaskDefinitionRequest {
+  return {
+    family,
+    networkMode: 'awsvpc',
+    requiresCompatibilities: ['FARGATE'],
+    cpu: '256',
+    memory: '512',
+    containerDefinitions: [
+      {
+        name: env.containerName,
+        image: `${env.imageRepository}:${imageTag}`,
+        essential: true,
+        portMappings: [{ containerPort: SEED_CONTAINER_PORT, protocol: 'tcp' }],
+        ...(environment.length ? { environment } : {}),
+      },
+    ],
+  };
 }
 
 /** Create the listener or rule of a route, forwarding by `weights` (listener on `port`). */
