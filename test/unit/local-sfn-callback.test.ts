@@ -159,4 +159,28 @@ describe('LocalStepFunctions .waitForTaskToken', () => {
     assert.deepEqual(history.map((e) => e.type), ['ExecutionAborted', 'TaskStateAborted']);
     assert.deepEqual(history[0]!.executionAbortedEventDetails, { error: 'Test.Done', cause: 'enough' });
   });
+  it('times a callback task out after TimeoutSecondsPath simulated seconds taken from the state input', async () => {
+    // Prepare: the timeout comes from the input (bakeSeconds 200 at timeScale 1000 = 200 ms real).
+    const { svc, stateMachineArn, next } = setup({ TimeoutSeconds: undefined, TimeoutSecondsPath: '$.bakeSeconds' });
+
+    // Act
+    const started = Date.now();
+    const timed = svc.startExecution({ stateMachineArn, name: 'timed', input: '{"id":"t","bakeSeconds":200}' }).executionArn!;
+    const task = await next();
+    const result = await svc.waitForExecution(timed);
+    const elapsed = Date.now() - started;
+    const bad = svc.startExecution({ stateMachineArn, name: 'bad', input: '{"id":"b","bakeSeconds":"soon"}' }).executionArn!;
+    const badResult = await svc.waitForExecution(bad);
+
+    // Assess: the handler saw its own parameters only; the timeout fired in simulated time.
+    assert.equal(task.payloadToken, task.token);
+    assert.equal(result.status, 'FAILED');
+    assert.equal(result.error, 'States.Timeout');
+    assert.ok(elapsed >= 190 && elapsed < 5000, `timed out after ${elapsed} ms real`);
+    const scheduled = svc.getExecutionHistory({ executionArn: timed }).events!.find((e) => e.type === 'TaskScheduled');
+    assert.ok(!scheduled!.taskScheduledEventDetails!.parameters!.includes('__cutover'), 'history shows the parameters as written');
+    assert.equal(badResult.status, 'FAILED');
+    assert.equal(badResult.error, 'States.Runtime');
+    assert.match(badResult.cause ?? '', /TimeoutSecondsPath '\$\.bakeSeconds' must select a positive integer/);
+  });
 });

@@ -6,6 +6,9 @@
  * the library is rewritten so simulated time and AWS defaults hold:
  *  - Task `TimeoutSeconds`/`HeartbeatSeconds` are enforced by the service (scaled); the library's own
  *    task timer (default 60 s, real time) is pushed out to the longest timer Node allows;
+ *  - `TimeoutSecondsPath`/`HeartbeatSecondsPath` are resolved from the state input by the service: the
+ *    library copy carries each path as a hidden Parameters field ({@link TIMER_PARAMETER}) that the
+ *    service reads and strips before the handler sees its parameters;
  *  - retriers' `IntervalSeconds`/`MaxDelaySeconds` are scaled in place, so `BackoffRate` and
  *    `JitterStrategy` keep their exact meaning;
  *  - the execution's `TimeoutSeconds` is scaled;
@@ -35,6 +38,13 @@ export const MAX_TIMER_SECONDS = 2_147_483;
 /** Resource of the Task that stands in for a Wait the service times itself. */
 export const LOCAL_WAIT_RESOURCE = 'arn:aws:states:::cutover-local:wait';
 
+/**
+ * Hidden Parameters key through which the library hands the service a Task's `TimeoutSecondsPath` /
+ * `HeartbeatSecondsPath` values (evaluated against the state input, as Parameters' own paths are).
+ * The service removes it before calling the handler.
+ */
+export const TIMER_PARAMETER = '__cutoverLocalTimers';
+
 export interface TaskInfo {
   readonly name: string;
   readonly resource: string;
@@ -44,6 +54,8 @@ export interface TaskInfo {
   readonly timeoutSeconds?: number;
   /** Literal `HeartbeatSeconds` (simulated seconds); enforced for callback tasks. */
   readonly heartbeatSeconds?: number;
+  /** `TimeoutSecondsPath` / `HeartbeatSecondsPath`: their values arrive in {@link TIMER_PARAMETER}. */
+  readonly timerPaths?: { readonly timeoutSecondsPath?: string; readonly heartbeatSecondsPath?: string };
 }
 
 export type DynamicWait =
@@ -230,16 +242,29 @@ export function prepareDefinition(definition: AslDefinition, realSeconds: (simul
 
     if (type === 'Task') {
       const resource = String(state.Resource);
+      const timeoutSecondsPath = typeof state.TimeoutSecondsPath === 'string' ? state.TimeoutSecondsPath : undefined;
+      const heartbeatSecondsPath = typeof state.HeartbeatSecondsPath === 'string' ? state.HeartbeatSecondsPath : undefined;
       tasks.set(name, {
         name,
         resource,
         callback: resource.endsWith('.waitForTaskToken'),
         timeoutSeconds: typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : undefined,
         heartbeatSeconds: typeof state.HeartbeatSeconds === 'number' ? state.HeartbeatSeconds : undefined,
+        ...(timeoutSecondsPath || heartbeatSecondsPath ? { timerPaths: { timeoutSecondsPath, heartbeatSecondsPath } } : {}),
       });
-      // The service enforces the literal timeout in simulated time; a TimeoutSecondsPath stays with
-      // the library (real time). Without either, AWS never times a task out (the library would at 60 s).
-      if (!('TimeoutSecondsPath' in state)) state.TimeoutSeconds = MAX_TIMER_SECONDS;
+      // The service enforces every timeout (literal or from a path) in simulated time. Without one,
+      // AWS never times a task out (the library would at 60 s).
+      if (timeoutSecondsPath || heartbeatSecondsPath) {
+        const timers: JsonObject = {};
+        if (timeoutSecondsPath) timers['timeoutSeconds.$'] = timeoutSecondsPath;
+        if (heartbeatSecondsPath) timers['heartbeatSeconds.$'] = heartbeatSecondsPath;
+        // Without Parameters the handler gets the whole state input: carry it along and unwrap it.
+        if (isObject(state.Parameters)) state.Parameters = { ...state.Parameters, [TIMER_PARAMETER]: timers };
+        else state.Parameters = { [TIMER_PARAMETER]: { ...timers, 'stateInput.$': '$' } };
+        delete state.TimeoutSecondsPath;
+        delete state.HeartbeatSecondsPath;
+      }
+      state.TimeoutSeconds = MAX_TIMER_SECONDS;
     }
 
     if (type === 'Wait') {

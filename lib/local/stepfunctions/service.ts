@@ -9,8 +9,8 @@
  * four forms), retry intervals (backoff and jitter kept), callback Task `TimeoutSeconds`/`HeartbeatSeconds`
  * (other Tasks run their handlers in real time, so their `TimeoutSeconds` is real time)
  * and the execution's `TimeoutSeconds`. Exceptions, all documented:
- *  - `TimeoutSecondsPath` / `HeartbeatSecondsPath` are left to the library: the timeout runs in real
- *    time, the heartbeat is not enforced;
+ *  - `TimeoutSecondsPath` / `HeartbeatSecondsPath` are resolved from the state input and enforced like
+ *    their literal forms (scaled for callback tasks);
  *  - Timestamp waits wait until the timestamp on `clock.now()` (simulated), or — without a clock —
  *    scale the remaining wall-clock gap;
  *  - `$$.State.Name` works in payload templates (inlined); `$$.State.EnteredTime` is the time the
@@ -54,6 +54,7 @@ import {
   type DynamicWait,
   type StateInfo,
   type TaskInfo,
+  TIMER_PARAMETER,
 } from './definition';
 import { HistoryRecorder, normalizeFailure, withoutExecutionData, type TaskInvocation } from './history';
 import { sfnError } from './errors';
@@ -653,10 +654,13 @@ export class LocalStepFunctions {
     for (const cancel of [...e.inflight]) cancel(closed);
   }
 
-  private invokeTask(e: ExecutionRecord, info: TaskInfo, input: unknown): Promise<unknown> {
+  private invokeTask(e: ExecutionRecord, taskInfo: TaskInfo, rawInput: unknown): Promise<unknown> {
     const minted = e.pendingToken;
     e.pendingToken = undefined;
     if (e.status !== 'RUNNING') return Promise.reject(new FatalError('States.Runtime', `Execution ${e.arn} is closed`));
+    const timers = resolveTimerPaths(taskInfo, rawInput);
+    if ('problem' in timers) return Promise.reject(new FatalError('States.Runtime', timers.problem));
+    const { info, input } = timers;
     const taskToken = info.callback ? (minted ?? `AQ${randomBytes(48).toString('base64url')}`) : undefined;
     const invocation: TaskInvocation = {
       stateName: info.name,
@@ -781,3 +785,30 @@ export class LocalStepFunctions {
 }
 
 export type { StateInfo };
+
+/**
+ * A Task's `TimeoutSecondsPath` / `HeartbeatSecondsPath` values, handed over in {@link TIMER_PARAMETER}
+ * (see lib/local/stepfunctions/definition.ts): returns the task info with literal seconds and the
+ * parameters without the hidden field, or the `States.Runtime` problem AWS reports when a path does
+ * not select a positive integer.
+ */
+function resolveTimerPaths(info: TaskInfo, input: unknown): { info: TaskInfo; input: unknown } | { problem: string } {
+  if (!info.timerPaths || typeof input !== 'object' || input === null || !(TIMER_PARAMETER in input)) return { info, input };
+  const { [TIMER_PARAMETER]: timers, ...rest } = input as Record<string, unknown>;
+  const t = (timers ?? {}) as { timeoutSeconds?: unknown; heartbeatSeconds?: unknown; stateInput?: unknown };
+  const check = (field: string, path: string | undefined, value: unknown): number | string | undefined => {
+    if (!path) return undefined;
+    if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 99_999_999) {
+      return `Task state '${info.name}': ${field} '${path}' must select a positive integer (1-99999999), got ${JSON.stringify(value)}`;
+    }
+    return value as number;
+  };
+  const timeout = check('TimeoutSecondsPath', info.timerPaths.timeoutSecondsPath, t.timeoutSeconds);
+  if (typeof timeout === 'string') return { problem: timeout };
+  const heartbeat = check('HeartbeatSecondsPath', info.timerPaths.heartbeatSecondsPath, t.heartbeatSeconds);
+  if (typeof heartbeat === 'string') return { problem: heartbeat };
+  return {
+    info: { ...info, timeoutSeconds: timeout ?? info.timeoutSeconds, heartbeatSeconds: heartbeat ?? info.heartbeatSeconds },
+    input: 'stateInput' in t ? t.stateInput : rest,
+  };
+}
