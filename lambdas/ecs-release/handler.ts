@@ -6,8 +6,13 @@
  *    registers a revision of the live slot's task definition with the release image (idempotent).
  *  - `runMigration` `{ release }` → `{ ran: true, taskArn, status: 'RUNNING', checksLeft, message }`:
  *    the migration command as a one-off task of the new revision, in the live service's network.
- *  - `checkMigration` `{ migration }` → `{ ran: true, taskArn, status: RUNNING|SUCCEEDED|FAILED|TIMED_OUT, exitCode, checksLeft, message }`;
- *    stops the task when its checks run out.
+ *  - `checkMigration` `{ migration }` → `{ ran: true, taskArn, status: RUNNING|SUCCEEDED|FAILED|TIMED_OUT, exitCode, checksLeft, message, logTail }`;
+ *    stops the task when its checks run out. When the task FAILED and its container logs with `awslogs`,
+ *    `message` ends with the last lines of its log stream (`… Last log lines of <stream> in <group>: a | b | c`,
+ *    the whole message at most 1 KiB of UTF-8, newest lines kept) and `logTail` is
+ *    `{ logGroupName, logStreamName, lines, truncated }`; otherwise `logTail` is null and the message
+ *    is the exit code and ECS's reason only (logs that cannot be read never fail the check).
+ *    `message` becomes the failure's cause, and so the deployment record's message.
  *  - `deployGreen` `{ release }` → `{ deployed: true, service, desiredCount, stable: false, checksLeft }`.
  *  - `checkGreen` `{ release, green }` → same shape with `stable` and `message`, `checksLeft` decremented.
  *  - `scaleDown` `{ slots }` → `{ service, desiredCount: 0 }` (the idle slot).
@@ -21,8 +26,10 @@ import {
   registerReleaseRevision,
   runOneOffTask,
   stopTask,
+  taskContainerLogging,
   updateService,
 } from '../../lib/aws/ecs';
+import { awslogsStream, readTaskLogTail } from '../../lib/aws/logs';
 import { InvalidInputError, ResourceStateError } from '../../lib/domain/errors';
 import type { DeploymentPlan } from '../../lib/domain/plan';
 import { logger } from '../../lib/observability';
@@ -48,6 +55,59 @@ const Event = z.discriminatedUnion('action', [
 ]);
 
 const commandText = (c: string[]) => c.join(' ');
+
+/** Budget of a failed migration's message with its log tail, in UTF-8 bytes (it becomes the record's cause). */
+export const MIGRATION_MESSAGE_MAX_BYTES = 1024;
+/** Log events read for a failed migration's tail. */
+const LOG_TAIL_LINES = 20;
+/** A tail smaller than this is not worth appending. */
+const MIN_TAIL_BYTES = 64;
+const TAIL_SEPARATOR = ' | ';
+
+/** What checkMigration reports of a failed migration's log. */
+interface MigrationLogTail {
+  logGroupName: string;
+  logStreamName: string;
+  lines: string[];
+  truncated: boolean;
+}
+
+/**
+ * The failed migration's message, with the tail of its container's awslogs stream when it can be read:
+ * `<base> Last log lines of <stream> in <group>: <line> | <line> | …`, newest lines kept, the whole at
+ * most {@link MIGRATION_MESSAGE_MAX_BYTES}. Never throws: without a tail (no awslogs configuration, no
+ * stream, no permission, no room, any error) the message is `base` and `logTail` null.
+ */
+async function withLogTail(
+  base: string,
+  cluster: string,
+  taskArn: string,
+  containerName: string,
+  deploymentId: string,
+): Promise<{ message: string; logTail: MigrationLogTail | null }> {
+  const none = { message: base, logTail: null };
+  try {
+    const logging = await taskContainerLogging(cluster, taskArn, containerName);
+    const stream = logging && awslogsStream(logging);
+    if (!logging || !stream) return none;
+    const prefix = `${base} Last log lines of ${stream.logStreamName} in ${stream.logGroupName}: `;
+    const room = MIGRATION_MESSAGE_MAX_BYTES - Buffer.byteLength(prefix);
+    if (room < MIN_TAIL_BYTES) return none;
+    const tail = await readTaskLogTail(logging, { maxLines: LOG_TAIL_LINES, maxBytes: room, separator: TAIL_SEPARATOR });
+    if (!tail) return none;
+    return {
+      message: `${prefix}${tail.text}`,
+      logTail: { logGroupName: tail.logGroupName, logStreamName: tail.logStreamName, lines: tail.lines, truncated: tail.truncated },
+    };
+  } catch (err) {
+    logger.warn('could not read the migration task’s logs; recording the exit code only', {
+      deploymentId,
+      taskArn,
+      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    });
+    return none;
+  }
+}
 
 export const handler = async (event: unknown): Promise<unknown> => {
   const parsed = Event.safeParse(event);
@@ -97,15 +157,16 @@ export const handler = async (event: unknown): Promise<unknown> => {
           exitCode: null,
           checksLeft,
           message: `Migration "${cmd}" did not finish in time and was stopped.`,
+          logTail: null,
         };
       }
-      const message =
-        s.status === 'SUCCEEDED'
-          ? `Migration "${cmd}" succeeded (exit code 0).`
-          : s.status === 'FAILED'
-            ? `Migration "${cmd}" failed with exit code ${s.exitCode ?? 'none'}: ${s.reason}.`
-            : `Migration "${cmd}" is ${s.reason}.`;
-      return { ran: true, taskArn: e.migration.taskArn, status: s.status, exitCode: s.exitCode, checksLeft, message };
+      if (s.status === 'FAILED') {
+        const base = `Migration "${cmd}" failed with exit code ${s.exitCode ?? 'none'}: ${s.reason}.`;
+        const { message, logTail } = await withLogTail(base, plan.cluster, e.migration.taskArn, plan.containerName, plan.deploymentId);
+        return { ran: true, taskArn: e.migration.taskArn, status: s.status, exitCode: s.exitCode, checksLeft, message, logTail };
+      }
+      const message = s.status === 'SUCCEEDED' ? `Migration "${cmd}" succeeded (exit code 0).` : `Migration "${cmd}" is ${s.reason}.`;
+      return { ran: true, taskArn: e.migration.taskArn, status: s.status, exitCode: s.exitCode, checksLeft, message, logTail: null };
     }
     case 'deployGreen': {
       await updateService(plan.cluster, e.release.idleService, {

@@ -18,8 +18,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 
-export type AwsService = 'ecs' | 'elbv2' | 'rds' | 'cloudwatch' | 'dynamodb' | 'sfn' | 'secretsmanager';
+export type AwsService = 'ecs' | 'elbv2' | 'rds' | 'cloudwatch' | 'logs' | 'dynamodb' | 'sfn' | 'secretsmanager';
 
 /**
  * An in-process implementation of some AWS services.
@@ -43,7 +44,8 @@ export interface ClientRouting {
 }
 
 let routing: ClientRouting = {};
-const cache = new Map<AwsService, unknown>();
+/** Clients by service, or by `<service>@<region>` for a client pinned to a region. */
+const cache = new Map<string, unknown>();
 
 /** Point all clients created from now on at `next`; drops cached clients. Used by the local twin. */
 export function configureClients(next: ClientRouting): void {
@@ -60,9 +62,10 @@ type AnyClient = {
   middlewareStack: { add: (mw: any, options: { step: 'initialize'; name: string; priority?: 'high' }) => void };
 };
 
-function create<T extends AnyClient>(service: AwsService, Ctor: new (config: object) => T): T {
+/** @param region a region for this client instead of the routing's (or the SDK's) default */
+function create<T extends AnyClient>(service: AwsService, Ctor: new (config: object) => T, region?: string): T {
   const config: Record<string, unknown> = {};
-  if (routing.region) config.region = routing.region;
+  if (region ?? routing.region) config.region = region ?? routing.region;
   if (routing.credentials) config.credentials = routing.credentials;
   const endpoint = routing.endpoints?.[service];
   if (endpoint) config.endpoint = endpoint;
@@ -81,11 +84,11 @@ function create<T extends AnyClient>(service: AwsService, Ctor: new (config: obj
   return client;
 }
 
-function cached<T>(service: AwsService, make: () => T): T {
-  let client = cache.get(service) as T | undefined;
+function cached<T>(key: string, make: () => T): T {
+  let client = cache.get(key) as T | undefined;
   if (!client) {
     client = make();
-    cache.set(service, client);
+    cache.set(key, client);
   }
   return client;
 }
@@ -95,6 +98,15 @@ export const elbv2Client = (): ElasticLoadBalancingV2Client =>
   cached('elbv2', () => create('elbv2', ElasticLoadBalancingV2Client));
 export const rdsClient = (): RDSClient => cached('rds', () => create('rds', RDSClient));
 export const cloudWatchClient = (): CloudWatchClient => cached('cloudwatch', () => create('cloudwatch', CloudWatchClient));
+/**
+ * CloudWatch Logs client. Log events live in the region the writer chose (e.g. a container's
+ * `awslogs-region`), which may differ from the default one.
+ * @param region the region to read from @default the routing's region (or the SDK's: AWS_REGION)
+ */
+export const logsClient = (region?: string): CloudWatchLogsClient =>
+  region === undefined
+    ? cached('logs', () => create('logs', CloudWatchLogsClient))
+    : cached(`logs@${region}`, () => create('logs', CloudWatchLogsClient, region));
 export const sfnClient = (): SFNClient => cached('sfn', () => create('sfn', SFNClient));
 export const secretsManagerClient = (): SecretsManagerClient =>
   cached('secretsmanager', () => create('secretsmanager', SecretsManagerClient));

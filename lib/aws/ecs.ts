@@ -1,7 +1,7 @@
 /**
- * ECS adapter: task definition revisions for a release, one-off migration tasks, and the idle slot's
- * service. Follows DescribeServices, DescribeTaskDefinition, RegisterTaskDefinition, RunTask,
- * DescribeTasks, StopTask and UpdateService; "stable" is the acceptor of the SDK's
+ * ECS adapter: task definition revisions for a release, one-off migration tasks (their status and
+ * their container's log configuration), and the idle slot's service. Follows DescribeServices,
+ * DescribeTaskDefinition, RegisterTaskDefinition, RunTask, DescribeTasks, StopTask and UpdateService; "stable" is the acceptor of the SDK's
  * `waitUntilServicesStable` (one deployment, runningCount === desiredCount).
  */
 import { createHash } from 'node:crypto';
@@ -13,6 +13,7 @@ import {
   RunTaskCommand,
   StopTaskCommand,
   UpdateServiceCommand,
+  type LogConfiguration,
   type Service,
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
@@ -137,7 +138,11 @@ export interface OneOffTaskStatus {
   reason: string;
 }
 
-/** Status of a one-off task and its container's exit code. */
+/**
+ * Status of a one-off task and its container's exit code (DescribeTasks).
+ * @param containerName the container whose exit code decides; the task's first container if it has none of that name
+ * @throws TransientAwsError for throttling / 5xx (see ./errors); other SDK errors as they are
+ */
 export async function oneOffTaskStatus(cluster: string, taskArn: string, containerName: string): Promise<OneOffTaskStatus> {
   const out = await send(() => ecsClient().send(new DescribeTasksCommand({ cluster, tasks: [taskArn] })));
   const task = out.tasks?.[0];
@@ -147,6 +152,39 @@ export async function oneOffTaskStatus(cluster: string, taskArn: string, contain
   const exitCode = container?.exitCode ?? null;
   const reason = [task.stoppedReason, container?.reason].filter(Boolean).join('; ') || task.stopCode || 'stopped';
   return { status: exitCode === 0 ? 'SUCCEEDED' : 'FAILED', exitCode, reason };
+}
+
+/** Where a task's container sends its output: what a log reader needs (see `readTaskLogTail` in ./logs). */
+export interface TaskContainerLogging {
+  /** The task ARN, as DescribeTasks returns it (`arn:aws:ecs:<region>:<account>:task/<cluster>/<task id>`). */
+  taskArn: string;
+  /** The container (`containerName`, or the task's first container if it has none of that name). */
+  containerName: string;
+  /**
+   * The container's `logConfiguration` in the task's task definition revision, e.g. `{ logDriver: 'awslogs',
+   * options: { 'awslogs-group': '/ecs/app', 'awslogs-region': 'us-east-1', 'awslogs-stream-prefix': 'app' } }`;
+   * undefined when it has none.
+   */
+  logConfiguration?: LogConfiguration;
+}
+
+/**
+ * The log configuration of a task's container (DescribeTasks, then DescribeTaskDefinition of the task's
+ * own revision — the one it ran, not the family's latest).
+ * @param containerName as for {@link oneOffTaskStatus}
+ * @returns undefined when ECS does not know the task
+ * @throws TransientAwsError for throttling / 5xx (see ./errors); other SDK errors (e.g. ECS
+ *   `ClientException` for a deregistered revision) as they are
+ */
+export async function taskContainerLogging(cluster: string, taskArn: string, containerName: string): Promise<TaskContainerLogging | undefined> {
+  const client = ecsClient();
+  const out = await send(() => client.send(new DescribeTasksCommand({ cluster, tasks: [taskArn] })));
+  const task = out?.tasks?.[0];
+  if (!task?.taskDefinitionArn) return undefined;
+  const name = (task.containers?.find((c) => c.name === containerName) ?? task.containers?.[0])?.name ?? containerName;
+  const td = await send(() => client.send(new DescribeTaskDefinitionCommand({ taskDefinition: task.taskDefinitionArn })));
+  const logConfiguration = td?.taskDefinition?.containerDefinitions?.find((c) => c.name === name)?.logConfiguration;
+  return { taskArn: task.taskArn ?? taskArn, containerName: name, ...(logConfiguration ? { logConfiguration } : {}) };
 }
 
 export async function stopTask(cluster: string, taskArn: string, reason: string): Promise<void> {

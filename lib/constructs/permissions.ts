@@ -44,7 +44,9 @@ function arn(scope: IConstruct, service: string, resource: string, resourceName:
 
 /**
  * `ecs-release`: describe/update the configured slot services, register task definition revisions,
- * run/stop the migration task in the configured clusters, pass task and execution roles to ECS tasks.
+ * run/stop the migration task in the configured clusters, pass task and execution roles to ECS tasks,
+ * and read the migration task's log stream (`logs:GetLogEvents` on awslogs streams
+ * `<prefix>/<configured container name>/<task id>`, in any log group of the stack's account and region).
  * @param taskRoleArns roles the function may pass to ECS tasks; `undefined` allows any role, but only to `ecs-tasks.amazonaws.com`
  */
 export function ecsReleaseStatements(scope: IConstruct, config: Config, taskRoleArns?: readonly string[]): ScopedStatement[] {
@@ -101,6 +103,19 @@ export function ecsReleaseStatements(scope: IConstruct, config: Config, taskRole
       }),
       wildcardReason:
         'ecs:RegisterTaskDefinition and ecs:DescribeTaskDefinition support no resource-level permissions (Service Authorization Reference: no resource types).',
+    },
+    {
+      statement: new iam.PolicyStatement({
+        sid: 'MigrationTaskLogs',
+        actions: ['logs:GetLogEvents'],
+        resources: unique(envs.map((e) => e.containerName))
+          .sort()
+          .map((container) => arn(scope, 'logs', 'log-group', `*:log-stream:*/${container}/*`, ArnFormat.COLON_RESOURCE_NAME)),
+      }),
+      wildcardReason:
+        'logs:GetLogEvents authorizes on the log-stream resource (Service Authorization Reference). The log group and stream prefix are the awslogs options of the ' +
+        'migration task\'s task definition, read at run time (not in the config), and the task id is only known after RunTask; awslogs names streams ' +
+        '<prefix>/<container name>/<task id>, so the resource is the streams of the configured container names in any log group of this account and region (read-only).',
     },
     {
       statement: new iam.PolicyStatement({

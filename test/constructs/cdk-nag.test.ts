@@ -62,6 +62,16 @@ for (const configFile of ['lib/config/samples/hello-world.json', 'test/construct
       assert.ok(acknowledged.length > 0);
       for (const [id, reason] of acknowledged) assert.ok(reason.length >= 40, `${id} has a specific reason: "${reason}"`);
     });
+
+    it('acknowledges the wildcard of the migration task’s log streams (logs:GetLogEvents) with why it cannot be narrower', () => {
+      const acknowledged = app.node
+        .findAll()
+        .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
+        .flatMap((m) => Object.entries(m.data as Record<string, string>))
+        .filter(([id]) => id.includes('AwsSolutions-IAM5[Resource::') && /:log-group:\*:log-stream:\*\/[^/]+\/\*\]$/.test(id));
+      assert.ok(acknowledged.length > 0, 'the GetLogEvents stream wildcard is acknowledged');
+      for (const [id, reason] of acknowledged) assert.match(reason, /awslogs.*<prefix>\/<container name>\/<task id>/, id);
+    });
   });
 }
 

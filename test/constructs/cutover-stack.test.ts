@@ -143,6 +143,17 @@ describe('CutoverStack (sample config)', () => {
     assert.deepEqual(pass.Condition, { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
   });
 
+  it('lets ecs-release read only the awslogs streams of the configured container (the migration task’s log)', () => {
+    const statements = statementsOf('ecs-release');
+    const read = statements.filter((s) => actionsOf(s).includes('logs:GetLogEvents'));
+    assert.equal(read.length, 1, 'one statement grants logs:GetLogEvents');
+    assert.deepEqual(actionsOf(read[0]!), ['logs:GetLogEvents'], 'read-only: nothing but GetLogEvents');
+    assert.deepEqual(read[0]!.Resource, arnJoin('logs:log-group:*:log-stream:*/app/*'), 'streams <prefix>/app/<task id> only');
+    for (const name of ['plan', 'ledger', 'database', 'traffic', 'alarm-check']) {
+      assert.ok(!statementsOf(name).some((s) => actionsOf(s).includes('logs:GetLogEvents')), `${name} cannot read task logs`);
+    }
+  });
+
   it('scopes database to the configured instance, its renames and cutover snapshots', () => {
     const statements = statementsOf('database');
     const main = statements.find((s) => actionsOf(s).includes('rds:CreateDBSnapshot'))!;

@@ -138,7 +138,7 @@ describe('e2e: the living twin', () => {
     assert.equal(productionImageTag(), v2Commit, 'production still on v2');
     const record = (await twin.ledger.history(SERVICE, ENVIRONMENT, 5)).find((r) => step.done.executionArn.endsWith(`:${r.deploymentId}`));
     assert.equal(record?.status, 'failed');
-    assert.match(record?.message ?? '', /Migration "npm run migrate" failed with exit code 1/);
+    assert.match(record?.message ?? '', /Migration "npm run migrate" failed with exit code 1: .* Last log lines of cutover\/app\/[0-9a-f]{32} in \/ecs\/hello-world-production: .*relation "customers" does not exist/);
     assert.equal(step.traffic.total.failed + step.traffic.total.serverErrors, 0, step.traffic.lastError);
   });
 });

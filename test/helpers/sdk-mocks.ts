@@ -4,7 +4,7 @@
  *
  * `mockClient(Class)` stubs `Class.prototype.send`, so every instance — including the cached clients
  * of lib/aws/clients.ts — answers from the mock and nothing reaches the network. Importing this module
- * installs all five mocks; call {@link resetSdkMocks} in `beforeEach` for clean behaviour and history.
+ * installs every mock; call {@link resetSdkMocks} in `beforeEach` for clean behaviour and history.
  * A command with no configured behaviour resolves to `undefined`.
  */
 import { mockClient } from 'aws-sdk-client-mock';
@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { RDSClient, RDSServiceException } from '@aws-sdk/client-rds';
 import { CloudWatchClient, CloudWatchServiceException } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchLogsClient, CloudWatchLogsServiceException } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -24,12 +25,14 @@ export const ecsMock = mockClient(ECSClient);
 export const elbv2Mock = mockClient(ElasticLoadBalancingV2Client);
 export const rdsMock = mockClient(RDSClient);
 export const cloudWatchMock = mockClient(CloudWatchClient);
+/** CloudWatch Logs: every client `logsClient(region?)` returns, whatever its region. */
+export const logsMock = mockClient(CloudWatchLogsClient);
 /** The document client (lib-dynamodb): its commands carry plain JS objects, as the ledger sends them. */
 export const dynamoMock = mockClient(DynamoDBDocumentClient);
 
 export const sfnMock = mockClient(SFNClient);
 
-const all = [ecsMock, elbv2Mock, rdsMock, cloudWatchMock, dynamoMock, sfnMock];
+const all = [ecsMock, elbv2Mock, rdsMock, cloudWatchMock, logsMock, dynamoMock, sfnMock];
 
 /** Clear behaviour and call history of every mock; silence the handlers' logger. */
 export function resetSdkMocks(): void {
@@ -53,6 +56,7 @@ const serviceExceptions = {
   elbv2: ElasticLoadBalancingV2ServiceException,
   rds: RDSServiceException,
   cloudwatch: CloudWatchServiceException,
+  logs: CloudWatchLogsServiceException,
   dynamodb: DynamoDBServiceException,
 } as const;
 

@@ -14,8 +14,9 @@ import {
   type Service,
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
-import { ecsMock, resetSdkMocks, sdkError, throttlingError } from '../helpers/sdk-mocks';
-import { handler } from '../../lambdas/ecs-release/handler';
+import { AccessDeniedException, GetLogEventsCommand, ResourceNotFoundException } from '@aws-sdk/client-cloudwatch-logs';
+import { ecsMock, logsMock, resetSdkMocks, sdkError, throttlingError } from '../helpers/sdk-mocks';
+import { handler, MIGRATION_MESSAGE_MAX_BYTES } from '../../lambdas/ecs-release/handler';
 import { parseConfig } from '../../lib/config';
 import { resolvePlan } from '../../lib/domain/plan';
 
@@ -227,6 +228,126 @@ describe('ecs-release handler', () => {
       assert.equal(out.status, 'FAILED');
       assert.equal(out.exitCode, 1);
       assert.match(out.message as string, /failed with exit code 1: Essential container in task exited/);
+    });
+
+    describe('a failed migration is recorded with the migration’s own error (its awslogs tail)', () => {
+      const TASK_ID = '0123456789abcdef0123456789abcdef';
+      const MIGRATION_TASK = `arn:aws:ecs:us-east-1:123456789012:task/hello-world/${TASK_ID}`;
+      const GROUP = '/ecs/hello-world-production';
+      const STREAM = `cutover/app/${TASK_ID}`;
+      const awslogs = { logDriver: 'awslogs' as const, options: { 'awslogs-group': GROUP, 'awslogs-region': 'us-east-1', 'awslogs-stream-prefix': 'cutover' } };
+      /** The migration task stopped with `exitCode`, running revision 4 whose `app` container logs with `logConfiguration` (null: none). */
+      const failedTask = (logConfiguration: typeof awslogs | null = awslogs, exitCode = 1) => {
+        ecsMock.on(DescribeTasksCommand).resolves({
+          tasks: [
+            {
+              taskArn: MIGRATION_TASK,
+              taskDefinitionArn: TD_ARN(4),
+              lastStatus: 'STOPPED',
+              stopCode: 'EssentialContainerExited',
+              stoppedReason: 'Essential container in task exited',
+              containers: [{ name: 'app', exitCode }],
+            },
+          ],
+        });
+        ecsMock.on(DescribeTaskDefinitionCommand).resolves({
+          taskDefinition: { ...liveTd, taskDefinitionArn: TD_ARN(4), containerDefinitions: [{ ...liveTd.containerDefinitions![0], image: plan.image, logConfiguration: logConfiguration ?? undefined }] },
+        });
+      };
+      const logLines = (...messages: string[]) =>
+        logsMock.on(GetLogEventsCommand).resolves({
+          events: messages.map((message) => ({ timestamp: 1, message, ingestionTime: 2 })),
+          nextForwardToken: 'f/1',
+          nextBackwardToken: 'b/0',
+        });
+      const check = async () => (await handler({ action: 'checkMigration', plan, migration: { taskArn: MIGRATION_TASK, checksLeft: 10 } })) as Record<string, any>;
+      const TODAY = 'Migration "npm run migrate" failed with exit code 1: Essential container in task exited.';
+
+      it('appends the last lines of the task’s awslogs stream to the message and reports them in logTail', async () => {
+        // Prepare
+        failedTask();
+        logLines(
+          'migrate v4: ### MIGRATION 0003_orders_customer (UP) ###',
+          'error: relation "customers" does not exist',
+          'migrate v4: FAILED, no migration of this run was applied (the transaction was rolled back): relation "customers" does not exist (SQLSTATE 42P01)',
+        );
+        // Act
+        const out = await check();
+        // Assess
+        assert.equal(out.status, 'FAILED');
+        assert.equal(out.exitCode, 1);
+        assert.equal(
+          out.message,
+          `${TODAY} Last log lines of ${STREAM} in ${GROUP}: migrate v4: ### MIGRATION 0003_orders_customer (UP) ### | error: relation "customers" does not exist | ` +
+            'migrate v4: FAILED, no migration of this run was applied (the transaction was rolled back): relation "customers" does not exist (SQLSTATE 42P01)',
+        );
+        assert.deepEqual(out.logTail, {
+          logGroupName: GROUP,
+          logStreamName: STREAM,
+          lines: [
+            'migrate v4: ### MIGRATION 0003_orders_customer (UP) ###',
+            'error: relation "customers" does not exist',
+            'migrate v4: FAILED, no migration of this run was applied (the transaction was rolled back): relation "customers" does not exist (SQLSTATE 42P01)',
+          ],
+          truncated: false,
+        });
+        assert.deepEqual(ecsMock.commandCalls(DescribeTaskDefinitionCommand).map((c) => c.args[0].input.taskDefinition), [TD_ARN(4)], 'the revision the task ran');
+        assert.deepEqual(logsMock.commandCalls(GetLogEventsCommand).map((c) => c.args[0].input), [
+          { logGroupName: GROUP, logStreamName: STREAM, startFromHead: false, limit: 20 },
+        ]);
+      });
+
+      it('keeps the message within 1 KiB: the newest lines, the oldest dropped', async () => {
+        failedTask();
+        logLines(...Array.from({ length: 20 }, (_, i) => `line ${String(i).padStart(2, '0')} ${'x'.repeat(90)}`), 'ERROR: the last line says why');
+        const out = await check();
+        assert.ok(Buffer.byteLength(out.message) <= MIGRATION_MESSAGE_MAX_BYTES, `${Buffer.byteLength(out.message)} bytes`);
+        assert.ok(MIGRATION_MESSAGE_MAX_BYTES <= 1024);
+        assert.ok(out.message.startsWith(`${TODAY} Last log lines of ${STREAM} in ${GROUP}: `));
+        assert.ok(out.message.endsWith(' | ERROR: the last line says why'), out.message);
+        assert.ok(!out.message.includes('line 00'), 'the oldest lines are dropped');
+        assert.equal(out.logTail.truncated, true);
+        assert.equal(out.logTail.lines.at(-1), 'ERROR: the last line says why');
+      });
+
+      it('without awslogs in the task definition: today’s message, logTail null, no log read', async () => {
+        failedTask(null);
+        const out = await check();
+        assert.equal(out.message, TODAY);
+        assert.equal(out.logTail, null);
+        assert.equal(logsMock.commandCalls(GetLogEventsCommand).length, 0);
+      });
+
+      for (const [what, error] of [
+        ['no stream (ResourceNotFoundException)', sdkError(ResourceNotFoundException, 'The specified log stream does not exist.')],
+        ['no permission (AccessDeniedException)', sdkError(AccessDeniedException, 'not authorized to perform: logs:GetLogEvents')],
+        ['throttled even after the SDK’s retries', throttlingError('logs')],
+      ] as const) {
+        it(`${what}: today’s message, and the check does not fail`, async () => {
+          failedTask();
+          logsMock.on(GetLogEventsCommand).rejects(error);
+          const out = await check();
+          assert.equal(out.status, 'FAILED');
+          assert.equal(out.message, TODAY);
+          assert.equal(out.logTail, null);
+        });
+      }
+
+      it('ECS cannot describe the task definition: today’s message, the check does not fail', async () => {
+        failedTask();
+        ecsMock.on(DescribeTaskDefinitionCommand).rejects(throttlingError('ecs'));
+        const out = await check();
+        assert.equal(out.message, TODAY);
+        assert.equal(out.logTail, null);
+      });
+
+      it('a migration that succeeded reads no logs', async () => {
+        failedTask(awslogs, 0);
+        const out = await check();
+        assert.equal(out.status, 'SUCCEEDED');
+        assert.equal(out.logTail, null);
+        assert.equal(logsMock.commandCalls(GetLogEventsCommand).length, 0);
+      });
     });
 
     it('still running with checks left → RUNNING, task not stopped', async () => {

@@ -2,7 +2,7 @@
  * An in-process AWS simulator with AWS semantics, plugged into the SDK client factory as an
  * {@link InProcessTransport} (`configureClients({ transport: sim })` in lib/aws/clients.ts).
  *
- * It implements the parts of ECS, ELBv2, RDS, CloudWatch and Secrets Manager that cutover uses:
+ * It implements the parts of ECS, ELBv2, RDS, CloudWatch, CloudWatch Logs and Secrets Manager that cutover uses:
  * the same input validation, resource states computed lazily from a {@link SimClock} (no timers:
  * `clock.advance()` makes things happen), pagination, and the SDK's own typed exceptions. Faults and
  * latency can be injected per operation, and every call is logged in {@link Simulator.calls}.
@@ -16,6 +16,7 @@ import { EcsSimulator, type EcsSimulatorOptions } from './ecs';
 import { Elbv2Simulator } from './elbv2';
 import type { SimServiceName } from './errors';
 import { Faults, type FaultSpec } from './faults';
+import { LogsSimulator, type LogsFaultSpec } from './logs';
 import { RdsSimulator, type RdsSimulatorOptions } from './rds';
 import { SecretsSimulator } from './secrets';
 import { seedFromConfig, type SeedOptions } from './seed';
@@ -27,8 +28,9 @@ export type { ImageHealth, RunTaskInfo, RunTaskOutcome } from './ecs';
 export { forwardAction, listenerArnOfRule, loadBalancerArnOfListener } from './elbv2';
 export { awsError, type SimServiceName } from './errors';
 export type { FaultSpec } from './faults';
+export { logsError, type LogsFaultSpec } from './logs';
 export type { SeedOptions } from './seed';
-export { CloudWatchSimulator, EcsSimulator, Elbv2Simulator, LiveEcs, RdsSimulator, SecretsSimulator };
+export { CloudWatchSimulator, EcsSimulator, Elbv2Simulator, LiveEcs, LogsSimulator, RdsSimulator, SecretsSimulator };
 
 export interface SimulatorOptions extends EcsSimulatorOptions, RdsSimulatorOptions {
   /** Simulated time; every resource state is derived from it. */
@@ -46,7 +48,7 @@ export interface SimulatorOptions extends EcsSimulatorOptions, RdsSimulatorOptio
 
 /** One call that reached the simulator (logged before faults are applied). */
 export interface SimCall {
-  readonly service: SimServiceName;
+  readonly service: SimServiceName | 'logs';
   /** Operation name without `Command`, e.g. `UpdateService`. */
   readonly operation: string;
   /** The command input as sent (a copy). */
@@ -79,6 +81,11 @@ export class Simulator<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> implem
   readonly cloudwatch: CloudWatchSimulator;
   /** Scenario hooks: `seedSecret`. */
   readonly secrets: SecretsSimulator;
+  /**
+   * CloudWatch Logs: the awslogs streams of the live ECS's tasks (read from `liveEcs.logDir`); scenario
+   * hooks `seedLogEvents` (any simulator) and `injectFault` (also reached through {@link injectFault}).
+   */
+  readonly logs: LogsSimulator;
   /** Every call made through {@link send}, oldest first. Tests may clear it (`calls.length = 0`). */
   readonly calls: SimCall[] = [];
   private readonly faults = new Faults();
@@ -94,12 +101,13 @@ export class Simulator<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> implem
     this.rds = new RdsSimulator(ctx, opts);
     this.cloudwatch = new CloudWatchSimulator(ctx);
     this.secrets = new SecretsSimulator(ctx);
+    this.logs = new LogsSimulator(ctx, { ecs: this.ecs, logDir: opts.liveEcs?.logDir });
     this.services = { ecs: this.ecs, elbv2: this.elbv2, rds: this.rds, cloudwatch: this.cloudwatch, secretsmanager: this.secrets };
   }
 
-  /** True for ecs, elbv2, rds, cloudwatch and secretsmanager. */
+  /** True for ecs, elbv2, rds, cloudwatch, logs and secretsmanager. */
   handles(service: AwsService): boolean {
-    return Object.hasOwn(this.services, service);
+    return service === 'logs' || Object.hasOwn(this.services, service);
   }
 
   /**
@@ -111,6 +119,11 @@ export class Simulator<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> implem
    */
   async send(service: AwsService, operation: string, input: unknown): Promise<Record<string, unknown>> {
     if (!this.handles(service)) throw new Error(`The cutover simulator does not handle the ${service} service`);
+    if (service === 'logs') {
+      this.calls.push({ service, operation, input: safeCopy(input), at: this.clock.now() });
+      await this.logs.applyFault(operation);
+      return structuredClone(this.logs.invoke(operation, input));
+    }
     const name = service as SimServiceName;
     this.calls.push({ service: name, operation, input: safeCopy(input), at: this.clock.now() });
     await this.faults.apply(name, operation);
@@ -120,14 +133,17 @@ export class Simulator<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> implem
   /**
    * Make upcoming calls fail and/or slow down (see {@link FaultSpec}); faults are consumed in order.
    * @example sim.injectFault({ service: 'ecs', operation: 'UpdateService', error: 'ThrottlingException', times: 2 })
+   * @example sim.injectFault({ service: 'logs', operation: 'GetLogEvents', error: 'AccessDeniedException' })
    */
-  injectFault(spec: FaultSpec): void {
-    this.faults.inject(spec);
+  injectFault(spec: FaultSpec | (LogsFaultSpec & { readonly service: 'logs' })): void {
+    if (spec.service === 'logs') this.logs.injectFault(spec);
+    else this.faults.inject(spec);
   }
 
   /** Remove all pending injected faults. */
   clearFaults(): void {
     this.faults.clear();
+    this.logs.clearFaults();
   }
 
   /** A simulator whose ECS tasks are real processes (`opts.liveEcs` is required). */

@@ -29,6 +29,8 @@ export const NETWORK: NetworkConfiguration = {
 };
 
 interface Services {
+  /** Region of the simulator (the task definitions' `awslogs-region`). @default 'us-east-1' */
+  readonly region?: string;
   readonly ecs: EcsSimulator;
   readonly elbv2: Elbv2Simulator;
   readonly rds: RdsSimulator;
@@ -39,7 +41,8 @@ interface Services {
 /**
  * Create, for every service and environment of `config` (ARNs used verbatim): the ECS cluster; task
  * definition `<service>-<environment>` revision 1 (one container `containerName`, image
- * `<imageRepository>:<initialImageTag>`, port 8080, awsvpc/Fargate); both target groups; the load
+ * `<imageRepository>:<initialImageTag>`, port 8080, awsvpc/Fargate, logs to CloudWatch Logs with
+ * `awslogs`: see {@link initialTaskDefinition}); both target groups; the load
  * balancer and production listener (or listener + rule) forwarding 100 to blue / 0 to green; the test
  * listener or rule forwarding 100 to green; the blue service (stable, `liveDesiredCount` tasks
  * registered in the blue target group) and the green service (desired 0); the DB instance, or the
@@ -60,7 +63,7 @@ export function seedFromConfig(sim: Services, config: Config, opts: SeedOptions 
 function seedEnvironment(sim: Services, family: string, env: EnvironmentConfig, opts: SeedOptions): void {
   const { blue, green } = env.slots;
   sim.ecs.createCluster({ clusterName: env.cluster });
-  const { taskDefinition } = sim.ecs.registerTaskDefinition(initialTaskDefinition(family, env, opts.initialImageTag ?? 'v1'));
+  const { taskDefinition } = sim.ecs.registerTaskDefinition(initialTaskDefinition(family, env, opts.initialImageTag ?? 'v1', [], sim.region));
 
   sim.elbv2.seedTargetGroup(blue.targetGroupArn, SEED_CONTAINER_PORT);
   sim.elbv2.seedTargetGroup(green.targetGroupArn, SEED_CONTAINER_PORT);
@@ -87,12 +90,32 @@ function seedEnvironment(sim: Services, family: string, env: EnvironmentConfig, 
   for (const alarm of env.alarms) sim.cloudwatch.seedAlarm(alarm, 'OK');
 }
 
+/** `awslogs-stream-prefix` of the seeded task definitions: streams are `cutover/<container>/<task id>`. */
+export const SEED_LOG_STREAM_PREFIX = 'cutover';
+
+/**
+ * The log group of an environment's seeded task definition: `/ecs/<family>`, the name the ECS console's
+ * "Auto-configure CloudWatch Logs" gives a task definition family's group.
+ */
+export function seedLogGroupName(family: string): string {
+  return `/ecs/${family}`;
+}
+
 /**
  * The first task definition revision of an environment: family `family`, one container
- * `containerName` of image `<imageRepository>:<imageTag>` on port 8080, awsvpc/Fargate.
+ * `containerName` of image `<imageRepository>:<imageTag>` on port 8080, awsvpc/Fargate, whose output goes
+ * to CloudWatch Logs with the `awslogs` driver: group {@link seedLogGroupName} (`/ecs/<family>`), stream
+ * prefix {@link SEED_LOG_STREAM_PREFIX} (streams `cutover/<containerName>/<task id>`), region `region`.
  * @param environment the container's environment variables @default none
+ * @param region `awslogs-region` @default 'us-east-1' (the twin's default region)
  */
-export function initialTaskDefinition(family: string, env: EnvironmentConfig, imageTag: string, environment: KeyValuePair[] = []): RegisterTaskDefinitionRequest {
+export function initialTaskDefinition(
+  family: string,
+  env: EnvironmentConfig,
+  imageTag: string,
+  environment: KeyValuePair[] = [],
+  region = 'us-east-1',
+): RegisterTaskDefinitionRequest {
   return {
     family,
     networkMode: 'awsvpc',
@@ -106,6 +129,14 @@ export function initialTaskDefinition(family: string, env: EnvironmentConfig, im
         essential: true,
         portMappings: [{ containerPort: SEED_CONTAINER_PORT, protocol: 'tcp' }],
         ...(environment.length ? { environment } : {}),
+        logConfiguration: {
+          logDriver: 'awslogs',
+          options: {
+            'awslogs-group': seedLogGroupName(family),
+            'awslogs-region': region,
+            'awslogs-stream-prefix': SEED_LOG_STREAM_PREFIX,
+          },
+        },
       },
     ],
   };
