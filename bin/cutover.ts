@@ -9,6 +9,10 @@
  * a real load balancer on loopback, PostgreSQL per database, alarms evaluated from real metrics. It
  * plays the demo (pushes v2, v3, v4) unless --no-demo, prints the URLs and serves until Ctrl-C (or
  * exits after the demo with --exit: status 0 only if every outcome was as expected).
+ *
+ * The account survives a restart: on a state directory with a saved state (`twin-state.json`) the
+ * twin resumes it instead of starting v1, says what it resumed, and does not play the demo (which
+ * needs a fresh twin: `--reset`); with --exit it then exits 0 once the account is up again.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import '../lib/local/node-warnings';
@@ -16,6 +20,7 @@ import { ConfigError, loadConfigFile } from '../lib/config';
 import { playDemo } from '../lib/local/demo';
 import { createTimeline } from '../lib/local/timeline';
 import { loadTwinAccountFile } from '../lib/local/live/account';
+import { describeResume } from '../lib/local/live/persist';
 import { DEFAULT_PORT, LOCAL_WEBHOOK_SECRET, Twin } from '../lib/local/twin';
 import type { LiveEcs } from '../lib/local/simulator';
 
@@ -42,8 +47,8 @@ program
   .option('-p, --port <port>', `port on 127.0.0.1 (env CUTOVER_PORT)`, integer('--port', 0, 65535), process.env.CUTOVER_PORT ? Number(process.env.CUTOVER_PORT) : DEFAULT_PORT)
   .option('-c, --config <file>', 'cutover config (JSON)', DEFAULT_CONFIG)
   .option('-a, --account <file>', 'twin account: images, listener ports, health checks, alarms (JSON)', DEFAULT_ACCOUNT)
-  .option('--state-dir <dir>', 'where databases, snapshots and task logs live', '.cutover')
-  .option('--reset', 'delete the state directory first')
+  .option('--state-dir <dir>', 'where databases, snapshots, task logs and the account state live (a restart resumes it)', '.cutover')
+  .option('--reset', 'delete the state directory first: a fresh account with the initial release')
   .option('--no-demo', 'serve without playing the demo')
   .option('--exit', 'exit after the demo: status 0 only if every outcome was as expected')
   .option('--time-scale <n>', 'simulated seconds per real second', integer('--time-scale', 1, 100000), DEFAULT_TIME_SCALE)
@@ -73,8 +78,19 @@ program
       process.once('SIGTERM', () => void shutdown(143));
       twin.sfn.onHistoryEvent(createTimeline({ now: () => twin.clock.nowMs() }));
       console.log(`cutover local twin on ${twin.url}, ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      const resumed = twin.live.resumed;
+      if (resumed) {
+        console.log(`Resumed from ${opts.stateDir} (saved ${resumed.savedAt}): ${describeResume(resumed)}`);
+        for (const r of resumed.interrupted) console.log(`  ! deployment ${r.deploymentId} was interrupted: ${r.message}`);
+        if (resumed.removed.length > 0) console.log(`  · removed ${resumed.removed.length} database file(s) no resource referenced any more`);
+      } else {
+        const initial = account.initialRelease.imageTag;
+        console.log(`Started a fresh account in ${opts.stateDir}: ${Object.values(config.services).flatMap((s) => Object.keys(s.environments)).join(', ')} on ${initial}`);
+      }
       let ok = true;
-      if (opts.demo) {
+      if (opts.demo && resumed) {
+        console.log('The demo plays on a fresh twin (v1 live), and this one resumed a saved account: to play it, start clean with `npm start -- --reset`.');
+      } else if (opts.demo) {
         const result = await playDemo(twin);
         ok = result.ok;
         console.log(`\nDemo ${ok ? 'passed' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${result.checks.map((c) => `${c.ok ? '✔' : '✘'} ${c.name}`).join(', ')}`);

@@ -10,7 +10,7 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { configureClients, dynamoClient, resetClients } from '../aws/clients';
+import { configureClients, dynamoClient, dynamoDocClient, resetClients } from '../aws/clients';
 import { Ledger } from '../aws/ledger';
 import { FUNCTIONS, PARTITION_PLACEHOLDER, STATE_MACHINES, placeholdersIn, stateMachineFile } from '../catalog';
 import { CONFIG_ENV_VAR } from '../config/load';
@@ -26,6 +26,21 @@ import type { TwinAccount } from './live/account';
 import { LiveLoadBalancer } from './live/load-balancer';
 import { PostgresHost } from './live/postgres/host';
 import { LocalRegistry } from './live/registry';
+import {
+  assertStateMatches,
+  environmentTraffic,
+  exportTwinState,
+  readTwinState,
+  removeOrphanedDatabaseFiles,
+  restoreAccountResources,
+  restoreLedger,
+  restoreRoutesAndTaskDefinitions,
+  resumeServices,
+  TWIN_STATE_FILE,
+  TwinStateSaver,
+  type ResumeSummary,
+  type TwinState,
+} from './live/persist';
 import { seedLiveResources, startInitialReleases } from './live/seed';
 import type { LocalImage, TargetRegistry } from './live/types';
 import { LocalStepFunctions } from './stepfunctions/service';
@@ -59,13 +74,22 @@ export interface LiveTwinOptions {
   readonly account: TwinAccount;
   /** The account's images with absolute working directories (`loadTwinAccountFile` resolves them). */
   readonly images: Record<string, LocalImage>;
-  /** Where databases, snapshots and task logs live. @default '.cutover' */
+  /**
+   * Where databases, snapshots, task logs and the account state (`twin-state.json`) live. A twin
+   * started on a state directory with a state file resumes that account (lib/local/live/persist.ts)
+   * instead of seeding the initial release. @default '.cutover'
+   */
   readonly stateDir?: string;
-  /** Delete the state directory first. @default false */
+  /** Delete the state directory first: a fresh account with the initial release. @default false */
   readonly reset?: boolean;
+  /**
+   * Real milliseconds between checks whether the account changed; the state file is written when it
+   * did (and also when an execution ends, and when the twin stops). @default 2000
+   */
+  readonly saveIntervalMs?: number;
   /** Listener ARN → real port, over the account's `listenerPorts` (0 = any free port, e.g. in tests). */
   readonly listenerPorts?: Record<string, number>;
-  /** Progress lines while the initial release starts. */
+  /** Progress lines while the initial release starts (or the saved account resumes). */
   readonly progress?: (line: string) => void;
 }
 
@@ -81,6 +105,16 @@ export interface LiveParts {
   readonly stateDir: string;
   /** Directory of the tasks' logs (`<cluster>/<task id>.log`). */
   readonly logDir: string;
+  /** Absolute path of the account state file (`<stateDir>/twin-state.json`). */
+  readonly stateFile: string;
+  /** What the twin resumed from the state file; undefined when it started a fresh account. */
+  readonly resumed?: ResumeSummary;
+  /**
+   * Write the account state file now (it is also written when an execution ends, every few seconds
+   * when something changed, and when the twin stops).
+   * @throws (rejects with) the error of the Scan or the file write
+   */
+  saveState(): Promise<void>;
   /** Alarm state change events CloudWatch emitted (also routed to the twin's event rules), oldest first. */
   readonly alarmEvents: AlarmStateChangeEvent[];
   /**
@@ -117,8 +151,12 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
 
   /**
    * Start the twin. With `live`, ECS tasks are processes behind a real load balancer, databases are
-   * PostgreSQL and alarms evaluate real metrics; the initial release is running when this resolves.
-   * @throws ConfigError for an invalid account; Error when the initial release cannot start (naming the step)
+   * PostgreSQL and alarms evaluate real metrics; the initial release is running when this resolves —
+   * or, on a state directory with a state file (and no `reset`), the saved account is running again
+   * (its services stable behind the saved weights, its ledger back; `live.resumed` says what).
+   * @throws ConfigError for an invalid account; TwinStateError when the state file is corrupt or was
+   *   written for another config or account (naming the file, the differences and `--reset`); Error
+   *   when the initial release or a resumed service cannot start (naming the step)
    */
   static async start(options: TwinOptions & { live: LiveTwinOptions }): Promise<Twin<LiveEcs>>;
   static async start(options: TwinOptions): Promise<Twin<EcsSimulator>>;
@@ -126,15 +164,20 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
     const region = options.region ?? 'us-east-1';
     const accountId = options.accountId ?? '123456789012';
     const webhookSecret = options.webhookSecret ?? LOCAL_WEBHOOK_SECRET;
-    const clock = new SimClock({ timeScale: options.timeScale ?? 300 });
+    // The living twin's saved account (if any) first: the simulated clock resumes where it stopped.
+    const persisted = options.live ? openStateDir(options.live, options.config, { region, accountId }) : undefined;
+    const clock = new SimClock({
+      timeScale: options.timeScale ?? 300,
+      start: persisted?.saved ? new Date(Math.max(Date.now(), persisted.saved.simulatedTimeMs)) : undefined,
+    });
     const closers: Array<() => Promise<void>> = [];
     try {
       let sim: Simulator<EcsSimulator> | Simulator<LiveEcs>;
-      let live: LiveParts | undefined;
-      if (options.live) {
-        const built = await startLive(options.live, options.config, { clock, region, accountId, simulator: options.simulator }, closers);
+      let live: LiveBuild | undefined;
+      if (options.live && persisted) {
+        const built = await startLive(options.live, options.config, { clock, region, accountId, simulator: options.simulator }, persisted, closers);
         sim = built.sim;
-        live = built.live;
+        live = built;
         sim.secrets.seedSecret(WEBHOOK_SECRET_NAME, webhookSecret);
       } else {
         sim = new Simulator<EcsSimulator>({ clock, region, accountId, ...options.simulator });
@@ -170,6 +213,7 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
       });
       closers.push(async () => resetClients());
       await createLedgerTable(dynamoClient(), TABLE_NAME);
+      const ledgerRestore = persisted?.saved ? await restoreLedger(dynamoDocClient(), TABLE_NAME, persisted.saved, options.config) : undefined;
 
       sfn = new LocalStepFunctions({
         region,
@@ -249,16 +293,60 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
         return { statusCode: 200, body: { results } };
       }
 
-      if (options.live && live && sim.ecs instanceof LiveEcs) {
+      if (options.live && live && persisted && sim.ecs instanceof LiveEcs) {
         const liveSim = sim as Simulator<LiveEcs>;
+        const alarmEvents = live.parts.alarmEvents;
         liveSim.cloudwatch.onStateChange((event) => {
-          live.alarmEvents.push(event);
+          alarmEvents.push(event);
           return routeEvents(event).then(() => undefined);
         });
         const stopEvaluation = liveSim.cloudwatch.startEvaluation();
         closers.push(async () => stopEvaluation());
-        await startInitialReleases(liveSim, live.postgres, options.config, options.live.account, { progress: options.live.progress });
-        return new Twin<LiveEcs>(options.config, clock, liveSim, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, webhookSecret, closers, live);
+        const saved = persisted.saved;
+        if (saved) await resumeServices(liveSim, options.config, saved, { progress: options.live.progress });
+        else await startInitialReleases(liveSim, live.postgres, options.config, options.live.account, { progress: options.live.progress });
+
+        const built = live;
+        const accountImages = Object.keys(options.live.images);
+        const saver = new TwinStateSaver({
+          file: persisted.file,
+          intervalMs: options.live.saveIntervalMs,
+          collect: () =>
+            exportTwinState({
+              config: options.config,
+              region,
+              accountId,
+              clock,
+              sim: liveSim,
+              registry: built.parts.registry,
+              accountImages,
+              databaseUrls: built.databaseUrls,
+              ledger: { client: dynamoDocClient, tableName: TABLE_NAME },
+            }),
+        });
+        sfn.onHistoryEvent((_arn, event) => {
+          if (/^Execution(Succeeded|Failed|Aborted|TimedOut)$/.test(event.type ?? '')) saver.requestSave();
+        });
+        await saver.save({ force: true });
+        saver.start();
+        closers.push(() => saver.close());
+        const resumed: ResumeSummary | undefined =
+          saved && ledgerRestore
+            ? {
+                file: persisted.file,
+                savedAt: saved.savedAt,
+                environments: environmentTraffic(saved, options.config),
+                deployments: ledgerRestore.deployments,
+                interrupted: ledgerRestore.interrupted,
+                removed: built.removed,
+              }
+            : undefined;
+        const parts: LiveParts = {
+          ...built.parts,
+          ...(resumed ? { resumed } : {}),
+          saveState: () => saver.save({ force: true }).then(() => undefined),
+        };
+        return new Twin<LiveEcs>(options.config, clock, liveSim, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, webhookSecret, closers, parts);
       }
       return new Twin<EcsSimulator>(options.config, clock, sim as Simulator<EcsSimulator>, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, webhookSecret, closers, undefined);
     } catch (err) {
@@ -273,20 +361,62 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
   }
 }
 
+/** The living twin's state directory, opened before anything starts. */
+interface OpenedStateDir {
+  /** Absolute state directory. */
+  readonly stateDir: string;
+  /** Absolute path of its state file. */
+  readonly file: string;
+  /** The saved account, validated against the config; undefined for a fresh account. */
+  readonly saved?: TwinState;
+}
+
 /**
- * Build the living twin's AWS: state directory, registry, PostgreSQL host, live ECS, seeded resources
- * and the load balancer (listening). Pushes what it starts onto `closers` (stopped in reverse order).
+ * Resolve the state directory (deleting it first with `reset`) and read its state file, if any.
+ * @throws TwinStateError when the file is corrupt or does not match the config and account; Error for
+ *   a `saveIntervalMs` that is not a positive number
+ */
+function openStateDir(options: LiveTwinOptions, config: Config, account: { region: string; accountId: string }): OpenedStateDir {
+  if (options.saveIntervalMs !== undefined && !(options.saveIntervalMs > 0)) {
+    throw new Error(`live.saveIntervalMs must be real milliseconds > 0, got ${options.saveIntervalMs}`);
+  }
+  const stateDir = resolve(options.stateDir ?? '.cutover');
+  if (options.reset) rmSync(stateDir, { recursive: true, force: true });
+  const file = join(stateDir, TWIN_STATE_FILE);
+  const saved = readTwinState(file);
+  if (saved) assertStateMatches(saved, file, config, account);
+  return { stateDir, file, saved };
+}
+
+/** What {@link startLive} built. */
+interface LiveBuild {
+  readonly sim: Simulator<LiveEcs>;
+  readonly postgres: PostgresHost;
+  /** The live parts, without what only the end of the start knows (`resumed`, `saveState`). */
+  readonly parts: Omit<LiveParts, 'resumed' | 'saveState'>;
+  /** Config database identifier → its endpoint URL. */
+  readonly databaseUrls: Record<string, string>;
+  /** Orphaned data directories and snapshot files removed. */
+  readonly removed: string[];
+}
+
+/**
+ * Build the living twin's AWS: state directory, registry, PostgreSQL host, live ECS, seeded (or, with
+ * a saved account, restored) resources and the load balancer (listening). Pushes what it starts onto
+ * `closers` (stopped in reverse order). The services start later ({@link startInitialReleases} or
+ * {@link resumeServices}).
  */
 async function startLive(
   options: LiveTwinOptions,
   config: Config,
   base: { clock: SimClock; region: string; accountId: string; simulator?: TwinOptions['simulator'] },
+  persisted: OpenedStateDir,
   closers: Array<() => Promise<void>>,
-): Promise<{ sim: Simulator<LiveEcs>; live: LiveParts }> {
-  const stateDir = resolve(options.stateDir ?? '.cutover');
-  if (options.reset) rmSync(stateDir, { recursive: true, force: true });
+): Promise<LiveBuild> {
+  const { stateDir, saved } = persisted;
   const logDir = join(stateDir, 'logs');
   mkdirSync(logDir, { recursive: true });
+  const removed = removeOrphanedDatabaseFiles(join(stateDir, 'rds'), saved?.rds);
   const registry = new LocalRegistry(options.images);
   const postgres = new PostgresHost(join(stateDir, 'rds'));
   closers.push(() => postgres.close());
@@ -305,6 +435,7 @@ async function startLive(
     liveEcs: { targets, images: registry, logDir },
   });
   closers.push(() => sim.close());
+  if (saved) restoreAccountResources(saved, { sim, registry, postgres });
   seedLiveResources(sim, config, options.account);
   lb = new LiveLoadBalancer({
     elbv2: sim.elbv2,
@@ -314,7 +445,6 @@ async function startLive(
   });
   const loadBalancer = lb;
   closers.push(() => loadBalancer.close());
-  await lb.start();
   const urls = new Map<string, string>();
   for (const s of Object.values(config.services)) {
     for (const env of Object.values(s.environments)) {
@@ -323,12 +453,16 @@ async function startLive(
       if (db?.clusterIdentifier) urls.set(db.clusterIdentifier, await postgres.connectionUrl(db.clusterIdentifier, 'cluster'));
     }
   }
-  const live: LiveParts = {
+  const databaseUrls = Object.fromEntries(urls);
+  if (saved) restoreRoutesAndTaskDefinitions(saved, sim, databaseUrls);
+  await lb.start();
+  const parts: LiveBuild['parts'] = {
     registry,
     loadBalancer,
     postgres,
     stateDir,
     logDir,
+    stateFile: persisted.file,
     alarmEvents: [],
     databaseUrl: (identifier) => {
       const url = urls.get(identifier);
@@ -336,7 +470,7 @@ async function startLive(
       return url;
     },
   };
-  return { sim, live };
+  return { sim, postgres, parts, databaseUrls, removed };
 }
 
 async function invokeWebhook(lambda: LocalLambda, event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {

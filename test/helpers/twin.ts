@@ -25,10 +25,24 @@ import type { Config, EnvironmentConfig } from '../../lib/config/schema';
 import type { ExplicitDeployInput } from '../../lib/domain/deploy-input';
 import type { SlotName } from '../../lib/domain/slots';
 import type { DeploymentRecord, LockItem } from '../../lib/aws/ledger';
-import { Twin, type TwinOptions } from '../../lib/local/twin';
+import { loadTwinAccountFile } from '../../lib/local/live/account';
+import { Twin, type LiveTwinOptions, type TwinOptions } from '../../lib/local/twin';
 import type { ExecutionDescription } from '../../lib/local/stepfunctions/service';
 
 export const SAMPLE_CONFIG_FILE = join(ROOT_DIR, 'lib/config/samples/hello-world.json');
+/** The sample twin account (images v1-v4, listeners, health checks, alarms, initial release v1). */
+export const SAMPLE_ACCOUNT_FILE = join(ROOT_DIR, 'lib/config/samples/hello-world.twin.json');
+
+/**
+ * Options of a living twin (`Twin.start({ live })`) for tests: the sample twin account, every
+ * listener on a free port (tests run side by side), state in `stateDir`.
+ * @param extra overrides, e.g. `{ reset: true }`
+ */
+export function sampleLiveOptions(stateDir: string, extra: Partial<LiveTwinOptions> = {}): LiveTwinOptions {
+  const { account, images } = loadTwinAccountFile(SAMPLE_ACCOUNT_FILE);
+  const listenerPorts = Object.fromEntries(Object.keys(account.listenerPorts).map((arn) => [arn, 0]));
+  return { account, images, stateDir, listenerPorts, ...extra };
+}
 /** The sample config's only service and environment. */
 export const SERVICE = 'hello-world';
 export const ENVIRONMENT = 'production';

@@ -83,6 +83,7 @@ import {
   type EcsDeploymentRecord,
   type EcsServiceRecord,
   type EcsTaskRecord,
+  type TaskDefinitionExport,
   type TaskStart,
 } from '../simulator/ecs';
 import type { Elbv2Simulator } from '../simulator/elbv2';
@@ -141,6 +142,27 @@ export interface LiveTaskInfo {
     readonly hostPort?: number;
     readonly exitCode?: number;
   }[];
+}
+
+/**
+ * An ACTIVE service as {@link LiveEcs.exportServices} returns it and {@link LiveEcs.restoreServices}
+ * takes it: CreateService's fields, with the PRIMARY deployment's task definition and desired count. JSON-safe.
+ */
+export interface LiveServiceExport {
+  /** Cluster name. */
+  readonly cluster: string;
+  readonly serviceName: string;
+  /** Task definition ARN of the PRIMARY deployment (the one the service is rolling out, or runs). */
+  readonly taskDefinition: string;
+  /** Desired count of the PRIMARY deployment. */
+  readonly desiredCount: number;
+  readonly launchType?: ECS.LaunchType;
+  readonly loadBalancers: ECS.LoadBalancer[];
+  readonly networkConfiguration?: ECS.NetworkConfiguration;
+  /** Simulated seconds. */
+  readonly healthCheckGracePeriodSeconds?: number;
+  readonly deploymentConfiguration?: ECS.DeploymentConfiguration;
+  readonly tags: ECS.Tag[];
 }
 
 const DEFAULT_TIMINGS: Required<LiveEcsTimings> = {
@@ -314,6 +336,68 @@ export class LiveEcs extends SimulatedService {
       clearTimeout(kill);
     })();
     return this.closing;
+  }
+
+  // ---------------------------------------------------------------- account state (the living twin's restarts)
+
+  /** Every registered task definition revision, as {@link EcsSimulator.exportTaskDefinitions} (the store is shared). */
+  exportTaskDefinitions(): TaskDefinitionExport[] {
+    return this.inner.exportTaskDefinitions();
+  }
+
+  /**
+   * Register exported task definitions again with the same revisions and ARNs, as
+   * {@link EcsSimulator.restoreTaskDefinitions}.
+   * @throws Error naming the task definition that cannot be restored
+   */
+  restoreTaskDefinitions(list: readonly TaskDefinitionExport[]): void {
+    this.inner.restoreTaskDefinitions(list);
+  }
+
+  /** The ACTIVE services, oldest first (DRAINING and INACTIVE ones are being or were deleted). */
+  exportServices(): LiveServiceExport[] {
+    this.refresh();
+    return this.services
+      .filter((svc) => svc.status === 'ACTIVE')
+      .map((svc) => {
+        const primary = svc.deployments[0]!;
+        return structuredClone({
+          cluster: svc.cluster.name,
+          serviceName: svc.name,
+          taskDefinition: primary.taskDefinitionArn,
+          desiredCount: primary.desiredCount,
+          ...(svc.launchType === undefined ? {} : { launchType: svc.launchType }),
+          loadBalancers: svc.loadBalancers,
+          ...(svc.networkConfiguration === undefined ? {} : { networkConfiguration: svc.networkConfiguration }),
+          ...(svc.healthCheckGracePeriodSeconds === undefined ? {} : { healthCheckGracePeriodSeconds: svc.healthCheckGracePeriodSeconds }),
+          ...(svc.deploymentConfiguration === undefined ? {} : { deploymentConfiguration: svc.deploymentConfiguration }),
+          tags: svc.tags,
+        });
+      });
+  }
+
+  /**
+   * Create exported services again (CreateService, so the same ARN `service/<cluster>/<name>`): each
+   * starts its task definition at its desired count at once, as a service's first deployment does.
+   * The task definitions and clusters must exist already.
+   * @throws the SDK's typed exceptions of CreateService (e.g. ClusterNotFoundException, ClientException
+   *   for an unknown task definition, InvalidParameterException for a service that exists)
+   */
+  restoreServices(list: readonly LiveServiceExport[]): void {
+    for (const s of list) {
+      this.createService({
+        cluster: s.cluster,
+        serviceName: s.serviceName,
+        taskDefinition: s.taskDefinition,
+        desiredCount: s.desiredCount,
+        launchType: s.launchType,
+        loadBalancers: structuredClone(s.loadBalancers),
+        networkConfiguration: structuredClone(s.networkConfiguration),
+        healthCheckGracePeriodSeconds: s.healthCheckGracePeriodSeconds,
+        deploymentConfiguration: structuredClone(s.deploymentConfiguration),
+        tags: structuredClone(s.tags),
+      });
+    }
   }
 
   // ---------------------------------------------------------------- clusters and task definitions (inner simulator)

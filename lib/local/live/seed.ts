@@ -154,12 +154,22 @@ export async function startInitialReleases(
   }
 }
 
-function dbStatus(sim: Simulator<LiveEcs>, kind: 'instance' | 'cluster', id: string): string | undefined {
+/**
+ * Status of a DB instance or cluster now (DescribeDBInstances / DescribeDBClusters).
+ * @returns e.g. `available`, `creating`, `starting`; undefined when it does not exist
+ */
+export function dbStatus(sim: Simulator<LiveEcs>, kind: 'instance' | 'cluster', id: string): string | undefined {
   if (kind === 'instance') return sim.rds.describeDBInstances({ DBInstanceIdentifier: id }).DBInstances?.[0]?.DBInstanceStatus;
   return sim.rds.describeDBClusters({ DBClusterIdentifier: id }).DBClusters?.[0]?.Status;
 }
 
-async function waitFor(what: string, timeoutMs: number, done: () => boolean): Promise<void> {
+/**
+ * Poll `done` every 25 real ms until it returns true.
+ * @param what what is awaited, for the error message
+ * @param timeoutMs real milliseconds
+ * @throws Error "Timed out after <s> s waiting for <what>." when `done` is still false after `timeoutMs`
+ */
+export async function waitFor(what: string, timeoutMs: number, done: () => boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!done()) {
     if (Date.now() > deadline) throw new Error(`Timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}.`);

@@ -142,6 +142,16 @@ interface SimService extends EcsServiceRecord<SimDeployment> {
   taskArns: string[];
 }
 
+/**
+ * A registered task definition revision as {@link EcsSimulator.exportTaskDefinitions} returns it and
+ * {@link EcsSimulator.restoreTaskDefinitions} takes it: the DescribeTaskDefinition shape, JSON-safe
+ * (`registeredAt` / `deregisteredAt` as ISO-8601 strings), with its tags.
+ */
+export interface TaskDefinitionExport {
+  readonly taskDefinition: Omit<TaskDefinition, 'registeredAt' | 'deregisteredAt'> & { registeredAt?: string; deregisteredAt?: string };
+  readonly tags: Tag[];
+}
+
 export class EcsSimulator extends SimulatedService {
   private readonly deploymentSeconds: number;
   private readonly clusters = new Map<string, SimCluster>();
@@ -238,6 +248,59 @@ export class EcsSimulator extends SimulatedService {
    */
   requireTaskDefinition(ref: string): TaskDefinition {
     return copy(this.taskDefinitionOrFail(ref));
+  }
+
+  // ---------------------------------------------------------------- account state (the living twin's restarts)
+
+  /** Every registered task definition revision, family by family (in registration order), revisions ascending. JSON-safe. */
+  exportTaskDefinitions(): TaskDefinitionExport[] {
+    return [...this.taskDefinitions.values()].flatMap((revisions) =>
+      revisions.map(({ def, tags }) => {
+        const { registeredAt, deregisteredAt, ...rest } = copy(def);
+        return {
+          taskDefinition: {
+            ...rest,
+            ...(registeredAt ? { registeredAt: new Date(registeredAt).toISOString() } : {}),
+            ...(deregisteredAt ? { deregisteredAt: new Date(deregisteredAt).toISOString() } : {}),
+          },
+          tags: copy(tags),
+        };
+      }),
+    );
+  }
+
+  /**
+   * Register task definitions exported by {@link exportTaskDefinitions} again, as they were: same
+   * family, revision, ARN, status, container definitions and registration time, so that a family's
+   * next RegisterTaskDefinition gets the next revision. Nothing changes unless every one is valid.
+   * @throws Error naming the task definition when its family is already registered here, its
+   *   revisions are not 1, 2, 3… in order, or its ARN is not this account's and region's
+   *   (`arn:aws:ecs:<region>:<account>:task-definition/<family>:<revision>`)
+   */
+  restoreTaskDefinitions(list: readonly TaskDefinitionExport[]): void {
+    const families = new Map<string, { def: TaskDefinition; tags: Tag[] }[]>();
+    for (const { taskDefinition, tags } of list) {
+      const { family, revision, taskDefinitionArn } = taskDefinition;
+      const name = taskDefinitionArn ?? `${family}:${revision}`;
+      if (!family || !/^[A-Za-z0-9_-]{1,255}$/.test(family)) throw new Error(`Cannot restore task definition ${name}: family ${JSON.stringify(family)} is not valid.`);
+      if (this.taskDefinitions.has(family)) throw new Error(`Cannot restore task definition ${name}: family ${family} is already registered.`);
+      const revisions = families.get(family) ?? [];
+      if (revision !== revisions.length + 1) {
+        throw new Error(`Cannot restore task definition ${name}: expected revision ${revisions.length + 1} of family ${family} next, got ${String(revision)}.`);
+      }
+      const arn = this.arn('ecs', `task-definition/${family}:${revision}`);
+      if (taskDefinitionArn !== arn) throw new Error(`Cannot restore task definition ${name}: this account and region would name it ${arn}.`);
+      if (!taskDefinition.containerDefinitions?.length) throw new Error(`Cannot restore task definition ${name}: it has no container definitions.`);
+      const { registeredAt, deregisteredAt, ...rest } = copy(taskDefinition);
+      const def: TaskDefinition = {
+        ...rest,
+        ...(registeredAt ? { registeredAt: new Date(registeredAt) } : {}),
+        ...(deregisteredAt ? { deregisteredAt: new Date(deregisteredAt) } : {}),
+      };
+      revisions.push({ def, tags: copy(tags) });
+      families.set(family, revisions);
+    }
+    for (const [family, revisions] of families) this.taskDefinitions.set(family, revisions);
   }
 
   // ---------------------------------------------------------------- clusters and task definitions

@@ -99,6 +99,18 @@ export function forwardAction(weights: Record<string, number>): Action {
   };
 }
 
+/**
+ * The actions of a listener (its default actions) or of a listener rule, as
+ * {@link Elbv2Simulator.exportRoutes} returns them and {@link Elbv2Simulator.restoreRoutes} takes them.
+ * JSON-safe; actions in AWS's normalised shape (forward weights in `ForwardConfig.TargetGroups`).
+ */
+export interface RouteExport {
+  /** Listener ARN or listener rule ARN. */
+  readonly arn: string;
+  readonly kind: 'listener' | 'rule';
+  readonly actions: Action[];
+}
+
 export class Elbv2Simulator extends SimulatedService {
   private readonly loadBalancers = new Map<string, LoadBalancer>();
   private readonly targetGroups = new Map<string, TargetGroup>();
@@ -249,6 +261,37 @@ export class Elbv2Simulator extends SimulatedService {
       r -= w;
     }
     return entries.at(-1)![0];
+  }
+
+  // ---------------------------------------------------------------- account state (the living twin's restarts)
+
+  /** The actions of every listener and listener rule (listeners first, each in creation order). */
+  exportRoutes(): RouteExport[] {
+    return [
+      ...[...this.listeners.values()].map((l) => ({ arn: l.ListenerArn!, kind: 'listener' as const, actions: copy(l.DefaultActions ?? []) })),
+      ...[...this.rules.values()].map((r) => ({ arn: r.RuleArn, kind: 'rule' as const, actions: copy(r.Actions ?? []) })),
+    ];
+  }
+
+  /**
+   * Put exported actions back on listeners and rules that exist (e.g. seeded from the config again),
+   * as ModifyListener / ModifyRule would: the forward weights a restarted twin routes by. Every route
+   * is validated before any changes, so nothing changes unless all are valid.
+   * @throws ListenerNotFoundException / RuleNotFoundException naming a route that does not exist;
+   *   ValidationError / TargetGroupNotFoundException for invalid actions (as ModifyListener)
+   */
+  restoreRoutes(routes: readonly RouteExport[]): void {
+    const changes = routes.map((route): (() => void) => {
+      if (route.kind === 'listener') {
+        const listener = this.listener(route.arn);
+        const actions = this.normalizeActions(copy(route.actions), 'DefaultActions');
+        return () => (listener.DefaultActions = actions);
+      }
+      const rule = this.rules.get(route.arn) ?? this.errors.fail('RuleNotFoundException', `One or more rules not found: ${route.arn}`);
+      const actions = this.normalizeActions(copy(route.actions), 'Actions');
+      return () => (rule.Actions = actions);
+    });
+    for (const apply of changes) apply();
   }
 
   // ---------------------------------------------------------------- operations

@@ -89,9 +89,86 @@ interface EngineFacts {
   instanceClass: string;
 }
 
-type InstanceStatus = 'available' | 'creating' | 'backing-up' | 'renaming' | 'modifying' | 'failed';
-type ClusterStatus = 'available' | 'creating' | 'renaming' | 'failed';
+/** `starting`: a database of an account restored by {@link RdsSimulator.restoreState}, until it serves again (as after StartDBInstance). */
+type InstanceStatus = 'available' | 'creating' | 'starting' | 'backing-up' | 'renaming' | 'modifying' | 'failed';
+type ClusterStatus = 'available' | 'creating' | 'starting' | 'renaming' | 'failed';
 type SnapshotStatus = 'creating' | 'available' | 'failed';
+
+/** Engine facts of an instance, cluster or snapshot, as {@link RdsSimulator.exportState} gives them. */
+export interface RdsEngineFacts {
+  readonly engine: string;
+  readonly engineVersion: string;
+  readonly port: number;
+  readonly masterUsername: string;
+  readonly dbName?: string;
+  /** GiB. */
+  readonly allocatedStorage: number;
+  readonly instanceClass: string;
+}
+
+/** A DB instance in {@link RdsState}. Times are simulated epoch milliseconds. */
+export interface RdsInstanceState {
+  /** DB instance identifier (lower-case). */
+  readonly id: string;
+  /** `db-…` (DbiResourceId); the engine's database key of a standalone instance. */
+  readonly resourceId: string;
+  /** Status when exported (for reading; a restored instance is `starting` until its database serves). */
+  readonly status: string;
+  readonly facts: RdsEngineFacts;
+  readonly createdAtMs: number;
+  /** Identifier of its Aurora cluster, for a cluster member. */
+  readonly clusterId?: string;
+  /** A rename waiting for the maintenance window (`PendingModifiedValues`). */
+  readonly pendingIdentifier?: string;
+  readonly tags: Tag[];
+  /** Engine snapshot key it was still being restored from when exported (status `creating`). */
+  readonly restoringFrom?: string;
+}
+
+/** An Aurora DB cluster in {@link RdsState}. Times are simulated epoch milliseconds. */
+export interface RdsClusterState {
+  readonly id: string;
+  /** `cluster-…` (DbClusterResourceId); the engine's database key of the cluster. */
+  readonly resourceId: string;
+  readonly status: string;
+  readonly facts: RdsEngineFacts;
+  readonly createdAtMs: number;
+  /** Member instance identifiers; the first is the writer. */
+  readonly members: string[];
+  readonly pendingIdentifier?: string;
+  readonly tags: Tag[];
+  readonly restoringFrom?: string;
+}
+
+/** A manual DB snapshot or DB cluster snapshot in {@link RdsState}. Times are simulated epoch milliseconds. */
+export interface RdsSnapshotState {
+  readonly id: string;
+  /** Identifier of the source instance/cluster when it was taken. */
+  readonly sourceId: string;
+  readonly sourceResourceId: string;
+  readonly sourceCreatedAtMs: number;
+  readonly status: SnapshotStatus;
+  readonly startedAtMs: number;
+  /** When a `creating` snapshot's simulated duration has passed. */
+  readonly readyAtMs: number;
+  readonly facts: RdsEngineFacts;
+  readonly tags: Tag[];
+  /** The engine's snapshot key (with an engine only). */
+  readonly engineKey?: string;
+}
+
+/**
+ * The RDS resources of an account, JSON-safe: what {@link RdsSimulator.exportState} returns and
+ * {@link RdsSimulator.restoreState} takes (the living twin persists it across restarts).
+ */
+export interface RdsState {
+  /** The account's endpoint code (`<id>.<code>.<region>.rds.amazonaws.com`), 12 letters and digits. */
+  readonly endpointCode: string;
+  readonly instances: readonly RdsInstanceState[];
+  readonly clusters: readonly RdsClusterState[];
+  readonly snapshots: readonly RdsSnapshotState[];
+  readonly clusterSnapshots: readonly RdsSnapshotState[];
+}
 
 interface SimInstance {
   id: string;
@@ -103,6 +180,8 @@ interface SimInstance {
   pendingIdentifier?: string;
   tags: Tag[];
   data: unknown;
+  /** With an engine: the snapshot key a restore loads (RestoreDBInstanceFromDBSnapshot). */
+  restoredFrom?: string;
 }
 
 interface SimDbCluster {
@@ -116,6 +195,8 @@ interface SimDbCluster {
   pendingIdentifier?: string;
   tags: Tag[];
   data: unknown;
+  /** With an engine: the snapshot key a restore loads (RestoreDBClusterFromSnapshot). */
+  restoredFrom?: string;
 }
 
 interface SimSnapshot {
@@ -142,7 +223,7 @@ export class RdsSimulator extends SimulatedService {
   private readonly renameSeconds: number;
   private readonly instanceCreateSeconds: number;
   /** Per-account endpoint code, as in `<id>.<code>.<region>.rds.amazonaws.com`. */
-  private readonly endpointCode = alnumId(12);
+  private endpointCode = alnumId(12);
   private readonly instances = new Map<string, SimInstance>();
   private readonly clusters = new Map<string, SimDbCluster>();
   private readonly snapshots = new Map<string, SimSnapshot>();
@@ -242,6 +323,179 @@ export class RdsSimulator extends SimulatedService {
     return this.clusterSnapshot(id).data;
   }
 
+  // ---------------------------------------------------------------- account state (the living twin's restarts)
+
+  /**
+   * The account's RDS resources as they are now: instances, clusters, snapshots and cluster snapshots
+   * with their identifiers, resource ids (`db-…`, `cluster-…`), engine facts, tags and statuses, plus
+   * the endpoint code. JSON-safe (times are simulated epoch ms). Data payloads are not included (with an
+   * engine the data lives in the engine's databases).
+   */
+  exportState(): RdsState {
+    const now = this.nowMs();
+    const snapshotState = (s: SimSnapshot): RdsSnapshotState => ({
+      id: s.id,
+      sourceId: s.sourceId,
+      sourceResourceId: s.sourceResourceId,
+      sourceCreatedAtMs: s.sourceCreatedAtMs,
+      status: this.snapshotStatus(s, now),
+      startedAtMs: s.startedAtMs,
+      readyAtMs: s.readyAtMs,
+      facts: { ...s.facts },
+      tags: copy(s.tags),
+      ...(s.engineKey === undefined ? {} : { engineKey: s.engineKey }),
+    });
+    const byStart = (a: SimSnapshot, b: SimSnapshot) => a.startedAtMs - b.startedAtMs || a.id.localeCompare(b.id);
+    return {
+      endpointCode: this.endpointCode,
+      instances: this.sorted(this.instances).map((i) => {
+        const status = this.instanceStatus(i, now);
+        return {
+          id: i.id,
+          resourceId: i.resourceId,
+          status,
+          facts: { ...i.facts },
+          createdAtMs: i.createdAtMs,
+          ...(i.clusterId === undefined ? {} : { clusterId: i.clusterId }),
+          ...(i.pendingIdentifier === undefined ? {} : { pendingIdentifier: i.pendingIdentifier }),
+          tags: copy(i.tags),
+          ...(status === 'creating' && i.restoredFrom !== undefined ? { restoringFrom: i.restoredFrom } : {}),
+        };
+      }),
+      clusters: this.sorted(this.clusters).map((c) => {
+        const status = this.clusterStatus(c, now);
+        return {
+          id: c.id,
+          resourceId: c.resourceId,
+          status,
+          facts: { ...c.facts },
+          createdAtMs: c.createdAtMs,
+          members: [...c.members],
+          ...(c.pendingIdentifier === undefined ? {} : { pendingIdentifier: c.pendingIdentifier }),
+          tags: copy(c.tags),
+          ...(status === 'creating' && c.restoredFrom !== undefined ? { restoringFrom: c.restoredFrom } : {}),
+        };
+      }),
+      snapshots: [...this.snapshots.values()].sort(byStart).map(snapshotState),
+      clusterSnapshots: [...this.clusterSnapshots.values()].sort(byStart).map(snapshotState),
+    };
+  }
+
+  /**
+   * Recreate an account's RDS resources from {@link exportState} (the living twin after a restart):
+   * same identifiers, resource ids, ARNs, engine facts, tags and pending renames. Every instance and
+   * cluster is `available` at once without an engine; with one, its database is started again under
+   * the same key (reopening its data; one still being restored from a snapshot loads `restoringFrom`)
+   * and it is `starting` until that database serves. A snapshot keeps its status (`creating` becomes
+   * `available` at `readyAtMs`; with an engine that never stored it, `failed`). Endpoints are routed
+   * as after the last change. Nothing changes unless the whole state is valid.
+   * @throws Error when this simulator already has RDS resources, or naming the resource whose
+   *   identifier is invalid, is listed twice, shares a resource id, or whose cluster membership is inconsistent
+   */
+  restoreState(state: RdsState): void {
+    if (this.instances.size + this.clusters.size + this.snapshots.size + this.clusterSnapshots.size > 0) {
+      throw new Error('RdsSimulator.restoreState needs an account without RDS resources: restore before seeding anything.');
+    }
+    const fail = (what: string): never => {
+      throw new Error(`Cannot restore the RDS state: ${what}.`);
+    };
+    const valid = (kind: string, id: string, maxLength = 63) => {
+      if (id !== id.toLowerCase() || id.length > maxLength || !IDENTIFIER.test(id)) fail(`${kind} identifier ${JSON.stringify(id)} is not a valid RDS identifier`);
+      return id;
+    };
+    const resourceIds = new Set<string>();
+    const unique = (kind: string, id: string, resourceId: string) => {
+      if (resourceIds.has(resourceId)) fail(`${kind} ${id} has resource id ${resourceId}, which another resource has too`);
+      resourceIds.add(resourceId);
+    };
+    const now = this.nowMs();
+    const restarted = (): Timed<'starting' | 'available'> =>
+      this.engine ? { status: 'starting', next: { atMs: now, status: 'available' } } : { status: 'available' };
+    const instances = new Map<string, SimInstance>();
+    for (const i of state.instances) {
+      const id = valid('DB instance', i.id);
+      if (instances.has(id)) fail(`DB instance ${id} is listed twice`);
+      unique('DB instance', id, i.resourceId);
+      instances.set(id, {
+        id,
+        state: restarted(),
+        facts: { ...i.facts },
+        createdAtMs: i.createdAtMs,
+        resourceId: i.resourceId,
+        clusterId: i.clusterId,
+        pendingIdentifier: i.pendingIdentifier,
+        tags: copy(i.tags),
+        data: undefined,
+        restoredFrom: i.restoringFrom,
+      });
+    }
+    const clusters = new Map<string, SimDbCluster>();
+    for (const c of state.clusters) {
+      const id = valid('DB cluster', c.id);
+      if (clusters.has(id)) fail(`DB cluster ${id} is listed twice`);
+      unique('DB cluster', id, c.resourceId);
+      for (const m of c.members) {
+        if (instances.get(m)?.clusterId !== id) fail(`DB cluster ${id} lists member ${m}, which is not a DB instance of that cluster`);
+      }
+      clusters.set(id, {
+        id,
+        state: restarted(),
+        facts: { ...c.facts },
+        createdAtMs: c.createdAtMs,
+        resourceId: c.resourceId,
+        members: [...c.members],
+        pendingIdentifier: c.pendingIdentifier,
+        tags: copy(c.tags),
+        data: undefined,
+        restoredFrom: c.restoringFrom,
+      });
+    }
+    for (const i of instances.values()) {
+      if (i.clusterId !== undefined && !clusters.get(i.clusterId)?.members.includes(i.id)) {
+        fail(`DB instance ${i.id} names cluster ${i.clusterId}, which does not list it as a member`);
+      }
+    }
+    const snapshotsOf = (kind: string, list: readonly RdsSnapshotState[]) => {
+      const result = new Map<string, SimSnapshot>();
+      for (const s of list) {
+        const id = valid(kind, s.id, 255);
+        if (result.has(id)) fail(`${kind} ${id} is listed twice`);
+        const timed: Timed<SnapshotStatus> =
+          s.status === 'creating' ? { status: 'creating', next: { atMs: s.readyAtMs, status: 'available' } } : { status: s.status };
+        result.set(id, {
+          id,
+          sourceId: s.sourceId,
+          sourceResourceId: s.sourceResourceId,
+          sourceCreatedAtMs: s.sourceCreatedAtMs,
+          state: timed,
+          startedAtMs: s.startedAtMs,
+          readyAtMs: s.readyAtMs,
+          facts: { ...s.facts },
+          tags: copy(s.tags),
+          data: undefined,
+          engineKey: s.engineKey,
+        });
+      }
+      return result;
+    };
+    const snapshots = snapshotsOf('DB snapshot', state.snapshots);
+    const clusterSnapshots = snapshotsOf('DB cluster snapshot', state.clusterSnapshots);
+    if (!/^[a-z0-9]{12}$/.test(state.endpointCode)) fail(`endpoint code ${JSON.stringify(state.endpointCode)} is not 12 lower-case letters and digits`);
+
+    this.endpointCode = state.endpointCode;
+    for (const [id, i] of instances) this.instances.set(id, i);
+    for (const [id, c] of clusters) this.clusters.set(id, c);
+    for (const [id, s] of snapshots) this.snapshots.set(id, s);
+    for (const [id, s] of clusterSnapshots) this.clusterSnapshots.set(id, s);
+    if (this.engine) {
+      for (const i of instances.values()) {
+        if (i.clusterId === undefined) this.engine.startDatabase(i.resourceId, i.restoredFrom === undefined ? undefined : { snapshot: i.restoredFrom });
+      }
+      for (const c of clusters.values()) this.engine.startDatabase(c.resourceId, c.restoredFrom === undefined ? undefined : { snapshot: c.restoredFrom });
+    }
+    this.syncRoutes();
+  }
+
   // ---------------------------------------------------------------- DB instances
 
   /**
@@ -329,6 +583,7 @@ export class RdsSimulator extends SimulatedService {
     const facts = { ...snapshot.facts, instanceClass: input.DBInstanceClass ?? snapshot.facts.instanceClass, port: input.Port ?? snapshot.facts.port };
     const instance = this.newInstance(id, facts, input.Tags, snapshot.data);
     transition(instance.state, 'creating', 'available', this.restoreSeconds, now);
+    if (this.engine) instance.restoredFrom = snapshot.engineKey ?? snapshot.id;
     this.engine?.startDatabase(instance.resourceId, { snapshot: snapshot.engineKey ?? snapshot.id });
     this.syncRoutes();
     return { DBInstance: this.instanceOutput(instance) };
@@ -509,6 +764,7 @@ export class RdsSimulator extends SimulatedService {
     const facts = { ...snapshot.facts, engine: input.Engine!, engineVersion: input.EngineVersion ?? snapshot.facts.engineVersion, port: input.Port ?? snapshot.facts.port };
     const cluster = this.newCluster(id, facts, input.Tags, snapshot.data);
     transition(cluster.state, 'creating', 'available', this.restoreSeconds, now);
+    if (this.engine) cluster.restoredFrom = snapshot.engineKey ?? `${snapshot.id}.cluster`;
     this.engine?.startDatabase(cluster.resourceId, { snapshot: snapshot.engineKey ?? `${snapshot.id}.cluster` });
     this.syncRoutes();
     return { DBCluster: this.clusterOutput(cluster) };
