@@ -8,10 +8,18 @@
  *  - `awaitDatabaseDecision` `{ taskToken, deployment }` (invoked with `.waitForTaskToken`) → stores the
  *    token on the record and publishes the question; the operator answers with SendTaskSuccess
  *    `{"decision":"restore"|"keep","operator":"<name>"}`.
+ *  - `awaitBake` `{ taskToken, plan, traffic: { percent, bakeSeconds } }` (invoked with `.waitForTaskToken`,
+ *    the state's timeout is the bake time) → stores the token on the record and the lock as a `bake`
+ *    wait, then checks the alarms once: one already in ALARM fails the token at once with
+ *    `Cutover.AlarmFiring` (an alarm event that came before the token was stored is not missed).
+ *    Operators end a bake early with SendTaskSuccess `{"action":"promote-now","operator":"<name>"}`
+ *    (skip the remaining steps) or SendTaskFailure error `Cutover.Aborted` (roll back).
  * Env: `TABLE_NAME`.
  */
 import { z } from 'zod';
+import { describeAlarmStates } from '../../lib/aws/cloudwatch';
 import { Ledger } from '../../lib/aws/ledger';
+import { failTask } from '../../lib/aws/task-tokens';
 import { InvalidInputError } from '../../lib/domain/errors';
 import type { DeploymentPlan } from '../../lib/domain/plan';
 import { decideOutcome, type DeploymentState, type Outcome } from '../../lib/domain/records';
@@ -23,6 +31,12 @@ const Event = z.discriminatedUnion('action', [
     action: z.literal('finish'),
     outcome: z.enum(['succeeded', 'failed', 'rollback-failed']),
     deployment: z.looseObject({ plan: z.looseObject({ deploymentId: z.string() }) }),
+  }),
+  z.object({
+    action: z.literal('awaitBake'),
+    taskToken: z.string().min(1),
+    plan: z.looseObject({ deploymentId: z.string(), alarms: z.array(z.string()) }),
+    traffic: z.looseObject({ percent: z.number(), bakeSeconds: z.number() }),
   }),
   z.object({
     action: z.literal('awaitDatabaseDecision'),
@@ -51,6 +65,23 @@ export const handler = async (event: unknown): Promise<unknown> => {
       await ledger.finish(state.plan, outcome);
       logger.info('deployment finished', { deploymentId: outcome.deploymentId, status: outcome.status, message: outcome.message });
       return outcome;
+    }
+    case 'awaitBake': {
+      const plan = e.plan as unknown as DeploymentPlan;
+      const { percent, bakeSeconds } = e.traffic;
+      const question =
+        `${plan.service}/${plan.environment}: deployment ${plan.deploymentId} is baking at ${percent}% for ${bakeSeconds} s; an alarm rolls it back at once. ` +
+        'Promote now: SendTaskSuccess {"action":"promote-now","operator":"<name>"}. Abort: SendTaskFailure with error "Cutover.Aborted" and your reason.';
+      await ledger.setPending(plan, 'bake', e.taskToken, question);
+      const firing = plan.alarms.length > 0 ? (await describeAlarmStates(plan.alarms)).filter((a) => a.state === 'ALARM') : [];
+      if (firing.length > 0) {
+        const cause = firing.map((f) => `alarm ${f.name} is in ALARM as the bake at ${percent}% starts: ${f.reason}`).join('; ');
+        await failTask(e.taskToken, 'Cutover.AlarmFiring', cause);
+        logger.warn('alarm already firing as the bake starts', { deploymentId: plan.deploymentId, cause });
+        return { waiting: false, alarming: true };
+      }
+      logger.info('baking', { deploymentId: plan.deploymentId, percent, bakeSeconds });
+      return { waiting: true };
     }
     case 'awaitDatabaseDecision': {
       const state = e.deployment as unknown as DeploymentState;

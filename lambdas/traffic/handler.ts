@@ -3,8 +3,9 @@
  *
  * Events (`action`), all with `plan` (DeploymentPlan):
  *  - `discover` → `{ live, idle, weights }` — the live slot is the one with the larger weight.
- *  - `shift` `{ slots, index }` → `{ index, percent, bakeChecksLeft, last, nextIndex }` — applies step
- *    `index` of `plan.steps` (percent 0-100 on the idle slot). Idempotent.
+ *  - `shift` `{ slots, index }` → `{ index, percent, bakeSeconds, last, nextIndex }` — applies step
+ *    `index` of `plan.steps` (percent 0-100 on the idle slot; `bakeSeconds` of that step, 0 = none).
+ *    Idempotent.
  *  - `pointTest` `{ slots }` → `{ route, slot, message }` — the test listener (or rule) forwards 100% to the
  *    idle slot, so the new release can be smoke-tested before it gets production traffic. Idempotent.
  *  - `rollback` `{ slots }` → `{ trafficOn, idleHasTraffic, message }` — 100% back on the live slot if it
@@ -44,7 +45,7 @@ export const handler = async (event: unknown): Promise<unknown> => {
       return {
         index: e.index,
         percent: step.percent,
-        bakeChecksLeft: step.bakeChecks,
+        bakeSeconds: step.bakeSeconds,
         last: e.index === plan.steps.length - 1,
         nextIndex: e.index + 1,
       };

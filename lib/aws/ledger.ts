@@ -21,7 +21,16 @@ export interface LockItem {
   /** ISO-8601. */
   acquiredAt: string;
   commit: string;
+  /** Task token of the callback wait the deployment is in now (bake, approval, database decision). */
+  pendingTaskToken?: string;
+  /** What that wait is: the alarm function fails only `bake` tokens. */
+  pendingKind?: PendingKind;
+  /** One line for operators: what is awaited and how to answer. */
+  pendingQuestion?: string;
 }
+
+/** The kinds of callback waits a deployment can be in. */
+export type PendingKind = 'bake' | 'database-decision';
 
 export interface DeploymentRecord {
   pk: string;
@@ -40,8 +49,9 @@ export interface DeploymentRecord {
   error?: string | null;
   message?: string;
   liveSlot?: string;
-  /** Task token of a pending operator decision (database policy `approve`). */
+  /** Task token of the callback wait the deployment is in (bake, database decision). */
   pendingTaskToken?: string;
+  pendingKind?: PendingKind;
   pendingQuestion?: string;
 }
 
@@ -149,18 +159,44 @@ export class Ledger {
     return out.Item as LockItem | undefined;
   }
 
-  /** Store the task token of a pending operator decision on the deployment record. */
-  async setPendingDecision(plan: DeploymentPlan, taskToken: string, question: string): Promise<void> {
+  /**
+   * Store the task token of the callback wait the deployment enters (`kind`), with a line for operators,
+   * on its record and on the environment's lock, where the alarm function and the CLI find it. The lock
+   * is only updated while this execution holds it. Idempotent (a retried task stores its new token).
+   */
+  async setPending(plan: DeploymentPlan, kind: PendingKind, taskToken: string, question: string): Promise<void> {
+    const db = dynamoDocClient();
+    const values = { ':t': taskToken, ':k': kind, ':q': question };
     await withRetryClassification(() =>
-      dynamoDocClient().send(
+      db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: deploymentKey(plan),
-          UpdateExpression: 'SET pendingTaskToken = :t, pendingQuestion = :q',
-          ExpressionAttributeValues: { ':t': taskToken, ':q': question },
+          UpdateExpression: 'SET pendingTaskToken = :t, pendingKind = :k, pendingQuestion = :q',
+          ExpressionAttributeValues: values,
         }),
       ),
     );
+    try {
+      await withRetryClassification(() =>
+        db.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: lockKey(plan.service, plan.environment),
+            UpdateExpression: 'SET pendingTaskToken = :t, pendingKind = :k, pendingQuestion = :q',
+            ConditionExpression: 'executionArn = :me',
+            ExpressionAttributeValues: { ...values, ':me': plan.executionArn },
+          }),
+        ),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err; // not ours (released or reclaimed): the record has it
+    }
+  }
+
+  /** Store the task token of a pending operator decision (database policy `approve`). */
+  async setPendingDecision(plan: DeploymentPlan, taskToken: string, question: string): Promise<void> {
+    await this.setPending(plan, 'database-decision', taskToken, question);
   }
 
   /**
@@ -175,7 +211,7 @@ export class Ledger {
           TableName: this.tableName,
           Key: deploymentKey(plan),
           UpdateExpression:
-            'SET #status = :s, finishedAt = :f, #error = :e, message = :m, liveSlot = :l REMOVE pendingTaskToken, pendingQuestion',
+            'SET #status = :s, finishedAt = :f, #error = :e, message = :m, liveSlot = :l REMOVE pendingTaskToken, pendingKind, pendingQuestion',
           ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
           ExpressionAttributeValues: { ':s': outcome.status, ':f': now.toISOString(), ':e': outcome.error, ':m': outcome.message, ':l': outcome.liveSlot },
         }),

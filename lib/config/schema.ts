@@ -56,8 +56,9 @@ export const TrafficRouteSchema = z.union([
 /**
  * How traffic moves from the live slot to the new release. Percentages are 0-100 of production
  * traffic on the new release; bake times are in seconds, watched by the environment's alarms.
- * In the state machine a bake is checked every {@link BAKE_CHECK_INTERVAL_SECONDS}; bake times are
- * rounded up to that interval.
+ * In the state machine a bake is one callback wait of exactly `bakeSeconds`: an alarm going to ALARM
+ * ends it at once (the `alarm` function fails its task token), and the end of the bake checks the
+ * alarms once more.
  */
 export const StrategySchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('all-at-once'), bakeSeconds: bakeSeconds.default(0) }),
@@ -77,8 +78,6 @@ export const StrategySchema = z.discriminatedUnion('type', [
   }),
 ]);
 
-/** Alarm checks during a bake happen every this many seconds (the bake loop's Wait state). */
-export const BAKE_CHECK_INTERVAL_SECONDS = 15;
 
 export const DatabaseSchema = z
   .strictObject({

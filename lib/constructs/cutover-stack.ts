@@ -1,6 +1,7 @@
 /**
- * The cutover stack: the ledger table, the functions, the `deploy` state machine, the GitHub webhook
- * and (when the config has CodeCommit repositories) the CodeCommit trigger.
+ * The cutover stack: the ledger table, the functions, the `deploy` state machine, the GitHub webhook,
+ * the CodeCommit trigger (when the config has CodeCommit repositories) and the alarm rule and function
+ * (when an environment lists alarms).
  */
 import { ArnFormat, Stack, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -8,7 +9,9 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { parseConfig } from '../config/load';
 import type { Config } from '../config/schema';
+import { alarmEventPattern } from '../domain/alarm-events';
 import { codeCommitRepositories } from '../domain/event-rules';
+import { AlarmTrigger } from './alarm-trigger';
 import { CodeCommitTrigger } from './codecommit-trigger';
 import { DeployFunctions } from './deploy-functions';
 import { DeployStateMachine } from './deploy-state-machine';
@@ -57,6 +60,8 @@ export class CutoverStack extends Stack {
   readonly webhook: GitHubWebhook;
   /** The CodeCommit trigger, when a service uses CodeCommit. */
   readonly codeCommit?: CodeCommitTrigger;
+  /** The alarm rule and function, when an environment lists alarms. */
+  readonly alarms?: AlarmTrigger;
 
   constructor(scope: Construct, id: string, props: CutoverStackProps) {
     super(scope, id, props);
@@ -104,6 +109,9 @@ export class CutoverStack extends Stack {
     });
     if (codeCommitRepositories(this.config).length > 0) {
       this.codeCommit = new CodeCommitTrigger(this, 'CodeCommit', { config: this.config, stateMachine: this.deploy.stateMachine });
+    }
+    if (alarmEventPattern(this.config)) {
+      this.alarms = new AlarmTrigger(this, 'Alarms', { config: this.config, table: this.ledger.table, logRetention: props.logRetention });
     }
   }
 }

@@ -12,7 +12,7 @@ import { CONFIG_ENV_VAR } from '../config/load';
 import type { Config } from '../config/schema';
 import { CutoverFunction } from './cutover-function';
 import type { StateMachineFunctionName, StateMachineFunctions } from './deploy-state-machine';
-import { alarmCheckStatements, databaseStatements, ecsReleaseStatements, trafficStatements, type ScopedStatement } from './permissions';
+import { alarmCheckStatements, databaseStatements, ecsReleaseStatements, taskTokenStatements, trafficStatements, type ScopedStatement } from './permissions';
 
 const IAM_ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 
@@ -54,6 +54,8 @@ export class DeployFunctions extends Construct {
       database: databaseStatements(this, props.config),
       traffic: trafficStatements(this, props.config),
       'alarm-check': alarmCheckStatements(this, props.config),
+      // awaitBake checks the alarms as a bake starts and fails its own token when one is already in ALARM.
+      ledger: [...alarmCheckStatements(this, props.config), ...taskTokenStatements(['states:SendTaskFailure'])],
     };
 
     const functions: Partial<Record<StateMachineFunctionName, CutoverFunction>> = {};

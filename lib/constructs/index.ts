@@ -1,3 +1,4 @@
+export * from './alarm-trigger';
 export * from './codecommit-trigger';
 export * from './cutover-function';
 export * from './cutover-stack';

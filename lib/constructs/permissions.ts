@@ -277,3 +277,17 @@ export function alarmCheckStatements(scope: IConstruct, config: Config): ScopedS
     },
   ];
 }
+
+/** Why SendTaskSuccess / SendTaskFailure need `*`. */
+export const TASK_TOKEN_WILDCARD_REASON =
+  'states:SendTaskFailure / SendTaskSuccess support no resource-level permissions (Service Authorization Reference: no resource types); a task token only answers the callback wait it was issued for.';
+
+/** `states:SendTaskFailure` (and optionally SendTaskSuccess) for answering cutover's callback waits. */
+export function taskTokenStatements(actions: ReadonlyArray<'states:SendTaskFailure' | 'states:SendTaskSuccess'>): ScopedStatement[] {
+  return [
+    {
+      statement: new iam.PolicyStatement({ sid: 'TaskTokens', actions: [...actions], resources: ['*'] }),
+      wildcardReason: TASK_TOKEN_WILDCARD_REASON,
+    },
+  ];
+}

@@ -2,22 +2,16 @@
  * Traffic plans: the steps in which production traffic moves to the new release.
  * Pure functions; percentages are 0-100 of production traffic on the new release, times in seconds.
  */
-import { BAKE_CHECK_INTERVAL_SECONDS, type Strategy } from '../config/schema';
+import type { Strategy } from '../config/schema';
 
 export interface TrafficStep {
   /** Percent (1-100) of production traffic on the new release during this step. */
   readonly percent: number;
-  /** Bake time after the shift, seconds, as configured. */
+  /** Bake time after the shift, seconds, as configured (0: no bake). */
   readonly bakeSeconds: number;
-  /** Number of alarm checks the bake loop makes: `ceil(bakeSeconds / BAKE_CHECK_INTERVAL_SECONDS)`. */
-  readonly bakeChecks: number;
 }
 
-const step = (percent: number, bakeSeconds: number): TrafficStep => ({
-  percent,
-  bakeSeconds,
-  bakeChecks: Math.ceil(bakeSeconds / BAKE_CHECK_INTERVAL_SECONDS),
-});
+const step = (percent: number, bakeSeconds: number): TrafficStep => ({ percent, bakeSeconds });
 
 /**
  * Expand a strategy into explicit steps. The last step is always 100 percent.

@@ -281,7 +281,7 @@ async function recordCause(twin: Twin<LiveEcs>, service: string, environment: st
 async function answerDecision(twin: Twin<LiveEcs>, service: string, environment: string, executionArn: string, write: (l: string) => void) {
   for (let attempt = 0; attempt < 500; attempt++) {
     const record = (await twin.ledger.history(service, environment, 5)).find((r) => executionArn.endsWith(`:${r.deploymentId}`));
-    if (record?.pendingTaskToken) {
+    if (record?.pendingTaskToken && record.pendingKind === 'database-decision') {
       write(`  ? operator asked: ${record.pendingQuestion}`);
       await sfnClient().send(
         new SendTaskSuccessCommand({ taskToken: record.pendingTaskToken, output: JSON.stringify({ decision: 'keep', operator: 'demo operator' }) }),

@@ -15,6 +15,7 @@ import { Ledger } from '../aws/ledger';
 import { FUNCTIONS, PARTITION_PLACEHOLDER, STATE_MACHINES, placeholdersIn, stateMachineFile } from '../catalog';
 import { CONFIG_ENV_VAR } from '../config/load';
 import type { Config } from '../config/schema';
+import { alarmEventPattern } from '../domain/alarm-events';
 import { codeCommitDeployInput, codeCommitEventPattern } from '../domain/event-rules';
 import { SimClock } from './clock';
 import { createLedgerTable, startDynalite, type LocalDynamo } from './dynamodb';
@@ -261,6 +262,7 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
       await lambda.load();
 
       const codeCommitPattern = codeCommitEventPattern(options.config, { partition: 'aws', region, account: accountId });
+      const alarmPattern = alarmEventPattern(options.config);
       async function routeEvents(body: unknown): Promise<{ statusCode: number; body: unknown }> {
         const entries: unknown[] =
           body && typeof body === 'object' && Array.isArray((body as { Entries?: unknown[] }).Entries)
@@ -286,6 +288,10 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
               input: JSON.stringify(codeCommitDeployInput(ev)),
             });
             results.push({ rule: 'codecommit-push', executionArn: started.executionArn });
+          } else if (alarmPattern && matchesPattern(alarmPattern as never, ev)) {
+            // EventBridge invokes the function asynchronously: a failure is its own (logged), not the sender's.
+            const result = await lambda.invoke('alarm', ev).catch((err: unknown) => ({ error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }));
+            results.push({ rule: 'alarm', result });
           } else {
             results.push({ rule: null, ignored: 'no rule matches this event' });
           }
@@ -348,6 +354,9 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
         };
         return new Twin<LiveEcs>(options.config, clock, liveSim, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, webhookSecret, closers, parts);
       }
+      // The lazy simulator emits alarm events on SetAlarmState: the same rules route them.
+      const unsubscribeAlarms = sim.cloudwatch.onStateChange((event) => routeEvents(event).then(() => undefined));
+      closers.push(async () => void unsubscribeAlarms());
       return new Twin<EcsSimulator>(options.config, clock, sim as Simulator<EcsSimulator>, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, webhookSecret, closers, undefined);
     } catch (err) {
       for (const close of closers.reverse()) await close().catch(() => undefined);

@@ -54,7 +54,8 @@ const pushEvent = {
 
 describe('CodeCommit trigger', () => {
   it('matches pushes to the configured branches of the configured repository', () => {
-    template.resourceCountIs('AWS::Events::Rule', 1);
+    const codeCommitRules = template.findResources('AWS::Events::Rule', { Properties: { EventPattern: { source: ['aws.codecommit'] } } });
+    assert.equal(Object.keys(codeCommitRules).length, 1, 'one CodeCommit rule');
     template.hasResourceProperties('AWS::Events::Rule', {
       State: 'ENABLED',
       EventPattern: {

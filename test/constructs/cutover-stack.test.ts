@@ -218,6 +218,27 @@ describe('CutoverStack (sample config)', () => {
   });
 
   it('has no CodeCommit rule when no service uses CodeCommit', () => {
-    template.resourceCountIs('AWS::Events::Rule', 0);
+    const rules = template.findResources('AWS::Events::Rule', { Properties: { EventPattern: { source: ['aws.codecommit'] } } });
+    assert.deepEqual(Object.keys(rules), []);
+  });
+
+  it('sends the configured alarms going to ALARM to the alarm function, with a dead-letter queue', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.cloudwatch'],
+        'detail-type': ['CloudWatch Alarm State Change'],
+        detail: { alarmName: ['hello-world-production-5xx', 'hello-world-production-latency'], state: { value: ['ALARM'] } },
+      },
+      Targets: [Match.objectLike({ Arn: Match.anyValue(), DeadLetterConfig: Match.objectLike({ Arn: Match.anyValue() }), RetryPolicy: { MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 900 } })],
+    });
+    const fns = template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: Match.objectLike({ TABLE_NAME: Match.anyValue(), CUTOVER_CONFIG: Match.anyValue() }) } } });
+    assert.ok(Object.keys(fns).length >= 1, 'the alarm function reads the config and the table');
+  });
+
+  it('lets the alarm function and the ledger fail task tokens (SendTaskFailure), and the ledger read the alarms', () => {
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')).map((p: any) => JSON.stringify(p.Properties.PolicyDocument));
+    const withSendTaskFailure = policies.filter((p) => p.includes('states:SendTaskFailure'));
+    assert.equal(withSendTaskFailure.length, 2, 'alarm and ledger');
+    assert.ok(withSendTaskFailure.some((p) => p.includes('cloudwatch:DescribeAlarms')), 'the ledger checks alarms as a bake starts');
   });
 });

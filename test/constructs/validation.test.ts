@@ -12,7 +12,8 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { ROOT_DIR } from '../../lib/catalog';
 import { ConfigError, loadConfigFile, type Config } from '../../lib/config';
-import { CutoverFunction, CutoverStack, GitHubWebhook, LedgerTable } from '../../lib/constructs';
+import { AlarmTrigger, CutoverFunction, CutoverStack, GitHubWebhook, LedgerTable } from '../../lib/constructs';
+
 
 const SAMPLE = join(ROOT_DIR, 'lib/config/samples/hello-world.json');
 const sampleRaw = () => JSON.parse(readFileSync(SAMPLE, 'utf8'));
@@ -85,6 +86,20 @@ describe('construct props', () => {
       () => new CutoverFunction(scratch(), 'Fn', { name: 'plan', environment: { CUTOVER_CONFIG: 'x'.repeat(4000) } }),
       /CutoverFunctionProps\.environment: the environment of function "plan" is \d+ bytes; Lambda allows 4096 bytes/,
     );
+  });
+
+  it('fails when an alarm trigger is created for a config without alarms', () => {
+    const noAlarms = loadConfigFile(SAMPLE);
+    (noAlarms.services['hello-world']!.environments.production as { alarms: string[] }).alarms = [];
+    const stack = scratch();
+    const table = new LedgerTable(stack, 'Ledger').table;
+    assert.throws(() => new AlarmTrigger(stack, 'Alarms', { config: noAlarms, table }), /AlarmTriggerProps\.config: no environment lists "alarms"; add the CloudWatch alarm names/);
+  });
+
+  it('fails when the alarm dead-letter retention is outside SQS limits', () => {
+    const stack = scratch();
+    const table = new LedgerTable(stack, 'Ledger').table;
+    assert.throws(() => new AlarmTrigger(stack, 'Alarms', { config, table, deadLetterRetention: Duration.days(30) }), /AlarmTriggerProps\.deadLetterRetention: 30 days is outside SQS limits; use 1 minute to 14 days/);
   });
 
   it('fails when the table name is invalid', () => {

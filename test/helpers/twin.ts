@@ -262,7 +262,7 @@ export class TestTwin {
       const status = this.twin.sfn.describeExecution({ executionArn: d.executionArn });
       if (status.status !== 'RUNNING') throw new Error(`${d.name} ended ${status.status} (${status.error}: ${status.cause}) without asking for a decision`);
       const rec = await this.record(d);
-      return rec?.pendingTaskToken ? rec : undefined;
+      return rec?.pendingTaskToken && rec.pendingKind === 'database-decision' ? rec : undefined;
     }, 30_000);
     return { token: r.pendingTaskToken!, question: r.pendingQuestion ?? '' };
   }

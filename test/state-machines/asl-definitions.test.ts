@@ -3,7 +3,7 @@
  *  - valid Amazon States Language (asl-validator, with ARN and path checks) once the placeholders are
  *    substituted the way CDK's definitionSubstitutions does;
  *  - every Wait state waits the interval the domain code counts with (lib/domain/plan.ts,
- *    BAKE_CHECK_INTERVAL_SECONDS in lib/config/schema.ts): check counts are derived from them;
+ *    and lib/domain/restore.ts): check counts are derived from them;
  *  - every Task that calls a Lambda (which calls AWS) retries Cutover.Transient and the Lambda
  *    service errors, has an explicit TimeoutSeconds, and catches States.ALL so that no failure
  *    skips recording the outcome and releasing the lock.
@@ -14,7 +14,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { FUNCTIONS, PARTITION_PLACEHOLDER, ROOT_DIR } from '../../lib/catalog';
-import { BAKE_CHECK_INTERVAL_SECONDS } from '../../lib/config/schema';
 import { RETRYABLE_TASK_ERRORS } from '../../lib/domain/errors';
 import {
   GREEN_CHECK_INTERVAL_SECONDS,
@@ -52,7 +51,6 @@ const WAIT_INTERVALS: Record<string, number> = {
   WaitForMigration: MIGRATION_CHECK_INTERVAL_SECONDS,
   WaitForGreen: GREEN_CHECK_INTERVAL_SECONDS,
   WaitForRestore: RESTORE_CHECK_INTERVAL_SECONDS,
-  Bake: BAKE_CHECK_INTERVAL_SECONDS,
 };
 
 function allStates(def: { States?: Record<string, State> }): Array<[string, State]> {
@@ -112,7 +110,10 @@ describe('state machine definitions', () => {
             assert.ok(r.MaxAttempts >= 1, `${name}: a retrier with MaxAttempts ${r.MaxAttempts} does not retry`);
             assert.ok(!r.ErrorEquals.includes('States.ALL') && !r.ErrorEquals.includes('States.TaskFailed'), `${name} retries everything`);
           }
-          assert.ok(Number.isInteger(s.TimeoutSeconds) && s.TimeoutSeconds > 0, `${name}: explicit TimeoutSeconds`);
+          assert.ok(
+            (Number.isInteger(s.TimeoutSeconds) && s.TimeoutSeconds > 0) || typeof s.TimeoutSecondsPath === 'string',
+            `${name}: explicit TimeoutSeconds (or TimeoutSecondsPath)`,
+          );
           assert.ok(
             (s.Catch ?? []).some((c: State) => c.ErrorEquals.includes('States.ALL')),
             `${name} catches States.ALL (the outcome is recorded and the lock released)`,

@@ -1,6 +1,7 @@
 /**
- * deploy.asl.json rolling back: green never becomes stable, an alarm fires during the canary bake,
- * an alarm is already firing before any traffic moves. Each asserts where production traffic is,
+ * deploy.asl.json rolling back: green never becomes stable, an alarm fires during the canary bake (the
+ * alarm event reaches the `alarm` function, which ends the bake at once), an alarm is already in ALARM
+ * as the bake starts, an alarm is already firing before any traffic moves. Each asserts where production traffic is,
  * what green runs, and the deployment record — not only the execution status.
  */
 import { afterEach, describe, it } from 'node:test';
@@ -63,24 +64,29 @@ describe('deploy: green never becomes stable', () => {
 });
 
 describe('deploy: alarm during the canary bake, policy keep', () => {
-  it('rolls back with Cutover.RolledBackOnAlarm: 100% back on blue, green at 0, record names the alarm', async () => {
+  it('rolls back at once on the alarm event (not at the bake end): 100% back on blue, green at 0, record names the alarm', async () => {
     t = await TestTwin.start({ config: configVariant((env) => (env.databaseFailurePolicy = 'keep')) });
     const d = t.startDeployment();
-    let alarmSet: Promise<unknown> | undefined;
-    const unsubscribe = t.onStateEntered(d.name, 'Bake', () => (alarmSet = setAlarm('ALARM')));
+    // The alarm fires mid-bake: once the bake's task token is on the lock, where the alarm function finds it.
+    let lock = await t.lock();
+    for (let i = 0; i < 500 && lock?.pendingKind !== 'bake'; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      lock = await t.lock();
+    }
+    assert.equal(lock?.pendingKind, 'bake', 'the bake stored its task token on the lock');
+    assert.match(lock!.pendingQuestion!, /baking at 10% for 300 s/);
+    await setAlarm('ALARM');
     const result = await t.wait(d);
-    unsubscribe();
-    await alarmSet;
 
     assert.equal(result.status, 'FAILED');
     assert.equal(result.error, 'Cutover.RolledBackOnAlarm');
-    assert.match(result.cause!, new RegExp(`alarm ${ALARM} is in ALARM during the bake at 10%`));
+    assert.match(result.cause!, new RegExp(`alarm ${ALARM} went to ALARM at .*: Threshold Crossed`));
     assert.deepEqual(t.weightsSet('green'), [10, 0], 'canary 10%, then back');
     assert.deepEqual(t.weights(), { blue: 100, green: 0 });
     assert.equal(t.desiredCount('green'), 0);
     assert.equal(t.desiredCount('blue'), 2);
     const states = t.statesEntered(d);
-    assert.ok(states.includes('AlarmDuringBake'));
+    assert.ok(!states.includes('CheckAlarms'), 'the bake did not run to its end: the alarm ended it');
     assert.equal(states.filter((s) => s === 'ShiftTraffic').length, 1, 'never reached 100%');
     assert.ok(!states.includes('Promote'));
     const record = await t.record(d);
@@ -89,6 +95,23 @@ describe('deploy: alarm during the canary bake, policy keep', () => {
     assert.ok(record?.message?.includes(ALARM), record?.message);
     assert.equal(record?.liveSlot, 'blue');
     assert.equal(await t.lock(), undefined);
+  });
+});
+
+describe('deploy: alarm already in ALARM as the bake starts (after the preflight check)', () => {
+  it('fails the bake at its start: the race between the alarm and the stored token is closed', async () => {
+    t = await TestTwin.start({ config: configVariant((env) => (env.databaseFailurePolicy = 'keep')) });
+    const d = t.startDeployment();
+    let alarmSet: Promise<unknown> | undefined;
+    const unsubscribe = t.onStateEntered(d.name, 'ShiftTraffic', () => (alarmSet ??= setAlarm('ALARM')));
+    const result = await t.wait(d);
+    unsubscribe();
+    await alarmSet;
+
+    assert.equal(result.error, 'Cutover.RolledBackOnAlarm');
+    assert.match(result.cause!, new RegExp(`alarm ${ALARM} (is in ALARM as the bake at 10% starts|went to ALARM)`));
+    assert.deepEqual(t.weights(), { blue: 100, green: 0 });
+    assert.ok(!t.statesEntered(d).includes('CheckAlarms'), 'rolled back without waiting for the bake to end');
   });
 });
 

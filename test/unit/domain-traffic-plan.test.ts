@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { trafficSteps } from '../../lib/domain/traffic-plan';
-import { BAKE_CHECK_INTERVAL_SECONDS, StrategySchema } from '../../lib/config/schema';
+import { StrategySchema } from '../../lib/config/schema';
 
 describe('trafficSteps', () => {
   it('canary: the canary percent with its bake, then 100% with no bake', () => {
@@ -11,20 +11,20 @@ describe('trafficSteps', () => {
     const steps = trafficSteps(strategy);
     // Assess
     assert.deepEqual(steps, [
-      { percent: 10, bakeSeconds: 300, bakeChecks: 300 / BAKE_CHECK_INTERVAL_SECONDS },
-      { percent: 100, bakeSeconds: 0, bakeChecks: 0 },
+      { percent: 10, bakeSeconds: 300 },
+      { percent: 100, bakeSeconds: 0 },
     ]);
   });
 
   it('linear: multiples of stepPercent below 100, each baked, then 100% unbaked', () => {
     const steps = trafficSteps(StrategySchema.parse({ type: 'linear', stepPercent: 25, stepBakeSeconds: 60 }));
     assert.deepEqual(
-      steps.map((s) => [s.percent, s.bakeSeconds, s.bakeChecks]),
+      steps.map((s) => [s.percent, s.bakeSeconds]),
       [
-        [25, 60, 4],
-        [50, 60, 4],
-        [75, 60, 4],
-        [100, 0, 0],
+        [25, 60],
+        [50, 60],
+        [75, 60],
+        [100, 0],
       ],
     );
   });
@@ -41,17 +41,17 @@ describe('trafficSteps', () => {
 
   it('linear: stepPercent 100 is a single step', () => {
     const steps = trafficSteps(StrategySchema.parse({ type: 'linear', stepPercent: 100, stepBakeSeconds: 60 }));
-    assert.deepEqual(steps, [{ percent: 100, bakeSeconds: 0, bakeChecks: 0 }]);
+    assert.deepEqual(steps, [{ percent: 100, bakeSeconds: 0 }]);
   });
 
   it('all-at-once without bake: one unbaked step at 100 (bakeSeconds defaults to 0)', () => {
     const steps = trafficSteps(StrategySchema.parse({ type: 'all-at-once' }));
-    assert.deepEqual(steps, [{ percent: 100, bakeSeconds: 0, bakeChecks: 0 }]);
+    assert.deepEqual(steps, [{ percent: 100, bakeSeconds: 0 }]);
   });
 
   it('all-at-once with bake: the 100% step is baked', () => {
     const steps = trafficSteps(StrategySchema.parse({ type: 'all-at-once', bakeSeconds: 120 }));
-    assert.deepEqual(steps, [{ percent: 100, bakeSeconds: 120, bakeChecks: 8 }]);
+    assert.deepEqual(steps, [{ percent: 100, bakeSeconds: 120 }]);
   });
 
   it('explicit steps are taken as given', () => {
@@ -66,28 +66,9 @@ describe('trafficSteps', () => {
       }),
     );
     assert.deepEqual(steps, [
-      { percent: 5, bakeSeconds: 30, bakeChecks: 2 },
-      { percent: 50, bakeSeconds: 0, bakeChecks: 0 },
-      { percent: 100, bakeSeconds: 45, bakeChecks: 3 },
+      { percent: 5, bakeSeconds: 30 },
+      { percent: 50, bakeSeconds: 0 },
+      { percent: 100, bakeSeconds: 45 },
     ]);
-  });
-
-  it(`bakeChecks round up to whole ${BAKE_CHECK_INTERVAL_SECONDS}-second checks`, () => {
-    const cases: Array<[number, number]> = [
-      [0, 0],
-      [1, 1],
-      [14, 1],
-      [15, 1],
-      [16, 2],
-      [29, 2],
-      [30, 2],
-      [31, 3],
-      [86_400, 5760],
-    ];
-    for (const [bakeSeconds, expected] of cases) {
-      const [first] = trafficSteps(StrategySchema.parse({ type: 'canary', percent: 50, bakeSeconds }));
-      assert.equal(first!.bakeChecks, expected, `bakeSeconds ${bakeSeconds}`);
-      assert.ok(first!.bakeChecks * BAKE_CHECK_INTERVAL_SECONDS >= bakeSeconds, 'checks cover the whole bake');
-    }
   });
 });

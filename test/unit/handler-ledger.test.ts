@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
-import { dynamoMock, resetSdkMocks, sdkError, sfnMock, throttlingError } from '../helpers/sdk-mocks';
+import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeExecutionCommand, ExecutionDoesNotExist, SendTaskFailureCommand, TaskTimedOut } from '@aws-sdk/client-sfn';
+import { cloudWatchMock, dynamoMock, resetSdkMocks, sdkError, sfnMock, throttlingError } from '../helpers/sdk-mocks';
 import { handler } from '../../lambdas/ledger/handler';
 import { parseConfig } from '../../lib/config';
 import { resolvePlan, type DeploymentPlan } from '../../lib/domain/plan';
@@ -138,7 +139,7 @@ describe('ledger handler', () => {
       assert.equal(update.ExpressionAttributeValues![':s'], 'succeeded');
       assert.equal(update.ExpressionAttributeValues![':l'], 'green');
       assert.equal(update.ExpressionAttributeValues![':e'], null);
-      assert.match(update.UpdateExpression!, /REMOVE pendingTaskToken, pendingQuestion/);
+      assert.match(update.UpdateExpression!, /REMOVE pendingTaskToken, pendingKind, pendingQuestion/);
       const puts = dynamoMock.commandCalls(PutCommand).map((c) => c.args[0].input.Item!);
       assert.equal(puts.length, 1);
       assert.deepEqual(
@@ -187,13 +188,63 @@ describe('ledger handler', () => {
       assert.deepEqual(out, { waiting: true });
       const update = dynamoMock.commandCalls(UpdateCommand)[0]!.args[0].input;
       assert.deepEqual(update.Key, RECORD_KEY);
-      assert.equal(update.UpdateExpression, 'SET pendingTaskToken = :t, pendingQuestion = :q');
+      assert.equal(update.UpdateExpression, 'SET pendingTaskToken = :t, pendingKind = :k, pendingQuestion = :q');
+      assert.equal(update.ExpressionAttributeValues![':k'], 'database-decision');
       assert.equal(update.ExpressionAttributeValues![':t'], 'token-123');
       assert.match(update.ExpressionAttributeValues![':q'], /Restore snapshot snap-1 \(discards every write made since 2024-05-01T12:01:00\.000Z\)/);
     });
 
     it('an empty token is Cutover.InvalidInput', async () => {
       await assert.rejects(handler({ action: 'awaitDatabaseDecision', taskToken: '', deployment: { plan } }), { name: 'Cutover.InvalidInput' });
+      assert.equal(dynamoMock.calls().length, 0);
+    });
+  });
+  describe('awaitBake', () => {
+    const traffic = { index: 0, percent: 10, bakeSeconds: 300, last: false, nextIndex: 1 };
+    const alarms = (state: 'OK' | 'ALARM') => ({
+      MetricAlarms: plan.alarms.map((name, i) => ({ AlarmName: name, StateValue: i === 0 ? state : 'OK', StateReason: 'Threshold Crossed: 1 datapoint [3.0] was >= 1.0' })),
+    });
+
+    it('stores the bake token on the record and on the lock (only while this execution holds it)', async () => {
+      dynamoMock.on(UpdateCommand).resolves({});
+      cloudWatchMock.on(DescribeAlarmsCommand).resolves(alarms('OK'));
+      const out = await handler({ action: 'awaitBake', taskToken: 'bake-token', plan, traffic });
+      assert.deepEqual(out, { waiting: true });
+      const [record, lock] = dynamoMock.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+      assert.deepEqual(record!.Key, RECORD_KEY);
+      assert.deepEqual(lock!.Key, { pk: 'LOCK#hello-world#production', sk: 'LOCK' });
+      assert.equal(lock!.ConditionExpression, 'executionArn = :me');
+      for (const u of [record!, lock!]) {
+        assert.equal(u.ExpressionAttributeValues![':t'], 'bake-token');
+        assert.equal(u.ExpressionAttributeValues![':k'], 'bake');
+        assert.match(u.ExpressionAttributeValues![':q'], /baking at 10% for 300 s; an alarm rolls it back at once\. Promote now: SendTaskSuccess \{"action":"promote-now"/);
+      }
+      assert.equal(sfnMock.commandCalls(SendTaskFailureCommand).length, 0, 'no alarm: the bake runs');
+    });
+
+    it('fails its own token at once with Cutover.AlarmFiring when an alarm is already in ALARM', async () => {
+      dynamoMock.on(UpdateCommand).resolves({});
+      cloudWatchMock.on(DescribeAlarmsCommand).resolves(alarms('ALARM'));
+      sfnMock.on(SendTaskFailureCommand).resolves({});
+      const out = await handler({ action: 'awaitBake', taskToken: 'bake-token', plan, traffic });
+      assert.deepEqual(out, { waiting: false, alarming: true });
+      const failure = sfnMock.commandCalls(SendTaskFailureCommand)[0]!.args[0].input;
+      assert.equal(failure.taskToken, 'bake-token');
+      assert.equal(failure.error, 'Cutover.AlarmFiring');
+      assert.match(failure.cause!, new RegExp(`alarm ${plan.alarms[0]} is in ALARM as the bake at 10% starts: Threshold Crossed`));
+    });
+
+    it('keeps the record when the lock is no longer this execution\'s, and tolerates a token already closed', async () => {
+      dynamoMock.on(UpdateCommand, { Key: { pk: 'LOCK#hello-world#production', sk: 'LOCK' } }).rejects(sdkError(ConditionalCheckFailedException));
+      dynamoMock.on(UpdateCommand, { Key: RECORD_KEY }).resolves({});
+      cloudWatchMock.on(DescribeAlarmsCommand).resolves(alarms('ALARM'));
+      sfnMock.on(SendTaskFailureCommand).rejects(sdkError(TaskTimedOut));
+      const out = await handler({ action: 'awaitBake', taskToken: 'bake-token', plan, traffic });
+      assert.deepEqual(out, { waiting: false, alarming: true });
+    });
+
+    it('a bake without bake seconds is Cutover.InvalidInput, with nothing written', async () => {
+      await assert.rejects(handler({ action: 'awaitBake', taskToken: 't', plan, traffic: { percent: 10 } }), { name: 'Cutover.InvalidInput' });
       assert.equal(dynamoMock.calls().length, 0);
     });
   });

@@ -90,7 +90,7 @@ describe('traffic handler', () => {
     it('sets the step’s weights with ModifyListener, keeping authenticate-oidc and stickiness', async () => {
       listenerWith(oidc, forward(100, 0));
       const out = await handler({ action: 'shift', plan, slots: { live: 'blue', idle: 'green' }, index: 0 });
-      assert.deepEqual(out, { index: 0, percent: 10, bakeChecksLeft: 20, last: false, nextIndex: 1 });
+      assert.deepEqual(out, { index: 0, percent: 10, bakeSeconds: 300, last: false, nextIndex: 1 });
       const calls = elbv2Mock.commandCalls(ModifyListenerCommand);
       assert.equal(calls.length, 1);
       const input = calls[0]!.args[0].input;

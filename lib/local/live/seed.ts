@@ -105,7 +105,7 @@ export async function startInitialReleases(
       databaseUrl = await postgres.connectionUrl(id, kind);
     }
     const environmentVars = Object.entries(initial.environment).map(([k, v]) => ({ name: k, value: v.replaceAll('${databaseUrl}', databaseUrl) }));
-    const { taskDefinition } = sim.ecs.registerTaskDefinition(initialTaskDefinition(`${service}-${environment}`, env, initial.imageTag, environmentVars));
+    const { taskDefinition } = sim.ecs.registerTaskDefinition(initialTaskDefinition(`${service}-${environment}`, env, initial.imageTag, environmentVars, sim.region));
     const tdArn = taskDefinition!.taskDefinitionArn!;
     if (initial.setupCommand) {
       progress(`${name}: running setup task ${initial.setupCommand.join(' ')}`);

@@ -1,0 +1,89 @@
+/**
+ * Reacts to the environments' alarms: an EventBridge rule on "CloudWatch Alarm State Change" to ALARM
+ * for the configured alarms (`alarmEventPattern`, lib/domain/alarm-events.ts, shared with the local twin)
+ * invokes the `alarm` function, which fails the bake of a running deployment at once
+ * (SendTaskFailure `Cutover.AlarmFiring`) so the deploy state machine rolls back within seconds.
+ */
+import { Duration } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { CONFIG_ENV_VAR } from '../config/load';
+import type { Config } from '../config/schema';
+import { alarmEventPattern } from '../domain/alarm-events';
+import { CutoverFunction } from './cutover-function';
+import { acknowledge } from './nag';
+import { taskTokenStatements } from './permissions';
+
+export interface AlarmTriggerProps {
+  /** The validated cutover config; at least one environment must list `alarms`. */
+  readonly config: Config;
+  /** The table of locks and deployment records (the function reads the lock's bake task token). */
+  readonly table: dynamodb.ITable;
+  /**
+   * How long the function's log group keeps its logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * How long undeliverable alarm events stay in the dead-letter queue.
+   * @default Duration.days(14)
+   */
+  readonly deadLetterRetention?: Duration;
+}
+
+/** EventBridge rule (default bus, alarms going to ALARM) → `alarm` function, with a dead-letter queue. */
+export class AlarmTrigger extends Construct {
+  /** The rule. */
+  readonly rule: events.Rule;
+  /** The `alarm` function. */
+  readonly function: CutoverFunction;
+  /** Events EventBridge could not deliver to the function. */
+  readonly deadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: AlarmTriggerProps) {
+    super(scope, id);
+    const pattern = alarmEventPattern(props.config);
+    if (!pattern) {
+      throw new Error('AlarmTriggerProps.config: no environment lists "alarms"; add the CloudWatch alarm names that protect a release to an environment, or do not create this construct.');
+    }
+    const retention = props.deadLetterRetention ?? Duration.days(14);
+    if (!retention.isUnresolved() && (retention.toSeconds() < 60 || retention.toSeconds() > 1_209_600)) {
+      throw new Error(`AlarmTriggerProps.deadLetterRetention: ${retention.toHumanString()} is outside SQS limits; use 1 minute to 14 days.`);
+    }
+
+    this.function = new CutoverFunction(this, 'Function', {
+      name: 'alarm',
+      timeout: Duration.seconds(30),
+      logRetention: props.logRetention,
+      environment: { [CONFIG_ENV_VAR]: JSON.stringify(props.config), TABLE_NAME: props.table.tableName },
+    });
+    props.table.grantReadData(this.function.role);
+    for (const s of taskTokenStatements(['states:SendTaskFailure'])) this.function.addToRolePolicy(s.statement, s.wildcardReason);
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      retentionPeriod: retention,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    const dlqReason = 'This queue is itself the dead-letter queue of the EventBridge target; failed deliveries stop here for an operator to inspect.';
+    acknowledge(this.deadLetterQueue, 'AwsSolutions-SQS3', dlqReason);
+    acknowledge(this.deadLetterQueue, 'Serverless-SQSRedrivePolicy', dlqReason);
+
+    this.rule = new events.Rule(this, 'Rule', {
+      description: 'cutover: a watched alarm went to ALARM (ends the running bake at once)',
+      eventPattern: { source: [...pattern.source], detailType: [...pattern['detail-type']], detail: pattern.detail },
+    });
+    this.rule.addTarget(
+      new targets.LambdaFunction(this.function.lambda, {
+        deadLetterQueue: this.deadLetterQueue,
+        // A late answer is worthless: the bake's end checks the alarms anyway.
+        retryAttempts: 4,
+        maxEventAge: Duration.minutes(15),
+      }),
+    );
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * CloudWatch alarm events: the EventBridge rule that sends an environment's alarms going to ALARM to
+ * the `alarm` function, and the parsing of those events. Pure: no AWS SDK, no CDK.
+ *
+ * Event shape: "CloudWatch Alarm State Change" (CloudWatch User Guide, "Alarm events and EventBridge"):
+ * `{ source: "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change", resources: [alarmArn],
+ *    time, detail: { alarmName, state: { value, reason, timestamp }, previousState: {…} } }`.
+ */
+import { z } from 'zod';
+import type { Config } from '../config/schema';
+
+/** An EventBridge event pattern (the JSON syntax EventBridge stores) for alarms going to ALARM. */
+export interface AlarmEventPattern {
+  readonly source: readonly ['aws.cloudwatch'];
+  readonly 'detail-type': readonly ['CloudWatch Alarm State Change'];
+  readonly detail: {
+    readonly alarmName: readonly string[];
+    readonly state: { readonly value: readonly ['ALARM'] };
+  };
+}
+
+/** Every alarm name some environment of the config watches, sorted, without duplicates. */
+export function watchedAlarms(config: Config): string[] {
+  const names = new Set<string>();
+  for (const service of Object.values(config.services)) {
+    for (const env of Object.values(service.environments)) env.alarms.forEach((a) => names.add(a));
+  }
+  return [...names].sort();
+}
+
+/**
+ * The pattern of the rule that invokes the `alarm` function: a configured alarm entering ALARM.
+ * @returns the pattern, or `undefined` when no environment has alarms (no rule is needed)
+ */
+export function alarmEventPattern(config: Config): AlarmEventPattern | undefined {
+  const alarmName = watchedAlarms(config);
+  if (alarmName.length === 0) return undefined;
+  return {
+    source: ['aws.cloudwatch'],
+    'detail-type': ['CloudWatch Alarm State Change'],
+    detail: { alarmName, state: { value: ['ALARM'] } },
+  };
+}
+
+/** The parts of an alarm event the `alarm` function uses. */
+export const AlarmStateChangeSchema = z.object({
+  id: z.string().min(1),
+  source: z.literal('aws.cloudwatch', { error: 'source: not a CloudWatch event (expected "aws.cloudwatch")' }),
+  'detail-type': z.literal('CloudWatch Alarm State Change', { error: 'detail-type: expected "CloudWatch Alarm State Change"' }),
+  time: z.string().optional(),
+  resources: z.array(z.string()).default([]),
+  detail: z.object({
+    alarmName: z.string().min(1),
+    state: z.object({ value: z.string(), reason: z.string().default(''), timestamp: z.string().optional() }),
+    previousState: z.object({ value: z.string() }).partial().optional(),
+  }),
+});
+export type AlarmStateChange = z.infer<typeof AlarmStateChangeSchema>;
+
+/** A (service, environment) that watches an alarm. */
+export interface WatchingEnvironment {
+  readonly service: string;
+  readonly environment: string;
+}
+
+/** The environments whose `alarms` list names `alarmName` (an alarm may protect several). */
+export function environmentsWatching(config: Config, alarmName: string): WatchingEnvironment[] {
+  const out: WatchingEnvironment[] = [];
+  for (const [service, s] of Object.entries(config.services)) {
+    for (const [environment, env] of Object.entries(s.environments)) {
+      if (env.alarms.includes(alarmName)) out.push({ service, environment });
+    }
+  }
+  return out;
+}
+
+/** One line for records and notifications, e.g. `alarm hello-world-5xx went to ALARM at 2026-…: Threshold Crossed: …`. */
+export function alarmReason(event: AlarmStateChange): string {
+  const at = event.detail.state.timestamp ?? event.time;
+  return `alarm ${event.detail.alarmName} went to ALARM${at ? ` at ${at}` : ''}: ${event.detail.state.reason || 'no reason given'}`;
+}
