@@ -321,7 +321,7 @@ function summarize(results: RunResult[], snapshots: SnapshotResult[], opts: Benc
   console.log(`\n== summary (${results.length} runs at ×${opts.timeScale})`);
   console.log(`alarm state change → 100% production on the healthy release (${rolledBack.length}/${results.length} runs rolled back on the alarm):`);
   console.log(`  real ms:            ${stat(real)}`);
-  console.log(`  simulated seconds:  ${stat(sim, 1)}   (on AWS: the same waits and polls, without the ×${opts.timeScale} compression)`);
+  console.log(`  simulated seconds:  ${stat(sim, 1)}   (the twin's clock: Wait states and polls on the path, plus real processing ×${opts.timeScale})`);
   console.log(`promotions under load (${promoted.length}/${results.length} SUCCEEDED): ${sent} requests, ${errors} 5xx, ${failed} failed`);
   console.log(`  duration real ms:   ${stat(durations)}`);
   console.log(`  state transitions per promotion (states entered, as Step Functions counts them): ${stat(transitions)}`);
