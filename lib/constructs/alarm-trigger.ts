@@ -9,13 +9,13 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CONFIG_ENV_VAR } from '../config/load';
 import type { Config } from '../config/schema';
 import { alarmEventPattern } from '../domain/alarm-events';
 import { CutoverFunction } from './cutover-function';
-import { acknowledge } from './nag';
+import { eventTargetDeadLetterQueue } from './dead-letter-queue';
 import { taskTokenStatements } from './permissions';
 
 export interface AlarmTriggerProps {
@@ -50,10 +50,6 @@ export class AlarmTrigger extends Construct {
     if (!pattern) {
       throw new Error('AlarmTriggerProps.config: no environment lists "alarms"; add the CloudWatch alarm names that protect a release to an environment, or do not create this construct.');
     }
-    const retention = props.deadLetterRetention ?? Duration.days(14);
-    if (!retention.isUnresolved() && (retention.toSeconds() < 60 || retention.toSeconds() > 1_209_600)) {
-      throw new Error(`AlarmTriggerProps.deadLetterRetention: ${retention.toHumanString()} is outside SQS limits; use 1 minute to 14 days.`);
-    }
 
     this.function = new CutoverFunction(this, 'Function', {
       name: 'alarm',
@@ -64,14 +60,7 @@ export class AlarmTrigger extends Construct {
     props.table.grantReadData(this.function.role);
     for (const s of taskTokenStatements(['states:SendTaskFailure'])) this.function.addToRolePolicy(s.statement, s.wildcardReason);
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      retentionPeriod: retention,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-    });
-    const dlqReason = 'This queue is itself the dead-letter queue of the EventBridge target; failed deliveries stop here for an operator to inspect.';
-    acknowledge(this.deadLetterQueue, 'AwsSolutions-SQS3', dlqReason);
-    acknowledge(this.deadLetterQueue, 'Serverless-SQSRedrivePolicy', dlqReason);
+    this.deadLetterQueue = eventTargetDeadLetterQueue(this, 'DeadLetterQueue', props.deadLetterRetention, 'AlarmTriggerProps.deadLetterRetention');
 
     this.rule = new events.Rule(this, 'Rule', {
       description: 'cutover: a watched alarm went to ALARM (ends the running bake at once)',

@@ -6,12 +6,12 @@
 import { Aws, Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { Config } from '../config/schema';
 import { CODECOMMIT_DEPLOY_INPUT_PATHS, codeCommitEventPattern } from '../domain/event-rules';
-import { acknowledge } from './nag';
+import { eventTargetDeadLetterQueue } from './dead-letter-queue';
 
 export interface CodeCommitTriggerProps {
   /** The validated cutover config; at least one service must use a CodeCommit repository. */
@@ -38,19 +38,8 @@ export class CodeCommitTrigger extends Construct {
     if (!pattern) {
       throw new Error('CodeCommitTriggerProps.config: no service uses a CodeCommit repository; add `"repository": { "codecommit": "<name>" }` to a service, or do not create this construct.');
     }
-    const retention = props.deadLetterRetention ?? Duration.days(14);
-    if (!retention.isUnresolved() && (retention.toSeconds() < 60 || retention.toSeconds() > 1_209_600)) {
-      throw new Error(`CodeCommitTriggerProps.deadLetterRetention: ${retention.toHumanString()} is outside SQS limits; use 1 minute to 14 days.`);
-    }
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      retentionPeriod: retention,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-    });
-    const dlqReason = 'This queue is itself the dead-letter queue of the EventBridge target; failed deliveries stop here for an operator to inspect.';
-    acknowledge(this.deadLetterQueue, 'AwsSolutions-SQS3', dlqReason);
-    acknowledge(this.deadLetterQueue, 'Serverless-SQSRedrivePolicy', dlqReason);
+    this.deadLetterQueue = eventTargetDeadLetterQueue(this, 'DeadLetterQueue', props.deadLetterRetention, 'CodeCommitTriggerProps.deadLetterRetention');
 
     this.rule = new events.Rule(this, 'Rule', {
       description: 'cutover: deploy on pushes to configured CodeCommit branches',

@@ -4,43 +4,11 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { ROOT_DIR } from '../../lib/catalog';
-
-interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run `npx tsx bin/cutover.ts <args>` in the repository root; killed after `timeoutMs`. */
-function cutover(args: string[], timeoutMs = 120_000): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  delete env.CUTOVER_PORT;
-  delete env.CUTOVER_GITHUB_WEBHOOK_SECRET;
-  delete env.NODE_OPTIONS; // not the test runner's loader / flags
-  delete env.NODE_TEST_CONTEXT; // a child node must not think it is a test runner's child
-  return new Promise((resolve, reject) => {
-    const child = spawn('npx', ['tsx', 'bin/cutover.ts', ...args], { cwd: ROOT_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
+import { runCutover, writeTestAccount } from '../helpers/cli';
 
 /** A Node stack frame, e.g. `    at loadConfigFile (/work/main/lib/config/load.ts:61:11)`. */
 const STACK_FRAME = /^\s+at .+[(:]\d+/m;
@@ -49,21 +17,12 @@ describe('e2e: the cutover CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cutover-e2e-cli-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** The sample twin account with absolute image directories and free listener ports (tests run side by side). */
-  function testAccount(): string {
-    const file = join(ROOT_DIR, 'lib/config/samples/hello-world.twin.json');
-    const account = JSON.parse(readFileSync(file, 'utf8')) as { images: Record<string, { cwd: string }>; listenerPorts: Record<string, number> };
-    for (const image of Object.values(account.images)) image.cwd = resolve(dirname(file), image.cwd);
-    for (const arn of Object.keys(account.listenerPorts)) account.listenerPorts[arn] = 0;
-    const out = join(dir, 'account.json');
-    writeFileSync(out, JSON.stringify(account, null, 2));
-    return out;
-  }
+  const testAccount = () => writeTestAccount(dir);
 
   it('`cutover local --exit` plays v2, v3 and v4 on the living twin, passes every check, prints timeline, figures and URLs, exits 0', async () => {
     const stateDir = join(dir, 'state');
     // ×30, not the default ×60: real process start-up on a busy 2-core CI must fit the config's 600 s (simulated) stabilization timeout.
-    const r = await cutover(['local', '--port', '0', '--account', testAccount(), '--state-dir', stateDir, '--reset', '--time-scale', '30', '--exit'], 240_000);
+    const r = await runCutover(['local', '--port', '0', '--account', testAccount(), '--state-dir', stateDir, '--reset', '--time-scale', '30', '--exit'], 240_000);
     const out = r.stdout;
 
     assert.equal(r.code, 0, `exit ${r.code} (${r.signal})\n${out}\n${r.stderr}`);
@@ -96,7 +55,7 @@ describe('e2e: the cutover CLI', () => {
   });
 
   it('`--port abc` exits non-zero naming --port, without a stack trace', async () => {
-    const r = await cutover(['local', '--port', 'abc', '--exit'], 60_000);
+    const r = await runCutover(['local', '--port', 'abc', '--exit'], 60_000);
     assert.notEqual(r.code, 0);
     assert.equal(r.signal, null);
     assert.match(r.stderr, /--port must be a whole number from 0 to 65535/);
@@ -106,7 +65,7 @@ describe('e2e: the cutover CLI', () => {
   });
 
   it('`--config /nonexistent.json` exits 1 with "Cannot read cutover config file", without a stack trace', async () => {
-    const r = await cutover(['local', '--config', '/nonexistent.json', '--exit'], 60_000);
+    const r = await runCutover(['local', '--config', '/nonexistent.json', '--exit'], 60_000);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /Cannot read cutover config file \/nonexistent\.json/);
     assert.doesNotMatch(r.stderr, STACK_FRAME);
@@ -121,7 +80,7 @@ describe('e2e: the cutover CLI', () => {
     const file = join(dir, 'bad-percent.json');
     writeFileSync(file, JSON.stringify(config, null, 2));
 
-    const r = await cutover(['local', '--config', file, '--exit'], 60_000);
+    const r = await runCutover(['local', '--config', file, '--exit'], 60_000);
 
     assert.equal(r.code, 1);
     assert.ok(r.stderr.includes(`Invalid cutover config in ${file}`), r.stderr);

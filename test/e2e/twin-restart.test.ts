@@ -9,10 +9,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { DescribeDBInstancesCommand, DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
 import type { PushEvent } from '@octokit/webhooks-types';
 import { rdsClient } from '../../lib/aws/clients';
@@ -23,7 +22,8 @@ import { missingIds } from '../../lib/local/live/db-inspect';
 import { INTERRUPTED_ERROR, readTwinState, TWIN_STATE_FILE, TwinStateError } from '../../lib/local/live/persist';
 import type { LiveEcs } from '../../lib/local/simulator';
 import { Twin } from '../../lib/local/twin';
-import { configVariant, ENVIRONMENT, SAMPLE_ACCOUNT_FILE, sampleLiveOptions, SERVICE } from '../helpers/twin';
+import { runCutover, writeTestAccount } from '../helpers/cli';
+import { configVariant, ENVIRONMENT, sampleLiveOptions, SERVICE } from '../helpers/twin';
 
 /** ×30: real process start-up on a busy 2-core machine must fit the config's 600 s (simulated) stabilization timeout. */
 const TIME_SCALE = 30;
@@ -203,7 +203,7 @@ describe('e2e: the living twin survives a restart', () => {
   });
 
   it('`cutover local --exit` on the saved account says what it resumed, does not play the demo, and exits 0', async () => {
-    const r = await cutover(['local', '--port', '0', '--account', testAccount(dir), '--state-dir', stateDir, '--time-scale', String(TIME_SCALE), '--exit']);
+    const r = await runCutover(['local', '--port', '0', '--account', writeTestAccount(dir), '--state-dir', stateDir, '--time-scale', String(TIME_SCALE), '--exit']);
 
     assert.equal(r.code, 0, `exit ${r.code} (${r.signal})\n${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, new RegExp(`Resumed from ${escape(stateDir)} \\(saved [^)]+\\): production on [0-9a-f]{40}, \\d+ deployments in history`));
@@ -252,36 +252,4 @@ describe('e2e: the living twin survives a restart', () => {
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/** The sample twin account with absolute image directories and free listener ports, written to `dir`. */
-function testAccount(dir: string): string {
-  const account = JSON.parse(readFileSync(SAMPLE_ACCOUNT_FILE, 'utf8')) as { images: Record<string, { cwd: string }>; listenerPorts: Record<string, number> };
-  for (const image of Object.values(account.images)) image.cwd = resolve(dirname(SAMPLE_ACCOUNT_FILE), image.cwd);
-  for (const arn of Object.keys(account.listenerPorts)) account.listenerPorts[arn] = 0;
-  const out = join(dir, 'account.json');
-  writeFileSync(out, JSON.stringify(account, null, 2));
-  return out;
-}
-
-/** Run `npx tsx bin/cutover.ts <args>` in the repository root; killed after `timeoutMs`. */
-function cutover(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  for (const name of ['CUTOVER_PORT', 'CUTOVER_GITHUB_WEBHOOK_SECRET', 'NODE_OPTIONS', 'NODE_TEST_CONTEXT']) delete childEnv[name];
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('npx', ['tsx', 'bin/cutover.ts', ...args], { cwd: ROOT_DIR, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolvePromise({ code, signal, stdout, stderr });
-    });
-  });
 }
