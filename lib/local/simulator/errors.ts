@@ -12,9 +12,10 @@ import * as elbv2 from '@aws-sdk/client-elastic-load-balancing-v2';
 import * as rds from '@aws-sdk/client-rds';
 import * as cloudwatch from '@aws-sdk/client-cloudwatch';
 import * as secretsmanager from '@aws-sdk/client-secrets-manager';
+import * as logs from '@aws-sdk/client-cloudwatch-logs';
 
 /** The services the simulator implements (a subset of `AwsService` in lib/aws/clients.ts). */
-export type SimServiceName = 'ecs' | 'elbv2' | 'rds' | 'cloudwatch' | 'secretsmanager';
+export type SimServiceName = 'ecs' | 'elbv2' | 'rds' | 'cloudwatch' | 'secretsmanager' | 'logs';
 
 type ExceptionCtor = new (opts: Record<string, unknown>) => Error;
 
@@ -24,6 +25,7 @@ const PACKAGES: Record<SimServiceName, { module: Record<string, unknown>; base: 
   rds: { module: rds, base: rds.RDSServiceException as unknown as ExceptionCtor },
   cloudwatch: { module: cloudwatch, base: cloudwatch.CloudWatchServiceException as unknown as ExceptionCtor },
   secretsmanager: { module: secretsmanager, base: secretsmanager.SecretsManagerServiceException as unknown as ExceptionCtor },
+  logs: { module: logs, base: logs.CloudWatchLogsServiceException as unknown as ExceptionCtor },
 };
 
 /** Error codes the SDK's `isThrottlingError` treats as throttling (@smithy/core/retry). */
@@ -48,6 +50,7 @@ const THROTTLING_NAMES = new Set([
 const SERVER_NAMES = new Set([
   'InternalFailure',
   'InternalServerError',
+  'InternalServerException',
   'InternalServiceError',
   'InternalServiceFault',
   'ServerException',
@@ -62,6 +65,7 @@ export const VALIDATION_ERROR: Record<SimServiceName, string> = {
   rds: 'InvalidParameterValue',
   cloudwatch: 'InvalidParameterValueException',
   secretsmanager: 'InvalidParameterException',
+  logs: 'InvalidParameterException',
 };
 
 /** The missing-required-field error code each service returns. */

@@ -16,7 +16,7 @@ import { EcsSimulator, type EcsSimulatorOptions } from './ecs';
 import { Elbv2Simulator } from './elbv2';
 import type { SimServiceName } from './errors';
 import { Faults, type FaultSpec } from './faults';
-import { LogsSimulator, type LogsFaultSpec } from './logs';
+import { LogsSimulator } from './logs';
 import { RdsSimulator, type RdsSimulatorOptions } from './rds';
 import { SecretsSimulator } from './secrets';
 import { seedFromConfig, type SeedOptions } from './seed';
@@ -28,7 +28,7 @@ export type { ImageHealth, RunTaskInfo, RunTaskOutcome } from './ecs';
 export { forwardAction, listenerArnOfRule, loadBalancerArnOfListener } from './elbv2';
 export { awsError, type SimServiceName } from './errors';
 export type { FaultSpec } from './faults';
-export { logsError, type LogsFaultSpec } from './logs';
+export { logsError } from './logs';
 export type { SeedOptions } from './seed';
 export { CloudWatchSimulator, EcsSimulator, Elbv2Simulator, LiveEcs, LogsSimulator, RdsSimulator, SecretsSimulator };
 
@@ -48,7 +48,7 @@ export interface SimulatorOptions extends EcsSimulatorOptions, RdsSimulatorOptio
 
 /** One call that reached the simulator (logged before faults are applied). */
 export interface SimCall {
-  readonly service: SimServiceName | 'logs';
+  readonly service: SimServiceName;
   /** Operation name without `Command`, e.g. `UpdateService`. */
   readonly operation: string;
   /** The command input as sent (a copy). */
@@ -83,7 +83,7 @@ export class Simulator<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> implem
   readonly secrets: SecretsSimulator;
   /**
    * CloudWatch Logs: the awslogs streams of the live ECS's tasks (read from `liveEcs.logDir`); scenario
-   * hooks `seedLogEvents` (any simulator) and `injectFault` (also reached through {@link injectFault}).
+   * hook `seedLogEvents` (any simulator); faults through {@link injectFault} with `service: 'logs'`.
    */
   readonly logs: LogsSimulator;
   /** Every call made through {@link send}, oldest first. Tests may clear it (`calls.length = 0`). */
@@ -102,12 +102,12 @@ export class Simulator<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> implem
     this.cloudwatch = new CloudWatchSimulator(ctx);
     this.secrets = new SecretsSimulator(ctx);
     this.logs = new LogsSimulator(ctx, { ecs: this.ecs, logDir: opts.liveEcs?.logDir });
-    this.services = { ecs: this.ecs, elbv2: this.elbv2, rds: this.rds, cloudwatch: this.cloudwatch, secretsmanager: this.secrets };
+    this.services = { ecs: this.ecs, elbv2: this.elbv2, rds: this.rds, cloudwatch: this.cloudwatch, secretsmanager: this.secrets, logs: this.logs };
   }
 
   /** True for ecs, elbv2, rds, cloudwatch, logs and secretsmanager. */
   handles(service: AwsService): boolean {
-    return service === 'logs' || Object.hasOwn(this.services, service);
+    return Object.hasOwn(this.services, service);
   }
 
   /**
@@ -119,11 +119,6 @@ export class Simulator<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> implem
    */
   async send(service: AwsService, operation: string, input: unknown): Promise<Record<string, unknown>> {
     if (!this.handles(service)) throw new Error(`The cutover simulator does not handle the ${service} service`);
-    if (service === 'logs') {
-      this.calls.push({ service, operation, input: safeCopy(input), at: this.clock.now() });
-      await this.logs.applyFault(operation);
-      return structuredClone(this.logs.invoke(operation, input));
-    }
     const name = service as SimServiceName;
     this.calls.push({ service: name, operation, input: safeCopy(input), at: this.clock.now() });
     await this.faults.apply(name, operation);
@@ -135,15 +130,13 @@ export class Simulator<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> implem
    * @example sim.injectFault({ service: 'ecs', operation: 'UpdateService', error: 'ThrottlingException', times: 2 })
    * @example sim.injectFault({ service: 'logs', operation: 'GetLogEvents', error: 'AccessDeniedException' })
    */
-  injectFault(spec: FaultSpec | (LogsFaultSpec & { readonly service: 'logs' })): void {
-    if (spec.service === 'logs') this.logs.injectFault(spec);
-    else this.faults.inject(spec);
+  injectFault(spec: FaultSpec): void {
+    this.faults.inject(spec);
   }
 
   /** Remove all pending injected faults. */
   clearFaults(): void {
     this.faults.clear();
-    this.logs.clearFaults();
   }
 
   /** A simulator whose ECS tasks are real processes (`opts.liveEcs` is required). */

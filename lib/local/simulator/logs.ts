@@ -26,58 +26,18 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as cwl from '@aws-sdk/client-cloudwatch-logs';
 import type { GetLogEventsRequest, GetLogEventsResponse, OutputLogEvent } from '@aws-sdk/client-cloudwatch-logs';
 import type { ContainerDefinition, DescribeTaskDefinitionResponse, DescribeTasksResponse, Task } from '@aws-sdk/client-ecs';
+import { awsError } from './errors';
+import { SimulatedService } from './service';
 import type { SimContext } from './util';
 
-type ExceptionCtor = new (opts: Record<string, unknown>) => Error;
-const BASE = cwl.CloudWatchLogsServiceException as unknown as ExceptionCtor;
-
-/** Error codes the SDK's `isThrottlingError` treats as throttling (@smithy/core/retry), as in ./errors. */
-const THROTTLING_NAMES = new Set([
-  'LimitExceededException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'Throttling',
-  'ThrottlingException',
-  'TooManyRequestsException',
-]);
-const SERVER_NAMES = new Set(['InternalFailure', 'InternalServerException', 'ServiceUnavailableException', 'ServiceUnavailable']);
-
 /**
- * The CloudWatch Logs SDK's typed exception `name` (e.g. `new ResourceNotFoundException(...)`), or the
- * package's base exception with that name for a code the SDK does not model — what the SDK's
- * deserializer makes of an error response (see `awsError` in ./errors for the other services).
- * Server faults (`ServiceUnavailableException`, ...) get `$fault: 'server'` and HTTP 500/503; throttling
- * codes `$retryable: { throttling: true }`.
+ * The CloudWatch Logs SDK's typed exception `name` (e.g. `new ResourceNotFoundException(...)`), made by
+ * the simulator's shared factory (`awsError` in ./errors).
  */
 export function logsError(name: string, message: string): Error {
-  const candidate = (cwl as Record<string, unknown>)[name];
-  const modeled =
-    typeof candidate === 'function' && (candidate as { prototype: unknown }).prototype instanceof BASE ? (candidate as ExceptionCtor) : undefined;
-  const server = SERVER_NAMES.has(name);
-  const $metadata = { httpStatusCode: name.startsWith('ServiceUnavailable') ? 503 : server ? 500 : 400 };
-  const err = modeled ? new modeled({ message, $metadata }) : new BASE({ name, message, $fault: server ? 'server' : 'client', $metadata });
-  const fields = err as Error & { $fault?: string; $retryable?: { throttling?: boolean } };
-  if (server) fields.$fault = 'server';
-  if (THROTTLING_NAMES.has(name)) fields.$retryable = { throttling: true };
-  return err;
-}
-
-/** A fault for the logs service (see `FaultSpec` in ./faults: same fields, without `service`). */
-export interface LogsFaultSpec {
-  /** Operation name without `Command` (`GetLogEvents`), or `'*'`. */
-  readonly operation: string;
-  /** Error code to reject with, e.g. `AccessDeniedException`, `ThrottlingException`. @default none (latency only) */
-  readonly error?: string;
-  /** @default `Rate exceeded` for throttling codes, else `Injected fault: <error>` */
-  readonly message?: string;
-  /** How many matching calls it affects. @default 1 */
-  readonly times?: number;
-  /** Real milliseconds to wait before answering each affected call. @default 0 */
-  readonly latencyMs?: number;
+  return awsError('logs', name, message);
 }
 
 /** What the logs simulator needs from the ECS it serves task logs of: the SDK API, in process. */
@@ -112,44 +72,19 @@ const GROUP_IDENTIFIER = /^[\w#+=/:,.@-]*$/;
 const STREAM_NAME = /^[^:*]*$/;
 const TOKEN = /^([fb])\/(\d{1,56})$/;
 
-export class LogsSimulator {
-  readonly service = 'logs';
+export class LogsSimulator extends SimulatedService {
   private readonly ecs: EcsApiInvoker;
   private readonly logDir?: string;
   /** Seeded streams: group → stream → events, oldest first. */
   private readonly seeded = new Map<string, Map<string, LogEvent[]>>();
-  private readonly faults: { spec: LogsFaultSpec; remaining: number }[] = [];
-  private readonly operations: Readonly<Record<string, (input: never) => object>> = {
+  protected readonly operations: Readonly<Record<string, (input: never) => object>> = {
     GetLogEvents: (i: GetLogEventsRequest) => this.getLogEvents(i),
   };
 
-  constructor(
-    private readonly ctx: SimContext,
-    opts: LogsSimulatorOptions,
-  ) {
+  constructor(ctx: SimContext, opts: LogsSimulatorOptions) {
+    super('logs', ctx);
     this.ecs = opts.ecs;
     this.logDir = opts.logDir;
-  }
-
-  /** Names of the operations implemented, sorted. */
-  supportedOperations(): string[] {
-    return Object.keys(this.operations).sort();
-  }
-
-  /**
-   * Run `operation` with `input` (an SDK command input).
-   * @returns the SDK output shape (without `$metadata`)
-   * @throws the SDK's typed exception; `UnknownOperationException` naming an operation not implemented
-   */
-  invoke(operation: string, input: unknown): Record<string, unknown> {
-    const handler = Object.hasOwn(this.operations, operation) ? this.operations[operation] : undefined;
-    if (!handler) {
-      throw logsError(
-        'UnknownOperationException',
-        `The cutover simulator does not implement logs:${operation}. Supported: ${this.supportedOperations().join(', ')}.`,
-      );
-    }
-    return handler((input ?? {}) as never) as Record<string, unknown>;
   }
 
   // ---------------------------------------------------------------- scenario hooks
@@ -167,36 +102,6 @@ export class LogsSimulator {
     streams.set(logStreamName, events);
     const ingestionTime = this.ctx.clock.nowMs();
     for (const message of messages.flatMap(splitMessage)) events.push({ timestamp: timestampMs, message, ingestionTime });
-  }
-
-  /**
-   * Make upcoming calls fail and/or slow down, consumed in order (like the simulator's other faults).
-   * @throws Error when neither `error` nor `latencyMs` is given, or `times` is not a positive integer
-   */
-  injectFault(spec: LogsFaultSpec): void {
-    const times = spec.times ?? 1;
-    if (!Number.isInteger(times) || times < 1) throw new Error(`injectFault: times must be a positive integer, got ${times}`);
-    if (spec.error === undefined && !(spec.latencyMs !== undefined && spec.latencyMs >= 0)) {
-      throw new Error('injectFault: give an error code (e.g. "AccessDeniedException") and/or latencyMs >= 0');
-    }
-    this.faults.push({ spec, remaining: times });
-  }
-
-  /** Remove all pending faults. */
-  clearFaults(): void {
-    this.faults.length = 0;
-  }
-
-  /** Apply the first pending fault matching `operation` (the simulator calls this before {@link invoke}). */
-  async applyFault(operation: string): Promise<void> {
-    const index = this.faults.findIndex((f) => f.spec.operation === operation || f.spec.operation === '*');
-    if (index < 0) return;
-    const fault = this.faults[index]!;
-    fault.remaining -= 1;
-    if (fault.remaining === 0) this.faults.splice(index, 1);
-    const { error, message, latencyMs } = fault.spec;
-    if (latencyMs) await new Promise((resolve) => setTimeout(resolve, latencyMs));
-    if (error !== undefined) throw logsError(error, message ?? (/throttl|rate|toomany/i.test(error) ? 'Rate exceeded' : `Injected fault: ${error}`));
   }
 
   // ---------------------------------------------------------------- GetLogEvents

@@ -14,6 +14,7 @@ export type OperationHandler = (input: never) => object;
 const UNKNOWN_OPERATION: Record<SimServiceName, string> = {
   ecs: 'UnknownOperationException',
   secretsmanager: 'UnknownOperationException',
+  logs: 'UnknownOperationException',
   elbv2: 'InvalidAction',
   rds: 'InvalidAction',
   cloudwatch: 'InvalidAction',
