@@ -74,7 +74,7 @@ interface DbServer {
   stopping: boolean;
   /** Last lines of the server's stderr, for error messages. */
   stderr: string;
-  readonly dumps: Map<number, { resolve: (m: { bytes: number; ms: number }) => void; reject: (e: Error) => void }>;
+  readonly dumps: Map<number, { resolve: (m: { bytes: number; ms: number }) => void; reject: (e: Error) => void; started: () => void }>;
 }
 
 interface SnapshotJob {
@@ -348,13 +348,15 @@ export class PostgresHost implements RdsEngine {
     child.on('error', () => undefined);
     child.on('exit', (code, signal) => {
       server.state = 'failed';
-      for (const { reject } of server.dumps.values()) reject(new Error(`The server of database ${server.key} exited (${signal ?? code}) during a snapshot`));
+      for (const { reject, started } of server.dumps.values()) started(), reject(new Error(`The server of database ${server.key} exited (${signal ?? code}) during a snapshot`));
       server.dumps.clear();
     });
     child.on('message', (raw) => {
       const msg = raw as ServerMessage;
-      if (msg.type === 'dumped' || msg.type === 'dump-failed') {
+      if (msg.type === 'dump-started') server.dumps.get(msg.id)?.started();
+      else if (msg.type === 'dumped' || msg.type === 'dump-failed') {
         const waiter = server.dumps.get(msg.id);
+        waiter?.started();
         server.dumps.delete(msg.id);
         if (msg.type === 'dumped') waiter?.resolve({ bytes: msg.bytes, ms: msg.ms });
         else waiter?.reject(new Error(msg.message));
@@ -400,12 +402,19 @@ export class PostgresHost implements RdsEngine {
     return { file, ...(await this.requestDump(server, file)) };
   }
 
-  /** Send a dump request to a running server (synchronously) and wait for its reply. */
+  /**
+   * Send a dump request to a running server (synchronously) and wait for its reply. Client bytes for
+   * this database are held at the endpoint router from now until the server has queued the dump for its
+   * session (`dump-started`): the request travels on the IPC channel, the clients' on TCP, and without
+   * the hold a write sent after this call could reach the server first and end up in the snapshot. (Not
+   * until the dump holds the session: a client in an open transaction must be able to send its COMMIT.)
+   */
   private requestDump(server: DbServer, file: string): Promise<{ bytes: number; ms: number }> {
     const child = server.child;
     if (!child?.connected) return Promise.reject(new Error(`The server of database ${server.key} is not running: cannot dump it to ${file}`));
     const id = ++this.dumpSeq;
-    const reply = new Promise<{ bytes: number; ms: number }>((resolve, reject) => server.dumps.set(id, { resolve, reject }));
+    const started = this.router.hold(server.key);
+    const reply = new Promise<{ bytes: number; ms: number }>((resolve, reject) => server.dumps.set(id, { resolve, reject, started }));
     child.send({ type: 'dump', id, file } satisfies ParentMessage);
     return reply;
   }

@@ -17,8 +17,8 @@ interface Endpoint {
   readonly listening: Promise<number>;
   port?: number;
   holder?: string;
-  /** Client sockets of open connections (each destroys its upstream when it closes). */
-  readonly clients: Set<Socket>;
+  /** Open connections: client socket → its upstream socket (each destroys the other when it closes). */
+  readonly clients: Map<Socket, Socket>;
 }
 
 /**
@@ -27,6 +27,8 @@ interface Endpoint {
  */
 export class EndpointRouter {
   private readonly endpoints = new Map<string, Endpoint>();
+  /** Holder keys whose client → server forwarding is paused, with their hold counts. */
+  private readonly holds = new Map<string, number>();
   private closed = false;
 
   /** @param upstream gives the port of the server for a holder key (see {@link UpstreamResolver}) */
@@ -42,8 +44,39 @@ export class EndpointRouter {
     const endpoint = this.ensure(name);
     if (endpoint.holder === key) return;
     endpoint.holder = key;
-    for (const client of endpoint.clients) client.destroy();
+    for (const client of endpoint.clients.keys()) client.destroy();
     endpoint.clients.clear();
+  }
+
+  /**
+   * Stop forwarding what clients send to the server of `key` (open and new connections through every
+   * name it holds); the bytes wait, in order, and nothing is lost. Answers still reach the clients.
+   * Used to order a snapshot before every request sent after it was asked for (see PostgresHost).
+   * @returns a function that lets the bytes through again (idempotent; holds nest)
+   */
+  hold(key: string): () => void {
+    this.holds.set(key, (this.holds.get(key) ?? 0) + 1);
+    for (const e of this.endpoints.values()) {
+      if (e.holder !== key) continue;
+      for (const [client, upstream] of e.clients) {
+        client.unpipe(upstream);
+        client.pause();
+      }
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.holds.get(key) ?? 1) - 1;
+      if (left > 0) {
+        this.holds.set(key, left);
+        return;
+      }
+      this.holds.delete(key);
+      for (const e of this.endpoints.values()) {
+        if (e.holder === key) for (const [client, upstream] of e.clients) client.pipe(upstream);
+      }
+    };
   }
 
   /** The holder key of `name`, `undefined` when nothing holds it (or it was never routed). */
@@ -71,7 +104,7 @@ export class EndpointRouter {
     this.endpoints.clear();
     await Promise.all(
       all.map(async (e) => {
-        for (const client of e.clients) client.destroy();
+        for (const client of e.clients.keys()) client.destroy();
         await e.listening.catch(() => undefined);
         await new Promise<void>((resolve) => e.server.close(() => resolve()));
       }),
@@ -95,7 +128,7 @@ export class EndpointRouter {
     });
     listening.catch(() => undefined); // observed through listen(); never an unhandled rejection
     server.on('error', () => undefined);
-    const endpoint: Endpoint = { server, listening, clients: new Set() };
+    const endpoint: Endpoint = { server, listening, clients: new Map() };
     this.endpoints.set(name, endpoint);
     return endpoint;
   }
@@ -109,7 +142,7 @@ export class EndpointRouter {
       return;
     }
     const server = connect({ host: '127.0.0.1', port });
-    endpoint.clients.add(client);
+    endpoint.clients.set(client, server);
     const teardown = (): void => {
       endpoint.clients.delete(client);
       client.destroy();
@@ -117,7 +150,8 @@ export class EndpointRouter {
     };
     client.on('error', teardown).on('close', teardown);
     server.on('error', teardown).on('close', teardown);
-    client.pipe(server);
+    // While the holder is held (a snapshot is being taken), client bytes wait here, in order.
+    if (!this.holds.has(endpoint.holder!)) client.pipe(server);
     server.pipe(client);
   }
 }

@@ -10,7 +10,8 @@
  * with an IPC channel. Messages (see {@link ServerMessage} / {@link ParentMessage}):
  * - child → parent `{ type: 'ready', port }` once it listens; `{ type: 'error', message }` and exit 1
  *   when it cannot start;
- * - parent → child `{ type: 'dump', id, file }`: write `dumpDataDir('gzip')` to `file` (a temp name,
+ * - parent → child `{ type: 'dump', id, file }`: queue for the session (after the protocol units
+ *   already received), reply `{ type: 'dump-started', id }`, then once it holds the session write `dumpDataDir('gzip')` to `file` (a temp name,
  *   then renamed; its directory is created), reply `{ type: 'dumped', id, bytes, ms }` (`ms`: real
  *   milliseconds) or `{ type: 'dump-failed', id, message }`. The tarball of the data directory is taken
  *   between two protocol messages (PGlite runs one at a time) with every commit already in the WAL
@@ -34,6 +35,7 @@ import { WireServer } from './wire';
 export type ServerMessage =
   | { readonly type: 'ready'; readonly port: number }
   | { readonly type: 'error'; readonly message: string }
+  | { readonly type: 'dump-started'; readonly id: number }
   | { readonly type: 'dumped'; readonly id: number; readonly bytes: number; readonly ms: number }
   | { readonly type: 'dump-failed'; readonly id: number; readonly message: string };
 
@@ -73,7 +75,7 @@ async function main(): Promise<void> {
     const msg = raw as ParentMessage;
     if (msg.type === 'stop') void stop();
     else if (msg.type === 'dump') {
-      if (db && !stopping) void dump(db, msg.id, msg.file);
+      if (db && server && !stopping) void dump(db, server, msg.id, msg.file);
       else send({ type: 'dump-failed', id: msg.id, message: 'the database server is not serving (starting or stopping)' });
     }
   });
@@ -95,11 +97,12 @@ async function main(): Promise<void> {
 }
 
 /** Write a gzip tarball of the data directory to `file` (temp name, then rename) and report to the parent. */
-async function dump(db: PGlite, id: number, file: string): Promise<void> {
+async function dump(db: PGlite, wire: WireServer, id: number, file: string): Promise<void> {
   const started = performance.now();
   const temp = `${file}.${process.pid}-${id}.tmp`;
   try {
-    const tarball = await db.dumpDataDir('gzip');
+    // Queuing for the session orders the dump after every unit already received and before the rest.
+    const tarball = await wire.exclusive(() => db.dumpDataDir('gzip'), () => send({ type: 'dump-started', id }));
     const bytes = Buffer.from(await tarball.arrayBuffer());
     await mkdir(dirname(file), { recursive: true });
     await writeFile(temp, bytes);

@@ -74,6 +74,23 @@ export class WireServer {
   }
 
   /**
+   * Run `fn` while no client's messages run: it queues for the session like a client (after the units
+   * already queued, and after an open transaction ends) and keeps it until `fn` settles. `onQueued` is
+   * called at once, when its place in the queue is taken: every unit that arrives later runs after `fn`.
+   */
+  async exclusive<T>(fn: () => Promise<T>, onQueued?: () => void): Promise<T> {
+    const id = -this.nextId++;
+    const held = this.lock.acquire(id);
+    onQueued?.();
+    await held;
+    try {
+      return await fn();
+    } finally {
+      this.lock.release(id);
+    }
+  }
+
+  /**
    * Listen on 127.0.0.1.
    * @param port 0 for any free port
    * @returns the port listened on
