@@ -44,9 +44,30 @@ export interface StateMachineSpec {
   readonly name: string;
   /** File under `state-machines/`. */
   readonly file: string;
+  /**
+   * Placeholder (without `${}`) other definitions use for this state machine's ARN, e.g. to start it
+   * with `arn:aws:states:::states:startExecution`.
+   */
+  readonly placeholder: string;
+  /** One line: what it does. */
+  readonly description: string;
 }
 
-export const STATE_MACHINES = [{ name: 'deploy', file: 'deploy.asl.json' }] as const satisfies readonly StateMachineSpec[];
+export const STATE_MACHINES = [
+  {
+    name: 'deploy',
+    file: 'deploy.asl.json',
+    placeholder: 'DeployStateMachineArn',
+    description: 'Snapshot, migrations, blue/green release, traffic steps with bakes and approval gates, automatic rollback',
+  },
+] as const satisfies readonly StateMachineSpec[];
+
+export type StateMachineName = (typeof STATE_MACHINES)[number]['name'];
+
+/** The deployed name of a state machine: `cutover-<name>`. */
+export function stateMachineName(name: StateMachineName): string {
+  return `cutover-${name}`;
+}
 
 /** Absolute path of a state machine definition file. */
 export function stateMachineFile(file: string): string {

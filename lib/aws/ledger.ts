@@ -4,6 +4,7 @@
  * execution, record creation tolerates an existing record, release only deletes this execution's lock.
  * Follows the DynamoDB API: PutItem / UpdateItem / DeleteItem with ConditionExpression, GetItem, Query.
  */
+import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
@@ -11,7 +12,16 @@ import { dynamoDocClient, sfnClient } from './clients';
 import { withRetryClassification } from './errors';
 import { DeploymentInProgressError } from '../domain/errors';
 import type { DeploymentPlan } from '../domain/plan';
-import { deploymentKey, environmentKey, lockKey, type DeploymentStatus, type Outcome } from '../domain/records';
+import {
+  auditPartition,
+  deploymentKey,
+  environmentKey,
+  lockKey,
+  type AuditEvent,
+  type DeploymentStatus,
+  type EnvironmentState,
+  type Outcome,
+} from '../domain/records';
 
 export interface LockItem {
   pk: string;
@@ -29,8 +39,11 @@ export interface LockItem {
   pendingQuestion?: string;
 }
 
-/** The kinds of callback waits a deployment can be in. */
-export type PendingKind = 'bake' | 'database-decision';
+/**
+ * The kinds of callback waits a deployment can be in: a bake (an alarm or an operator ends it early),
+ * an approval gate, an operator's database decision.
+ */
+export type PendingKind = 'bake' | 'approval' | 'database-decision';
 
 export interface DeploymentRecord {
   pk: string;
@@ -49,10 +62,16 @@ export interface DeploymentRecord {
   error?: string | null;
   message?: string;
   liveSlot?: string;
-  /** Task token of the callback wait the deployment is in (bake, database decision). */
+  /** Task token of the callback wait the deployment is in (bake, approval, database decision). */
   pendingTaskToken?: string;
   pendingKind?: PendingKind;
   pendingQuestion?: string;
+  /** `deploy` (a release) or `rollback` (the rollback state machine). @default 'deploy' */
+  kind?: 'deploy' | 'rollback';
+  /** Set on a succeeded deployment once a rollback took production away from it (the rollback's id). */
+  rolledBackBy?: string;
+  /** Why a rollback ran (rollback records). */
+  reason?: string;
 }
 
 /** Whether a Step Functions execution is RUNNING (DescribeExecution); a missing execution is not. */
@@ -248,6 +267,51 @@ export class Ledger {
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err; // not ours (or gone): nothing to release
     }
+  }
+
+  /** The environment state item (live slot, live release, rollback window), if any deployment finished. */
+  async getEnvironment(service: string, environment: string): Promise<EnvironmentState | undefined> {
+    const out = await withRetryClassification(() =>
+      dynamoDocClient().send(new GetCommand({ TableName: this.tableName, Key: environmentKey(service, environment), ConsistentRead: true })),
+    );
+    return out.Item as EnvironmentState | undefined;
+  }
+
+  /**
+   * Append an event to the service and environment's audit timeline.
+   * @param id makes the write idempotent for a retried step (same `at` and `id` → same item); @default random
+   */
+  async audit(event: Omit<AuditEvent, 'pk' | 'sk'>, id: string = randomUUID().slice(0, 8)): Promise<void> {
+    const item: AuditEvent = { pk: auditPartition(event.service, event.environment), sk: `${event.at}#${id}`, ...event };
+    await withRetryClassification(() => dynamoDocClient().send(new PutCommand({ TableName: this.tableName, Item: item })));
+  }
+
+  /**
+   * The audit timeline of a service and environment, newest first.
+   * @param deploymentId only this deployment's (or rollback's) events
+   */
+  async timeline(service: string, environment: string, opts: { limit?: number; deploymentId?: string } = {}): Promise<AuditEvent[]> {
+    const limit = opts.limit ?? 50;
+    const events: AuditEvent[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await withRetryClassification(() =>
+        dynamoDocClient().send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': auditPartition(service, environment), ...(opts.deploymentId ? { ':d': opts.deploymentId } : {}) },
+            ...(opts.deploymentId ? { FilterExpression: 'deploymentId = :d' } : {}),
+            ScanIndexForward: false,
+            Limit: 100,
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      events.push(...((out.Items ?? []) as AuditEvent[]));
+      start = out.LastEvaluatedKey;
+    } while (start && events.length < limit);
+    return events.slice(0, limit);
   }
 
   /** Deployment records of a service and environment, newest first. */

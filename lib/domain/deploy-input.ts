@@ -8,6 +8,7 @@
  *     — resolved to a service and environment through the config's repository and branch map.
  */
 import { z } from 'zod';
+import { StrategySchema } from '../config/schema';
 
 export const ReleaseSchema = z.strictObject({
   /** Git commit SHA (7-40 hex characters). */
@@ -26,14 +27,22 @@ export const ReleaseSchema = z.strictObject({
 });
 
 export const TriggerSchema = z.strictObject({
-  /** What started the deployment. */
-  source: z.enum(['github-push', 'codecommit', 'console']),
-  /** Who: the pusher's login / the caller's ARN / the operator's name. */
+  /**
+   * What started the deployment: a push (`github-push`, `codecommit`), an operator (`console`, `cli`,
+   * `retry` of a failed deployment), or the `rollback` state machine redeploying the last known good
+   * release.
+   */
+  source: z.enum(['github-push', 'codecommit', 'console', 'cli', 'retry', 'rollback']),
+  /** Who: the pusher's login / the caller's ARN / the operator's name / `alarm:<name>`. */
   actor: z.string().max(255).optional(),
   /** GitHub `X-GitHub-Delivery` id or EventBridge event id. */
   deliveryId: z.string().max(128).optional(),
   /** A link for humans, e.g. the GitHub compare URL. */
   url: z.string().max(2048).optional(),
+  /** The deployment this one retries (`source: retry`) or rolls back (`source: rollback`). */
+  of: z.string().max(128).optional(),
+  /** Why: an operator's reason, or the alarm's reason for a rollback. */
+  reason: z.string().max(2000).optional(),
 });
 
 export const ExplicitDeployInputSchema = z.strictObject({
@@ -41,6 +50,12 @@ export const ExplicitDeployInputSchema = z.strictObject({
   environment: z.string().min(1, 'name the environment (e.g. "production")'),
   release: ReleaseSchema,
   trigger: TriggerSchema.optional(),
+  /**
+   * This deployment's traffic strategy instead of the environment's (same shape as the config's
+   * `strategy`), e.g. `{"type":"all-at-once"}` for the rollback state machine's redeploy.
+   * @default the environment's strategy
+   */
+  strategy: StrategySchema.optional(),
 });
 
 export const CodeCommitDeployInputSchema = z.strictObject({
