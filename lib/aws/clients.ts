@@ -19,8 +19,9 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { SNSClient } from '@aws-sdk/client-sns';
 
-export type AwsService = 'ecs' | 'elbv2' | 'rds' | 'cloudwatch' | 'logs' | 'dynamodb' | 'sfn' | 'secretsmanager';
+export type AwsService = 'ecs' | 'elbv2' | 'rds' | 'cloudwatch' | 'logs' | 'dynamodb' | 'sfn' | 'secretsmanager' | 'sns';
 
 /**
  * An in-process implementation of some AWS services.
@@ -110,6 +111,8 @@ export const logsClient = (region?: string): CloudWatchLogsClient =>
 export const sfnClient = (): SFNClient => cached('sfn', () => create('sfn', SFNClient));
 export const secretsManagerClient = (): SecretsManagerClient =>
   cached('secretsmanager', () => create('secretsmanager', SecretsManagerClient));
+/** Amazon SNS client (deployment notifications, lib/aws/notify.ts). */
+export const snsClient = (): SNSClient => cached('sns', () => create('sns', SNSClient));
 /** DynamoDB document client (marshalls plain JS objects; `removeUndefinedValues` on). */
 export const dynamoDocClient = (): DynamoDBDocumentClient =>
   cached('dynamodb', () =>

@@ -19,6 +19,7 @@ import { CloudWatchLogsClient, CloudWatchLogsServiceException } from '@aws-sdk/c
 import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { logger } from '../../lib/observability';
 
 export const ecsMock = mockClient(ECSClient);
@@ -33,6 +34,10 @@ export const dynamoMock = mockClient(DynamoDBDocumentClient);
 export const sfnMock = mockClient(SFNClient);
 
 const all = [ecsMock, elbv2Mock, rdsMock, cloudWatchMock, logsMock, dynamoMock, sfnMock];
+
+/** SNS (lib/aws/notify.ts): Publish of deployment notifications. */
+export const snsMock = mockClient(SNSClient);
+all.push(snsMock);
 
 /** Clear behaviour and call history of every mock; silence the handlers' logger. */
 export function resetSdkMocks(): void {

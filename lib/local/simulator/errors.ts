@@ -13,9 +13,10 @@ import * as rds from '@aws-sdk/client-rds';
 import * as cloudwatch from '@aws-sdk/client-cloudwatch';
 import * as secretsmanager from '@aws-sdk/client-secrets-manager';
 import * as logs from '@aws-sdk/client-cloudwatch-logs';
+import * as sns from '@aws-sdk/client-sns';
 
 /** The services the simulator implements (a subset of `AwsService` in lib/aws/clients.ts). */
-export type SimServiceName = 'ecs' | 'elbv2' | 'rds' | 'cloudwatch' | 'secretsmanager' | 'logs';
+export type SimServiceName = 'ecs' | 'elbv2' | 'rds' | 'cloudwatch' | 'secretsmanager' | 'logs' | 'sns';
 
 type ExceptionCtor = new (opts: Record<string, unknown>) => Error;
 
@@ -26,6 +27,7 @@ const PACKAGES: Record<SimServiceName, { module: Record<string, unknown>; base: 
   cloudwatch: { module: cloudwatch, base: cloudwatch.CloudWatchServiceException as unknown as ExceptionCtor },
   secretsmanager: { module: secretsmanager, base: secretsmanager.SecretsManagerServiceException as unknown as ExceptionCtor },
   logs: { module: logs, base: logs.CloudWatchLogsServiceException as unknown as ExceptionCtor },
+  sns: { module: sns, base: sns.SNSServiceException as unknown as ExceptionCtor },
 };
 
 /** Error codes the SDK's `isThrottlingError` treats as throttling (@smithy/core/retry). */
@@ -66,6 +68,7 @@ export const VALIDATION_ERROR: Record<SimServiceName, string> = {
   cloudwatch: 'InvalidParameterValueException',
   secretsmanager: 'InvalidParameterException',
   logs: 'InvalidParameterException',
+  sns: 'InvalidParameterException',
 };
 
 /** The missing-required-field error code each service returns. */

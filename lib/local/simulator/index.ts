@@ -2,7 +2,7 @@
  * An in-process AWS simulator with AWS semantics, plugged into the SDK client factory as an
  * {@link InProcessTransport} (`configureClients({ transport: sim })` in lib/aws/clients.ts).
  *
- * It implements the parts of ECS, ELBv2, RDS, CloudWatch, CloudWatch Logs and Secrets Manager that cutover uses:
+ * It implements the parts of ECS, ELBv2, RDS, CloudWatch, CloudWatch Logs, Secrets Manager and SNS that cutover uses:
  * the same input validation, resource states computed lazily from a {@link SimClock} (no timers:
  * `clock.advance()` makes things happen), pagination, and the SDK's own typed exceptions. Faults and
  * latency can be injected per operation, and every call is logged in {@link Simulator.calls}.
@@ -21,6 +21,7 @@ import { RdsSimulator, type RdsSimulatorOptions } from './rds';
 import { SecretsSimulator } from './secrets';
 import { seedFromConfig, type SeedOptions } from './seed';
 import type { SimulatedService } from './service';
+import { SnsSimulator } from './sns';
 
 export { SimClock } from '../clock';
 export type { AlarmStateChangeEvent, AlarmStateListener } from './cloudwatch';
@@ -30,7 +31,8 @@ export { awsError, type SimServiceName } from './errors';
 export type { FaultSpec } from './faults';
 export { logsError } from './logs';
 export type { SeedOptions } from './seed';
-export { CloudWatchSimulator, EcsSimulator, Elbv2Simulator, LiveEcs, LogsSimulator, RdsSimulator, SecretsSimulator };
+export type { SnsPublishedMessage, SnsPublishListener } from './sns';
+export { CloudWatchSimulator, EcsSimulator, Elbv2Simulator, LiveEcs, LogsSimulator, RdsSimulator, SecretsSimulator, SnsSimulator };
 
 export interface SimulatorOptions extends EcsSimulatorOptions, RdsSimulatorOptions {
   /** Simulated time; every resource state is derived from it. */
@@ -86,6 +88,11 @@ export class Simulator<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> implem
    * hook `seedLogEvents` (any simulator); faults through {@link injectFault} with `service: 'logs'`.
    */
   readonly logs: LogsSimulator;
+  /**
+   * SNS topics and Publish (deployment notifications). Scenario hooks: `seedTopic`, `onPublish`; every
+   * accepted message is in `published`; faults through {@link injectFault} with `service: 'sns'`.
+   */
+  readonly sns: SnsSimulator;
   /** Every call made through {@link send}, oldest first. Tests may clear it (`calls.length = 0`). */
   readonly calls: SimCall[] = [];
   private readonly faults = new Faults();
@@ -102,10 +109,19 @@ export class Simulator<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> implem
     this.cloudwatch = new CloudWatchSimulator(ctx);
     this.secrets = new SecretsSimulator(ctx);
     this.logs = new LogsSimulator(ctx, { ecs: this.ecs, logDir: opts.liveEcs?.logDir });
-    this.services = { ecs: this.ecs, elbv2: this.elbv2, rds: this.rds, cloudwatch: this.cloudwatch, secretsmanager: this.secrets, logs: this.logs };
+    this.sns = new SnsSimulator(ctx);
+    this.services = {
+      ecs: this.ecs,
+      elbv2: this.elbv2,
+      rds: this.rds,
+      cloudwatch: this.cloudwatch,
+      secretsmanager: this.secrets,
+      logs: this.logs,
+      sns: this.sns,
+    };
   }
 
-  /** True for ecs, elbv2, rds, cloudwatch, logs and secretsmanager. */
+  /** True for ecs, elbv2, rds, cloudwatch, logs, secretsmanager and sns. */
   handles(service: AwsService): boolean {
     return Object.hasOwn(this.services, service);
   }
@@ -129,6 +145,7 @@ export class Simulator<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> implem
    * Make upcoming calls fail and/or slow down (see {@link FaultSpec}); faults are consumed in order.
    * @example sim.injectFault({ service: 'ecs', operation: 'UpdateService', error: 'ThrottlingException', times: 2 })
    * @example sim.injectFault({ service: 'logs', operation: 'GetLogEvents', error: 'AccessDeniedException' })
+   * @example sim.injectFault({ service: 'sns', operation: 'Publish', error: 'AuthorizationErrorException' })
    */
   injectFault(spec: FaultSpec): void {
     this.faults.inject(spec);

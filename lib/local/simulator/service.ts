@@ -18,6 +18,7 @@ const UNKNOWN_OPERATION: Record<SimServiceName, string> = {
   elbv2: 'InvalidAction',
   rds: 'InvalidAction',
   cloudwatch: 'InvalidAction',
+  sns: 'InvalidAction',
 };
 
 export abstract class SimulatedService {
