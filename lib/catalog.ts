@@ -60,6 +60,18 @@ export const STATE_MACHINES = [
     placeholder: 'DeployStateMachineArn',
     description: 'Snapshot, migrations, blue/green release, traffic steps with bakes and approval gates, automatic rollback',
   },
+  {
+    name: 'rollback',
+    file: 'rollback.asl.json',
+    placeholder: 'RollbackStateMachineArn',
+    description: 'Rolls a promoted release back: to the kept slot inside the rollback window, else by redeploying the last known good release',
+  },
+  {
+    name: 'rollback-window',
+    file: 'rollback-window.asl.json',
+    placeholder: 'RollbackWindowStateMachineArn',
+    description: 'Keeps the previous slot running for the rollback window after a promotion, then scales it down',
+  },
 ] as const satisfies readonly StateMachineSpec[];
 
 export type StateMachineName = (typeof STATE_MACHINES)[number]['name'];

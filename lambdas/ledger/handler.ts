@@ -1,48 +1,94 @@
 /**
- * ledger — the deployment lock and deployment records (DynamoDB), called by the deploy state machine.
+ * ledger — the deployment lock, deployment and rollback records, the environment state (live release,
+ * rollback window), the audit timeline and notifications (DynamoDB, SNS). Called by the deploy,
+ * rollback and rollback-window state machines.
  *
  * Events (`action`):
- *  - `acquire` `{ plan }` → the lock item. Throws `Cutover.DeploymentInProgress` when another execution holds it.
+ *  - `acquire` `{ plan }` → the lock item. Throws `Cutover.DeploymentInProgress` when another execution
+ *    holds it. Closes an open rollback window (the deployment reuses the kept slot).
  *  - `finish` `{ outcome: 'succeeded'|'failed'|'rollback-failed', deployment: <the execution state> }` →
- *    `{ status, error, message, liveSlot, deploymentId }`; records it and releases the lock.
- *  - `awaitDatabaseDecision` `{ taskToken, deployment }` (invoked with `.waitForTaskToken`) → stores the
- *    token on the record and publishes the question; the operator answers with SendTaskSuccess
- *    `{"decision":"restore"|"keep","operator":"<name>"}`.
+ *    `{ status, error, message, liveSlot, deploymentId }`; records it, releases the lock. On success the
+ *    release becomes the environment's `current` and a rollback window opens on the previous slot
+ *    (`plan.rollbackWindowSeconds`).
  *  - `awaitBake` `{ taskToken, plan, traffic: { percent, bakeSeconds } }` (invoked with `.waitForTaskToken`,
- *    the state's timeout is the bake time) → stores the token on the record and the lock as a `bake`
- *    wait, then checks the alarms once: one already in ALARM fails the token at once with
- *    `Cutover.AlarmFiring` (an alarm event that came before the token was stored is not missed).
- *    Operators end a bake early with SendTaskSuccess `{"action":"promote-now","operator":"<name>"}`
- *    (skip the remaining steps) or SendTaskFailure error `Cutover.Aborted` (roll back).
- * Env: `TABLE_NAME`.
+ *    the state's timeout is the bake time) → stores the token as a `bake` wait, then checks the alarms
+ *    once: one already in ALARM fails the token at once with `Cutover.AlarmFiring` (an alarm event that
+ *    came before the token was stored is not missed). A pending `abortRequested` fails it with
+ *    `Cutover.Aborted`. Operators end a bake early with SendTaskSuccess
+ *    `{"action":"promote-now","operator":"<name>"}` or SendTaskFailure error `Cutover.Aborted`.
+ *  - `awaitApproval` `{ taskToken, plan, traffic }` (`.waitForTaskToken`, timeout = the approval timeout) →
+ *    stores the token as an `approval` wait and notifies who must act; approve with SendTaskSuccess
+ *    `{"approved":true,"operator":"<name>"}`, reject with SendTaskFailure error `Cutover.Rejected`.
+ *  - `awaitDatabaseDecision` `{ taskToken, deployment }` (`.waitForTaskToken`) → stores the token and
+ *    publishes the question with the data-loss window (writes since the snapshot); the operator answers
+ *    SendTaskSuccess `{"decision":"restore"|"keep","operator":"<name>"}`. `deployment` is a deploy or a
+ *    rollback execution's state.
+ *  - `beginRollback` `{ plan: RollbackPlan }` → `RollbackTarget` (lib/domain/records.ts): the kept slot
+ *    while the rollback window is open (and `toDeployment` is absent or names its release), else a
+ *    redeploy of the last succeeded release before the live one that was not rolled back (or of
+ *    `toDeployment`). Creates the rollback record. Throws `Cutover.NothingToRollBack` /
+ *    `Cutover.InvalidInput` (names the field and the fix), `Cutover.DeploymentInProgress` (a
+ *    deployment runs: abort it instead).
+ *  - `lockRollback` `{ plan, rollbackTarget }` → the lock item (purpose `rollback`).
+ *  - `finishRollback` `{ outcome: 'rolled-back'|'failed', rollback: <the rollback state> }` → the outcome;
+ *    records it, updates the environment state, marks the release rolled back, releases the lock.
+ *  - `closeWindow` `{ plan, executionArn }` (the rollback-window state machine, when the window ends) →
+ *    `{ action: 'scale-down'|'superseded'|'busy', message }`; `scale-down` holds the lock for the caller.
+ *  - `releaseLock` `{ service, environment, executionArn }` → `{ released: true }`.
+ * Every action that changes something appends to the audit timeline; started, awaiting approval,
+ * awaiting decision, succeeded, rolled back and failed are also notified (SNS, `NOTIFICATION_TOPIC_ARN`).
+ * Env: `TABLE_NAME`, `NOTIFICATION_TOPIC_ARN` (optional).
  */
 import { z } from 'zod';
 import { describeAlarmStates } from '../../lib/aws/cloudwatch';
-import { Ledger } from '../../lib/aws/ledger';
+import { Ledger, type DeploymentRecord } from '../../lib/aws/ledger';
+import { notify, type NotificationKind } from '../../lib/aws/notify';
 import { failTask } from '../../lib/aws/task-tokens';
-import { InvalidInputError } from '../../lib/domain/errors';
-import type { DeploymentPlan } from '../../lib/domain/plan';
-import { decideOutcome, type DeploymentState, type Outcome } from '../../lib/domain/records';
+import { DeploymentInProgressError, InvalidInputError, NothingToRollBackError } from '../../lib/domain/errors';
+import type { DeploymentPlan, RollbackPlan } from '../../lib/domain/plan';
+import {
+  decideOutcome,
+  decideRollbackOutcome,
+  type AuditEvent,
+  type DeploymentState,
+  type Outcome,
+  type ReleaseRef,
+  type RollbackState,
+  type RollbackTarget,
+} from '../../lib/domain/records';
+import { otherSlot, type SlotName } from '../../lib/domain/slots';
 import { logger } from '../../lib/observability';
 
+const PlanShape = z.looseObject({ deploymentId: z.string(), service: z.string(), environment: z.string() });
 const Event = z.discriminatedUnion('action', [
-  z.object({ action: z.literal('acquire'), plan: z.looseObject({ deploymentId: z.string() }) }),
+  z.object({ action: z.literal('acquire'), plan: PlanShape }),
   z.object({
     action: z.literal('finish'),
     outcome: z.enum(['succeeded', 'failed', 'rollback-failed']),
-    deployment: z.looseObject({ plan: z.looseObject({ deploymentId: z.string() }) }),
+    deployment: z.looseObject({ plan: PlanShape }),
   }),
   z.object({
     action: z.literal('awaitBake'),
     taskToken: z.string().min(1),
-    plan: z.looseObject({ deploymentId: z.string(), alarms: z.array(z.string()) }),
+    plan: PlanShape.extend({ alarms: z.array(z.string()) }),
     traffic: z.looseObject({ percent: z.number(), bakeSeconds: z.number() }),
   }),
   z.object({
-    action: z.literal('awaitDatabaseDecision'),
+    action: z.literal('awaitApproval'),
     taskToken: z.string().min(1),
-    deployment: z.looseObject({ plan: z.looseObject({ deploymentId: z.string() }) }),
+    plan: PlanShape.extend({ alarms: z.array(z.string()) }),
+    traffic: z.looseObject({ percent: z.number(), nextIndex: z.number() }),
   }),
+  z.object({ action: z.literal('awaitDatabaseDecision'), taskToken: z.string().min(1), deployment: z.looseObject({ plan: PlanShape }) }),
+  z.object({ action: z.literal('beginRollback'), plan: PlanShape.extend({ kind: z.literal('rollback') }) }),
+  z.object({ action: z.literal('lockRollback'), plan: PlanShape.extend({ kind: z.literal('rollback') }), rollbackTarget: z.looseObject({ mode: z.string() }) }),
+  z.object({
+    action: z.literal('finishRollback'),
+    outcome: z.enum(['rolled-back', 'failed']),
+    rollback: z.looseObject({ plan: PlanShape.extend({ kind: z.literal('rollback') }) }),
+  }),
+  z.object({ action: z.literal('closeWindow'), plan: PlanShape, executionArn: z.string().min(1) }),
+  z.object({ action: z.literal('releaseLock'), service: z.string(), environment: z.string(), executionArn: z.string().min(1) }),
 ]);
 
 function tableName(): string {
@@ -51,18 +97,58 @@ function tableName(): string {
   return name;
 }
 
+/** Who acted, for the audit timeline: the trigger's actor, else its source. */
+function actorOf(trigger: { source: string; actor?: string } | undefined): string {
+  return trigger?.actor ?? trigger?.source ?? 'cutover';
+}
+
+const cli = (verb: string, plan: { service: string; environment: string }, rest = '') => `cutover ${verb} ${plan.service} ${plan.environment}${rest}`;
+
 export const handler = async (event: unknown): Promise<unknown> => {
   const parsed = Event.safeParse(event);
   if (!parsed.success) throw new InvalidInputError(`ledger: invalid event: ${parsed.error.message}`);
   const ledger = new Ledger(tableName());
   const e = parsed.data;
+  const audit = (ev: Omit<AuditEvent, 'pk' | 'sk' | 'at'> & { at?: string }, id?: string) =>
+    ledger.audit({ at: new Date().toISOString(), ...ev }, id);
+  const notifyAbout = (kind: NotificationKind, plan: { service: string; environment: string; deploymentId: string }, subject: string, message: string, actions?: string[]) =>
+    notify({ kind, service: plan.service, environment: plan.environment, deploymentId: plan.deploymentId, subject, message, actions });
+
   switch (e.action) {
-    case 'acquire':
-      return ledger.acquire(e.plan as unknown as DeploymentPlan);
+    case 'acquire': {
+      const plan = e.plan as unknown as DeploymentPlan;
+      const lock = await ledger.acquire(plan);
+      const closed = await ledger.closeRollbackWindow(plan.service, plan.environment);
+      const rel = `release ${plan.release.commit.slice(0, 7)}${plan.release.message ? ` ("${plan.release.message}")` : ''}`;
+      const why = plan.trigger.reason ? ` (${plan.trigger.reason})` : '';
+      await audit(
+        {
+          at: plan.startedAt,
+          service: plan.service,
+          environment: plan.environment,
+          kind: 'deployment-started',
+          deploymentId: plan.deploymentId,
+          executionArn: plan.executionArn,
+          actor: actorOf(plan.trigger),
+          message: `${plan.trigger.source}${plan.trigger.of ? ` of ${plan.trigger.of}` : ''} started the deployment of ${rel}${why}`,
+          detail: { commit: plan.release.commit, image: plan.image, trigger: plan.trigger, steps: plan.steps, approval: plan.approval.gate },
+        },
+        `${plan.deploymentId}-started`,
+      );
+      if (closed) {
+        await audit({ service: plan.service, environment: plan.environment, kind: 'rollback-window-closed', deploymentId: plan.deploymentId, actor: 'cutover', message: `deployment ${plan.deploymentId} closed the rollback window: it reuses the kept slot` });
+      }
+      await notifyAbout('started', plan, `${plan.service}/${plan.environment}: deploying ${plan.release.commit.slice(0, 7)}`, `Deployment ${plan.deploymentId} of ${rel} started by ${actorOf(plan.trigger)}${why}.`, [cli('status', plan)]);
+      return lock;
+    }
     case 'finish': {
       const state = e.deployment as unknown as DeploymentState;
       const outcome: Outcome = decideOutcome(state, e.outcome);
-      await ledger.finish(state.plan, outcome);
+      await ledger.finish(state.plan, outcome, state);
+      await auditFinish(state, outcome);
+      const kind: NotificationKind = outcome.status === 'succeeded' ? 'succeeded' : outcome.status === 'rolled-back' ? 'rolled-back' : 'failed';
+      const p = state.plan;
+      await notifyAbout(kind, p, `${p.service}/${p.environment}: ${p.release.commit.slice(0, 7)} ${outcome.status}`, outcome.message, outcome.status === 'succeeded' ? [cli('rollback', p, ' --reason "<why>"')] : [cli('history', p, ` --deployment ${p.deploymentId}`)]);
       logger.info('deployment finished', { deploymentId: outcome.deploymentId, status: outcome.status, message: outcome.message });
       return outcome;
     }
@@ -73,27 +159,254 @@ export const handler = async (event: unknown): Promise<unknown> => {
         `${plan.service}/${plan.environment}: deployment ${plan.deploymentId} is baking at ${percent}% for ${bakeSeconds} s; an alarm rolls it back at once. ` +
         'Promote now: SendTaskSuccess {"action":"promote-now","operator":"<name>"}. Abort: SendTaskFailure with error "Cutover.Aborted" and your reason.';
       await ledger.setPending(plan, 'bake', e.taskToken, question);
-      const firing = plan.alarms.length > 0 ? (await describeAlarmStates(plan.alarms)).filter((a) => a.state === 'ALARM') : [];
-      if (firing.length > 0) {
-        const cause = firing.map((f) => `alarm ${f.name} is in ALARM as the bake at ${percent}% starts: ${f.reason}`).join('; ');
-        await failTask(e.taskToken, 'Cutover.AlarmFiring', cause);
-        logger.warn('alarm already firing as the bake starts', { deploymentId: plan.deploymentId, cause });
-        return { waiting: false, alarming: true };
-      }
+      await audit({ service: plan.service, environment: plan.environment, kind: 'waiting', deploymentId: plan.deploymentId, actor: 'cutover', message: `baking at ${percent}% for ${bakeSeconds} s`, detail: { percent, bakeSeconds } });
+      if (await failIfAbortRequested(ledger, plan, e.taskToken)) return { waiting: false, aborted: true };
+      if (await failIfAlarming(plan, e.taskToken, `as the bake at ${percent}% starts`)) return { waiting: false, alarming: true };
       logger.info('baking', { deploymentId: plan.deploymentId, percent, bakeSeconds });
       return { waiting: true };
     }
-    case 'awaitDatabaseDecision': {
-      const state = e.deployment as unknown as DeploymentState;
-      const plan = state.plan;
-      const since = state.snapshot?.createdAt ?? 'the snapshot';
+    case 'awaitApproval': {
+      const plan = e.plan as unknown as DeploymentPlan;
+      const step = plan.steps[e.traffic.nextIndex];
+      const where =
+        e.traffic.nextIndex === 0
+          ? `before any production traffic (the new release is up and stable${plan.test ? ', on the test listener' : ''})`
+          : `at ${e.traffic.percent}%, before it takes ${step?.percent ?? 100}% of production traffic`;
       const question =
-        `${plan.service}/${plan.environment}: deployment ${plan.deploymentId} failed after its migrations ran. ` +
-        `Restore snapshot ${state.snapshot?.identifier} (discards every write made since ${since}) or keep the database as it is? ` +
-        `Answer with SendTaskSuccess {"decision":"restore"} or {"decision":"keep"}; without an answer in 24 h the database is kept.`;
-      await ledger.setPendingDecision(plan, e.taskToken, question);
+        `${plan.service}/${plan.environment}: deployment ${plan.deploymentId} of ${plan.release.commit.slice(0, 7)} waits for approval ${where}; ` +
+        `without an answer in ${plan.approval.timeoutSeconds} s it rolls back. ` +
+        'Approve: SendTaskSuccess {"approved":true,"operator":"<name>"}. Reject: SendTaskFailure with error "Cutover.Rejected" and your reason.';
+      await ledger.setPending(plan, 'approval', e.taskToken, question);
+      await audit({ service: plan.service, environment: plan.environment, kind: 'waiting', deploymentId: plan.deploymentId, actor: 'cutover', message: `awaiting approval ${where}`, detail: { gate: plan.approval.gate, timeoutSeconds: plan.approval.timeoutSeconds } });
+      if (await failIfAbortRequested(ledger, plan, e.taskToken)) return { waiting: false, aborted: true };
+      await notifyAbout('awaiting-approval', plan, `${plan.service}/${plan.environment}: approve ${plan.release.commit.slice(0, 7)}?`, question, [
+        cli('approve', plan, ' [--comment "<text>"]'),
+        cli('reject', plan, ' --reason "<why>"'),
+      ]);
+      logger.info('awaiting approval', { deploymentId: plan.deploymentId, gate: plan.approval.gate });
+      return { waiting: true };
+    }
+    case 'awaitDatabaseDecision': {
+      const state = e.deployment as unknown as DeploymentState | RollbackState;
+      const plan = state.plan;
+      const snapshot = 'kind' in plan && plan.kind === 'rollback' ? (state as RollbackState).rollbackTarget?.database.snapshot : (state as DeploymentState).snapshot;
+      const since = snapshot?.createdAt;
+      const minutes = since ? Math.max(0, Math.round((Date.now() - Date.parse(since)) / 60_000)) : undefined;
+      const window = since ? `every write made since ${since}${minutes !== undefined ? ` (the last ${minutes} min)` : ''}` : 'every write made since the snapshot';
+      const what = 'kind' in plan && plan.kind === 'rollback' ? `rollback ${plan.deploymentId} moved production back to the previous release` : `deployment ${plan.deploymentId} failed after its migrations ran`;
+      const question =
+        `${plan.service}/${plan.environment}: ${what}. Restore snapshot ${snapshot?.identifier} (discards ${window}) or keep the database as it is? ` +
+        'Answer with SendTaskSuccess {"decision":"restore"} or {"decision":"keep"}; without an answer in 24 h the database is kept.';
+      await ledger.setPendingDecision(plan as DeploymentPlan, e.taskToken, question);
+      await audit({ service: plan.service, environment: plan.environment, kind: 'waiting', deploymentId: plan.deploymentId, actor: 'cutover', message: 'awaiting a database decision (restore the snapshot or keep)', detail: { snapshot } });
+      await notifyAbout('awaiting-decision', plan, `${plan.service}/${plan.environment}: restore the database?`, question, [
+        cli('approve', plan, ' --decision restore'),
+        cli('approve', plan, ' --decision keep'),
+      ]);
       logger.warn('operator decision needed', { deploymentId: plan.deploymentId, question });
       return { waiting: true };
     }
+    case 'beginRollback':
+      return beginRollback(ledger, e.plan as unknown as RollbackPlan);
+    case 'lockRollback': {
+      const plan = e.plan as unknown as RollbackPlan;
+      const target = e.rollbackTarget as unknown as RollbackTarget;
+      return ledger.takeLock(plan.service, plan.environment, { deploymentId: plan.deploymentId, executionArn: plan.executionArn, commit: target.target.commit ?? '-', purpose: 'rollback' });
+    }
+    case 'finishRollback': {
+      const state = e.rollback as unknown as RollbackState;
+      const plan = state.plan;
+      const outcome = decideRollbackOutcome(state, e.outcome);
+      await ledger.updateRecord(plan, outcome);
+      const t = state.rollbackTarget;
+      if (outcome.status === 'rolled-back' && t) {
+        if (t.mode === 'kept-slot' && state.traffic?.idleHasTraffic === false) {
+          await ledger.recordRollback(plan, { ...t.target, slot: t.slots!.live }, t.from);
+        } else {
+          // The redeploy's own Promote made the target `current`; mark the release it replaced.
+          await ledger.markRolledBack(plan, t.from);
+        }
+      }
+      await ledger.releaseLock(plan.service, plan.environment, plan.executionArn);
+      await audit({ service: plan.service, environment: plan.environment, kind: 'rollback-finished', deploymentId: plan.deploymentId, executionArn: plan.executionArn, actor: actorOf(plan.trigger), message: outcome.message, detail: { status: outcome.status, error: outcome.error, mode: t?.mode } });
+      await notifyAbout(outcome.status === 'rolled-back' ? 'rollback-finished' : 'failed', plan, `${plan.service}/${plan.environment}: rollback ${outcome.status}`, outcome.message, [cli('status', plan)]);
+      logger.info('rollback finished', { deploymentId: plan.deploymentId, status: outcome.status, message: outcome.message });
+      return outcome;
+    }
+    case 'closeWindow':
+      return closeWindow(ledger, e.plan as unknown as DeploymentPlan, e.executionArn);
+    case 'releaseLock':
+      await ledger.releaseLock(e.service, e.environment, e.executionArn);
+      return { released: true };
+  }
+
+  async function auditFinish(state: DeploymentState, outcome: Outcome): Promise<void> {
+    const p = state.plan;
+    const base = { service: p.service, environment: p.environment, deploymentId: p.deploymentId, executionArn: p.executionArn };
+    if (state.approval?.operator) await audit({ ...base, kind: 'operator-action', actor: state.approval.operator, message: `approved the deployment${state.approval.comment ? `: ${state.approval.comment}` : ''}` }, `${p.deploymentId}-approved`);
+    if (state.promoteNow?.operator) await audit({ ...base, kind: 'operator-action', actor: state.promoteNow.operator, message: 'promoted now: skipped the remaining bakes' }, `${p.deploymentId}-promote-now`);
+    const f = state.failure;
+    if (f && (f.Error === 'Cutover.Aborted' || f.Error === 'Cutover.Rejected')) {
+      await audit({ ...base, kind: 'operator-action', actor: operatorIn(f.Cause) ?? 'operator', message: `${f.Error === 'Cutover.Aborted' ? 'aborted' : 'rejected'} the deployment: ${f.Cause ?? ''}` }, `${p.deploymentId}-${f.Error}`);
+    }
+    if (f?.Error === 'Cutover.AlarmFiring') await audit({ ...base, kind: 'alarm', actor: 'alarm', message: f.Cause ?? 'an alarm fired' }, `${p.deploymentId}-alarm`);
+    await audit(
+      { ...base, kind: 'deployment-finished', actor: 'cutover', message: outcome.message, detail: { status: outcome.status, error: outcome.error, liveSlot: outcome.liveSlot, startedAt: p.startedAt } },
+      `${p.deploymentId}-finished`,
+    );
+  }
+
+  async function beginRollback(ledger: Ledger, plan: RollbackPlan): Promise<RollbackTarget> {
+    const who = `${plan.service}/${plan.environment}`;
+    try {
+      await ledger.takeLock(plan.service, plan.environment, { deploymentId: plan.deploymentId, executionArn: plan.executionArn, commit: '-', purpose: 'rollback' });
+    } catch (err) {
+      if (!(err instanceof DeploymentInProgressError)) throw err;
+      throw new DeploymentInProgressError(
+        `${err.message} A rollback cannot run beside it. If it is a deployment, abort it instead (cutover abort ${plan.service} ${plan.environment} --reason "<why>", or SendTaskFailure "Cutover.Aborted" on its wait): it rolls back by itself.`,
+      );
+    }
+    try {
+      const target = await decideRollback(ledger, plan, who);
+      // A redeploy's child execution takes the lock itself; the rollback takes it back for the database step.
+      if (target.mode === 'redeploy') await ledger.releaseLock(plan.service, plan.environment, plan.executionArn);
+      return target;
+    } catch (err) {
+      await ledger.releaseLock(plan.service, plan.environment, plan.executionArn);
+      throw err;
+    }
+  }
+
+  async function decideRollback(ledger: Ledger, plan: RollbackPlan, who: string): Promise<RollbackTarget> {
+    const env = await ledger.getEnvironment(plan.service, plan.environment);
+    const from = env?.current;
+    if (!env || !from) {
+      throw new NothingToRollBackError(`${who}: no release has been promoted by cutover yet, so there is nothing to roll back to.`);
+    }
+    const window = env.rollbackWindow;
+    const history = await ledger.history(plan.service, plan.environment, 100);
+    const asRef = (r: DeploymentRecord, slot: SlotName): ReleaseRef => ({ deploymentId: r.deploymentId, commit: r.commit, image: r.image, slot, startedAt: r.startedAt, source: r.trigger?.source });
+    let target: ReleaseRef | undefined;
+    let mode: RollbackTarget['mode'];
+    if (window && (!plan.toDeployment || plan.toDeployment === window.kept?.deploymentId)) {
+      mode = 'kept-slot';
+      target = window.kept ?? { slot: window.keptSlot };
+    } else {
+      mode = 'redeploy';
+      if (plan.toDeployment) {
+        const r = history.find((h) => h.deploymentId === plan.toDeployment);
+        if (!r || r.status !== 'succeeded' || r.kind === 'rollback') {
+          throw new InvalidInputError(
+            `toDeployment: "${plan.toDeployment}" is not a succeeded deployment of ${who}; pick one from \`cutover history ${plan.service} ${plan.environment}\`, or leave it out to go back to the last known good release.`,
+          );
+        }
+        if (r.deploymentId === from.deploymentId) throw new InvalidInputError(`toDeployment: "${plan.toDeployment}" is the live release of ${who} already.`);
+        target = asRef(r, otherSlot(from.slot));
+      } else {
+        const before = history.filter((h) => from.startedAt === undefined || h.startedAt < from.startedAt);
+        const good = before.find((h) => h.status === 'succeeded' && (h.kind ?? 'deploy') === 'deploy' && !h.rolledBackBy && h.deploymentId !== from.deploymentId);
+        if (!good) {
+          throw new NothingToRollBackError(
+            `${who}: the rollback window is over and no earlier succeeded release is known to redeploy. Deploy a fixed release instead (git push, or cutover deploy ${plan.service} ${plan.environment} --commit <sha>).`,
+          );
+        }
+        target = asRef(good, otherSlot(from.slot));
+      }
+    }
+    const restorable = from.migrationsRan === true && !!from.snapshot?.identifier;
+    const deployInput = target.commit
+      ? {
+          service: plan.service,
+          environment: plan.environment,
+          release: { commit: target.commit, ...(target.image ? { image: target.image } : {}), migrations: false, message: `rollback to ${target.commit.slice(0, 7)}: ${plan.reason}`.slice(0, 1000) },
+          trigger: { source: 'rollback', actor: actorOf(plan.trigger), of: from.deploymentId ?? 'unknown', reason: plan.reason },
+          strategy: { type: 'all-at-once', bakeSeconds: 0 },
+        }
+      : undefined;
+    const rel = (r: ReleaseRef) => (r.commit ? `${r.commit.slice(0, 7)}${r.deploymentId ? ` (${r.deploymentId})` : ''}` : `the release on ${r.slot}`);
+    const message =
+      mode === 'kept-slot'
+        ? `flip production back to the kept slot ${window!.keptSlot} (${rel(target)}) from ${rel(from)}`
+        : `redeploy ${rel(target)} (all at once, no migrations) in place of ${rel(from)}`;
+    await ledger.putNewRecord({
+      pk: `DEPLOYMENTS#${plan.service}#${plan.environment}`,
+      sk: `${plan.startedAt}#${plan.deploymentId}`,
+      deploymentId: plan.deploymentId,
+      executionArn: plan.executionArn,
+      service: plan.service,
+      environment: plan.environment,
+      status: 'in-progress',
+      commit: target.commit ?? '-',
+      image: target.image ?? '-',
+      trigger: plan.trigger,
+      startedAt: plan.startedAt,
+      kind: 'rollback',
+      reason: plan.reason,
+    });
+    await audit(
+      { at: plan.startedAt, service: plan.service, environment: plan.environment, kind: 'rollback-started', deploymentId: plan.deploymentId, executionArn: plan.executionArn, actor: actorOf(plan.trigger), message: `rollback (${plan.reason}): ${message}`, detail: { mode, target, from, source: plan.trigger.source } },
+      `${plan.deploymentId}-started`,
+    );
+    await notifyAbout('rollback-started', plan, `${who}: rolling back ${from.commit?.slice(0, 7) ?? ''}`.trim(), `Rollback ${plan.deploymentId} started by ${actorOf(plan.trigger)}: ${plan.reason}. It will ${message}.`, [cli('status', plan)]);
+    return {
+      mode,
+      // Where the target will run (the kept slot, or the idle slot a redeploy uses) and the slot rolled back.
+      slots: { live: otherSlot(from.slot), idle: from.slot },
+      target,
+      from,
+      database: restorable ? { restorable, snapshot: from.snapshot! } : { restorable: false },
+      ...(deployInput ? { deployInput } : {}),
+      message,
+    };
+  }
+
+  async function closeWindow(ledger: Ledger, plan: DeploymentPlan, executionArn: string): Promise<{ action: 'scale-down' | 'superseded' | 'busy'; message: string }> {
+    const env = await ledger.getEnvironment(plan.service, plan.environment);
+    if (env?.current?.deploymentId !== plan.deploymentId) {
+      return { action: 'superseded', message: `deployment ${plan.deploymentId} is no longer the live release; the slots belong to what came after it` };
+    }
+    try {
+      await ledger.takeLock(plan.service, plan.environment, { deploymentId: plan.deploymentId, executionArn, commit: plan.release.commit, purpose: 'rollback-window' });
+    } catch (err) {
+      if (err instanceof DeploymentInProgressError) return { action: 'busy', message: 'a deployment or rollback is running; it owns the kept slot now' };
+      throw err;
+    }
+    const again = await ledger.getEnvironment(plan.service, plan.environment);
+    if (again?.current?.deploymentId !== plan.deploymentId) {
+      await ledger.releaseLock(plan.service, plan.environment, executionArn);
+      return { action: 'superseded', message: `deployment ${plan.deploymentId} is no longer the live release` };
+    }
+    await ledger.closeRollbackWindow(plan.service, plan.environment, plan.deploymentId);
+    const kept = otherSlot(again.current.slot);
+    await audit(
+      { service: plan.service, environment: plan.environment, kind: 'rollback-window-closed', deploymentId: plan.deploymentId, actor: 'cutover', message: `the rollback window of ${plan.deploymentId} ended: scaling ${kept} (the previous release) down to 0 tasks`, detail: { keptSlot: kept, seconds: plan.rollbackWindowSeconds } },
+      `${plan.deploymentId}-window-closed`,
+    );
+    return { action: 'scale-down', message: `scaling ${kept} down: the rollback window of ${plan.deploymentId} is over` };
   }
 };
+
+/** The operator named in a cause like `<reason> (aborted by <operator>)`. */
+function operatorIn(cause: string | undefined): string | undefined {
+  return cause ? /\((?:aborted|rejected) by ([^)]+)\)\s*$/.exec(cause)?.[1] : undefined;
+}
+
+/** Fail `token` with `Cutover.Aborted` when an operator asked to abort while no wait was open. */
+async function failIfAbortRequested(ledger: Ledger, plan: DeploymentPlan, token: string): Promise<boolean> {
+  const lock = await ledger.getLock(plan.service, plan.environment);
+  const request = lock?.executionArn === plan.executionArn ? lock.abortRequested : undefined;
+  if (!request) return false;
+  await failTask(token, 'Cutover.Aborted', `${request.reason} (aborted by ${request.by})`);
+  logger.warn('abort requested earlier: failing the wait', { deploymentId: plan.deploymentId, by: request.by });
+  return true;
+}
+
+/** Fail `token` with `Cutover.AlarmFiring` when one of the plan's alarms is in ALARM now. */
+async function failIfAlarming(plan: DeploymentPlan, token: string, when: string): Promise<boolean> {
+  const firing = plan.alarms.length > 0 ? (await describeAlarmStates(plan.alarms)).filter((a) => a.state === 'ALARM') : [];
+  if (firing.length === 0) return false;
+  const cause = firing.map((f) => `alarm ${f.name} is in ALARM ${when}: ${f.reason}`).join('; ');
+  await failTask(token, 'Cutover.AlarmFiring', cause);
+  logger.warn('alarm already firing', { deploymentId: plan.deploymentId, cause });
+  return true;
+}

@@ -11,16 +11,19 @@ import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client
 import { dynamoDocClient, sfnClient } from './clients';
 import { withRetryClassification } from './errors';
 import { DeploymentInProgressError } from '../domain/errors';
-import type { DeploymentPlan } from '../domain/plan';
+import type { DeploymentPlan, RollbackPlan } from '../domain/plan';
+import { otherSlot, type SlotName } from '../domain/slots';
 import {
   auditPartition,
   deploymentKey,
   environmentKey,
   lockKey,
   type AuditEvent,
+  type DeploymentState,
   type DeploymentStatus,
   type EnvironmentState,
   type Outcome,
+  type ReleaseRef,
 } from '../domain/records';
 
 export interface LockItem {
@@ -37,6 +40,27 @@ export interface LockItem {
   pendingKind?: PendingKind;
   /** One line for operators: what is awaited and how to answer. */
   pendingQuestion?: string;
+  /** What holds the lock: a deployment, a rollback, or the rollback window closing. @default 'deploy' */
+  purpose?: LockPurpose;
+  /**
+   * An operator's abort that arrived while the deployment was not in a bake or approval wait
+   * (`cutover abort`): the next such wait fails at once with `Cutover.Aborted`.
+   */
+  abortRequested?: { by: string; reason: string; at: string };
+  /** The stale execution this lock was reclaimed from. */
+  reclaimedFrom?: string;
+}
+
+/** What an execution holds the environment's lock for. */
+export type LockPurpose = 'deploy' | 'rollback' | 'rollback-window';
+
+/** Who takes a lock: any execution of cutover's state machines. */
+export interface LockHolder {
+  deploymentId: string;
+  executionArn: string;
+  /** The commit being deployed or rolled back to (`-` when unknown). */
+  commit: string;
+  purpose: LockPurpose;
 }
 
 /**
@@ -55,7 +79,8 @@ export interface DeploymentRecord {
   status: DeploymentStatus;
   commit: string;
   image: string;
-  trigger: DeploymentPlan['trigger'];
+  /** What started it: a deploy's trigger, or a rollback's (`alarm`, `cli`, `console`). */
+  trigger: DeploymentPlan['trigger'] | RollbackPlan['trigger'];
   /** ISO-8601 times. */
   startedAt: string;
   finishedAt?: string;
@@ -96,13 +121,24 @@ export class Ledger {
    * @throws DeploymentInProgressError when another, running execution holds the lock (message names it)
    */
   async acquire(plan: DeploymentPlan, now = new Date()): Promise<LockItem> {
-    const lock: LockItem = {
-      ...lockKey(plan.service, plan.environment),
-      deploymentId: plan.deploymentId,
-      executionArn: plan.executionArn,
-      acquiredAt: now.toISOString(),
-      commit: plan.release.commit,
-    };
+    const lock = await this.takeLock(
+      plan.service,
+      plan.environment,
+      { deploymentId: plan.deploymentId, executionArn: plan.executionArn, commit: plan.release.commit, purpose: 'deploy' },
+      now,
+    );
+    await this.createRecord(plan, lock);
+    return lock;
+  }
+
+  /**
+   * Take the environment's lock for `holder` (a conditional PutItem: free, or already this
+   * execution's — so a retried task succeeds). A lock held by an execution that is no longer running
+   * (DescribeExecution) is reclaimed with a write conditional on that stale holder.
+   * @throws DeploymentInProgressError when another, running execution holds it (the message names it and what to do)
+   */
+  async takeLock(service: string, environment: string, holder: LockHolder, now = new Date()): Promise<LockItem> {
+    const lock: LockItem = { ...lockKey(service, environment), ...holder, acquiredAt: now.toISOString() };
     const db = dynamoDocClient();
     try {
       await withRetryClassification(() =>
@@ -111,45 +147,64 @@ export class Ledger {
             TableName: this.tableName,
             Item: lock,
             ConditionExpression: 'attribute_not_exists(pk) OR executionArn = :me',
-            ExpressionAttributeValues: { ':me': plan.executionArn },
+            ExpressionAttributeValues: { ':me': holder.executionArn },
+          }),
+        ),
+      );
+      return lock;
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+    const held = await this.getLock(service, environment);
+    if (held && !(await isStillRunning(held.executionArn))) {
+      // The holder stopped, failed or timed out without releasing: take the lock over, but only if
+      // it is still that stale holder's (another execution may have reclaimed it meanwhile).
+      try {
+        const reclaimed: LockItem = { ...lock, reclaimedFrom: held.executionArn };
+        await withRetryClassification(() =>
+          db.send(
+            new PutCommand({
+              TableName: this.tableName,
+              Item: reclaimed,
+              ConditionExpression: 'executionArn = :stale',
+              ExpressionAttributeValues: { ':stale': held.executionArn },
+            }),
+          ),
+        );
+        return reclaimed;
+      } catch (reclaimErr) {
+        if (!(reclaimErr instanceof ConditionalCheckFailedException)) throw reclaimErr;
+      }
+    }
+    const current = (await this.getLock(service, environment)) ?? held;
+    const what = current?.purpose === 'rollback' ? 'rollback' : current?.purpose === 'rollback-window' ? 'closing rollback window' : 'deployment';
+    throw new DeploymentInProgressError(
+      `${service}/${environment} is locked by ${what} ${current?.deploymentId ?? '(unknown)'} ` +
+        `(commit ${current?.commit?.slice(0, 7) ?? '?'}, since ${current?.acquiredAt ?? '?'}, execution ${current?.executionArn ?? '?'}), which is still running. ` +
+        'Wait for it to finish, or stop that execution (its lock is then reclaimed), then start again.',
+    );
+  }
+
+  /** Release the lock if `executionArn` holds it (a conditional DeleteItem; safe to call twice). */
+  async releaseLock(service: string, environment: string, executionArn: string): Promise<void> {
+    try {
+      await withRetryClassification(() =>
+        dynamoDocClient().send(
+          new DeleteCommand({
+            TableName: this.tableName,
+            Key: lockKey(service, environment),
+            ConditionExpression: 'executionArn = :me',
+            ExpressionAttributeValues: { ':me': executionArn },
           }),
         ),
       );
     } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      const held = await this.getLock(plan.service, plan.environment);
-      if (held && !(await isStillRunning(held.executionArn))) {
-        // The holder stopped, failed or timed out without releasing: take the lock over, but only if
-        // it is still that stale holder's (another deployment may have reclaimed it meanwhile).
-        try {
-          await withRetryClassification(() =>
-            db.send(
-              new PutCommand({
-                TableName: this.tableName,
-                Item: { ...lock, reclaimedFrom: held.executionArn },
-                ConditionExpression: 'executionArn = :stale',
-                ExpressionAttributeValues: { ':stale': held.executionArn },
-              }),
-            ),
-          );
-          return this.createRecord(plan, lock);
-        } catch (reclaimErr) {
-          if (!(reclaimErr instanceof ConditionalCheckFailedException)) throw reclaimErr;
-        }
-      }
-      const current = (await this.getLock(plan.service, plan.environment)) ?? held;
-      throw new DeploymentInProgressError(
-        `${plan.service}/${plan.environment} is locked by deployment ${current?.deploymentId ?? '(unknown)'} ` +
-          `(commit ${current?.commit?.slice(0, 7) ?? '?'}, since ${current?.acquiredAt ?? '?'}, execution ${current?.executionArn ?? '?'}), which is still running. ` +
-          'Wait for it to finish, or stop that execution (its lock is then reclaimed), then start this deployment again.',
-      );
+      if (!(err instanceof ConditionalCheckFailedException)) throw err; // not ours (or gone): nothing to release
     }
-    return this.createRecord(plan, lock);
   }
 
   private async createRecord(plan: DeploymentPlan, lock: LockItem): Promise<LockItem> {
-    const db = dynamoDocClient();
-    const record: DeploymentRecord = {
+    await this.putNewRecord({
       ...deploymentKey(plan),
       deploymentId: plan.deploymentId,
       executionArn: plan.executionArn,
@@ -160,7 +215,14 @@ export class Ledger {
       image: plan.image,
       trigger: plan.trigger,
       startedAt: plan.startedAt,
-    };
+      kind: 'deploy',
+    });
+    return lock;
+  }
+
+  /** Create a deployment or rollback record unless it exists (a retried task). */
+  async putNewRecord(record: DeploymentRecord): Promise<void> {
+    const db = dynamoDocClient();
     try {
       await withRetryClassification(() =>
         db.send(new PutCommand({ TableName: this.tableName, Item: record, ConditionExpression: 'attribute_not_exists(pk)' })),
@@ -168,7 +230,6 @@ export class Ledger {
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err; // a retry: the record exists already
     }
-    return lock;
   }
 
   async getLock(service: string, environment: string): Promise<LockItem | undefined> {
@@ -222,13 +283,23 @@ export class Ledger {
    * Record the outcome, update the environment's state on success, and release the lock (only if this
    * execution holds it). Safe to call twice.
    */
-  async finish(plan: DeploymentPlan, outcome: Outcome, now = new Date()): Promise<void> {
-    const db = dynamoDocClient();
+  async finish(plan: DeploymentPlan, outcome: Outcome, state?: Pick<DeploymentState, 'slots' | 'migration' | 'snapshot'>, now = new Date()): Promise<void> {
+    await this.updateRecord(plan, outcome, now);
+    if (outcome.status === 'succeeded') await this.recordPromotion(plan, outcome, state ?? {}, now);
+    await this.releaseLock(plan.service, plan.environment, plan.executionArn);
+  }
+
+  /** Record a finished deployment's or rollback's outcome on its record (and end any pending wait). */
+  async updateRecord(
+    key: Pick<DeploymentPlan, 'service' | 'environment' | 'startedAt' | 'deploymentId'>,
+    outcome: Pick<Outcome, 'status' | 'error' | 'message' | 'liveSlot'>,
+    now = new Date(),
+  ): Promise<void> {
     await withRetryClassification(() =>
-      db.send(
+      dynamoDocClient().send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: deploymentKey(plan),
+          Key: deploymentKey(key),
           UpdateExpression:
             'SET #status = :s, finishedAt = :f, #error = :e, message = :m, liveSlot = :l REMOVE pendingTaskToken, pendingKind, pendingQuestion',
           ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
@@ -236,36 +307,140 @@ export class Ledger {
         }),
       ),
     );
-    if (outcome.status === 'succeeded') {
-      await withRetryClassification(() =>
-        db.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: {
-              ...environmentKey(plan.service, plan.environment),
-              liveSlot: outcome.liveSlot,
-              lastGoodDeploymentId: plan.deploymentId,
-              lastGoodCommit: plan.release.commit,
-              lastGoodImage: plan.image,
-              updatedAt: now.toISOString(),
+  }
+
+  /**
+   * The promoted release is live: the environment state's `current` becomes it and, unless
+   * `plan.rollbackWindowSeconds` is 0, a rollback window opens on the slot that keeps the previous
+   * release (`state.slots.live`). Idempotent (a PutItem of the same state).
+   */
+  private async recordPromotion(plan: DeploymentPlan, outcome: Outcome, state: Pick<DeploymentState, 'slots' | 'migration' | 'snapshot'>, now: Date): Promise<void> {
+    const before = await this.getEnvironment(plan.service, plan.environment);
+    const keptSlot: SlotName = state.slots?.live ?? otherSlot(outcome.liveSlot);
+    const current: ReleaseRef = {
+      deploymentId: plan.deploymentId,
+      commit: plan.release.commit,
+      image: plan.image,
+      slot: outcome.liveSlot,
+      startedAt: plan.startedAt,
+      promotedAt: now.toISOString(),
+      source: plan.trigger.source,
+      migrationsRan: state.migration?.ran ?? false,
+      snapshot: state.snapshot?.taken && state.snapshot.identifier ? { identifier: state.snapshot.identifier, createdAt: state.snapshot.createdAt } : null,
+    };
+    // A retried Promote finds its own promotion: keep the window it opened (and what it keeps).
+    const previous = before?.current?.deploymentId === plan.deploymentId ? before.rollbackWindow?.kept : before?.current;
+    const kept: ReleaseRef = previous && previous.slot === keptSlot ? previous : { slot: keptSlot };
+    const item: EnvironmentState = {
+      ...environmentKey(plan.service, plan.environment),
+      liveSlot: outcome.liveSlot,
+      current,
+      ...(plan.rollbackWindowSeconds > 0
+        ? {
+            rollbackWindow: {
+              deploymentId: plan.deploymentId,
+              keptSlot,
+              kept,
+              until: new Date(now.getTime() + plan.rollbackWindowSeconds * 1000).toISOString(),
+              seconds: plan.rollbackWindowSeconds,
             },
+          }
+        : {}),
+      lastGoodDeploymentId: plan.deploymentId,
+      lastGoodCommit: plan.release.commit,
+      lastGoodImage: plan.image,
+      updatedAt: now.toISOString(),
+    };
+    await withRetryClassification(() => dynamoDocClient().send(new PutCommand({ TableName: this.tableName, Item: item })));
+  }
+
+  /**
+   * Close the rollback window (REMOVE `rollbackWindow`) if it is still the one of `deploymentId`
+   * (any window when `deploymentId` is undefined). Returns whether this call closed it.
+   */
+  async closeRollbackWindow(service: string, environment: string, deploymentId?: string): Promise<boolean> {
+    try {
+      await withRetryClassification(() =>
+        dynamoDocClient().send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: environmentKey(service, environment),
+            UpdateExpression: 'REMOVE rollbackWindow',
+            ConditionExpression: deploymentId ? 'rollbackWindow.deploymentId = :d' : 'attribute_exists(rollbackWindow)',
+            ...(deploymentId ? { ExpressionAttributeValues: { ':d': deploymentId } } : {}),
           }),
         ),
       );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
     }
+  }
+
+  /**
+   * A rollback made `release` live again on its slot: it becomes the environment's `current`, the
+   * rollback window is gone, and the record of the release rolled back (`from`) is marked
+   * `rolledBackBy` so it is never picked as a "last known good" release.
+   */
+  async recordRollback(
+    plan: { service: string; environment: string; deploymentId: string },
+    release: ReleaseRef,
+    from: ReleaseRef | undefined,
+    now = new Date(),
+  ): Promise<void> {
+    const db = dynamoDocClient();
+    const item: EnvironmentState = {
+      ...environmentKey(plan.service, plan.environment),
+      liveSlot: release.slot,
+      current: { ...release, promotedAt: now.toISOString(), source: 'rollback' },
+      ...(release.deploymentId ? { lastGoodDeploymentId: release.deploymentId } : {}),
+      ...(release.commit ? { lastGoodCommit: release.commit } : {}),
+      ...(release.image ? { lastGoodImage: release.image } : {}),
+      updatedAt: now.toISOString(),
+    };
+    await withRetryClassification(() => db.send(new PutCommand({ TableName: this.tableName, Item: item })));
+    await this.markRolledBack(plan, from);
+  }
+
+  /** Mark the record of `from` (a promoted deployment) as rolled back by `plan.deploymentId`. */
+  async markRolledBack(plan: { service: string; environment: string; deploymentId: string }, from: ReleaseRef | undefined): Promise<void> {
+    if (!from?.deploymentId || !from.startedAt) return;
     try {
       await withRetryClassification(() =>
-        db.send(
-          new DeleteCommand({
+        dynamoDocClient().send(
+          new UpdateCommand({
             TableName: this.tableName,
-            Key: lockKey(plan.service, plan.environment),
-            ConditionExpression: 'executionArn = :me',
-            ExpressionAttributeValues: { ':me': plan.executionArn },
+            Key: deploymentKey({ service: plan.service, environment: plan.environment, startedAt: from.startedAt!, deploymentId: from.deploymentId! }),
+            UpdateExpression: 'SET rolledBackBy = :r',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeValues: { ':r': plan.deploymentId },
           }),
         ),
       );
     } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err; // not ours (or gone): nothing to release
+      if (!(err instanceof ConditionalCheckFailedException)) throw err; // no record (e.g. restored from an older state file)
+    }
+  }
+
+  /** Ask the running deployment to abort at its next bake or approval wait (`cutover abort` outside a wait). */
+  async requestAbort(service: string, environment: string, executionArn: string, request: { by: string; reason: string; at: string }): Promise<boolean> {
+    try {
+      await withRetryClassification(() =>
+        dynamoDocClient().send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: lockKey(service, environment),
+            UpdateExpression: 'SET abortRequested = :a',
+            ConditionExpression: 'executionArn = :me',
+            ExpressionAttributeValues: { ':a': request, ':me': executionArn },
+          }),
+        ),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
     }
   }
 

@@ -149,6 +149,45 @@ export const EnvironmentSchema = z
      * @default 'keep'
      */
     databaseFailurePolicy: z.enum(['restore', 'approve', 'keep']).default('keep'),
+    /**
+     * Seconds the previous release keeps running in its slot after a promotion. Inside the window an
+     * alarm (or an operator's rollback) flips production traffic back to it at once; when it ends the
+     * slot is scaled down to 0 tasks. 0 scales it down right after the promotion.
+     * @default 1800 (30 minutes)
+     */
+    rollbackWindowSeconds: z
+      .number()
+      .int('use a whole number of seconds')
+      .min(0, 'use 0 or more seconds')
+      .max(604_800, 'use at most 604800 seconds (7 days)')
+      .default(1800),
+    /**
+     * What an alarm going to ALARM does when no deployment runs and the rollback window is over:
+     * `notify` publishes a notification naming the alarm and the `cutover rollback` command (an
+     * alarm hours after a release is often not the release's fault, and redeploying an old release
+     * over newer migrations can hurt), `redeploy` starts the rollback state machine, which redeploys
+     * the last known good release. Never for a live release that is itself a rollback's redeploy.
+     * @default 'notify'
+     */
+    alarmAfterWindow: z.enum(['notify', 'redeploy']).default('notify'),
+    /**
+     * Where a deployment waits for an operator's approval: `before-traffic` (the new release is up and
+     * stable, on the test listener if any, before any production traffic), `before-promote` (before
+     * the step that takes it to 100%, after the earlier steps baked), or `none`.
+     * @default 'none'
+     */
+    approval: z.enum(['none', 'before-traffic', 'before-promote']).default('none'),
+    /**
+     * Seconds an approval waits for an answer; without one the deployment is rolled back
+     * (`Cutover.ApprovalTimedOut`).
+     * @default 86400 (24 h)
+     */
+    approvalTimeoutSeconds: z
+      .number()
+      .int('use a whole number of seconds')
+      .min(60, 'use at least 60 seconds')
+      .max(604_800, 'use at most 604800 seconds (7 days)')
+      .default(86_400),
   })
   .refine((e) => e.slots.blue.service !== e.slots.green.service, {
     message: 'blue and green must be different ECS services',

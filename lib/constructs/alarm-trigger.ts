@@ -1,11 +1,15 @@
 /**
  * Reacts to the environments' alarms: an EventBridge rule on "CloudWatch Alarm State Change" to ALARM
  * for the configured alarms (`alarmEventPattern`, lib/domain/alarm-events.ts, shared with the local twin)
- * invokes the `alarm` function, which fails the bake of a running deployment at once
- * (SendTaskFailure `Cutover.AlarmFiring`) so the deploy state machine rolls back within seconds.
+ * invokes the `alarm` function, which fails the bake or approval wait of a running deployment at once
+ * (SendTaskFailure `Cutover.AlarmFiring`) so the deploy state machine rolls back within seconds, and
+ * after a promotion starts the `rollback` state machine (inside the rollback window, or per
+ * `alarmAfterWindow`).
  */
 import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -21,8 +25,15 @@ import { taskTokenStatements } from './permissions';
 export interface AlarmTriggerProps {
   /** The validated cutover config; at least one environment must list `alarms`. */
   readonly config: Config;
-  /** The table of locks and deployment records (the function reads the lock's bake task token). */
+  /** The table of locks and deployment records (the function reads the lock's wait and the environment state, and appends to the audit timeline). */
   readonly table: dynamodb.ITable;
+  /** ARN of the `rollback` state machine, started for an alarm after a promotion (a name-built ARN avoids a cycle). */
+  readonly rollbackStateMachineArn: string;
+  /**
+   * Where to notify an alarm the function does not act on by itself (after the rollback window, with `alarmAfterWindow: notify`).
+   * @default - no notifications
+   */
+  readonly topic?: sns.ITopic;
   /**
    * How long the function's log group keeps its logs.
    * @default logs.RetentionDays.ONE_MONTH
@@ -55,15 +66,22 @@ export class AlarmTrigger extends Construct {
       name: 'alarm',
       timeout: Duration.seconds(30),
       logRetention: props.logRetention,
-      environment: { [CONFIG_ENV_VAR]: JSON.stringify(props.config), TABLE_NAME: props.table.tableName },
+      environment: {
+        [CONFIG_ENV_VAR]: JSON.stringify(props.config),
+        TABLE_NAME: props.table.tableName,
+        ROLLBACK_STATE_MACHINE_ARN: props.rollbackStateMachineArn,
+        ...(props.topic ? { NOTIFICATION_TOPIC_ARN: props.topic.topicArn } : {}),
+      },
     });
-    props.table.grantReadData(this.function.role);
+    props.table.grantReadWriteData(this.function.role);
+    this.function.addToRolePolicy(new iam.PolicyStatement({ sid: 'StartRollback', actions: ['states:StartExecution'], resources: [props.rollbackStateMachineArn] }));
+    props.topic?.grantPublish(this.function.role);
     for (const s of taskTokenStatements(['states:SendTaskFailure'])) this.function.addToRolePolicy(s.statement, s.wildcardReason);
 
     this.deadLetterQueue = eventTargetDeadLetterQueue(this, 'DeadLetterQueue', props.deadLetterRetention, 'AlarmTriggerProps.deadLetterRetention');
 
     this.rule = new events.Rule(this, 'Rule', {
-      description: 'cutover: a watched alarm went to ALARM (ends the running bake at once)',
+      description: 'cutover: a watched alarm went to ALARM (ends the running bake at once, or rolls a promotion back)',
       eventPattern: { source: [...pattern.source], detailType: [...pattern['detail-type']], detail: pattern.detail },
     });
     this.rule.addTarget(

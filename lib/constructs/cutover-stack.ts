@@ -1,9 +1,11 @@
 /**
- * The cutover stack: the ledger table, the functions, the `deploy` state machine, the GitHub webhook,
- * the CodeCommit trigger (when the config has CodeCommit repositories) and the alarm rule and function
- * (when an environment lists alarms).
+ * The cutover stack: the ledger table, the functions, the `deploy`, `rollback` and `rollback-window`
+ * state machines, the notification topic, the GitHub webhook, the CodeCommit trigger (when the config
+ * has CodeCommit repositories) and the alarm rule and function (when an environment lists alarms).
+ * Outputs: `TableName`, `DeployStateMachineArn`, `RollbackStateMachineArn`, `NotificationTopicArn`
+ * (what `cutover status --stack <name>` reads), plus the webhook's.
  */
-import { ArnFormat, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -11,6 +13,7 @@ import { parseConfig } from '../config/load';
 import type { Config } from '../config/schema';
 import { alarmEventPattern } from '../domain/alarm-events';
 import { codeCommitRepositories } from '../domain/event-rules';
+import { stateMachineFile } from '../catalog';
 import { AlarmTrigger } from './alarm-trigger';
 import { CodeCommitTrigger } from './codecommit-trigger';
 import { DeployFunctions } from './deploy-functions';
@@ -18,6 +21,8 @@ import { DeployStateMachine } from './deploy-state-machine';
 import { GitHubWebhook } from './github-webhook';
 import { LedgerTable } from './ledger-table';
 import { acknowledgeWildcardResources } from './nag';
+import { NotificationTopic } from './notification-topic';
+import { STATE_MACHINES, stateMachineName, type StateMachineName } from '../catalog';
 
 export interface CutoverStackProps extends StackProps {
   /**
@@ -45,6 +50,16 @@ export interface CutoverStackProps extends StackProps {
    * @default 'cutover-deploy'
    */
   readonly deployStateMachineName?: string;
+  /**
+   * Name of the `rollback` state machine.
+   * @default 'cutover-rollback'
+   */
+  readonly rollbackStateMachineName?: string;
+  /**
+   * Name of the `rollback-window` state machine.
+   * @default 'cutover-rollback-window'
+   */
+  readonly rollbackWindowStateMachineName?: string;
 }
 
 export class CutoverStack extends Stack {
@@ -56,6 +71,12 @@ export class CutoverStack extends Stack {
   readonly functions: DeployFunctions;
   /** The `deploy` state machine. */
   readonly deploy: DeployStateMachine;
+  /** The `rollback` state machine (alarm after a promotion, `cutover rollback`, the console). */
+  readonly rollback: DeployStateMachine;
+  /** The `rollback-window` state machine (scales the kept slot down when the window ends). */
+  readonly rollbackWindow: DeployStateMachine;
+  /** The notification topic (started, awaiting approval, succeeded, rolled back, failed, alarm). */
+  readonly notifications: NotificationTopic;
   /** The GitHub webhook (HTTP API, secret, function). */
   readonly webhook: GitHubWebhook;
   /** The CodeCommit trigger, when a service uses CodeCommit. */
@@ -74,33 +95,46 @@ export class CutoverStack extends Stack {
       taskRoleArns: props.taskRoleArns,
       logRetention: props.logRetention,
     });
-    const deployStateMachineName = props.deployStateMachineName ?? 'cutover-deploy';
-    this.deploy = new DeployStateMachine(this, 'Deploy', {
-      functions: this.functions.lambdas,
-      stateMachineName: deployStateMachineName,
-      logRetention: props.logRetention,
-    });
-    // The ledger reclaims a lock whose execution is no longer running (DescribeExecution). The ARN is
-    // built from the state machine's name, not its resource, to keep the template free of a cycle
-    // (state machine → function ARN, function → role policy → state machine).
+    this.notifications = new NotificationTopic(this, 'Notifications');
+    const names: Record<StateMachineName, string> = {
+      deploy: props.deployStateMachineName ?? stateMachineName('deploy'),
+      rollback: props.rollbackStateMachineName ?? stateMachineName('rollback'),
+      'rollback-window': props.rollbackWindowStateMachineName ?? stateMachineName('rollback-window'),
+    };
+    // ARNs from names, not resources: the state machines start each other and the functions start and
+    // describe them, which as references would make cycles (state machine → function → role → state machine).
+    const arnOf = (name: StateMachineName, resource: 'stateMachine' | 'execution' = 'stateMachine') =>
+      Stack.of(this).formatArn({ service: 'states', resource, resourceName: resource === 'execution' ? `${names[name]}:*` : names[name], arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const startable = Object.fromEntries(STATE_MACHINES.map((m) => [m.placeholder, arnOf(m.name)]));
+    const machine = (id: string, name: StateMachineName) =>
+      new DeployStateMachine(this, id, {
+        functions: this.functions.lambdas,
+        definitionFile: stateMachineFile(STATE_MACHINES.find((m) => m.name === name)!.file),
+        stateMachineName: names[name],
+        startableStateMachines: startable,
+        logRetention: props.logRetention,
+      });
+    this.deploy = machine('Deploy', 'deploy');
+    this.rollback = machine('Rollback', 'rollback');
+    this.rollbackWindow = machine('RollbackWindow', 'rollback-window');
+
+    // The ledger reclaims a lock whose execution is no longer running (DescribeExecution); any of the
+    // three state machines' executions can hold a lock. It also publishes notifications.
     const describeHolder = new iam.PolicyStatement({
       actions: ['states:DescribeExecution'],
-      resources: [
-        Stack.of(this).formatArn({
-          service: 'states',
-          resource: 'execution',
-          resourceName: `${deployStateMachineName}:*`,
-          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-        }),
-      ],
+      resources: STATE_MACHINES.map((m) => arnOf(m.name, 'execution')),
     });
-    const ledgerRole = this.functions.lambdas.ledger!.role!;
+    const ledgerFn = this.functions.functions.ledger;
+    const ledgerRole = ledgerFn.role;
     ledgerRole.addToPrincipalPolicy(describeHolder);
     acknowledgeWildcardResources(
       ledgerRole,
       [describeHolder],
-      'states:DescribeExecution on executions of the deploy state machine only (execution:<state machine>:*): the ledger checks whether the execution holding a deployment lock still runs before reclaiming the lock.',
+      'states:DescribeExecution on executions of cutover\'s own state machines only (execution:<state machine>:*): the ledger checks whether the execution holding a deployment lock still runs before reclaiming the lock.',
     );
+    ledgerFn.lambda.addEnvironment('NOTIFICATION_TOPIC_ARN', this.notifications.topic.topicArn);
+    this.notifications.topic.grantPublish(ledgerRole);
+
     this.webhook = new GitHubWebhook(this, 'GitHubWebhook', {
       config: this.config,
       stateMachine: this.deploy.stateMachine,
@@ -111,7 +145,18 @@ export class CutoverStack extends Stack {
       this.codeCommit = new CodeCommitTrigger(this, 'CodeCommit', { config: this.config, stateMachine: this.deploy.stateMachine });
     }
     if (alarmEventPattern(this.config)) {
-      this.alarms = new AlarmTrigger(this, 'Alarms', { config: this.config, table: this.ledger.table, logRetention: props.logRetention });
+      this.alarms = new AlarmTrigger(this, 'Alarms', {
+        config: this.config,
+        table: this.ledger.table,
+        rollbackStateMachineArn: arnOf('rollback'),
+        topic: this.notifications.topic,
+        logRetention: props.logRetention,
+      });
     }
+
+    new CfnOutput(this, 'TableName', { description: 'cutover ledger table (locks, records, environment state, audit timeline)', value: this.ledger.table.tableName });
+    new CfnOutput(this, 'DeployStateMachineArn', { description: 'Start a deployment: {"service","environment","release":{"commit"}}', value: this.deploy.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'RollbackStateMachineArn', { description: 'Start a rollback: {"service","environment","reason","toDeployment"?}', value: this.rollback.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'NotificationTopicArn', { description: 'Subscribe to deployment notifications (message attributes kind, service, environment)', value: this.notifications.topic.topicArn });
   }
 }

@@ -1,16 +1,18 @@
 /**
- * The `deploy` state machine: `state-machines/deploy.asl.json` with its `${…FunctionArn}` placeholders
- * substituted by the ARNs of the cutover functions (CloudFormation `DefinitionSubstitutions`).
+ * cutover's state machines (`deploy`, `rollback`, `rollback-window`): a `state-machines/*.asl.json` file
+ * with its `${…FunctionArn}` placeholders substituted by the ARNs of the cutover functions and its
+ * `${…StateMachineArn}` placeholders by the ARNs of the other state machines (CloudFormation
+ * `DefinitionSubstitutions`).
  */
 import { readFileSync } from 'node:fs';
-import { Aws, Token } from 'aws-cdk-lib';
+import { Aws, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { FUNCTIONS, PARTITION_PLACEHOLDER, placeholdersIn, stateMachineFile, type FunctionName } from '../catalog';
-import { acknowledge } from './nag';
+import { acknowledge, acknowledgeWildcardResources } from './nag';
 
 /** Names of the functions a state machine calls (those with a placeholder in `FUNCTIONS`). */
 export type StateMachineFunctionName = Extract<(typeof FUNCTIONS)[number], { placeholder: string }>['name'];
@@ -67,6 +69,14 @@ export interface DeployStateMachineProps {
   /** The functions the definition calls; each placeholder of `FUNCTIONS` is substituted with its function's ARN. */
   readonly functions: StateMachineFunctions;
   /**
+   * ARNs of the state machines the definition starts (`arn:aws:states:::states:startExecution`), by
+   * their placeholder in `STATE_MACHINES` (e.g. `RollbackWindowStateMachineArn`). Build them from the
+   * names (`Stack.formatArn`) so that two state machines can start each other without a cycle. The
+   * role may start exactly these (and, for `.sync`, describe and stop their executions).
+   * @default - none: a definition that starts another state machine fails synth, naming the placeholder
+   */
+  readonly startableStateMachines?: Readonly<Record<string, string>>;
+  /**
    * The ASL definition file (JSONPath) with `${Placeholder}` tokens.
    * @default stateMachineFile('deploy.asl.json')
    */
@@ -99,7 +109,8 @@ export class DeployStateMachine extends Construct {
     if (!Token.isUnresolved(name) && !/^[A-Za-z0-9_-]{1,80}$/.test(name)) {
       throw new Error(`DeployStateMachineProps.stateMachineName: "${name}" is not a valid state machine name; use 1-80 letters, digits, "-" or "_".`);
     }
-    const substitutions = definitionSubstitutions(props.functions);
+    const startable = props.startableStateMachines ?? {};
+    const substitutions = { ...definitionSubstitutions(props.functions), ...startable };
     const definition = loadDefinition(props.definitionFile ?? stateMachineFile('deploy.asl.json'), substitutions, 'DeployStateMachineProps.definitionFile');
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
@@ -115,6 +126,8 @@ export class DeployStateMachine extends Construct {
     });
     // Unqualified ARNs only: the definition invokes $LATEST (grantInvoke would also allow `<arn>:*`).
     for (const fn of Object.values<lambda.IFunction>(props.functions)) fn.grantInvokeLatestVersion(this.stateMachine);
+    const used = Object.entries(startable).filter(([placeholder]) => placeholdersIn(definition).includes(placeholder));
+    if (used.length > 0) this.allowStarting(used.map(([, arn]) => arn), definition.includes(':states:::states:startExecution.sync'));
 
     acknowledge(
       this.stateMachine.role,
@@ -126,5 +139,38 @@ export class DeployStateMachine extends Construct {
   /** The role of the state machine. */
   get role(): iam.IRole {
     return this.stateMachine.role;
+  }
+
+  /**
+   * Let the role start executions of `stateMachineArns`; with `sync`, also describe and stop them and
+   * manage the EventBridge rule Step Functions uses to learn that a child finished (IAM policies for
+   * "Run a Job (.sync)" of Step Functions: StartExecution, DescribeExecution, StopExecution, and
+   * events:PutTargets/PutRule/DescribeRule on StepFunctionsGetEventsForStepFunctionsExecutionRule).
+   */
+  private allowStarting(stateMachineArns: string[], sync: boolean): void {
+    const stack = Stack.of(this);
+    const statements = [new iam.PolicyStatement({ sid: 'StartExecutions', actions: ['states:StartExecution'], resources: stateMachineArns })];
+    if (sync) {
+      statements.push(
+        new iam.PolicyStatement({
+          sid: 'FollowExecutions',
+          actions: ['states:DescribeExecution', 'states:StopExecution'],
+          resources: stateMachineArns.map((arn) => `${arn.replace(':stateMachine:', ':execution:')}:*`),
+        }),
+        new iam.PolicyStatement({
+          sid: 'SyncEventsRule',
+          actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+          resources: [stack.formatArn({ service: 'events', resource: 'rule', resourceName: 'StepFunctionsGetEventsForStepFunctionsExecutionRule' })],
+        }),
+      );
+    }
+    for (const st of statements) this.stateMachine.addToRolePolicy(st);
+    if (sync) {
+      acknowledgeWildcardResources(
+        this.stateMachine.role,
+        statements.slice(1, 2),
+        'states:DescribeExecution / StopExecution on the executions of the state machine it starts with .sync:2 only (execution:<state machine>:*), as Step Functions requires to follow a child execution.',
+      );
+    }
   }
 }

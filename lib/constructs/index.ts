@@ -9,3 +9,4 @@ export * from './github-webhook';
 export * from './ledger-table';
 export * from './nag';
 export * from './permissions';
+export * from './notification-topic';

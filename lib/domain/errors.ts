@@ -20,6 +20,11 @@ export class DeploymentInProgressError extends CutoverError {
 }
 
 /** A throttled or transient AWS failure: safe to retry (state machines retry it with backoff). */
+/** A rollback was asked for, but there is no release to go back to (names what is missing and what to do). */
+export class NothingToRollBackError extends CutoverError {
+  override readonly name = 'Cutover.NothingToRollBack';
+}
+
 export class TransientAwsError extends CutoverError {
   override readonly name = 'Cutover.Transient';
 }

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { Config, TrafficRoute } from '../config/schema';
+import type { Config, DatabaseConfig, Strategy, TrafficRoute } from '../config/schema';
 import { findTarget } from '../config/load';
 import {
   CodeCommitDeployInputSchema,
@@ -13,6 +13,7 @@ import {
   type Trigger,
 } from './deploy-input';
 import { InvalidInputError } from './errors';
+import { RollbackInputSchema } from './rollback-input';
 import type { SlotName, SlotRef } from './slots';
 import { trafficSteps, type TrafficStep } from './traffic-plan';
 
@@ -63,6 +64,7 @@ export interface DeploymentPlan {
   readonly production: Route;
   /** Test route, or null. */
   readonly test: Route | null;
+  /** CloudWatch alarms watched while baking; empty for a rollback's redeploy (they describe the release it replaces). */
   readonly alarms: string[];
   readonly steps: TrafficStep[];
   /** Number of stability checks (every GREEN_CHECK_INTERVAL_SECONDS) before green counts as never stable. */
@@ -75,9 +77,22 @@ export interface DeploymentPlan {
   /** Whether the migration task runs. */
   readonly runMigrations: boolean;
   readonly databaseFailurePolicy: 'restore' | 'approve' | 'keep';
+  /**
+   * The approval gate: the deployment waits for an operator before traffic step `beforeStepIndex`
+   * (0 = before any production traffic, the last index = before the step to 100%; -1 = no gate) for
+   * at most `timeoutSeconds`. A rollback's redeploy never waits.
+   */
+  readonly approval: { readonly gate: 'none' | 'before-traffic' | 'before-promote'; readonly timeoutSeconds: number; readonly beforeStepIndex: number };
+  /**
+   * Seconds the previous slot keeps running after the promotion (the rollback window); 0 scales it
+   * down at once. Always 0 for a rollback's redeploy (its previous slot runs the release rolled back).
+   */
+  readonly rollbackWindowSeconds: number;
 }
 
 export const PlanRequestSchema = z.object({
+  /** Which plan: a deploy execution's (default) or a rollback execution's. */
+  kind: z.enum(['deploy', 'rollback']).optional(),
   /** The raw execution input. */
   input: z.unknown(),
   execution: z.object({ id: z.string(), name: z.string(), startTime: z.string() }),
@@ -104,6 +119,17 @@ export function snapshotIdentifier(service: string, environment: string, deploym
   return `cutover-${part(service, 20)}-${part(environment, 12)}-${hash}`.replace(/--+/g, '-');
 }
 
+function databasePlan(db: DatabaseConfig | undefined, service: string, environment: string, deploymentId: string): DatabasePlan | null {
+  if (!db) return null;
+  return {
+    kind: db.instanceIdentifier ? 'instance' : 'cluster',
+    identifier: (db.instanceIdentifier ?? db.clusterIdentifier)!,
+    migrationCommand: db.migration.command,
+    migrationChecks: Math.ceil(db.migration.timeoutSeconds / MIGRATION_CHECK_INTERVAL_SECONDS),
+    snapshotIdentifier: snapshotIdentifier(service, environment, deploymentId),
+  };
+}
+
 /**
  * Resolve the plan.
  * @throws InvalidInputError naming the field and the fix (bad shape, unknown service / environment,
@@ -120,6 +146,7 @@ export function resolvePlan(config: Config, request: PlanRequest): DeploymentPla
   let environment: string;
   let release: Release;
   let trigger: Trigger;
+  let strategy: Strategy | undefined;
   if ('codecommit' in raw) {
     const parsed = CodeCommitDeployInputSchema.safeParse(raw);
     if (!parsed.success) throw new InvalidInputError(`Invalid input: ${describeZodIssues(parsed.error, '')}`);
@@ -137,7 +164,7 @@ export function resolvePlan(config: Config, request: PlanRequest): DeploymentPla
   } else {
     const parsed = ExplicitDeployInputSchema.safeParse(raw);
     if (!parsed.success) throw new InvalidInputError(`Invalid input: ${describeZodIssues(parsed.error, '')}`);
-    ({ service, environment, release } = parsed.data);
+    ({ service, environment, release, strategy } = parsed.data);
     trigger = parsed.data.trigger ?? { source: 'console' };
   }
 
@@ -154,17 +181,14 @@ export function resolvePlan(config: Config, request: PlanRequest): DeploymentPla
 
   const deploymentId = request.execution.name;
   const hasDatabase = env.database !== undefined;
-  const migrations = hasDatabase && (env.database!.migration.run === 'always' || (release.migrations ?? true));
-  const database: DatabasePlan | null = env.database
-    ? {
-        kind: env.database.instanceIdentifier ? 'instance' : 'cluster',
-        identifier: (env.database.instanceIdentifier ?? env.database.clusterIdentifier)!,
-        migrationCommand: env.database.migration.command,
-        migrationChecks: Math.ceil(env.database.migration.timeoutSeconds / MIGRATION_CHECK_INTERVAL_SECONDS),
-        snapshotIdentifier: snapshotIdentifier(service, environment, deploymentId),
-      }
-    : null;
+  // A rollback's redeploy brings back an older release: its migration command must not run (the
+  // schema stays as it is; the database policy of the rollback decides about the snapshot).
+  const migrations = hasDatabase && trigger.source !== 'rollback' && (env.database!.migration.run === 'always' || (release.migrations ?? true));
+  const database = databasePlan(env.database, service, environment, deploymentId);
   const snapshotPolicy = env.database?.snapshot ?? 'never';
+  const steps = trafficSteps(strategy ?? env.strategy);
+  const isRollback = trigger.source === 'rollback';
+  const gate = isRollback ? 'none' : env.approval;
   const takeSnapshot = hasDatabase && (snapshotPolicy === 'always' || (snapshotPolicy === 'before-migrations' && migrations));
 
   return {
@@ -181,13 +205,94 @@ export function resolvePlan(config: Config, request: PlanRequest): DeploymentPla
     trigger,
     production: route(env.production),
     test: env.test ? route(env.test) : null,
-    alarms: env.alarms,
-    steps: trafficSteps(env.strategy),
+    // A rollback's redeploy replaces the release that set these alarms off: watching them would
+    // "roll back" to that release. Green's stability and healthy targets still guard the shift.
+    alarms: isRollback ? [] : env.alarms,
+    steps,
     stabilizationChecks: Math.ceil(env.stabilizationTimeoutSeconds / GREEN_CHECK_INTERVAL_SECONDS),
     snapshotChecks: Math.ceil(SNAPSHOT_TIMEOUT_SECONDS / SNAPSHOT_CHECK_INTERVAL_SECONDS),
     database,
     takeSnapshot,
     runMigrations: migrations,
     databaseFailurePolicy: env.databaseFailurePolicy,
+    approval: {
+      gate,
+      timeoutSeconds: env.approvalTimeoutSeconds,
+      beforeStepIndex: gate === 'before-traffic' ? 0 : gate === 'before-promote' ? steps.length - 1 : -1,
+    },
+    rollbackWindowSeconds: isRollback ? 0 : env.rollbackWindowSeconds,
+  };
+}
+
+/**
+ * The plan of a `rollback` execution: where the service and environment run, and what the operator
+ * or alarm asked for. Which release to go back to (the kept slot or a redeploy) is decided by the
+ * ledger's `beginRollback`, which reads the environment state.
+ */
+export interface RollbackPlan {
+  readonly kind: 'rollback';
+  /** The rollback's execution name. */
+  readonly deploymentId: string;
+  readonly executionArn: string;
+  /** ISO-8601 start time of the execution. */
+  readonly startedAt: string;
+  readonly service: string;
+  readonly environment: string;
+  readonly cluster: string;
+  readonly slots: Readonly<Record<SlotName, SlotRef>>;
+  readonly production: Route;
+  readonly test: Route | null;
+  readonly alarms: string[];
+  readonly database: DatabasePlan | null;
+  readonly databaseFailurePolicy: 'restore' | 'approve' | 'keep';
+  /** Why (recorded and notified). */
+  readonly reason: string;
+  /** The deployment to go back to, when the operator named one. */
+  readonly toDeployment: string | null;
+  readonly trigger: { readonly source: 'alarm' | 'cli' | 'console'; readonly actor?: string; readonly deliveryId?: string };
+}
+
+/**
+ * Resolve a rollback execution's plan.
+ * @throws InvalidInputError naming the field and the fix (bad shape, unknown service or environment)
+ */
+export function resolveRollbackPlan(config: Config, request: PlanRequest): RollbackPlan {
+  const raw = request.input;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new InvalidInputError(
+      'The execution input must be a JSON object like {"service":"hello-world","environment":"production","reason":"5xx after the release"}.',
+    );
+  }
+  const parsed = RollbackInputSchema.safeParse(raw);
+  if (!parsed.success) throw new InvalidInputError(`Invalid input: ${describeZodIssues(parsed.error, '')}`);
+  const input = parsed.data;
+  const serviceConfig = config.services[input.service];
+  if (!serviceConfig) {
+    throw new InvalidInputError(`service: "${input.service}" is not configured; use one of: ${Object.keys(config.services).join(', ')}.`);
+  }
+  const env = serviceConfig.environments[input.environment];
+  if (!env) {
+    throw new InvalidInputError(
+      `environment: "${input.environment}" is not configured for service "${input.service}"; use one of: ${Object.keys(serviceConfig.environments).join(', ')}.`,
+    );
+  }
+  const deploymentId = request.execution.name;
+  return {
+    kind: 'rollback',
+    deploymentId,
+    executionArn: request.execution.id,
+    startedAt: request.execution.startTime,
+    service: input.service,
+    environment: input.environment,
+    cluster: env.cluster,
+    slots: env.slots,
+    production: route(env.production),
+    test: env.test ? route(env.test) : null,
+    alarms: env.alarms,
+    database: databasePlan(env.database, input.service, input.environment, deploymentId),
+    databaseFailurePolicy: env.databaseFailurePolicy,
+    reason: input.reason,
+    toDeployment: input.toDeployment ?? null,
+    trigger: input.trigger ?? { source: 'console' },
   };
 }

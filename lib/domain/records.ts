@@ -7,7 +7,7 @@
  *  - environment: pk `ENV#<service>#<environment>`, sk `STATE` (live slot, the live release, the rollback window)
  *  - audit:       pk `AUDIT#<service>#<environment>`, sk `<at ISO>#<random>` (the timeline, see {@link AuditEvent})
  */
-import type { DeploymentPlan } from './plan';
+import type { DeploymentPlan, RollbackPlan } from './plan';
 import type { SlotName } from './slots';
 
 export const lockKey = (service: string, environment: string) => ({ pk: `LOCK#${service}#${environment}`, sk: 'LOCK' });
@@ -27,6 +27,8 @@ export interface ReleaseRef {
   image?: string;
   /** The slot it runs in. */
   slot: SlotName;
+  /** ISO-8601 start of that deployment (with `deploymentId`, the key of its record). */
+  startedAt?: string;
   /** ISO-8601 time it got 100% of production traffic. */
   promotedAt?: string;
   /** What started the deployment that made it live (`github-push`, `rollback`, ...). */
@@ -118,6 +120,10 @@ export interface DeploymentState {
   snapshot?: { taken: boolean; identifier?: string; createdAt?: string };
   migration?: { ran: boolean; status?: string; exitCode?: number | null; message?: string };
   traffic?: { percent?: number };
+  /** The approval gate's answer (SendTaskSuccess output), e.g. `{ approved: true, operator }`. */
+  approval?: { approved?: boolean; operator?: string; comment?: string };
+  /** An operator's promote-now (the bake's SendTaskSuccess output). */
+  promoteNow?: { action?: string; operator?: string };
   failure?: { Error: string; Cause?: string } | null;
   rollback?: {
     traffic?: { trafficOn?: SlotName; message?: string; idleHasTraffic?: boolean };
@@ -136,8 +142,12 @@ export interface DeploymentState {
 export function causeText(cause: string | undefined): string {
   if (!cause) return 'no cause given';
   try {
-    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown; Error?: unknown; Cause?: unknown; Name?: unknown };
     if (parsed && typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+    // A child execution's failure (states:startExecution.sync:2): its DescribeExecution output.
+    if (parsed && typeof parsed.Error === 'string') {
+      return `${typeof parsed.Name === 'string' ? `execution ${parsed.Name} ` : ''}failed with ${parsed.Error}: ${causeText(typeof parsed.Cause === 'string' ? parsed.Cause : undefined)}`;
+    }
   } catch {
     /* not JSON: the cause is already text */
   }
@@ -232,3 +242,92 @@ function databaseSentence(state: DeploymentState): string {
   return ` Database: schema and data kept as they are (${why}).${snap}`;
 }
 
+
+/** What `beginRollback` decided (the `$.rollbackTarget` of a rollback execution). */
+export interface RollbackTarget {
+  /** `kept-slot`: flip production to the slot kept by the rollback window; `redeploy`: deploy `target` again. */
+  mode: 'kept-slot' | 'redeploy';
+  /** `live`: where the target runs afterwards (the kept slot, or the slot a redeploy uses); `idle`: the slot rolled back (scaled down). */
+  slots: { live: SlotName; idle: SlotName };
+  /** The release to go back to. */
+  target: ReleaseRef;
+  /** The release rolled back (the live one when the rollback started). */
+  from: ReleaseRef;
+  /** Whether the release rolled back changed the database and left a snapshot to restore. */
+  database: { restorable: boolean; snapshot?: { identifier: string; createdAt?: string } };
+  /** The deploy execution input of a redeploy (also a fallback when the kept slot is unhealthy); absent when the target's commit is unknown. */
+  deployInput?: Record<string, unknown>;
+  /** One line: what the rollback is going to do. */
+  message: string;
+}
+
+/** The state a rollback execution carries (state-machines/rollback.asl.json). */
+export interface RollbackState {
+  plan: RollbackPlan;
+  rollbackTarget?: RollbackTarget;
+  /** Result of the traffic function's `rollback` onto the kept slot. */
+  traffic?: { trafficOn?: SlotName; idleHasTraffic?: boolean; message?: string };
+  scaleDownError?: { Error: string; Cause?: string };
+  /** The redeploy's child execution (`states:startExecution.sync:2`). */
+  redeploy?: { executionArn?: string; status?: string; outcome?: Partial<Outcome> };
+  database?: { action: 'none' | 'kept' | 'restored' };
+  decision?: { decision?: string; operator?: string };
+  decisionError?: { Error: string; Cause?: string };
+  restore?: { message?: string; done?: boolean };
+  restoreError?: { Error: string; Cause?: string };
+  failure?: { Error: string; Cause?: string } | null;
+}
+
+/**
+ * Decide the recorded outcome of a finished rollback.
+ * @param requested `rolled-back` (the state machine got traffic onto the target) or `failed`
+ */
+export function decideRollbackOutcome(state: RollbackState, requested: 'rolled-back' | 'failed'): Outcome {
+  const { plan } = state;
+  const who = `${plan.service}/${plan.environment}`;
+  const t = state.rollbackTarget;
+  const rel = (r: ReleaseRef | undefined) =>
+    r?.commit ? `release ${r.commit.slice(0, 7)}${r.deploymentId ? ` (deployment ${r.deploymentId})` : ''}` : `the release on ${r?.slot ?? '?'}`;
+  const by = plan.trigger.actor ? ` by ${plan.trigger.actor}` : '';
+  const db = rollbackDatabaseSentence(state);
+  if (requested === 'failed' || !t) {
+    const failure = state.failure ?? { Error: 'Cutover.Unknown', Cause: 'unknown failure' };
+    const where = t?.from ? ` Production traffic stays on ${t.from.slot} (${rel(t.from)}).` : '';
+    return {
+      status: 'failed',
+      error: failure.Error === 'Cutover.DeploymentInProgress' || failure.Error === 'Cutover.NothingToRollBack' ? failure.Error : 'Cutover.RollbackFailed',
+      message: `${who}: the rollback${by} ("${plan.reason}") failed: ${failure.Error}: ${causeText(failure.Cause).replace(/\.+$/, '')}.${where}${db}`,
+      liveSlot: t?.from.slot ?? 'blue',
+      deploymentId: plan.deploymentId,
+    };
+  }
+  const viaKept = state.traffic !== undefined && state.traffic.idleHasTraffic === false;
+  const how = viaKept
+    ? `production traffic is 100% on the kept slot ${t.slots!.live} again (${state.traffic!.message ?? 'healthy'}); ${t.slots!.idle} ${state.scaleDownError ? `could not be scaled down (${causeText(state.scaleDownError.Cause)})` : 'was scaled down'}`
+    : `${rel(t.target)} was deployed again${state.redeploy?.outcome?.liveSlot ? ` and is live on ${state.redeploy.outcome.liveSlot}` : ''}${state.redeploy?.executionArn ? ` (execution ${state.redeploy.executionArn.split(':').at(-1)})` : ''}`;
+  return {
+    status: 'rolled-back',
+    error: null,
+    message: `${who}: rolled back${by} from ${rel(t.from)} to ${rel(t.target)} ("${plan.reason}"): ${how}.${db}`,
+    liveSlot: viaKept ? t.slots!.live : ((state.redeploy?.outcome?.liveSlot as SlotName | undefined) ?? t.target.slot),
+    deploymentId: plan.deploymentId,
+  };
+}
+
+function rollbackDatabaseSentence(state: RollbackState): string {
+  const t = state.rollbackTarget;
+  if (!t?.database.restorable) return '';
+  const snap = t.database.snapshot!;
+  if (state.restoreError) return ` Database: restoring snapshot ${snap.identifier} failed (${causeText(state.restoreError.Cause)}); check the database by hand.`;
+  if (state.database?.action === 'restored') {
+    return ` Database: restored from snapshot ${snap.identifier} (writes after ${snap.createdAt ?? 'the snapshot'} are not in it; the previous instance was renamed aside and kept).`;
+  }
+  if (state.database?.action !== 'kept') return '';
+  const why =
+    state.decision?.decision === 'keep'
+      ? `an operator${state.decision.operator ? ` (${state.decision.operator})` : ''} chose to keep it`
+      : state.decisionError
+        ? `no operator decision arrived (${state.decisionError.Error}), so nothing was discarded`
+        : `policy "${state.plan.databaseFailurePolicy}"`;
+  return ` Database: schema and data kept as they are (${why}); snapshot ${snap.identifier} is kept.`;
+}

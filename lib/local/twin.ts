@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { configureClients, dynamoClient, dynamoDocClient, resetClients } from '../aws/clients';
 import { Ledger } from '../aws/ledger';
-import { FUNCTIONS, PARTITION_PLACEHOLDER, STATE_MACHINES, placeholdersIn, stateMachineFile } from '../catalog';
+import { FUNCTIONS, PARTITION_PLACEHOLDER, STATE_MACHINES, placeholdersIn, stateMachineFile, stateMachineName, type StateMachineName } from '../catalog';
 import { CONFIG_ENV_VAR } from '../config/load';
 import type { Config } from '../config/schema';
 import { alarmEventPattern } from '../domain/alarm-events';
@@ -46,12 +46,15 @@ import { seedLiveResources, startInitialReleases } from './live/seed';
 import type { LocalImage, TargetRegistry } from './live/types';
 import { LocalStepFunctions } from './stepfunctions/service';
 import { handleStepFunctionsRequest } from './stepfunctions/api';
+import { startExecutionTask } from './stepfunctions/nested';
 
 export const DEFAULT_PORT = 4780;
 /** The twin's webhook secret when `CUTOVER_GITHUB_WEBHOOK_SECRET` is not set. Local use only. */
 export const LOCAL_WEBHOOK_SECRET = 'cutover-local-webhook-secret';
 export const WEBHOOK_SECRET_NAME = 'cutover/github-webhook-secret';
 export const TABLE_NAME = 'cutover-ledger';
+/** The twin's SNS topic for cutover's notifications. */
+export const NOTIFICATION_TOPIC_NAME = 'cutover-notifications';
 
 export interface TwinOptions {
   readonly config: Config;
@@ -144,6 +147,10 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
     readonly url: string,
     /** ARN of the `deploy` state machine. */
     readonly deployStateMachineArn: string,
+    /** ARN of every state machine of the catalog (`STATE_MACHINES`), by short name (`deploy`, ...). */
+    readonly stateMachineArns: Readonly<Record<StateMachineName, string>>,
+    /** Endpoint of the twin's DynamoDB (dynalite) and the ledger table's name. */
+    readonly dynamodb: { readonly endpoint: string; readonly tableName: string },
     readonly webhookSecret: string,
     private readonly closers: Array<() => Promise<void>>,
     /** Only on the living twin (`Twin.start({ live })`). */
@@ -191,6 +198,8 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
       const lambda = new LocalLambda(region, accountId);
       let sfn!: LocalStepFunctions;
       let deployArn = '';
+      // Filled once the state machines exist (the index is only served after the start).
+      const stateMachineArns: Partial<Record<StateMachineName, string>> = {};
       const http = await startHttpServer(options.port ?? DEFAULT_PORT, {
         webhook: (event) => invokeWebhook(lambda, event),
         events: (body) => routeEvents(body),
@@ -200,7 +209,10 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
           webhook: `${http.url}/webhooks/github`,
           events: `${http.url}/events`,
           stepFunctions: http.url,
-          stateMachines: [deployArn],
+          stateMachines: Object.values(stateMachineArns),
+          stateMachineArns,
+          dynamodb: { endpoint: dynamo.endpoint, tableName: TABLE_NAME },
+          region,
           timeScale: clock.timeScale,
         }),
       });
@@ -222,6 +234,9 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
         timeScale: clock.timeScale,
         resolveTask: (resource) => {
           if (lambda.resolve(resource)) return (input) => lambda.invoke(resource, input);
+          // Step Functions → Step Functions (states:startExecution, .sync, .sync:2, .waitForTaskToken).
+          const nested = startExecutionTask(resource, () => sfn);
+          if (nested) return nested;
           if (resource === 'arn:aws:states:::lambda:invoke') {
             return async (input) => {
               const i = input as { FunctionName: string; Payload?: unknown };
@@ -239,23 +254,32 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
       });
       closers.push(async () => sfn.stop());
 
+      // Every state machine's ARN is known before any is created, so definitions can start each other.
+      for (const sm of STATE_MACHINES) stateMachineArns[sm.name] = sfn.stateMachineArn(stateMachineName(sm.name));
       const values: Record<string, string> = {
         [PARTITION_PLACEHOLDER]: 'aws',
         ...Object.fromEntries(
           FUNCTIONS.filter((f) => 'placeholder' in f).map((f) => [(f as { placeholder: string }).placeholder, lambda.arn(f.name)]),
         ),
+        ...Object.fromEntries(STATE_MACHINES.map((sm) => [sm.placeholder, stateMachineArns[sm.name]!])),
       };
       for (const sm of STATE_MACHINES) {
         const definition = substituteDefinition(readFileSync(stateMachineFile(sm.file), 'utf8'), values);
-        const created = await sfn.createStateMachine({ name: `cutover-${sm.name}`, definition });
-        if (sm.name === 'deploy') deployArn = created.stateMachineArn;
+        const created = await sfn.createStateMachine({ name: stateMachineName(sm.name), definition });
+        if (created.stateMachineArn !== stateMachineArns[sm.name]) throw new Error(`State machine ${sm.name} was created as ${created.stateMachineArn}, expected ${stateMachineArns[sm.name]}.`);
       }
+      deployArn = stateMachineArns.deploy!;
+      const allArns = stateMachineArns as Record<StateMachineName, string>;
+      const dynamoInfo = { endpoint: dynamo.endpoint, tableName: TABLE_NAME };
 
       Object.assign(process.env, {
         AWS_REGION: region,
         [CONFIG_ENV_VAR]: JSON.stringify(options.config),
         TABLE_NAME,
         STATE_MACHINE_ARN: deployArn,
+        ROLLBACK_STATE_MACHINE_ARN: stateMachineArns.rollback!,
+        // Notifications go to the simulator's SNS: kept in `sim.sns.published`, printed by `cutover local`.
+        NOTIFICATION_TOPIC_ARN: sim.sns.seedTopic(NOTIFICATION_TOPIC_NAME),
         WEBHOOK_SECRET_ARN: WEBHOOK_SECRET_NAME,
         POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
       });
@@ -352,16 +376,31 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
           ...(resumed ? { resumed } : {}),
           saveState: () => saver.save({ force: true }).then(() => undefined),
         };
-        return new Twin<LiveEcs>(options.config, clock, liveSim, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, webhookSecret, closers, parts);
+        return new Twin<LiveEcs>(options.config, clock, liveSim, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, allArns, dynamoInfo, webhookSecret, closers, parts);
       }
       // The lazy simulator emits alarm events on SetAlarmState: the same rules route them.
       const unsubscribeAlarms = sim.cloudwatch.onStateChange((event) => routeEvents(event).then(() => undefined));
       closers.push(async () => void unsubscribeAlarms());
-      return new Twin<EcsSimulator>(options.config, clock, sim as Simulator<EcsSimulator>, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, webhookSecret, closers, undefined);
+      return new Twin<EcsSimulator>(options.config, clock, sim as Simulator<EcsSimulator>, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, allArns, dynamoInfo, webhookSecret, closers, undefined);
     } catch (err) {
       for (const close of closers.reverse()) await close().catch(() => undefined);
       throw err;
     }
+  }
+
+  /** The region the twin's ARNs are in. */
+  get region(): string {
+    return this.sfn.region;
+  }
+
+  /**
+   * ARN of a catalog state machine (`cutover-<name>`) in the twin, e.g. `stateMachineArn('rollback')`.
+   * @throws Error naming the known state machines for a name the catalog does not list
+   */
+  stateMachineArn(name: StateMachineName): string {
+    const arn = (this.stateMachineArns as Record<string, string | undefined>)[name];
+    if (!arn) throw new Error(`No state machine '${name}' in the twin; known: ${Object.keys(this.stateMachineArns).join(', ')}.`);
+    return arn;
   }
 
   /** Stop executions, the HTTP server and dynalite; restore default client routing. */

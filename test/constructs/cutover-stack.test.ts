@@ -89,7 +89,9 @@ describe('CutoverStack (sample config)', () => {
     assert.deepEqual(JSON.parse(envOf('github-webhook').CUTOVER_CONFIG), config);
     assert.deepEqual(JSON.parse(envOf('plan').CUTOVER_CONFIG), config);
     assert.deepEqual(Object.keys(envOf('plan')).sort(), [...base, 'CUTOVER_CONFIG'].sort());
-    assert.deepEqual(Object.keys(envOf('ledger')).sort(), [...base, 'TABLE_NAME'].sort());
+    assert.deepEqual(Object.keys(envOf('ledger')).sort(), [...base, 'NOTIFICATION_TOPIC_ARN', 'TABLE_NAME'].sort());
+    assert.deepEqual(envOf('ledger').NOTIFICATION_TOPIC_ARN, { Ref: Object.keys(template.findResources('AWS::SNS::Topic'))[0] });
+    assert.deepEqual(Object.keys(envOf('alarm')).sort(), [...base, 'CUTOVER_CONFIG', 'NOTIFICATION_TOPIC_ARN', 'ROLLBACK_STATE_MACHINE_ARN', 'TABLE_NAME'].sort());
     assert.deepEqual(envOf('ledger').TABLE_NAME, { Ref: Object.keys(template.findResources('AWS::DynamoDB::Table'))[0] });
     for (const name of ['ecs-release', 'database', 'traffic', 'alarm-check']) assert.deepEqual(Object.keys(envOf(name)).sort(), base, name);
     const sm = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'))[0];
@@ -240,5 +242,59 @@ describe('CutoverStack (sample config)', () => {
     const withSendTaskFailure = policies.filter((p) => p.includes('states:SendTaskFailure'));
     assert.equal(withSendTaskFailure.length, 2, 'alarm and ledger');
     assert.ok(withSendTaskFailure.some((p) => p.includes('cloudwatch:DescribeAlarms')), 'the ledger checks alarms as a bake starts');
+  });
+});
+
+describe('CutoverStack: rollback, rollback window and notifications', () => {
+  const machines = template.findResources('AWS::StepFunctions::StateMachine');
+  const byName = (name: string) => Object.entries(machines).find(([, m]: [string, any]) => m.Properties.StateMachineName === name)!;
+  /** Statements of the policies attached to a state machine's role. */
+  const roleStatements = (name: string): Statement[] => {
+    const roleRef = JSON.stringify((byName(name)[1] as any).Properties.RoleArn['Fn::GetAtt'][0]);
+    return Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p: any) => p.Properties.Roles.some((r: any) => JSON.stringify(r.Ref) === roleRef))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+  };
+  const allows = (statements: Statement[], action: string, resourcePart: string) =>
+    statements.some((s) => [s.Action].flat().includes(action) && JSON.stringify(s.Resource).includes(resourcePart));
+
+  it('has the deploy, rollback and rollback-window state machines', () => {
+    assert.deepEqual(Object.values(machines).map((m: any) => m.Properties.StateMachineName).sort(), ['cutover-deploy', 'cutover-rollback', 'cutover-rollback-window']);
+  });
+
+  it('lets deploy start only the rollback window, and rollback start and follow (.sync:2) only deploy', () => {
+    const deploy = roleStatements('cutover-deploy');
+    assert.ok(allows(deploy, 'states:StartExecution', 'stateMachine:cutover-rollback-window'));
+    assert.ok(!allows(deploy, 'states:StartExecution', 'stateMachine:cutover-deploy"'));
+    const rollback = roleStatements('cutover-rollback');
+    assert.ok(allows(rollback, 'states:StartExecution', 'stateMachine:cutover-deploy'));
+    assert.ok(allows(rollback, 'states:DescribeExecution', 'execution:cutover-deploy:*'));
+    assert.ok(allows(rollback, 'states:StopExecution', 'execution:cutover-deploy:*'));
+    assert.ok(allows(rollback, 'events:PutRule', 'rule/StepFunctionsGetEventsForStepFunctionsExecutionRule'));
+    assert.ok(!roleStatements('cutover-rollback-window').some((s) => [s.Action].flat().includes('states:StartExecution')), 'the window starts nothing');
+  });
+
+  it('substitutes the state machine ARNs the definitions start', () => {
+    const subs = (byName('cutover-rollback')[1] as any).Properties.DefinitionSubstitutions;
+    assert.match(JSON.stringify(subs.DeployStateMachineArn), /stateMachine:cutover-deploy/);
+    assert.match(JSON.stringify((byName('cutover-deploy')[1] as any).Properties.DefinitionSubstitutions.RollbackWindowStateMachineArn), /stateMachine:cutover-rollback-window/);
+  });
+
+  it('lets the alarm function start the rollback and publish, and the ledger publish and describe every cutover execution', () => {
+    assert.ok(allows(statementsOf('alarm'), 'states:StartExecution', 'stateMachine:cutover-rollback'));
+    assert.ok(allows(statementsOf('alarm'), 'sns:Publish', 'Notifications'));
+    assert.ok(allows(statementsOf('ledger'), 'sns:Publish', 'Notifications'));
+    for (const name of ['cutover-deploy', 'cutover-rollback', 'cutover-rollback-window']) {
+      assert.ok(allows(statementsOf('ledger'), 'states:DescribeExecution', `execution:${name}:*`), name);
+    }
+  });
+
+  it('has an encrypted, TLS-only notification topic and outputs what the CLI reads', () => {
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    const outputs = template.findOutputs('*');
+    for (const key of ['TableName', 'DeployStateMachineArn', 'RollbackStateMachineArn', 'NotificationTopicArn']) assert.ok(key in outputs, key);
   });
 });

@@ -14,6 +14,8 @@ import { ROOT_DIR } from '../../lib/catalog';
 import { ConfigError, loadConfigFile, type Config } from '../../lib/config';
 import { AlarmTrigger, CutoverFunction, CutoverStack, GitHubWebhook, LedgerTable } from '../../lib/constructs';
 
+const ROLLBACK_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:cutover-rollback';
+
 
 const SAMPLE = join(ROOT_DIR, 'lib/config/samples/hello-world.json');
 const sampleRaw = () => JSON.parse(readFileSync(SAMPLE, 'utf8'));
@@ -93,13 +95,13 @@ describe('construct props', () => {
     (noAlarms.services['hello-world']!.environments.production as { alarms: string[] }).alarms = [];
     const stack = scratch();
     const table = new LedgerTable(stack, 'Ledger').table;
-    assert.throws(() => new AlarmTrigger(stack, 'Alarms', { config: noAlarms, table }), /AlarmTriggerProps\.config: no environment lists "alarms"; add the CloudWatch alarm names/);
+    assert.throws(() => new AlarmTrigger(stack, 'Alarms', { config: noAlarms, table, rollbackStateMachineArn: ROLLBACK_ARN }), /AlarmTriggerProps\.config: no environment lists "alarms"; add the CloudWatch alarm names/);
   });
 
   it('fails when the alarm dead-letter retention is outside SQS limits', () => {
     const stack = scratch();
     const table = new LedgerTable(stack, 'Ledger').table;
-    assert.throws(() => new AlarmTrigger(stack, 'Alarms', { config, table, deadLetterRetention: Duration.days(30) }), /AlarmTriggerProps\.deadLetterRetention: 30 days is outside SQS limits; use 1 minute to 14 days/);
+    assert.throws(() => new AlarmTrigger(stack, 'Alarms', { config, table, rollbackStateMachineArn: ROLLBACK_ARN, deadLetterRetention: Duration.days(30) }), /AlarmTriggerProps\.deadLetterRetention: 30 days is outside SQS limits; use 1 minute to 14 days/);
   });
 
   it('fails when the table name is invalid', () => {

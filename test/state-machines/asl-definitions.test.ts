@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { FUNCTIONS, PARTITION_PLACEHOLDER, ROOT_DIR } from '../../lib/catalog';
+import { FUNCTIONS, PARTITION_PLACEHOLDER, ROOT_DIR, STATE_MACHINES, stateMachineName } from '../../lib/catalog';
 import { RETRYABLE_TASK_ERRORS } from '../../lib/domain/errors';
 import {
   GREEN_CHECK_INTERVAL_SECONDS,
@@ -43,6 +43,12 @@ const SUBSTITUTIONS: Record<string, string> = {
       `arn:aws:lambda:us-east-1:123456789012:function:cutover-${f.name}`,
     ]),
   ),
+  ...Object.fromEntries(STATE_MACHINES.map((m) => [m.placeholder, `arn:aws:states:us-east-1:123456789012:stateMachine:${stateMachineName(m.name)}`])),
+};
+
+/** Wait states whose length comes from the input (SecondsPath) → the path they read. */
+const DYNAMIC_WAITS: Record<string, string> = {
+  WaitForWindowEnd: '$.windowSeconds',
 };
 
 /** Wait state name → the constant the domain code uses for its interval. */
@@ -61,6 +67,11 @@ function allStates(def: { States?: Record<string, State> }): Array<[string, Stat
     for (const key of ['ItemProcessor', 'Iterator']) if (state[key]) out.push(...allStates(state[key]));
   }
   return out;
+}
+
+/** A Task that starts an execution of another cutover state machine. */
+function startsExecution(state: State): boolean {
+  return /:states:::states:startExecution(\.sync(:2)?)?$/.test(String(state.Resource ?? ''));
 }
 
 /** A Task whose Resource is a cutover function (placeholder) or a Lambda integration. */
@@ -94,13 +105,17 @@ describe('state machine definitions', () => {
         const waits = states.filter(([, s]) => s.Type === 'Wait');
         assert.ok(waits.length > 0);
         for (const [name, s] of waits) {
+          if (name in DYNAMIC_WAITS) {
+            assert.equal(s.SecondsPath, DYNAMIC_WAITS[name], `${name}.SecondsPath`);
+            continue;
+          }
           assert.ok(name in WAIT_INTERVALS, `Wait state ${name} has no interval constant in lib/domain/plan.ts or lib/config/schema.ts`);
           assert.equal(s.Seconds, WAIT_INTERVALS[name], `${name}.Seconds`);
         }
       });
 
       it('retries Cutover.Transient and times out explicitly in every Task that calls a Lambda', () => {
-        const tasks = states.filter(([, s]) => s.Type === 'Task');
+        const tasks = states.filter(([, s]) => s.Type === 'Task' && !startsExecution(s));
         assert.ok(tasks.length > 0);
         for (const [name, s] of tasks) {
           assert.ok(callsLambda(s), `${name}: Resource ${s.Resource} is not a cutover Lambda; extend this check`);
@@ -122,6 +137,22 @@ describe('state machine definitions', () => {
       });
     });
   }
+
+  it('starts only cutover state machines, with a timeout, a retry of SDK client errors and a catch-all', () => {
+    let count = 0;
+    for (const file of FILES) {
+      const raw = JSON.parse(readFileSync(join(DIR, file), 'utf8')) as { States: Record<string, State> };
+      for (const [name, s] of allStates(raw).filter(([, st]) => st.Type === 'Task' && startsExecution(st))) {
+        count++;
+        const target = String(s.Parameters?.StateMachineArn ?? '');
+        assert.ok(STATE_MACHINES.some((m) => target === `\${${m.placeholder}}`), `${file} ${name}: StateMachineArn ${target} is a cutover state machine placeholder`);
+        assert.ok(Number.isInteger(s.TimeoutSeconds) && s.TimeoutSeconds > 0, `${file} ${name}: explicit TimeoutSeconds`);
+        assert.ok((s.Retry ?? []).some((r: State) => r.ErrorEquals.includes('StepFunctions.SdkClientException')), `${file} ${name} retries StepFunctions.SdkClientException`);
+        assert.ok((s.Catch ?? []).some((c: State) => c.ErrorEquals.includes('States.ALL')), `${file} ${name} catches States.ALL`);
+      }
+    }
+    assert.ok(count >= 2, 'the deploy and rollback state machines start executions');
+  });
 
   it('asl-validator rejects a definition that transitions to a missing state (the check has teeth)', () => {
     const broken = { StartAt: 'A', States: { A: { Type: 'Pass', Next: 'Missing' } } };

@@ -1,11 +1,13 @@
 /**
  * deploy.asl.json: the per-(service, environment) lock. A second deployment of hello-world/production
  * while one runs fails fast with Cutover.DeploymentInProgress, naming the running deployment, and
- * touches nothing; the first one is not disturbed.
+ * touches nothing; the first one is not disturbed. Two deployments started at the same instant race
+ * for the lock: exactly one runs.
  */
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { configVariant, SHORT_CANARY, TestTwin, type StartedDeployment } from '../helpers/twin';
+import { configVariant, deployInput, ENVIRONMENT, SERVICE, SHORT_CANARY, TestTwin, type StartedDeployment } from '../helpers/twin';
+import type { SlotName } from '../../lib/domain/slots';
 import type { ExecutionDescription } from '../../lib/local/stepfunctions/service';
 
 describe('deploy: lock held by a running deployment', () => {
@@ -93,3 +95,74 @@ describe('deploy: lock left by a stopped deployment', () => {
     },
   );
 });
+
+describe('deploy: two deployments started at the same instant', () => {
+  let t: TestTwin | undefined;
+  afterEach(async () => {
+    await t?.stop();
+    t = undefined;
+  });
+
+  it('lets exactly one run, round after round; the other fails with Cutover.DeploymentInProgress', async () => {
+    // Prepare
+    t = await TestTwin.start({
+      config: configVariant((env) => {
+        env.databaseFailurePolicy = 'keep';
+        env.strategy = SHORT_CANARY;
+      }),
+    });
+    const twin = t;
+    const ROUNDS = 5;
+    let racedRounds = 0;
+    for (let round = 1; round <= ROUNDS; round++) {
+      const recordsBefore = (await twin.twin.ledger.history(SERVICE, ENVIRONMENT, 100)).length;
+      const inputs = [deployInput({ message: `round ${round} a` }), deployInput({ message: `round ${round} b` })];
+      // Vary the order in which the two start within the tick.
+      if (round % 2 === 0) inputs.reverse();
+
+      // Act: two StartExecution calls in the same tick.
+      const started = await Promise.all(inputs.map(async (input) => twin.startDeployment(input)));
+      const results = await Promise.all(started.map((d) => twin.wait(d)));
+
+      // Assess
+      const label = `round ${round}: ${results.map((r) => `${r.name} ${r.status} ${r.error ?? ''}`).join(' / ')}`;
+      const winners = started.filter((_, i) => results[i]!.status === 'SUCCEEDED');
+      const losers = started.filter((_, i) => results[i]!.status !== 'SUCCEEDED');
+      assert.equal(winners.length, 1, `exactly one deployment succeeds (${label})`);
+      const winner = winners[0]!;
+      const loser = losers[0]!;
+      const loserResult = results[started.indexOf(loser)]!;
+      assert.equal(loserResult.status, 'FAILED', label);
+      assert.equal(loserResult.error, 'Cutover.DeploymentInProgress', label);
+      assert.match(loserResult.cause!, new RegExp(`is locked by deployment ${winner.name} `), label);
+      assert.deepEqual(twin.statesEntered(loser).slice(-3), ['AcquireLock', 'ExplainLockHeld', 'DeploymentInProgress'], label);
+
+      const records = (await twin.twin.ledger.history(SERVICE, ENVIRONMENT, 100)).filter((r) => r.deploymentId === winner.name || r.deploymentId === loser.name);
+      assert.deepEqual(records.map((r) => [r.deploymentId, r.status]), [[winner.name, 'succeeded']], `one record, the winner's (${label})`);
+      assert.equal((await twin.twin.ledger.history(SERVICE, ENVIRONMENT, 100)).length, recordsBefore + 1, label);
+
+      const weights = twin.weights();
+      const live = (Object.keys(weights) as SlotName[]).find((slot) => weights[slot] === 100);
+      assert.ok(live, `production is on one slot (${JSON.stringify(weights)})`);
+      assert.equal(twin.imageOf(live), `${twin.env.imageRepository}:${winner.input!.release.commit}`, `production runs the winner's release (${label})`);
+      assert.equal(await twin.lock(), undefined, `the lock is released (${label})`);
+      const [a, b] = started.map((d) => acquireLockCall(twin, d));
+      if (a!.scheduled < b!.ended && b!.scheduled < a!.ended) racedRounds += 1;
+    }
+    // Started in the same tick, the two ledger calls of AcquireLock were in flight together: a real race.
+    assert.ok(racedRounds >= 1, `the two AcquireLock calls overlapped in ${racedRounds} of ${ROUNDS} rounds`);
+  });
+});
+
+/** When the (first) ledger call of `d`'s AcquireLock state was scheduled and when it ended (ms). */
+function acquireLockCall(t: TestTwin, d: StartedDeployment): { scheduled: number; ended: number } {
+  let inState = false;
+  let scheduled = NaN;
+  for (const e of t.history(d)) {
+    if (e.type === 'TaskStateEntered') inState = e.stateEnteredEventDetails?.name === 'AcquireLock';
+    if (!inState) continue;
+    if (e.type === 'LambdaFunctionScheduled' && Number.isNaN(scheduled)) scheduled = e.timestamp!.getTime();
+    if (e.type === 'LambdaFunctionSucceeded' || e.type === 'LambdaFunctionFailed' || e.type === 'LambdaFunctionTimedOut') return { scheduled, ended: e.timestamp!.getTime() };
+  }
+  throw new Error(`${d.name} made no AcquireLock call`);
+}

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import type { DeploymentPlan } from '../../lib/domain/plan';
 import { handler } from '../../lambdas/plan/handler';
 import { ConfigError } from '../../lib/config';
 
@@ -23,7 +24,7 @@ describe('plan handler', () => {
   });
 
   it('resolves the plan from CUTOVER_CONFIG', async () => {
-    const plan = await handler(event());
+    const plan = (await handler(event())) as DeploymentPlan;
     assert.equal(plan.deploymentId, 'run-9');
     assert.equal(plan.service, 'hello-world');
     assert.equal(plan.cluster, 'hello-world');

@@ -342,7 +342,9 @@ export function describeResource(resource: string): { resourceType: string; reso
   if (m) {
     const parts = m[1]!.split(':');
     if (parts[0] === 'activity') return { resourceType: 'activity', resource };
-    const op = parts.pop()!;
+    let op = parts.pop()!;
+    // `states:startExecution.sync:2`: the `:2` belongs to the operation.
+    if (/^\d+$/.test(op) && parts.length > 1) op = `${parts.pop()!}:${op}`;
     return { resourceType: parts.join(':') || 'states', resource: op };
   }
   const service = /^arn:[^:]+:([^:]+):/.exec(resource)?.[1];

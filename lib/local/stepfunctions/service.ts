@@ -7,7 +7,8 @@
  *
  * Time: `timeScale` (or a clock's `realMs`) maps simulated seconds to real time for Wait states (all
  * four forms), retry intervals (backoff and jitter kept), callback Task `TimeoutSeconds`/`HeartbeatSeconds`
- * (other Tasks run their handlers in real time, so their `TimeoutSeconds` is real time)
+ * and `.sync` Task `TimeoutSeconds` (other Tasks run their handlers in real time, so their
+ * `TimeoutSeconds` is real time)
  * and the execution's `TimeoutSeconds`. Exceptions, all documented:
  *  - `TimeoutSecondsPath` / `HeartbeatSecondsPath` are resolved from the state input and enforced like
  *    their literal forms (scaled for callback tasks);
@@ -64,6 +65,13 @@ export interface TaskContext {
   readonly stateName: string;
   /** Set for `.waitForTaskToken` resources: the token `$$.Task.Token` yielded for this attempt. */
   readonly taskToken?: string;
+  /**
+   * Aborted when this task attempt ends by anything but the handler's own result: the task timed
+   * out or missed a heartbeat, the execution was stopped or closed, or (callback tasks) a
+   * SendTaskSuccess / SendTaskFailure answered it. A handler that waits on something it started (a
+   * `.sync` job, e.g. a nested execution) stops that work then, as Step Functions does.
+   */
+  readonly signal: AbortSignal;
 }
 
 /**
@@ -132,6 +140,8 @@ const MAX_PAGE = 1000;
 const FORBIDDEN_NAME_CHARS = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]/;
 const STATE_MACHINE_ARN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[^:]+$/;
 const EXECUTION_ARN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:]+:[^:]+$/;
+/** A "Run a Job" (`.sync`, `.sync:2`) service integration Resource. */
+const SYNC_RESOURCE = /\.sync(:\d+)?$/;
 
 interface StateMachineRecord {
   readonly arn: string;
@@ -679,9 +689,11 @@ export class LocalStepFunctions {
       let settled = false;
       let timeout: NodeJS.Timeout | undefined;
       let heartbeat: NodeJS.Timeout | undefined;
-      const settle = (err: Error | undefined, value?: unknown) => {
+      const attempt = new AbortController();
+      const settle = (err: Error | undefined, value?: unknown, fromHandler = false) => {
         if (settled) return;
         settled = true;
+        if (!fromHandler) attempt.abort(err ?? new Error(`Task '${info.name}' ended`));
         clearTimeout(timeout);
         clearTimeout(heartbeat);
         e.inflight.delete(cancel);
@@ -710,8 +722,10 @@ export class LocalStepFunctions {
       if (info.timeoutSeconds !== undefined) {
         // A handler that runs in-process runs in real time, so its timeout is real time too (scaling it
         // would time out a 20 ms DynamoDB write at a large time scale). A callback task waits on the
-        // outside world in simulated time, so its timeout is scaled like a Wait state.
-        const ms = info.callback ? this.realTimerMs(info.timeoutSeconds) : Math.min(info.timeoutSeconds * 1000, MAX_TIMER_SECONDS * 1000);
+        // outside world in simulated time, so its timeout is scaled like a Wait state; so does a
+        // `.sync` task (it waits for a job, e.g. a nested execution, that runs in simulated time).
+        const waitsOutside = info.callback || SYNC_RESOURCE.test(info.resource);
+        const ms = waitsOutside ? this.realTimerMs(info.timeoutSeconds) : Math.min(info.timeoutSeconds * 1000, MAX_TIMER_SECONDS * 1000);
         timeout = setTimeout(() => timedOut(`Task timed out after ${info.timeoutSeconds} seconds`), ms);
       }
       const armHeartbeat = () => {
@@ -736,16 +750,16 @@ export class LocalStepFunctions {
       }
       let call: Promise<unknown>;
       try {
-        call = Promise.resolve(handler(input, { executionArn: e.arn, stateName: info.name, ...(taskToken ? { taskToken } : {}) }));
+        call = Promise.resolve(handler(input, { executionArn: e.arn, stateName: info.name, signal: attempt.signal, ...(taskToken ? { taskToken } : {}) }));
       } catch (err) {
         call = Promise.reject(err);
       }
       call.then(
         (result) => {
-          if (!info.callback) settle(undefined, result ?? null);
+          if (!info.callback) settle(undefined, result ?? null, true);
           else invocation.submitted ??= { at: Math.min(Date.now(), invocation.settledAt ?? Infinity), output: result ?? null };
         },
-        (err: unknown) => settle(err instanceof Error ? new TaskError(err.name, err.message) : new TaskError('Error', String(err))),
+        (err: unknown) => settle(err instanceof Error ? new TaskError(err.name, err.message) : new TaskError('Error', String(err)), undefined, true),
       );
     });
   }
