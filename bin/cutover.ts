@@ -13,21 +13,26 @@
  * The account survives a restart: on a state directory with a saved state (`twin-state.json`) the
  * twin resumes it instead of starting v1, says what it resumed, and does not play the demo (which
  * needs a fresh twin: `--reset`); with --exit it then exits 0 once the account is up again.
+ *
+ * Operator commands (lib/cli): `status`, `history`, `deploy`, `retry`, `rollback`, `approve`, `reject`,
+ * `promote`, `abort` — against cutover's stack on AWS (default credentials and region; `--stack`) or a
+ * running twin (`--endpoint http://127.0.0.1:4780`). Errors are one line on stderr and exit code 1.
+ * The twin's modules are loaded only by `local`, so operator commands start fast.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import '../lib/local/node-warnings';
-import { ConfigError, loadConfigFile } from '../lib/config';
-import { playDemo } from '../lib/local/demo';
-import { createTimeline } from '../lib/local/timeline';
-import { loadTwinAccountFile } from '../lib/local/live/account';
-import { describeResume } from '../lib/local/live/persist';
-import { DEFAULT_PORT, LOCAL_WEBHOOK_SECRET, Twin } from '../lib/local/twin';
+import { ConfigError } from '../lib/config';
+import { explainError } from '../lib/cli/errors';
+import { addGlobalOptions, addOperatorCommands } from '../lib/cli/program';
 import type { LiveEcs } from '../lib/local/simulator';
+import type { Twin } from '../lib/local/twin';
 
 const DEFAULT_CONFIG = 'lib/config/samples/hello-world.json';
 const DEFAULT_ACCOUNT = 'lib/config/samples/hello-world.twin.json';
 /** Simulated seconds per real second of `cutover local`: a 5-minute bake takes 5 s, a 60 s alarm period 1 s. */
 const DEFAULT_TIME_SCALE = 60;
+/** The twin's default port (lib/local/twin.ts `DEFAULT_PORT`; not imported so that operator commands stay light). */
+const DEFAULT_TWIN_PORT = 4780;
 
 function integer(name: string, min: number, max: number) {
   return (value: string) => {
@@ -39,12 +44,24 @@ function integer(name: string, min: number, max: number) {
 
 const program = new Command()
   .name('cutover')
-  .description('Blue/green deployments with schema migrations and automatic rollback for ECS + PostgreSQL on AWS.');
+  .description('Blue/green deployments with schema migrations and automatic rollback for ECS + PostgreSQL on AWS.')
+  .configureHelp({ showGlobalOptions: true })
+  .addHelpText(
+    'after',
+    `
+Operator commands talk to cutover's stack on AWS (your default credentials and region) or, with
+--endpoint, to a running local twin. Examples:
+  cutover status --endpoint http://127.0.0.1:${DEFAULT_TWIN_PORT}
+  cutover deploy hello-world production --commit 0123456789abcdef0123456789abcdef01234567 --wait
+  cutover history hello-world production --limit 5
+  cutover abort hello-world production --reason "p99 latency doubled"`,
+  );
+addGlobalOptions(program);
 
 program
   .command('local')
   .description('Run the local twin: the real state machines and handlers against a simulated AWS, on 127.0.0.1.')
-  .option('-p, --port <port>', `port on 127.0.0.1 (env CUTOVER_PORT)`, integer('--port', 0, 65535), process.env.CUTOVER_PORT ? Number(process.env.CUTOVER_PORT) : DEFAULT_PORT)
+  .option('-p, --port <port>', `port on 127.0.0.1 (env CUTOVER_PORT)`, integer('--port', 0, 65535), process.env.CUTOVER_PORT ? Number(process.env.CUTOVER_PORT) : DEFAULT_TWIN_PORT)
   .option('-c, --config <file>', 'cutover config (JSON)', DEFAULT_CONFIG)
   .option('-a, --account <file>', 'twin account: images, listener ports, health checks, alarms (JSON)', DEFAULT_ACCOUNT)
   .option('--state-dir <dir>', 'where databases, snapshots, task logs and the account state live (a restart resumes it)', '.cutover')
@@ -54,6 +71,14 @@ program
   .option('--time-scale <n>', 'simulated seconds per real second', integer('--time-scale', 1, 100000), DEFAULT_TIME_SCALE)
   .action(
     async (opts: { port: number; config: string; account: string; stateDir: string; reset?: boolean; demo: boolean; exit?: boolean; timeScale: number }) => {
+      const [{ loadConfigFile }, { playDemo }, { createTimeline }, { loadTwinAccountFile }, { describeResume }, { LOCAL_WEBHOOK_SECRET, Twin }] = await Promise.all([
+        import('../lib/config'),
+        import('../lib/local/demo'),
+        import('../lib/local/timeline'),
+        import('../lib/local/live/account'),
+        import('../lib/local/live/persist'),
+        import('../lib/local/twin'),
+      ]);
       const config = loadConfigFile(opts.config);
       const { account, images } = loadTwinAccountFile(opts.account);
       const secret = process.env.CUTOVER_GITHUB_WEBHOOK_SECRET || LOCAL_WEBHOOK_SECRET;
@@ -77,6 +102,8 @@ program
       process.once('SIGINT', () => void shutdown(130));
       process.once('SIGTERM', () => void shutdown(143));
       twin.sfn.onHistoryEvent(createTimeline({ now: () => twin.clock.nowMs() }));
+      // Notifications (SNS in the twin) are kept in `twin.sim.sns.published` and printed as they come.
+      twin.sim.sns.onPublish((m) => console.log(`  ✉ ${m.subject ?? '(no subject)'}`));
       console.log(`cutover local twin on ${twin.url}, ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       const resumed = twin.live.resumed;
       if (resumed) {
@@ -95,13 +122,13 @@ program
         ok = result.ok;
         console.log(`\nDemo ${ok ? 'passed' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${result.checks.map((c) => `${c.ok ? '✔' : '✘'} ${c.name}`).join(', ')}`);
       }
-      printUrls(twin, secret === LOCAL_WEBHOOK_SECRET);
+      printUrls(twin, secret === LOCAL_WEBHOOK_SECRET, LOCAL_WEBHOOK_SECRET);
       if (opts.exit) return shutdown(ok ? 0 : 1);
       console.log('\nServing until Ctrl-C.');
     },
   );
 
-function printUrls(twin: Twin<LiveEcs>, defaultSecret: boolean) {
+function printUrls(twin: Twin<LiveEcs>, defaultSecret: boolean, localSecret: string) {
   const listeners = Object.values(twin.config.services).flatMap((s) =>
     Object.entries(s.environments).flatMap(([name, env]) => [
       `  ${`${name} traffic`.padEnd(17)} ${twin.live.loadBalancer.url('listenerArn' in env.production ? env.production.listenerArn : env.production.ruleArn)}`,
@@ -112,18 +139,25 @@ function printUrls(twin: Twin<LiveEcs>, defaultSecret: boolean) {
 Local URLs
 ${listeners.join('\n')}
   Task logs        ${twin.live.logDir}
-  GitHub webhook   POST ${twin.url}/webhooks/github   (secret: ${defaultSecret ? `the local default "${LOCAL_WEBHOOK_SECRET}"` : 'from CUTOVER_GITHUB_WEBHOOK_SECRET'})
+  GitHub webhook   POST ${twin.url}/webhooks/github   (secret: ${defaultSecret ? `the local default "${localSecret}"` : 'from CUTOVER_GITHUB_WEBHOOK_SECRET'})
   EventBridge      POST ${twin.url}/events
   Step Functions   ${twin.url}   e.g.
     aws stepfunctions list-executions --endpoint-url ${twin.url} --region us-east-1 --state-machine-arn ${twin.deployStateMachineArn}
-  (the AWS CLI needs any credentials, e.g. AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local)`);
+  (the AWS CLI needs any credentials, e.g. AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local)
+  Operator CLI     npm run cutover -- status --endpoint ${twin.url}
+                   (also history, deploy, retry, rollback, approve, reject, promote, abort; --help)`);
 }
+
+addOperatorCommands(program, {
+  // Operator commands exit when done (the SDK's idle keep-alive sockets must not hold the process).
+  exit: (code) => process.stdout.write('', () => process.exit(code)),
+});
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {
     console.error(err.message);
   } else {
-    console.error(`cutover: ${(err as Error).message}`);
+    console.error(`cutover: ${explainError(err)}`);
   }
   process.exit(1);
 });

@@ -243,11 +243,19 @@ export const handler = async (event: unknown): Promise<unknown> => {
   async function auditFinish(state: DeploymentState, outcome: Outcome): Promise<void> {
     const p = state.plan;
     const base = { service: p.service, environment: p.environment, deploymentId: p.deploymentId, executionArn: p.executionArn };
-    if (state.approval?.operator) await audit({ ...base, kind: 'operator-action', actor: state.approval.operator, message: `approved the deployment${state.approval.comment ? `: ${state.approval.comment}` : ''}` }, `${p.deploymentId}-approved`);
-    if (state.promoteNow?.operator) await audit({ ...base, kind: 'operator-action', actor: state.promoteNow.operator, message: 'promoted now: skipped the remaining bakes' }, `${p.deploymentId}-promote-now`);
+    // Answers to the deployment's waits, whoever sent them (the CLI, the console, the SDK). The CLI
+    // records its own action as it sends it; those are not recorded twice.
+    const recorded = (await ledger.timeline(p.service, p.environment, { deploymentId: p.deploymentId, limit: 100 })).filter((e) => e.kind === 'operator-action');
+    const operatorAction = async (action: string, actor: string, message: string) => {
+      if (recorded.some((e) => e.actor === actor && e.detail?.action === action)) return;
+      await audit({ ...base, kind: 'operator-action', actor, message, detail: { action } }, `${p.deploymentId}-${action}`);
+    };
+    if (state.approval?.operator) await operatorAction('approve', state.approval.operator, `approved the deployment${state.approval.comment ? `: ${state.approval.comment}` : ''}`);
+    if (state.promoteNow?.operator) await operatorAction('promote', state.promoteNow.operator, 'promoted now: skipped the remaining bakes');
     const f = state.failure;
     if (f && (f.Error === 'Cutover.Aborted' || f.Error === 'Cutover.Rejected')) {
-      await audit({ ...base, kind: 'operator-action', actor: operatorIn(f.Cause) ?? 'operator', message: `${f.Error === 'Cutover.Aborted' ? 'aborted' : 'rejected'} the deployment: ${f.Cause ?? ''}` }, `${p.deploymentId}-${f.Error}`);
+      const verb = f.Error === 'Cutover.Aborted' ? 'abort' : 'reject';
+      await operatorAction(verb, operatorIn(f.Cause) ?? 'operator', `${verb === 'abort' ? 'aborted' : 'rejected'} the deployment: ${f.Cause ?? ''}`);
     }
     if (f?.Error === 'Cutover.AlarmFiring') await audit({ ...base, kind: 'alarm', actor: 'alarm', message: f.Cause ?? 'an alarm fired' }, `${p.deploymentId}-alarm`);
     await audit(

@@ -53,3 +53,8 @@ export function writeTestAccount(dir: string): string {
   writeFileSync(out, JSON.stringify(account, null, 2));
   return out;
 }
+
+/** What a run printed on stderr, line by line, without npx's own `npm warn …` lines and blank lines. */
+export function errorLines(r: CliResult): string[] {
+  return r.stderr.split('\n').filter((line) => line.trim() !== '' && !/^npm (warn|notice)\b/i.test(line));
+}
