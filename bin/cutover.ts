@@ -69,8 +69,9 @@ program
   .option('--no-demo', 'serve without playing the demo')
   .option('--exit', 'exit after the demo: status 0 only if every outcome was as expected')
   .option('--time-scale <n>', 'simulated seconds per real second', integer('--time-scale', 1, 100000), DEFAULT_TIME_SCALE)
+  .option('--traffic <rps>', 'while serving, send this many requests per second (half of them writes) to each production listener, so alarms have metrics; 0 = none', integer('--traffic', 0, 1000), 0)
   .action(
-    async (opts: { port: number; config: string; account: string; stateDir: string; reset?: boolean; demo: boolean; exit?: boolean; timeScale: number }) => {
+    async (opts: { port: number; config: string; account: string; stateDir: string; reset?: boolean; demo: boolean; exit?: boolean; timeScale: number; traffic: number }) => {
       const [{ loadConfigFile }, { playDemo }, { createTimeline }, { loadTwinAccountFile }, { describeResume }, { LOCAL_WEBHOOK_SECRET, Twin }] = await Promise.all([
         import('../lib/config'),
         import('../lib/local/demo'),
@@ -92,10 +93,12 @@ program
         live: { account, images, stateDir: opts.stateDir, reset: opts.reset, progress: (line) => console.log(`  · ${line}`) },
       });
       let stopping = false;
+      const loads: Array<{ stop(): Promise<void> }> = [];
       const shutdown = async (code: number) => {
         if (stopping) return;
         stopping = true;
         console.log('\nStopping the twin (tasks, load balancer, databases)…');
+        await Promise.all(loads.map((l) => l.stop()));
         await twin.stop();
         process.exit(code);
       };
@@ -124,6 +127,18 @@ program
       }
       printUrls(twin, secret === LOCAL_WEBHOOK_SECRET, LOCAL_WEBHOOK_SECRET);
       if (opts.exit) return shutdown(ok ? 0 : 1);
+      if (opts.traffic > 0) {
+        const { LoadGenerator } = await import('../lib/local/live/load-generator');
+        for (const s of Object.values(config.services)) {
+          for (const env of Object.values(s.environments)) {
+            const url = twin.live.loadBalancer.url('listenerArn' in env.production ? env.production.listenerArn : env.production.ruleArn);
+            const load = new LoadGenerator({ url, ratePerSecond: opts.traffic });
+            load.start();
+            loads.push(load);
+            console.log(`Sending ${opts.traffic} requests/s to ${url}.`);
+          }
+        }
+      }
       console.log('\nServing until Ctrl-C.');
     },
   );

@@ -191,8 +191,10 @@ export const handler = async (event: unknown): Promise<unknown> => {
       const plan = state.plan;
       const snapshot = 'kind' in plan && plan.kind === 'rollback' ? (state as RollbackState).rollbackTarget?.database.snapshot : (state as DeploymentState).snapshot;
       const since = snapshot?.createdAt;
-      const minutes = since ? Math.max(0, Math.round((Date.now() - Date.parse(since)) / 60_000)) : undefined;
-      const window = since ? `every write made since ${since}${minutes !== undefined ? ` (the last ${minutes} min)` : ''}` : 'every write made since the snapshot';
+      const elapsed = since ? Date.now() - Date.parse(since) : NaN;
+      // Only a non-negative age is worth saying (the twin's databases run on the simulated clock).
+      const age = elapsed >= 0 ? ` (the last ${Math.round(elapsed / 60_000)} min)` : '';
+      const window = since ? `every write made since ${since}${age}` : 'every write made since the snapshot';
       const what = 'kind' in plan && plan.kind === 'rollback' ? `rollback ${plan.deploymentId} moved production back to the previous release` : `deployment ${plan.deploymentId} failed after its migrations ran`;
       const question =
         `${plan.service}/${plan.environment}: ${what}. Restore snapshot ${snapshot?.identifier} (discards ${window}) or keep the database as it is? ` +

@@ -211,7 +211,8 @@ export interface EnvironmentStatus {
 /** `cli:alice`, `retry:alice (of 1234…)`, `github-push:octocat`. */
 export function triggerText(trigger: DeploymentRow['trigger']): string {
   if (!trigger) return '—';
-  return `${trigger.source}${trigger.actor ? `:${trigger.actor}` : ''}${trigger.of ? ` (of ${trigger.of})` : ''}`;
+  const actor = trigger.actor && !trigger.actor.startsWith(`${trigger.source}:`) ? `:${trigger.actor}` : trigger.actor ? trigger.actor.slice(trigger.source.length) : '';
+  return `${trigger.source}${actor}${trigger.of ? ` (of ${trigger.of})` : ''}`;
 }
 
 async function environmentStatus(ctx: CommandContext, ref: EnvRef): Promise<EnvironmentStatus | undefined> {
@@ -493,6 +494,7 @@ const FLAG_OF: Record<string, string> = {
   'release.commit': '--commit',
   'release.image': '--image',
   'release.message': '--message',
+  strategy: '--strategy',
   reason: '--reason',
   toDeployment: '--to',
   'trigger.actor': '--operator',
@@ -571,11 +573,19 @@ async function follow(ctx: CommandContext, ref: EnvRef, what: string, started: S
   const progress = (line: string) => (ctx.json ? ctx.io.stderr(line) : ctx.io.stdout(line));
   let lastId = 0;
   let announcedWait = '';
+  let lastPrinted = '';
   for (;;) {
     const d = await describeExecution(started.executionArn);
     if (!d) throw new CliError(`execution ${started.executionArn} does not exist (any more).`);
     const events = await recentEvents(started.executionArn, 100);
-    for (const e of statesEnteredSince(events, lastId)) progress(`  ${e.timestamp ? isoSeconds(e.timestamp) : ''}  ▶ ${e.stateEnteredEventDetails?.name ?? '?'}`);
+    for (const e of statesEnteredSince(events, lastId)) {
+      // The steps that do something: Task states. A polling loop (Wait → Check… → Choice) shows once.
+      if (e.type !== 'TaskStateEntered') continue;
+      const name = e.stateEnteredEventDetails?.name ?? '?';
+      if (name === lastPrinted) continue;
+      lastPrinted = name;
+      progress(`  ${e.timestamp ? isoSeconds(e.timestamp) : ''}  ▶ ${name}`);
+    }
     lastId = Math.max(lastId, ...events.map((e) => e.id ?? 0));
     if (d.status !== 'RUNNING' && d.status !== 'PENDING_REDRIVE') return finalResult(ctx, what, started, d);
     const cur = currentState(events);
@@ -625,7 +635,20 @@ export interface DeployOptions {
   readonly commit: string;
   readonly image?: string;
   readonly message?: string;
+  /** This deployment's strategy instead of the environment's: `all-at-once`, or the config's strategy JSON. */
+  readonly strategy?: string;
   readonly wait?: boolean;
+}
+
+/** `--strategy`: `all-at-once` or a strategy object as JSON (validated with the deploy input). */
+function strategyOption(value: string | undefined): unknown {
+  if (value === undefined) return undefined;
+  if (value === 'all-at-once') return { type: 'all-at-once' };
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new CliError(`--strategy: "${value}" is neither "all-at-once" nor JSON like '{"type":"canary","percent":10,"bakeSeconds":300}'.`);
+  }
 }
 
 /** `cutover deploy <service> <environment> --commit <sha> [--image] [--message] [--wait]`. */
@@ -635,6 +658,7 @@ export async function deploy(ctx: CommandContext, ref: EnvRef, opts: DeployOptio
     environment: ref.environment,
     release: { commit: opts.commit, ...(opts.image ? { image: opts.image } : {}), ...(opts.message ? { message: opts.message } : {}) },
     trigger: { source: 'cli', actor: ctx.operator },
+    ...(opts.strategy !== undefined ? { strategy: strategyOption(opts.strategy) } : {}),
   });
   const at = ctx.target.now();
   const started = await start(ctx, 'deploy', input);

@@ -133,6 +133,7 @@ export function addOperatorCommands(program: Command, deps: OperatorProgramDeps 
     .requiredOption('--commit <sha>', 'git commit SHA to deploy (7-40 lower-case hex characters)')
     .option('--image <ref>', 'full image reference (default: <imageRepository>:<commit> from the config)')
     .option('--message <text>', 'release message for records and notifications (e.g. the commit subject)')
+    .option('--strategy <strategy>', 'this deployment\'s traffic strategy instead of the environment\'s: "all-at-once", or JSON like \'{"type":"canary","percent":10,"bakeSeconds":300}\' (percent 1-100, seconds)')
     .option('--wait', 'follow the deployment (polls every second, prints each step) and exit 1 unless it succeeds')
     .action(run((ctx, ref, command) => commands.deploy(ctx, ref, opts<commands.DeployOptions>(command))));
 
