@@ -80,7 +80,8 @@ export const handler = async (event: unknown): Promise<{ alarm: string; reason: 
     const action: AlarmAction = { service, environment, ...result };
     environments.push(action);
     await ledger.audit({
-      at: new Date().toISOString(),
+      // The event's own time: a redelivered event writes the same item again, not a second one.
+      at: alarm.detail.state.timestamp && !Number.isNaN(Date.parse(alarm.detail.state.timestamp)) ? new Date(alarm.detail.state.timestamp).toISOString() : alarm.time ?? new Date().toISOString(),
       service,
       environment,
       kind: 'alarm',
@@ -126,7 +127,9 @@ async function afterPromotion(
   const current = state?.current;
   if (!state || !current) return { action: 'no-deployment', detail: 'no deployment is running and cutover has promoted no release here yet' };
   const rollbackCommand = `cutover rollback ${service} ${environment} --reason "<why>"`;
-  if (!state.rollbackWindow && (afterWindow === 'notify' || current.source === 'rollback')) {
+  // A window whose time is over is closing (or its closer could not run): treat it as over.
+  const windowOpen = state.rollbackWindow !== undefined && !(Date.parse(state.rollbackWindow.until) < Date.now());
+  if (!windowOpen && (afterWindow === 'notify' || current.source === 'rollback')) {
     const why =
       current.source === 'rollback'
         ? 'the live release is itself a rollback\'s redeploy, so cutover does not roll back again by itself'
@@ -150,7 +153,7 @@ async function afterPromotion(
   };
   const name = `alarm-${alarm.id}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
   const stateMachineArn = env('ROLLBACK_STATE_MACHINE_ARN', 'the rollback state machine ARN');
-  const how = state.rollbackWindow ? `back to the kept slot ${state.rollbackWindow.keptSlot}` : 'by redeploying the last known good release';
+  const how = windowOpen ? `to the kept slot ${state.rollbackWindow!.keptSlot}` : 'by redeploying the last known good release';
   try {
     const out = await withRetryClassification(() => sfnClient().send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) })));
     return { action: 'rollback-started', deploymentId: current.deploymentId, executionArn: out.executionArn, detail: `rolling ${current.deploymentId ?? 'the live release'} back ${how}` };

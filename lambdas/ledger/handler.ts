@@ -179,6 +179,8 @@ export const handler = async (event: unknown): Promise<unknown> => {
       await ledger.setPending(plan, 'approval', e.taskToken, question);
       await audit({ service: plan.service, environment: plan.environment, kind: 'waiting', deploymentId: plan.deploymentId, actor: 'cutover', message: `awaiting approval ${where}`, detail: { gate: plan.approval.gate, timeoutSeconds: plan.approval.timeoutSeconds } });
       if (await failIfAbortRequested(ledger, plan, e.taskToken)) return { waiting: false, aborted: true };
+      // An alarm that fired before the token was stored found no approval wait to fail: look now.
+      if (await failIfAlarming(plan, e.taskToken, `as the approval wait at ${e.traffic.percent}% starts`)) return { waiting: false, alarming: true };
       await notifyAbout('awaiting-approval', plan, `${plan.service}/${plan.environment}: approve ${plan.release.commit.slice(0, 7)}?`, question, [
         cli('approve', plan, ' [--comment "<text>"]'),
         cli('reject', plan, ' --reason "<why>"'),

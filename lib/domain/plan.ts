@@ -25,6 +25,8 @@ export const SNAPSHOT_CHECK_INTERVAL_SECONDS = 30;
 export const MIGRATION_CHECK_INTERVAL_SECONDS = 10;
 /** Wait between snapshot-restore steps, seconds (`WaitForRestore`). */
 export const RESTORE_CHECK_INTERVAL_SECONDS = 30;
+/** Wait before the rollback window's closer tries again while a deployment or rollback holds the lock, seconds (`WaitWhileBusy`). */
+export const WINDOW_BUSY_RETRY_SECONDS = 60;
 /** How long a snapshot may take before the deployment gives up, seconds (2 h). */
 export const SNAPSHOT_TIMEOUT_SECONDS = 7200;
 
@@ -105,8 +107,8 @@ function describeZodIssues(error: z.ZodError, prefix: string): string {
   return error.issues
     .map((i) => {
       const path = [prefix, ...i.path.map(String)].filter(Boolean).join('.');
-      if (i.code === 'unrecognized_keys') return `${path}: unknown field(s) ${i.keys.map((k) => `"${k}"`).join(', ')}`;
-      if (i.code === 'invalid_type' && i.input === undefined) return `${path}: required (${i.expected})`;
+      if (i.code === 'unrecognized_keys') return `${path || '(input)'}: unknown field(s) ${i.keys.map((k) => `"${k}"`).join(', ')}`;
+      if (i.code === 'invalid_type' && i.input === undefined) return `${path || '(input)'}: required (${i.expected})`;
       return `${path}: ${i.message}`;
     })
     .join('; ');
@@ -148,7 +150,7 @@ export function resolvePlan(config: Config, request: PlanRequest): DeploymentPla
   let trigger: Trigger;
   let strategy: Strategy | undefined;
   if ('codecommit' in raw) {
-    const parsed = CodeCommitDeployInputSchema.safeParse(raw);
+    const parsed = CodeCommitDeployInputSchema.safeParse(raw, { reportInput: true });
     if (!parsed.success) throw new InvalidInputError(`Invalid input: ${describeZodIssues(parsed.error, '')}`);
     const cc = parsed.data.codecommit;
     const target = findTarget(config, { codecommit: cc.repositoryName }, cc.referenceName);
@@ -162,7 +164,7 @@ export function resolvePlan(config: Config, request: PlanRequest): DeploymentPla
     release = { commit: cc.commitId, ref: `refs/heads/${cc.referenceName}` };
     trigger = { source: 'codecommit', actor: cc.callerUserArn, deliveryId: cc.eventId };
   } else {
-    const parsed = ExplicitDeployInputSchema.safeParse(raw);
+    const parsed = ExplicitDeployInputSchema.safeParse(raw, { reportInput: true });
     if (!parsed.success) throw new InvalidInputError(`Invalid input: ${describeZodIssues(parsed.error, '')}`);
     ({ service, environment, release, strategy } = parsed.data);
     trigger = parsed.data.trigger ?? { source: 'console' };
@@ -263,7 +265,7 @@ export function resolveRollbackPlan(config: Config, request: PlanRequest): Rollb
       'The execution input must be a JSON object like {"service":"hello-world","environment":"production","reason":"5xx after the release"}.',
     );
   }
-  const parsed = RollbackInputSchema.safeParse(raw);
+  const parsed = RollbackInputSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw new InvalidInputError(`Invalid input: ${describeZodIssues(parsed.error, '')}`);
   const input = parsed.data;
   const serviceConfig = config.services[input.service];

@@ -20,6 +20,7 @@ import {
   MIGRATION_CHECK_INTERVAL_SECONDS,
   RESTORE_CHECK_INTERVAL_SECONDS,
   SNAPSHOT_CHECK_INTERVAL_SECONDS,
+  WINDOW_BUSY_RETRY_SECONDS,
 } from '../../lib/domain/plan';
 import { substituteDefinition } from '../../lib/local/twin';
 
@@ -57,6 +58,7 @@ const WAIT_INTERVALS: Record<string, number> = {
   WaitForMigration: MIGRATION_CHECK_INTERVAL_SECONDS,
   WaitForGreen: GREEN_CHECK_INTERVAL_SECONDS,
   WaitForRestore: RESTORE_CHECK_INTERVAL_SECONDS,
+  WaitWhileBusy: WINDOW_BUSY_RETRY_SECONDS,
 };
 
 function allStates(def: { States?: Record<string, State> }): Array<[string, State]> {

@@ -9,6 +9,7 @@ import {
   SNAPSHOT_CHECK_INTERVAL_SECONDS,
   SNAPSHOT_TIMEOUT_SECONDS,
   resolvePlan,
+  resolveRollbackPlan,
   snapshotIdentifier,
   type PlanRequest,
 } from '../../lib/domain/plan';
@@ -193,7 +194,23 @@ describe('resolvePlan: bad input fails fast naming the field', () => {
   });
 
   it('an unknown top-level field is named', () => {
-    rejects(() => resolvePlan(config(), explicit({ commit: SHA }, { strategy: 'canary' })), /unknown field\(s\) "strategy"/);
+    rejects(() => resolvePlan(config(), explicit({ commit: SHA }, { strategies: 'canary' })), /unknown field\(s\) "strategies"/);
+  });
+
+  it('strategy is a known field: a malformed one is named by its path, not as unknown', () => {
+    assert.throws(() => resolvePlan(config(), explicit({ commit: SHA }, { strategy: 'canary' })), (err: unknown) => {
+      assert.ok(err instanceof InvalidInputError);
+      assert.match(err.message, /^Invalid input: strategy: /);
+      assert.doesNotMatch(err.message, /unknown field/);
+      return true;
+    });
+    rejects(() => resolvePlan(config(), explicit({ commit: SHA }, { strategy: { type: 'blue-green' } })), /strategy\.type: /);
+    rejects(() => resolvePlan(config(), explicit({ commit: SHA }, { strategy: { type: 'canary', percent: 100, bakeSeconds: 60 } })), /strategy\.percent: a canary sends 1-99 percent/);
+  });
+
+  it('a field given with the wrong type is not called "required"', () => {
+    rejects(() => resolvePlan(config(), explicit({ commit: SHA }, { strategy: 'canary' })), /^Invalid input: strategy: (?!required)/);
+    rejects(() => resolvePlan(config(), request({ service: 'hello-world', environment: 'production', release: 'abc' })), /^Invalid input: release: (?!required)/);
   });
 
   it('an unknown release field is named with its path', () => {
@@ -273,5 +290,129 @@ describe('snapshotIdentifier', () => {
     const a = resolvePlan(config(), explicit());
     const b = resolvePlan(config(), explicit());
     assert.equal(a.database!.snapshotIdentifier, b.database!.snapshotIdentifier);
+  });
+});
+
+describe('resolvePlan: strategy override, approval gate, rollback window', () => {
+  const env = (edit: (e: Json) => void) => config((raw) => edit(raw.services['hello-world'].environments.production));
+
+  it('defaults: the environment\'s strategy, no approval gate, a 1800 s rollback window', () => {
+    const plan = resolvePlan(config(), explicit());
+    assert.deepEqual(plan.steps.map((s) => [s.percent, s.bakeSeconds]), [[10, 300], [100, 0]]);
+    assert.deepEqual(plan.approval, { gate: 'none', timeoutSeconds: 86_400, beforeStepIndex: -1 });
+    assert.equal(plan.rollbackWindowSeconds, 1800);
+  });
+
+  it('the input\'s strategy replaces the environment\'s for this deployment only', () => {
+    const once = resolvePlan(config(), explicit({ commit: SHA }, { strategy: { type: 'all-at-once' } }));
+    assert.deepEqual(once.steps.map((s) => [s.percent, s.bakeSeconds]), [[100, 0]]);
+    const linear = resolvePlan(config(), explicit({ commit: SHA }, { strategy: { type: 'linear', stepPercent: 25, stepBakeSeconds: 60 } }));
+    assert.deepEqual(linear.steps.map((s) => [s.percent, s.bakeSeconds]), [[25, 60], [50, 60], [75, 60], [100, 0]]);
+    assert.deepEqual(resolvePlan(config(), explicit()).steps.map((s) => s.percent), [10, 100], 'without it: the environment\'s canary');
+  });
+
+  it('approval before-traffic waits before step 0, with the configured timeout', () => {
+    const plan = resolvePlan(env((e) => { e.approval = 'before-traffic'; e.approvalTimeoutSeconds = 3600; }), explicit());
+    assert.deepEqual(plan.approval, { gate: 'before-traffic', timeoutSeconds: 3600, beforeStepIndex: 0 });
+  });
+
+  it('approval before-promote waits before the last step (the one to 100%)', () => {
+    const cfg = env((e) => { e.approval = 'before-promote'; });
+    assert.equal(resolvePlan(cfg, explicit()).approval.beforeStepIndex, 1, 'canary 10% → 100%');
+    const linear = resolvePlan(cfg, explicit({ commit: SHA }, { strategy: { type: 'linear', stepPercent: 25, stepBakeSeconds: 60 } }));
+    assert.equal(linear.approval.beforeStepIndex, 3);
+    assert.equal(linear.steps[linear.approval.beforeStepIndex]!.percent, 100);
+    const once = resolvePlan(cfg, explicit({ commit: SHA }, { strategy: { type: 'all-at-once' } }));
+    assert.equal(once.approval.beforeStepIndex, 0, 'a single step: before it');
+    assert.equal(once.approval.gate, 'before-promote');
+  });
+
+  it('approval none → beforeStepIndex -1; rollbackWindowSeconds comes from the environment (0 allowed)', () => {
+    const plan = resolvePlan(env((e) => { e.approval = 'none'; e.rollbackWindowSeconds = 0; }), explicit());
+    assert.equal(plan.approval.beforeStepIndex, -1);
+    assert.equal(plan.rollbackWindowSeconds, 0);
+    assert.equal(resolvePlan(env((e) => { e.rollbackWindowSeconds = 600; }), explicit()).rollbackWindowSeconds, 600);
+  });
+
+  it('a rollback\'s redeploy (trigger.source rollback): no alarms, no migrations, no approval gate, no rollback window', () => {
+    const cfg = env((e) => {
+      e.approval = 'before-traffic';
+      e.rollbackWindowSeconds = 900;
+      e.database.migration.run = 'always';
+    });
+    const trigger = { source: 'rollback', actor: 'alice', of: 'run-7', reason: '5xx after the release' };
+    const plan = resolvePlan(cfg, explicit({ commit: SHA, migrations: true }, { trigger, strategy: { type: 'all-at-once', bakeSeconds: 0 } }));
+    assert.deepEqual(plan.alarms, []);
+    assert.equal(plan.runMigrations, false);
+    assert.equal(plan.release.migrations, false);
+    assert.equal(plan.takeSnapshot, false, 'snapshot before-migrations: no migration, no snapshot');
+    assert.deepEqual(plan.approval, { gate: 'none', timeoutSeconds: cfg.services['hello-world']!.environments.production!.approvalTimeoutSeconds, beforeStepIndex: -1 });
+    assert.equal(plan.rollbackWindowSeconds, 0);
+    assert.deepEqual(plan.trigger, trigger);
+    assert.deepEqual(plan.steps.map((s) => s.percent), [100]);
+    // The same input from an operator keeps all of them.
+    const normal = resolvePlan(cfg, explicit({ commit: SHA, migrations: true }, { trigger: { source: 'cli', actor: 'alice' } }));
+    assert.ok(normal.alarms.length > 0);
+    assert.equal(normal.runMigrations, true);
+    assert.equal(normal.approval.gate, 'before-traffic');
+    assert.equal(normal.rollbackWindowSeconds, 900);
+  });
+});
+
+describe('resolveRollbackPlan', () => {
+  const ROLLBACK_EXECUTION = {
+    id: 'arn:aws:states:us-east-1:123456789012:execution:cutover-rollback:rb-1',
+    name: 'rb-1',
+    startTime: '2024-05-02T08:00:00.000Z',
+  };
+  const rollback = (input: unknown): PlanRequest => ({ kind: 'rollback', input, execution: ROLLBACK_EXECUTION });
+  const base = { service: 'hello-world', environment: 'production', reason: '5xx after the release' };
+
+  it('resolves where the service runs and what was asked, with defaults', () => {
+    const cfg = config();
+    const env = cfg.services['hello-world']!.environments.production!;
+    const plan = resolveRollbackPlan(cfg, rollback(base));
+    assert.equal(plan.kind, 'rollback');
+    assert.equal(plan.deploymentId, 'rb-1');
+    assert.equal(plan.executionArn, ROLLBACK_EXECUTION.id);
+    assert.equal(plan.startedAt, ROLLBACK_EXECUTION.startTime);
+    assert.equal(plan.service, 'hello-world');
+    assert.equal(plan.environment, 'production');
+    assert.equal(plan.cluster, 'hello-world');
+    assert.deepEqual(plan.slots, env.slots);
+    assert.deepEqual(plan.production, { kind: 'listener', arn: (env.production as { listenerArn: string }).listenerArn });
+    assert.deepEqual(plan.test, { kind: 'listener', arn: (env.test as { listenerArn: string }).listenerArn });
+    assert.deepEqual(plan.alarms, env.alarms);
+    assert.equal(plan.database?.identifier, 'hello-world-production');
+    assert.equal(plan.database?.snapshotIdentifier, snapshotIdentifier('hello-world', 'production', 'rb-1'));
+    assert.equal(plan.databaseFailurePolicy, 'approve');
+    assert.equal(plan.reason, '5xx after the release');
+    assert.equal(plan.toDeployment, null, 'default: the kept slot or the last known good release');
+    assert.deepEqual(plan.trigger, { source: 'console' }, 'default trigger: the console');
+  });
+
+  it('keeps toDeployment and the trigger given', () => {
+    const trigger = { source: 'alarm', actor: 'alarm:hello-world-production-5xx', deliveryId: 'ev-1' };
+    const plan = resolveRollbackPlan(config(), rollback({ ...base, toDeployment: 'run-3', trigger }));
+    assert.equal(plan.toDeployment, 'run-3');
+    assert.deepEqual(plan.trigger, trigger);
+  });
+
+  it('a bad shape fails fast naming the field', () => {
+    for (const input of [null, 'roll back', 7, []]) rejects(() => resolveRollbackPlan(config(), rollback(input)), /must be a JSON object like \{"service":"hello-world","environment":"production","reason":/);
+    rejects(() => resolveRollbackPlan(config(), rollback({ service: 'hello-world', environment: 'production' })), /^Invalid input: reason: /);
+    rejects(() => resolveRollbackPlan(config(), rollback({ ...base, reason: '   ' })), /reason: say why you roll back/);
+    rejects(() => resolveRollbackPlan(config(), rollback({ ...base, service: '' })), /^Invalid input: service: name the service to roll back/);
+    rejects(() => resolveRollbackPlan(config(), rollback({ ...base, environment: '' })), /^Invalid input: environment: name the environment/);
+    rejects(() => resolveRollbackPlan(config(), rollback({ ...base, release: { commit: SHA } })), /unknown field\(s\) "release"/);
+    rejects(() => resolveRollbackPlan(config(), rollback({ ...base, trigger: { source: 'github-push' } })), /trigger\.source: /);
+  });
+
+  it('an unknown service or environment is named with the configured ones', () => {
+    rejects(() => resolveRollbackPlan(config(), rollback({ ...base, service: 'nope' })), /^service: "nope" is not configured; use one of: hello-world, billing/);
+    rejects(
+      () => resolveRollbackPlan(config(), rollback({ ...base, environment: 'qa' })),
+      /^environment: "qa" is not configured for service "hello-world"; use one of: production/,
+    );
   });
 });

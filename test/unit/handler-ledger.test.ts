@@ -2,46 +2,71 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeExecutionCommand, ExecutionDoesNotExist, SendTaskFailureCommand, TaskTimedOut } from '@aws-sdk/client-sfn';
-import { cloudWatchMock, dynamoMock, resetSdkMocks, sdkError, sfnMock, throttlingError } from '../helpers/sdk-mocks';
+import { PublishCommand } from '@aws-sdk/client-sns';
+import { cloudWatchMock, dynamoMock, resetSdkMocks, sdkError, sfnMock, snsMock, throttlingError } from '../helpers/sdk-mocks';
 import { handler } from '../../lambdas/ledger/handler';
 import { parseConfig } from '../../lib/config';
 import { resolvePlan, type DeploymentPlan } from '../../lib/domain/plan';
-import type { DeploymentState } from '../../lib/domain/records';
+import type { DeploymentState, EnvironmentState } from '../../lib/domain/records';
 
 const TABLE = 'cutover-ledger-test';
 const SHA = 'c0ffee0'.padEnd(40, '1');
-const config = parseConfig(JSON.parse(readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8')));
-const planFor = (name: string): DeploymentPlan =>
-  resolvePlan(config, {
+const SAMPLE = JSON.parse(readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8'));
+const config = parseConfig(SAMPLE);
+/** The sample config with the production environment edited. */
+const configWith = (edit: (env: Record<string, unknown>) => void) => {
+  const raw = structuredClone(SAMPLE);
+  edit(raw.services['hello-world'].environments.production);
+  return parseConfig(raw);
+};
+const planFor = (name: string, cfg = config): DeploymentPlan =>
+  resolvePlan(cfg, {
     input: { service: 'hello-world', environment: 'production', release: { commit: SHA } },
     execution: { id: `arn:aws:states:us-east-1:123456789012:execution:cutover-deploy:${name}`, name, startTime: '2024-05-01T12:00:00.000Z' },
   });
 const plan = planFor('run-1');
 const LOCK_KEY = { pk: 'LOCK#hello-world#production', sk: 'LOCK' };
 const RECORD_KEY = { pk: 'DEPLOYMENTS#hello-world#production', sk: '2024-05-01T12:00:00.000Z#run-1' };
+const ENV_KEY = { pk: 'ENV#hello-world#production', sk: 'STATE' };
+const AUDIT_PK = 'AUDIT#hello-world#production';
+const TOPIC = 'arn:aws:sns:us-east-1:123456789012:cutover-notifications';
 const ccf = () => sdkError(ConditionalCheckFailedException, 'The conditional request failed');
 
+/** Items of the PutCommands sent, optionally only those whose pk starts with `prefix`. */
+const putItems = (prefix = '') => dynamoMock.commandCalls(PutCommand).map((c) => c.args[0].input.Item!).filter((i) => String(i.pk).startsWith(prefix));
+/** The audit timeline items written (PutItem on pk `AUDIT#…`). */
+const audits = () => putItems('AUDIT#');
+/** The SNS Publish inputs sent. */
+const published = () => snsMock.commandCalls(PublishCommand).map((c) => c.args[0].input);
+
 describe('ledger handler', () => {
-  let savedTable: string | undefined;
+  const saved: Record<string, string | undefined> = {};
   beforeEach(() => {
     resetSdkMocks();
-    savedTable = process.env.TABLE_NAME;
+    for (const k of ['TABLE_NAME', 'NOTIFICATION_TOPIC_ARN']) saved[k] = process.env[k];
     process.env.TABLE_NAME = TABLE;
+    delete process.env.NOTIFICATION_TOPIC_ARN; // notifications are skipped unless a test sets the topic
+    // DynamoDB answers like an empty table unless a test says otherwise.
+    dynamoMock.on(GetCommand).resolves({});
+    dynamoMock.on(QueryCommand).resolves({ Items: [] });
   });
   afterEach(() => {
-    if (savedTable === undefined) delete process.env.TABLE_NAME;
-    else process.env.TABLE_NAME = savedTable;
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   });
 
   describe('acquire', () => {
-    it('puts the lock with the same-execution condition, then the in-progress record', async () => {
+    it('puts the lock with the same-execution condition, then the in-progress record, then the audit item', async () => {
       dynamoMock.on(PutCommand).resolves({});
+      dynamoMock.on(UpdateCommand).rejects(ccf()); // no rollback window open
       const lock = (await handler({ action: 'acquire', plan })) as Record<string, unknown>;
       const puts = dynamoMock.commandCalls(PutCommand).map((c) => c.args[0].input);
-      assert.equal(puts.length, 2);
+      assert.equal(puts.length, 3);
       assert.equal(puts[0]!.TableName, TABLE);
       assert.equal(puts[0]!.ConditionExpression, 'attribute_not_exists(pk) OR executionArn = :me');
       assert.deepEqual(puts[0]!.ExpressionAttributeValues, { ':me': plan.executionArn });
@@ -51,8 +76,51 @@ describe('ledger handler', () => {
       assert.deepEqual({ pk: puts[1]!.Item!.pk, sk: puts[1]!.Item!.sk }, RECORD_KEY);
       assert.equal(puts[1]!.Item!.status, 'in-progress');
       assert.equal(puts[1]!.Item!.image, plan.image);
+      assert.equal(puts[1]!.Item!.kind, 'deploy');
+      assert.equal(puts[0]!.Item!.purpose, 'deploy');
+      const started = puts[2]!.Item!;
+      assert.equal(started.pk, AUDIT_PK);
+      assert.equal(started.sk, '2024-05-01T12:00:00.000Z#run-1-started', 'at the execution start, idempotent for a retry');
+      assert.equal(started.kind, 'deployment-started');
+      assert.equal(started.deploymentId, 'run-1');
+      assert.equal(started.executionArn, plan.executionArn);
+      assert.equal(started.actor, 'console', 'no actor: the trigger source');
+      assert.match(started.message, /^console started the deployment of release c0ffee0$/);
+      assert.equal(started.detail.commit, SHA);
+      assert.equal(started.detail.approval, 'none');
       assert.equal(lock.deploymentId, 'run-1');
       assert.equal(lock.commit, SHA);
+      const [close] = dynamoMock.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+      assert.deepEqual(close!.Key, ENV_KEY);
+      assert.equal(close!.UpdateExpression, 'REMOVE rollbackWindow');
+      assert.equal(close!.ConditionExpression, 'attribute_exists(rollbackWindow)', 'closes any open window');
+      assert.equal(published().length, 0, 'NOTIFICATION_TOPIC_ARN unset: no notification');
+    });
+
+    it('closes an open rollback window (the deployment reuses the kept slot), audits it and notifies the start', async () => {
+      process.env.NOTIFICATION_TOPIC_ARN = TOPIC;
+      dynamoMock.on(PutCommand).resolves({});
+      dynamoMock.on(UpdateCommand).resolves({});
+      const github = resolvePlan(config, {
+        input: { service: 'hello-world', environment: 'production', release: { commit: SHA, message: 'Fix login' }, trigger: { source: 'github-push', actor: 'octocat' } },
+        execution: { id: plan.executionArn, name: 'run-1', startTime: plan.startedAt },
+      });
+      await handler({ action: 'acquire', plan: github });
+      const close = dynamoMock.commandCalls(UpdateCommand)[0]!.args[0].input;
+      assert.equal(close.UpdateExpression, 'REMOVE rollbackWindow');
+      const kinds = audits().map((a) => a.kind);
+      assert.deepEqual(kinds, ['deployment-started', 'rollback-window-closed']);
+      assert.equal(audits()[0]!.actor, 'octocat');
+      assert.match(audits()[0]!.message, /^github-push started the deployment of release c0ffee0 \("Fix login"\)$/);
+      assert.match(audits()[1]!.message, /deployment run-1 closed the rollback window: it reuses the kept slot/);
+      const [note] = published();
+      assert.equal(published().length, 1);
+      assert.equal(note!.TopicArn, TOPIC);
+      assert.equal(note!.Subject, 'hello-world/production: deploying c0ffee0');
+      assert.equal(note!.MessageAttributes!.kind!.StringValue, 'started');
+      assert.equal(note!.MessageAttributes!.deploymentId!.StringValue, 'run-1');
+      assert.match(note!.Message!, /Deployment run-1 of release c0ffee0 \("Fix login"\) started by octocat\./);
+      assert.match(note!.Message!, /To act:\n  cutover status hello-world production/);
     });
 
     it('another holder → Cutover.DeploymentInProgress naming the holder (read back with GetCommand)', async () => {
@@ -108,11 +176,13 @@ describe('ledger handler', () => {
     it('a retry by the same execution succeeds even though its record exists already', async () => {
       dynamoMock.on(PutCommand, { Item: LOCK_KEY }).resolves({}); // condition `executionArn = :me` holds
       dynamoMock.on(PutCommand, { Item: RECORD_KEY }).rejects(ccf()); // record written by the first attempt
+      dynamoMock.on(UpdateCommand).rejects(ccf()); // the first attempt closed the window already
       const lock = (await handler({ action: 'acquire', plan })) as Record<string, unknown>;
       assert.equal(lock.executionArn, plan.executionArn);
       const puts = dynamoMock.commandCalls(PutCommand);
-      assert.equal(puts.length, 2);
+      assert.equal(puts.length, 3, 'lock, record (refused), audit');
       await assert.rejects(puts[1]!.returnValue, ConditionalCheckFailedException, 'the record write really was refused');
+      assert.equal(puts[2]!.args[0].input.Item!.sk, '2024-05-01T12:00:00.000Z#run-1-started', 'the retry writes the same audit item again');
     });
 
     it('throttling → Cutover.Transient', async () => {
@@ -131,7 +201,9 @@ describe('ledger handler', () => {
     const state = (over: Partial<DeploymentState> = {}): DeploymentState => ({ plan, slots: { live: 'blue', idle: 'green' }, ...over });
 
     it('succeeded: updates the record, writes the environment state, releases only its own lock', async () => {
+      const t0 = Date.now();
       const out = (await handler({ action: 'finish', outcome: 'succeeded', deployment: state() })) as Record<string, unknown>;
+      const t1 = Date.now();
       assert.equal(out.status, 'succeeded');
       assert.equal(out.liveSlot, 'green');
       const update = dynamoMock.commandCalls(UpdateCommand)[0]!.args[0].input;
@@ -140,12 +212,37 @@ describe('ledger handler', () => {
       assert.equal(update.ExpressionAttributeValues![':l'], 'green');
       assert.equal(update.ExpressionAttributeValues![':e'], null);
       assert.match(update.UpdateExpression!, /REMOVE pendingTaskToken, pendingKind, pendingQuestion/);
-      const puts = dynamoMock.commandCalls(PutCommand).map((c) => c.args[0].input.Item!);
+      const get = dynamoMock.commandCalls(GetCommand).map((c) => c.args[0].input).find((g) => g.Key!.pk === ENV_KEY.pk);
+      assert.ok(get, 'reads the environment state before writing it');
+      assert.equal(get.ConsistentRead, true);
+      const puts = putItems('ENV#');
       assert.equal(puts.length, 1);
       assert.deepEqual(
         { pk: puts[0]!.pk, sk: puts[0]!.sk, liveSlot: puts[0]!.liveSlot, lastGoodDeploymentId: puts[0]!.lastGoodDeploymentId, lastGoodCommit: puts[0]!.lastGoodCommit },
         { pk: 'ENV#hello-world#production', sk: 'STATE', liveSlot: 'green', lastGoodDeploymentId: 'run-1', lastGoodCommit: SHA },
       );
+      const env = puts[0] as EnvironmentState;
+      const { promotedAt, ...current } = env.current!;
+      assert.deepEqual(current, {
+        deploymentId: 'run-1',
+        commit: SHA,
+        image: plan.image,
+        slot: 'green',
+        startedAt: plan.startedAt,
+        source: 'console',
+        migrationsRan: false,
+        snapshot: null,
+      });
+      assert.ok(Date.parse(promotedAt!) >= t0 - 1 && Date.parse(promotedAt!) <= t1 + 1);
+      // The rollback window opens on the previous live slot, for plan.rollbackWindowSeconds.
+      const { until, ...window } = env.rollbackWindow!;
+      assert.deepEqual(window, { deploymentId: 'run-1', keptSlot: 'blue', kept: { slot: 'blue' }, seconds: 1800 });
+      assert.equal(Date.parse(until) - Date.parse(promotedAt!), 1800 * 1000, 'until = promotion time + rollbackWindowSeconds');
+      const finished = audits().find((a) => a.kind === 'deployment-finished')!;
+      assert.ok(finished, 'the outcome is on the audit timeline');
+      assert.match(finished.sk, /#run-1-finished$/);
+      assert.equal(finished.detail.status, 'succeeded');
+      assert.equal(finished.message, out.message);
       const del = dynamoMock.commandCalls(DeleteCommand)[0]!.args[0].input;
       assert.deepEqual(del.Key, LOCK_KEY);
       assert.equal(del.ConditionExpression, 'executionArn = :me');
@@ -162,8 +259,81 @@ describe('ledger handler', () => {
       const update = dynamoMock.commandCalls(UpdateCommand)[0]!.args[0].input;
       assert.equal(update.ExpressionAttributeValues![':s'], 'failed');
       assert.equal(update.ExpressionAttributeValues![':e'], 'Cutover.GreenUnstable');
-      assert.equal(dynamoMock.commandCalls(PutCommand).length, 0);
+      assert.equal(putItems('ENV#').length, 0, 'the environment state is not touched');
+      assert.equal(dynamoMock.commandCalls(GetCommand).filter((c) => c.args[0].input.Key!.pk === ENV_KEY.pk).length, 0);
+      assert.deepEqual(audits().map((a) => [a.kind, a.detail?.status]), [['deployment-finished', 'failed']]);
+      assert.equal(putItems().length, audits().length, 'only audit items are put');
       assert.equal(dynamoMock.commandCalls(DeleteCommand).length, 1);
+    });
+
+    it('succeeded after an earlier promotion: the window keeps that release on its slot', async () => {
+      const previous = { deploymentId: 'run-0', commit: 'deadbee'.padEnd(40, '0'), image: 'repo:deadbee', slot: 'blue', startedAt: '2024-04-30T09:00:00.000Z', source: 'github-push' };
+      dynamoMock.on(GetCommand, { Key: ENV_KEY }).resolves({ Item: { ...ENV_KEY, liveSlot: 'blue', current: previous, updatedAt: 'x' } });
+      await handler({ action: 'finish', outcome: 'succeeded', deployment: state({ migration: { ran: true }, snapshot: { taken: true, identifier: 'snap-1', createdAt: '2024-05-01T12:01:00.000Z' } }) });
+      const env = putItems('ENV#')[0] as EnvironmentState;
+      assert.deepEqual(env.rollbackWindow!.kept, previous);
+      assert.equal(env.rollbackWindow!.keptSlot, 'blue');
+      assert.equal(env.current!.migrationsRan, true);
+      assert.deepEqual(env.current!.snapshot, { identifier: 'snap-1', createdAt: '2024-05-01T12:01:00.000Z' }, 'the restore point of a later rollback');
+    });
+
+    it('a retried Promote keeps the window it opened (and what it keeps)', async () => {
+      const kept = { deploymentId: 'run-0', commit: 'deadbee'.padEnd(40, '0'), slot: 'blue' };
+      const item = {
+        ...ENV_KEY,
+        liveSlot: 'green',
+        current: { deploymentId: 'run-1', commit: SHA, slot: 'green' },
+        rollbackWindow: { deploymentId: 'run-1', keptSlot: 'blue', kept, until: '2024-05-01T12:40:00.000Z', seconds: 1800 },
+        updatedAt: 'x',
+      };
+      dynamoMock.on(GetCommand, { Key: ENV_KEY }).resolves({ Item: item });
+      await handler({ action: 'finish', outcome: 'succeeded', deployment: state() });
+      assert.deepEqual((putItems('ENV#')[0] as EnvironmentState).rollbackWindow!.kept, kept);
+    });
+
+    it('rollbackWindowSeconds 0: current is written, no rollback window', async () => {
+      const noWindow = planFor('run-1', configWith((e) => { e.rollbackWindowSeconds = 0; }));
+      assert.equal(noWindow.rollbackWindowSeconds, 0);
+      await handler({ action: 'finish', outcome: 'succeeded', deployment: { plan: noWindow, slots: { live: 'blue', idle: 'green' } } });
+      const env = putItems('ENV#')[0] as EnvironmentState;
+      assert.equal(env.current!.deploymentId, 'run-1');
+      assert.equal(env.liveSlot, 'green');
+      assert.equal('rollbackWindow' in env, false);
+    });
+
+    it('notifies the outcome with what to do next (rollback on success, history otherwise)', async () => {
+      process.env.NOTIFICATION_TOPIC_ARN = TOPIC;
+      await handler({ action: 'finish', outcome: 'succeeded', deployment: state() });
+      await handler({ action: 'finish', outcome: 'failed', deployment: state({ failure: { Error: 'Cutover.GreenUnstable', Cause: 'never stable' } }) });
+      const [ok, failed] = published();
+      assert.equal(published().length, 2);
+      assert.equal(ok!.MessageAttributes!.kind!.StringValue, 'succeeded');
+      assert.equal(ok!.Subject, 'hello-world/production: c0ffee0 succeeded');
+      assert.match(ok!.Message!, /is live on green with 100% of production traffic/);
+      assert.match(ok!.Message!, /To act:\n  cutover rollback hello-world production --reason "<why>"/);
+      assert.equal(failed!.MessageAttributes!.kind!.StringValue, 'failed');
+      assert.match(failed!.Message!, /To act:\n  cutover history hello-world production --deployment run-1/);
+    });
+
+    it('records who approved, promoted now, aborted, and an alarm, before the outcome', async () => {
+      await handler({
+        action: 'finish',
+        outcome: 'failed',
+        deployment: state({
+          approval: { approved: true, operator: 'alice', comment: 'looks good' },
+          promoteNow: { action: 'promote-now', operator: 'bob' },
+          failure: { Error: 'Cutover.Aborted', Cause: 'bad metrics (aborted by carol)' },
+        }),
+      });
+      assert.deepEqual(
+        audits().map((a) => [a.kind, a.actor]),
+        [['operator-action', 'alice'], ['operator-action', 'bob'], ['operator-action', 'carol'], ['deployment-finished', 'cutover']],
+      );
+      assert.match(audits()[0]!.message, /^approved the deployment: looks good$/);
+      assert.match(audits()[2]!.message, /^aborted the deployment: bad metrics \(aborted by carol\)$/);
+      dynamoMock.resetHistory();
+      await handler({ action: 'finish', outcome: 'failed', deployment: state({ failure: { Error: 'Cutover.AlarmFiring', Cause: 'alarm X is in ALARM' } }) });
+      assert.deepEqual(audits().map((a) => [a.kind, a.actor, a.message]).slice(0, 1), [['alarm', 'alarm', 'alarm X is in ALARM']]);
     });
 
     it('a lock held by someone else (or gone) is left alone: ConditionalCheckFailed is ignored', async () => {
@@ -179,10 +349,11 @@ describe('ledger handler', () => {
   });
 
   describe('awaitDatabaseDecision', () => {
-    it('stores the task token and the question on the deployment record', async () => {
+    it('stores the task token and the question (with the data-loss window) on the deployment record', async () => {
+      const createdAt = new Date(Date.now() - 7 * 60_000 - 1000).toISOString();
       const deployment: DeploymentState = {
         plan,
-        snapshot: { taken: true, identifier: 'snap-1', createdAt: '2024-05-01T12:01:00.000Z' },
+        snapshot: { taken: true, identifier: 'snap-1', createdAt },
       };
       const out = await handler({ action: 'awaitDatabaseDecision', taskToken: 'token-123', deployment });
       assert.deepEqual(out, { waiting: true });
@@ -191,7 +362,28 @@ describe('ledger handler', () => {
       assert.equal(update.UpdateExpression, 'SET pendingTaskToken = :t, pendingKind = :k, pendingQuestion = :q');
       assert.equal(update.ExpressionAttributeValues![':k'], 'database-decision');
       assert.equal(update.ExpressionAttributeValues![':t'], 'token-123');
-      assert.match(update.ExpressionAttributeValues![':q'], /Restore snapshot snap-1 \(discards every write made since 2024-05-01T12:01:00\.000Z\)/);
+      assert.ok(
+        update.ExpressionAttributeValues![':q'].includes(`Restore snapshot snap-1 (discards every write made since ${createdAt} (the last 7 min)) or keep the database as it is?`),
+        update.ExpressionAttributeValues![':q'],
+      );
+      assert.deepEqual(audits().map((a) => [a.kind, a.deploymentId]), [['waiting', 'run-1']]);
+      assert.deepEqual(audits()[0]!.detail.snapshot, deployment.snapshot);
+    });
+
+    it('a snapshot time ahead of the clock (the twin\'s simulated time) gives no age', async () => {
+      const createdAt = new Date(Date.now() + 3_600_000).toISOString();
+      await handler({ action: 'awaitDatabaseDecision', taskToken: 'token-123', deployment: { plan, snapshot: { taken: true, identifier: 'snap-1', createdAt } } });
+      const q = dynamoMock.commandCalls(UpdateCommand)[0]!.args[0].input.ExpressionAttributeValues![':q'] as string;
+      assert.ok(q.includes(`(discards every write made since ${createdAt}) or keep`), q);
+    });
+
+    it('notifies the question with the restore / keep commands', async () => {
+      process.env.NOTIFICATION_TOPIC_ARN = TOPIC;
+      await handler({ action: 'awaitDatabaseDecision', taskToken: 'token-123', deployment: { plan, snapshot: { taken: true, identifier: 'snap-1' } } });
+      const [note] = published();
+      assert.equal(note!.MessageAttributes!.kind!.StringValue, 'awaiting-decision');
+      assert.match(note!.Message!, /Restore snapshot snap-1 \(discards every write made since the snapshot\)/);
+      assert.match(note!.Message!, /To act:\n  cutover approve hello-world production --decision restore\n  cutover approve hello-world production --decision keep/);
     });
 
     it('an empty token is Cutover.InvalidInput', async () => {
@@ -199,6 +391,101 @@ describe('ledger handler', () => {
       assert.equal(dynamoMock.calls().length, 0);
     });
   });
+  describe('awaitApproval', () => {
+    const gated = (gate: 'before-traffic' | 'before-promote') => planFor('run-1', configWith((e) => { e.approval = gate; e.approvalTimeoutSeconds = 3600; }));
+    // The alarms are clear unless a test says otherwise (awaitApproval checks them, like awaitBake).
+    beforeEach(() => cloudWatchMock.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [] }));
+
+    it('before-traffic: stores an approval wait (record and lock) with a question naming where it waits and the timeout', async () => {
+      const p = gated('before-traffic');
+      assert.equal(p.approval.beforeStepIndex, 0);
+      const out = await handler({ action: 'awaitApproval', taskToken: 'approval-token', plan: p, traffic: { index: 0, percent: 0, nextIndex: 0 } });
+      assert.deepEqual(out, { waiting: true });
+      const [record, lock] = dynamoMock.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+      assert.deepEqual(record!.Key, RECORD_KEY);
+      assert.deepEqual(lock!.Key, LOCK_KEY);
+      assert.equal(lock!.ConditionExpression, 'executionArn = :me');
+      assert.equal(lock!.ExpressionAttributeValues![':me'], p.executionArn);
+      for (const u of [record!, lock!]) {
+        assert.equal(u.ExpressionAttributeValues![':t'], 'approval-token');
+        assert.equal(u.ExpressionAttributeValues![':k'], 'approval', 'the alarm function fails approval waits too');
+        const q = u.ExpressionAttributeValues![':q'] as string;
+        assert.match(q, /^hello-world\/production: deployment run-1 of c0ffee0 waits for approval before any production traffic \(the new release is up and stable, on the test listener\); /);
+        assert.match(q, /without an answer in 3600 s it rolls back\./);
+        assert.match(q, /Approve: SendTaskSuccess \{"approved":true,"operator":"<name>"\}\. Reject: SendTaskFailure with error "Cutover\.Rejected"/);
+      }
+      const [waiting] = audits();
+      assert.equal(waiting!.kind, 'waiting');
+      assert.deepEqual(waiting!.detail, { gate: 'before-traffic', timeoutSeconds: 3600 });
+      assert.match(waiting!.message, /^awaiting approval before any production traffic/);
+      assert.equal(sfnMock.commandCalls(SendTaskFailureCommand).length, 0);
+    });
+
+    it('before-promote: names the percent it waits at and the step it gates', async () => {
+      const p = gated('before-promote');
+      assert.equal(p.approval.beforeStepIndex, 1);
+      await handler({ action: 'awaitApproval', taskToken: 'approval-token', plan: p, traffic: { index: 0, percent: 10, nextIndex: 1 } });
+      const q = dynamoMock.commandCalls(UpdateCommand)[0]!.args[0].input.ExpressionAttributeValues![':q'] as string;
+      assert.match(q, /waits for approval at 10%, before it takes 100% of production traffic; without an answer in 3600 s it rolls back/);
+      assert.equal(audits()[0]!.detail.gate, 'before-promote');
+    });
+
+    it('notifies who must act, with the cutover approve / reject commands', async () => {
+      process.env.NOTIFICATION_TOPIC_ARN = TOPIC;
+      await handler({ action: 'awaitApproval', taskToken: 'approval-token', plan: gated('before-traffic'), traffic: { percent: 0, nextIndex: 0 } });
+      const [note] = published();
+      assert.equal(published().length, 1);
+      assert.equal(note!.TopicArn, TOPIC);
+      assert.equal(note!.MessageAttributes!.kind!.StringValue, 'awaiting-approval');
+      assert.equal(note!.Subject, 'hello-world/production: approve c0ffee0?');
+      assert.match(note!.Message!, /waits for approval before any production traffic/);
+      assert.match(
+        note!.Message!,
+        /To act:\n  cutover approve hello-world production \[--comment "<text>"\]\n  cutover reject hello-world production --reason "<why>"$/,
+      );
+    });
+
+    it('an abort requested on the lock fails the approval token with Cutover.Aborted and the operator, without notifying', async () => {
+      process.env.NOTIFICATION_TOPIC_ARN = TOPIC;
+      const p = gated('before-traffic');
+      dynamoMock.on(GetCommand, { Key: LOCK_KEY }).resolves({
+        Item: { ...LOCK_KEY, deploymentId: 'run-1', executionArn: p.executionArn, commit: SHA, pendingKind: 'approval', abortRequested: { by: 'alice', reason: 'customer demo', at: '2024-05-01T12:05:00.000Z' } },
+      });
+      sfnMock.on(SendTaskFailureCommand).resolves({});
+      const out = await handler({ action: 'awaitApproval', taskToken: 'approval-token', plan: p, traffic: { percent: 0, nextIndex: 0 } });
+      assert.deepEqual(out, { waiting: false, aborted: true });
+      const failure = sfnMock.commandCalls(SendTaskFailureCommand)[0]!.args[0].input;
+      assert.equal(failure.taskToken, 'approval-token');
+      assert.equal(failure.error, 'Cutover.Aborted');
+      assert.equal(failure.cause, 'customer demo (aborted by alice)');
+      assert.equal(published().length, 0, 'nobody is asked to approve an aborted deployment');
+    });
+
+    it('a token already closed when the abort fails it is harmless', async () => {
+      const p = gated('before-traffic');
+      dynamoMock.on(GetCommand, { Key: LOCK_KEY }).resolves({ Item: { ...LOCK_KEY, executionArn: p.executionArn, abortRequested: { by: 'alice', reason: 'r', at: 'a' } } });
+      sfnMock.on(SendTaskFailureCommand).rejects(sdkError(TaskTimedOut));
+      assert.deepEqual(await handler({ action: 'awaitApproval', taskToken: 't', plan: p, traffic: { percent: 0, nextIndex: 0 } }), { waiting: false, aborted: true });
+    });
+
+    it(
+      'an alarm already in ALARM as the approval wait starts fails the token with Cutover.AlarmFiring (as awaitBake does)',
+      async () => {
+        const p = gated('before-promote');
+        cloudWatchMock.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [{ AlarmName: p.alarms[0], StateValue: 'ALARM', StateReason: 'Threshold Crossed' }] });
+        sfnMock.on(SendTaskFailureCommand).resolves({});
+        const out = await handler({ action: 'awaitApproval', taskToken: 'approval-token', plan: p, traffic: { index: 0, percent: 10, nextIndex: 1 } });
+        assert.deepEqual(out, { waiting: false, alarming: true });
+        assert.equal(sfnMock.commandCalls(SendTaskFailureCommand)[0]?.args[0].input.error, 'Cutover.AlarmFiring');
+      },
+    );
+
+    it('without traffic.nextIndex it is Cutover.InvalidInput, with nothing written', async () => {
+      await assert.rejects(handler({ action: 'awaitApproval', taskToken: 't', plan: gated('before-traffic'), traffic: { percent: 0 } }), { name: 'Cutover.InvalidInput' });
+      assert.equal(dynamoMock.calls().length, 0);
+    });
+  });
+
   describe('awaitBake', () => {
     const traffic = { index: 0, percent: 10, bakeSeconds: 300, last: false, nextIndex: 1 };
     const alarms = (state: 'OK' | 'ALARM') => ({
@@ -241,6 +528,34 @@ describe('ledger handler', () => {
       sfnMock.on(SendTaskFailureCommand).rejects(sdkError(TaskTimedOut));
       const out = await handler({ action: 'awaitBake', taskToken: 'bake-token', plan, traffic });
       assert.deepEqual(out, { waiting: false, alarming: true });
+    });
+
+    it('an abort requested on the lock earlier fails the bake token at once with Cutover.Aborted, naming the operator', async () => {
+      dynamoMock.on(UpdateCommand).resolves({});
+      dynamoMock.on(GetCommand, { Key: LOCK_KEY }).resolves({
+        Item: { ...LOCK_KEY, deploymentId: 'run-1', executionArn: plan.executionArn, commit: SHA, abortRequested: { by: 'alice', reason: 'wrong build', at: '2024-05-01T12:05:00.000Z' } },
+      });
+      sfnMock.on(SendTaskFailureCommand).resolves({});
+      cloudWatchMock.on(DescribeAlarmsCommand).resolves(alarms('OK'));
+      const out = await handler({ action: 'awaitBake', taskToken: 'bake-token', plan, traffic });
+      assert.deepEqual(out, { waiting: false, aborted: true });
+      const failure = sfnMock.commandCalls(SendTaskFailureCommand)[0]!.args[0].input;
+      assert.deepEqual({ taskToken: failure.taskToken, error: failure.error, cause: failure.cause }, { taskToken: 'bake-token', error: 'Cutover.Aborted', cause: 'wrong build (aborted by alice)' });
+      assert.equal(sfnMock.commandCalls(SendTaskFailureCommand).length, 1);
+      assert.equal(dynamoMock.commandCalls(UpdateCommand).length, 2, 'the token is stored first (the wait is visible)');
+      const get = dynamoMock.commandCalls(GetCommand).find((c) => c.args[0].input.Key!.pk === LOCK_KEY.pk)!.args[0].input;
+      assert.equal(get.ConsistentRead, true);
+    });
+
+    it('an abort request on a lock held by another execution is not ours: the bake runs', async () => {
+      dynamoMock.on(UpdateCommand).resolves({});
+      dynamoMock.on(GetCommand, { Key: LOCK_KEY }).resolves({
+        Item: { ...LOCK_KEY, deploymentId: 'run-0', executionArn: 'arn:aws:states:us-east-1:123456789012:execution:cutover-deploy:run-0', commit: SHA, abortRequested: { by: 'alice', reason: 'x', at: 'y' } },
+      });
+      cloudWatchMock.on(DescribeAlarmsCommand).resolves(alarms('OK'));
+      const out = await handler({ action: 'awaitBake', taskToken: 'bake-token', plan, traffic });
+      assert.deepEqual(out, { waiting: true });
+      assert.equal(sfnMock.commandCalls(SendTaskFailureCommand).length, 0);
     });
 
     it('a bake without bake seconds is Cutover.InvalidInput, with nothing written', async () => {
