@@ -48,7 +48,8 @@ export interface DatabasePlan {
   readonly snapshotIdentifier: string;
 }
 
-export interface DeploymentPlan {
+/** What every execution's plan has: which execution, and where the service and environment run. */
+export interface ExecutionPlanBase {
   /** The execution name; unique per state machine. */
   readonly deploymentId: string;
   readonly executionArn: string;
@@ -58,14 +59,19 @@ export interface DeploymentPlan {
   readonly environment: string;
   readonly cluster: string;
   readonly slots: Readonly<Record<SlotName, SlotRef>>;
+  readonly production: Route;
+  /** Test route, or null. */
+  readonly test: Route | null;
+  readonly database: DatabasePlan | null;
+  readonly databaseFailurePolicy: 'restore' | 'approve' | 'keep';
+}
+
+export interface DeploymentPlan extends ExecutionPlanBase {
   readonly containerName: string;
   /** Image reference the new task definition revision uses. */
   readonly image: string;
   readonly release: Release & { migrations: boolean };
   readonly trigger: Trigger;
-  readonly production: Route;
-  /** Test route, or null. */
-  readonly test: Route | null;
   /** CloudWatch alarms watched while baking; empty for a rollback's redeploy (they describe the release it replaces). */
   readonly alarms: string[];
   readonly steps: TrafficStep[];
@@ -73,12 +79,10 @@ export interface DeploymentPlan {
   readonly stabilizationChecks: number;
   /** Number of snapshot checks before the snapshot counts as failed. */
   readonly snapshotChecks: number;
-  readonly database: DatabasePlan | null;
   /** Whether a snapshot is taken before migrating. */
   readonly takeSnapshot: boolean;
   /** Whether the migration task runs. */
   readonly runMigrations: boolean;
-  readonly databaseFailurePolicy: 'restore' | 'approve' | 'keep';
   /**
    * The approval gate: the deployment waits for an operator before traffic step `beforeStepIndex`
    * (0 = before any production traffic, the last index = before the step to 100%; -1 = no gate) for
@@ -231,22 +235,9 @@ export function resolvePlan(config: Config, request: PlanRequest): DeploymentPla
  * or alarm asked for. Which release to go back to (the kept slot or a redeploy) is decided by the
  * ledger's `beginRollback`, which reads the environment state.
  */
-export interface RollbackPlan {
+export interface RollbackPlan extends ExecutionPlanBase {
   readonly kind: 'rollback';
-  /** The rollback's execution name. */
-  readonly deploymentId: string;
-  readonly executionArn: string;
-  /** ISO-8601 start time of the execution. */
-  readonly startedAt: string;
-  readonly service: string;
-  readonly environment: string;
-  readonly cluster: string;
-  readonly slots: Readonly<Record<SlotName, SlotRef>>;
-  readonly production: Route;
-  readonly test: Route | null;
   readonly alarms: string[];
-  readonly database: DatabasePlan | null;
-  readonly databaseFailurePolicy: 'restore' | 'approve' | 'keep';
   /** Why (recorded and notified). */
   readonly reason: string;
   /** The deployment to go back to, when the operator named one. */

@@ -15,6 +15,8 @@
  * ({@link FAST_SIMULATOR}) so a deployment still takes well under a second.
  */
 import { readFileSync } from 'node:fs';
+import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { cloudWatchClient } from '../../lib/aws/clients';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
@@ -45,6 +47,8 @@ export function sampleLiveOptions(stateDir: string, extra: Partial<LiveTwinOptio
 }
 /** The sample config's only service and environment. */
 export const SERVICE = 'hello-world';
+/** The sample config's 5xx alarm. */
+export const ALARM_5XX = 'hello-world-production-5xx';
 export const ENVIRONMENT = 'production';
 
 /** Simulated seconds per real second (see the file comment for why not more). */
@@ -311,4 +315,15 @@ export function lambdaAttempts(events: HistoryEvent[], state: string): Array<{ t
     if (e.type === 'TaskStateExited' && e.stateExitedEventDetails?.name === state) inState = false;
   }
   return out;
+}
+
+/**
+ * SetAlarmState on the twin's CloudWatch (the twin's SDK clients must be configured, i.e. a twin runs):
+ * the alarm changes state and, going to ALARM, emits the "CloudWatch Alarm State Change" event the
+ * twin routes to the `alarm` function.
+ */
+export function setAlarm(StateValue: 'ALARM' | 'OK', AlarmName: string = ALARM_5XX) {
+  return cloudWatchClient().send(
+    new SetAlarmStateCommand({ AlarmName, StateValue, StateReason: 'Threshold Crossed: 1 out of the last 1 datapoints [12.0] was greater than the threshold (5.0).' }),
+  );
 }

@@ -6,27 +6,17 @@
  */
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
-import { cloudWatchClient, sfnClient } from '../../lib/aws/clients';
-import { configVariant, deployInput, TestTwin } from '../helpers/twin';
+import { sfnClient } from '../../lib/aws/clients';
+import { ALARM_5XX, configVariant, deployInput, setAlarm, TestTwin } from '../helpers/twin';
 
-const ALARM = 'hello-world-production-5xx';
+const ALARM = ALARM_5XX;
 
 let t: TestTwin | undefined;
 afterEach(async () => {
   await t?.stop();
   t = undefined;
 });
-
-const setAlarm = (StateValue: 'ALARM' | 'OK') =>
-  cloudWatchClient().send(
-    new SetAlarmStateCommand({
-      AlarmName: ALARM,
-      StateValue,
-      StateReason: 'Threshold Crossed: 1 out of the last 1 datapoints [12.0] was greater than the threshold (5.0).',
-    }),
-  );
 
 describe('deploy: green never becomes stable', () => {
   it('rolls back with Cutover.RolledBack naming the service; no traffic moved; green scaled to 0', async () => {

@@ -12,25 +12,19 @@
  */
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
-import { cloudWatchClient, sfnClient } from '../../lib/aws/clients';
+import { sfnClient } from '../../lib/aws/clients';
 import type { RollbackInput } from '../../lib/domain/rollback-input';
 import type { ExecutionDescription } from '../../lib/local/stepfunctions/service';
-import { configVariant, deployInput, ENVIRONMENT, SERVICE, TestTwin, type StartedDeployment } from '../helpers/twin';
+import { ALARM_5XX, configVariant, deployInput, setAlarm, ENVIRONMENT, SERVICE, TestTwin, type StartedDeployment } from '../helpers/twin';
 
-const ALARM = 'hello-world-production-5xx';
+const ALARM = ALARM_5XX;
 
 let t: TestTwin | undefined;
 afterEach(async () => {
   await t?.stop();
   t = undefined;
 });
-
-const setAlarm = (StateValue: 'ALARM' | 'OK') =>
-  cloudWatchClient().send(
-    new SetAlarmStateCommand({ AlarmName: ALARM, StateValue, StateReason: 'Threshold Crossed: 1 out of the last 1 datapoints [9.0] was greater than the threshold (5.0).' }),
-  );
 
 /** A fast all-at-once environment (no bake) with policy keep and the given window. */
 const fastConfig = (edit: (env: Record<string, any>) => void = () => {}) =>
