@@ -16,6 +16,10 @@
  *    redeploys the last known good release); with `notify` (the default), and always when the live
  *    release is itself a rollback's redeploy, publish a notification naming the rollback command.
  *
+ * Time: every decision is judged at the moment the alarm went to ALARM (`detail.state.timestamp`, else
+ * the event's `time`, else the clock when it arrived): an event delivered late is judged by when it
+ * fired. The decision itself is `decideAlarmAction` (lib/domain/ledger-decisions.ts), a pure function.
+ *
  * Returns `{ alarm, reason, environments: [{ service, environment, action, deploymentId?, executionArn?, detail }] }`,
  * `action` one of `failed-bake` | `failed-approval` | `wait-already-over` | `not-baking` | `rollback-running` |
  * `rollback-started` | `rollback-already-started` | `notified` | `no-deployment`.
@@ -23,15 +27,15 @@
  * `Cutover.Transient` on throttling (EventBridge retries the invocation).
  * Env: `CUTOVER_CONFIG`, `TABLE_NAME`, `ROLLBACK_STATE_MACHINE_ARN`, `NOTIFICATION_TOPIC_ARN` (optional).
  */
-import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { sfnClient } from '../../lib/aws/clients';
-import { withRetryClassification } from '../../lib/aws/errors';
-import { Ledger, type LockItem } from '../../lib/aws/ledger';
+import { Ledger } from '../../lib/aws/ledger';
 import { notify } from '../../lib/aws/notify';
+import { executionName, startExecutionByName } from '../../lib/aws/sfn';
 import { failTask } from '../../lib/aws/task-tokens';
 import { configFromEnv } from '../../lib/config/load';
 import { alarmReason, AlarmStateChangeSchema, environmentsWatching, type AlarmStateChange } from '../../lib/domain/alarm-events';
 import { InvalidInputError } from '../../lib/domain/errors';
+import { decideAlarmAction, eventTime, type AlarmDecision } from '../../lib/domain/ledger-decisions';
+import type { EnvironmentState } from '../../lib/domain/ledger-items';
 import type { RollbackInput } from '../../lib/domain/rollback-input';
 import { logger } from '../../lib/observability';
 
@@ -71,17 +75,20 @@ export const handler = async (event: unknown): Promise<{ alarm: string; reason: 
   if (alarm.detail.state.value !== 'ALARM') {
     return { alarm: alarm.detail.alarmName, reason, environments: [] };
   }
+  // When the alarm fired: the time AWS gives, the clock only when the event carries none.
+  const firedAt = eventTime([alarm.detail.state.timestamp, alarm.time], new Date());
   const config = configFromEnv();
   const ledger = new Ledger(env('TABLE_NAME', 'the DynamoDB table name'));
   const environments: AlarmAction[] = [];
   for (const { service, environment } of environmentsWatching(config, alarm.detail.alarmName)) {
     const lock = await ledger.getLock(service, environment);
-    const result = lock ? await duringExecution(lock, reason) : await afterPromotion(ledger, alarm, reason, service, environment, config.services[service]!.environments[environment]!.alarmAfterWindow);
-    const action: AlarmAction = { service, environment, ...result };
+    const state = lock ? undefined : await ledger.getEnvironment(service, environment);
+    const decision = decideAlarmAction({ lock, environment: state, alarmAfterWindow: config.services[service]!.environments[environment]!.alarmAfterWindow, firedAt });
+    const action: AlarmAction = { service, environment, ...(await act(decision, { alarm, reason, service, environment, state })) };
     environments.push(action);
     await ledger.audit({
       // The event's own time: a redelivered event writes the same item again, not a second one.
-      at: alarm.detail.state.timestamp && !Number.isNaN(Date.parse(alarm.detail.state.timestamp)) ? new Date(alarm.detail.state.timestamp).toISOString() : alarm.time ?? new Date().toISOString(),
+      at: firedAt.toISOString(),
       service,
       environment,
       kind: 'alarm',
@@ -95,70 +102,70 @@ export const handler = async (event: unknown): Promise<{ alarm: string; reason: 
   return { alarm: alarm.detail.alarmName, reason, environments };
 };
 
-/** A deployment (or rollback) holds the lock: end its bake or approval wait. */
-async function duringExecution(lock: LockItem, reason: string): Promise<Omit<AlarmAction, 'service' | 'environment'>> {
-  if (lock.purpose === 'rollback' || lock.purpose === 'rollback-window') {
-    return { action: 'rollback-running', deploymentId: lock.deploymentId, detail: `${lock.purpose} ${lock.deploymentId} holds the environment; it decides on its own` };
-  }
-  if ((lock.pendingKind !== 'bake' && lock.pendingKind !== 'approval') || !lock.pendingTaskToken) {
-    return { action: 'not-baking', deploymentId: lock.deploymentId, detail: 'the deployment checks the alarms before it moves traffic and when each bake starts' };
-  }
-  const answer = await failTask(lock.pendingTaskToken, 'Cutover.AlarmFiring', reason);
-  if (answer === 'closed') {
-    return { action: 'wait-already-over', deploymentId: lock.deploymentId, detail: `the ${lock.pendingKind} was already over; the deployment's next alarm check decides` };
-  }
-  return {
-    action: lock.pendingKind === 'bake' ? 'failed-bake' : 'failed-approval',
-    deploymentId: lock.deploymentId,
-    detail: `the ${lock.pendingKind === 'bake' ? 'bake' : 'approval wait'} ended with Cutover.AlarmFiring: the deployment rolls back now`,
-  };
+interface ActContext {
+  readonly alarm: AlarmStateChange;
+  readonly reason: string;
+  readonly service: string;
+  readonly environment: string;
+  readonly state: EnvironmentState | undefined;
 }
 
-/** No deployment runs: roll back the live release (inside the window, or per `alarmAfterWindow`), or notify. */
-async function afterPromotion(
-  ledger: Ledger,
-  alarm: AlarmStateChange,
-  reason: string,
-  service: string,
-  environment: string,
-  afterWindow: 'notify' | 'redeploy',
-): Promise<Omit<AlarmAction, 'service' | 'environment'>> {
-  const state = await ledger.getEnvironment(service, environment);
-  const current = state?.current;
-  if (!state || !current) return { action: 'no-deployment', detail: 'no deployment is running and cutover has promoted no release here yet' };
-  const rollbackCommand = `cutover rollback ${service} ${environment} --reason "<why>"`;
-  // A window whose time is over is closing (or its closer could not run): treat it as over.
-  const windowOpen = state.rollbackWindow !== undefined && !(Date.parse(state.rollbackWindow.until) < Date.now());
-  if (!windowOpen && (afterWindow === 'notify' || current.source === 'rollback')) {
-    const why =
-      current.source === 'rollback'
-        ? 'the live release is itself a rollback\'s redeploy, so cutover does not roll back again by itself'
-        : 'the rollback window is over and alarmAfterWindow is "notify"';
-    await notify({
-      kind: 'alarm',
-      service,
-      environment,
-      ...(current.deploymentId ? { deploymentId: current.deploymentId } : {}),
-      subject: `${service}/${environment}: alarm ${alarm.detail.alarmName}`,
-      message: `${reason}\nThe live release is ${current.commit?.slice(0, 7) ?? `on ${current.slot}`}${current.deploymentId ? ` (deployment ${current.deploymentId})` : ''}; ${why}.`,
-      actions: [rollbackCommand, `cutover history ${service} ${environment}`],
-    });
-    return { action: 'notified', deploymentId: current.deploymentId, detail: `${why}; notified (roll back with: ${rollbackCommand})` };
-  }
-  const input: RollbackInput = {
-    service,
-    environment,
-    reason: reason.slice(0, 500),
-    trigger: { source: 'alarm', actor: `alarm:${alarm.detail.alarmName}`.slice(0, 255), deliveryId: alarm.id.slice(0, 128) },
-  };
-  const name = `alarm-${alarm.id}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
-  const stateMachineArn = env('ROLLBACK_STATE_MACHINE_ARN', 'the rollback state machine ARN');
-  const how = windowOpen ? `to the kept slot ${state.rollbackWindow!.keptSlot}` : 'by redeploying the last known good release';
-  try {
-    const out = await withRetryClassification(() => sfnClient().send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) })));
-    return { action: 'rollback-started', deploymentId: current.deploymentId, executionArn: out.executionArn, detail: `rolling ${current.deploymentId ?? 'the live release'} back ${how}` };
-  } catch (err) {
-    if (!(err instanceof ExecutionAlreadyExists)) throw err;
-    return { action: 'rollback-already-started', deploymentId: current.deploymentId, executionArn: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`, detail: 'this alarm event already started a rollback (a redelivery)' };
+/** Carry out the decision (SendTaskFailure, StartExecution or Publish) and say what happened. */
+async function act(decision: AlarmDecision, c: ActContext): Promise<Omit<AlarmAction, 'service' | 'environment'>> {
+  switch (decision.kind) {
+    case 'rollback-running':
+      return { action: 'rollback-running', deploymentId: decision.deploymentId, detail: `${decision.purpose} ${decision.deploymentId} holds the environment; it decides on its own` };
+    case 'not-baking':
+      return { action: 'not-baking', deploymentId: decision.deploymentId, detail: 'the deployment checks the alarms before it moves traffic and when each bake starts' };
+    case 'no-deployment':
+      return { action: 'no-deployment', detail: 'no deployment is running and cutover has promoted no release here yet' };
+    case 'fail-wait': {
+      const answer = await failTask(decision.taskToken, 'Cutover.AlarmFiring', c.reason);
+      if (answer === 'closed') {
+        return { action: 'wait-already-over', deploymentId: decision.deploymentId, detail: `the ${decision.wait} was already over; the deployment's next alarm check decides` };
+      }
+      return {
+        action: decision.wait === 'bake' ? 'failed-bake' : 'failed-approval',
+        deploymentId: decision.deploymentId,
+        detail: `the ${decision.wait === 'bake' ? 'bake' : 'approval wait'} ended with Cutover.AlarmFiring: the deployment rolls back now`,
+      };
+    }
+    case 'notify': {
+      const current = c.state!.current!;
+      const rollbackCommand = `cutover rollback ${c.service} ${c.environment} --reason "<why>"`;
+      const why =
+        decision.why === 'live-is-rollback'
+          ? 'the live release is itself a rollback\'s redeploy, so cutover does not roll back again by itself'
+          : 'the rollback window is over and alarmAfterWindow is "notify"';
+      await notify({
+        kind: 'alarm',
+        service: c.service,
+        environment: c.environment,
+        ...(current.deploymentId ? { deploymentId: current.deploymentId } : {}),
+        subject: `${c.service}/${c.environment}: alarm ${c.alarm.detail.alarmName}`,
+        message: `${c.reason}\nThe live release is ${current.commit?.slice(0, 7) ?? `on ${current.slot}`}${current.deploymentId ? ` (deployment ${current.deploymentId})` : ''}; ${why}.`,
+        actions: [rollbackCommand, `cutover history ${c.service} ${c.environment}`],
+      });
+      return { action: 'notified', deploymentId: current.deploymentId, detail: `${why}; notified (roll back with: ${rollbackCommand})` };
+    }
+    case 'start-rollback': {
+      const input: RollbackInput = {
+        service: c.service,
+        environment: c.environment,
+        reason: c.reason.slice(0, 500),
+        trigger: { source: 'alarm', actor: `alarm:${c.alarm.detail.alarmName}`.slice(0, 255), deliveryId: c.alarm.id.slice(0, 128) },
+      };
+      const how = decision.how === 'kept-slot' ? `to the kept slot ${decision.keptSlot}` : 'by redeploying the last known good release';
+      const started = await startExecutionByName({
+        stateMachineArn: env('ROLLBACK_STATE_MACHINE_ARN', 'the rollback state machine ARN'),
+        // Named by the event id: a redelivered event starts nothing twice.
+        name: executionName(`alarm-${c.alarm.id}`),
+        input,
+      });
+      if (started.alreadyStarted) {
+        return { action: 'rollback-already-started', deploymentId: decision.deploymentId, executionArn: started.executionArn, detail: 'this alarm event already started a rollback (a redelivery)' };
+      }
+      return { action: 'rollback-started', deploymentId: decision.deploymentId, executionArn: started.executionArn, detail: `rolling ${decision.deploymentId ?? 'the live release'} back ${how}` };
+    }
   }
 }

@@ -18,7 +18,7 @@ import { CloudWatchClient, CloudWatchServiceException } from '@aws-sdk/client-cl
 import { CloudWatchLogsClient, CloudWatchLogsServiceException } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { SFNClient } from '@aws-sdk/client-sfn';
+import { SFNClient, SFNServiceException } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { logger } from '../../lib/observability';
 
@@ -63,6 +63,7 @@ const serviceExceptions = {
   cloudwatch: CloudWatchServiceException,
   logs: CloudWatchLogsServiceException,
   dynamodb: DynamoDBServiceException,
+  sfn: SFNServiceException,
 } as const;
 
 /**

@@ -94,7 +94,7 @@ describe('alarm handler', () => {
   });
 
   it('fails the bake token of the running deployment with Cutover.AlarmFiring, the alarm and its reason', async () => {
-    dynamoMock.on(GetCommand, { Key: LOCK_KEY }).resolves({ Item: { ...LOCK_KEY, deploymentId: 'd-1', executionArn: 'arn:x', pendingKind: 'bake', pendingTaskToken: 'bake-token' } });
+    dynamoMock.on(GetCommand, { Key: LOCK_KEY }).resolves({ Item: { ...LOCK_KEY, acquiredAt: '2026-11-21T09:30:00.000Z', commit: '4'.repeat(40), deploymentId: 'd-1', executionArn: 'arn:x', pendingKind: 'bake', pendingTaskToken: 'bake-token' } });
     sfnMock.on(SendTaskFailureCommand).resolves({});
     const out = await handler(alarmEvent());
     assert.deepEqual(out.environments, [
@@ -110,7 +110,7 @@ describe('alarm handler', () => {
   });
 
   it('fails an approval wait too (failed-approval)', async () => {
-    dynamoMock.on(GetCommand, { Key: LOCK_KEY }).resolves({ Item: { ...LOCK_KEY, deploymentId: 'd-1', executionArn: 'arn:x', purpose: 'deploy', pendingKind: 'approval', pendingTaskToken: 'approval-token' } });
+    dynamoMock.on(GetCommand, { Key: LOCK_KEY }).resolves({ Item: { ...LOCK_KEY, acquiredAt: '2026-11-21T09:30:00.000Z', commit: '4'.repeat(40), deploymentId: 'd-1', executionArn: 'arn:x', purpose: 'deploy', pendingKind: 'approval', pendingTaskToken: 'approval-token' } });
     sfnMock.on(SendTaskFailureCommand).resolves({});
     const out = await handler(alarmEvent());
     assert.deepEqual(out.environments, [
@@ -127,7 +127,7 @@ describe('alarm handler', () => {
   it('leaves a running rollback (or the window closing) alone', async () => {
     for (const purpose of ['rollback', 'rollback-window']) {
       dynamoMock.resetHistory();
-      dynamoMock.on(GetCommand, { Key: LOCK_KEY }).resolves({ Item: { ...LOCK_KEY, deploymentId: 'rb-1', executionArn: 'arn:x', purpose, pendingKind: 'bake', pendingTaskToken: 't' } });
+      dynamoMock.on(GetCommand, { Key: LOCK_KEY }).resolves({ Item: { ...LOCK_KEY, acquiredAt: '2026-11-21T09:30:00.000Z', commit: '4'.repeat(40), deploymentId: 'rb-1', executionArn: 'arn:x', purpose, pendingKind: 'bake', pendingTaskToken: 't' } });
       const out = await handler(alarmEvent());
       assert.equal(out.environments[0]!.action, 'rollback-running');
       assertAudited('rollback-running');
@@ -175,6 +175,32 @@ describe('alarm handler', () => {
       { service: 'hello-world', environment: 'production', action: 'rollback-already-started', deploymentId: 'run-3', executionArn, detail: 'this alarm event already started a rollback (a redelivery)' },
     ]);
     assertAudited('rollback-already-started', { executionArn });
+  });
+
+  it('judges the window by when the alarm fired (state.timestamp), not by when the event arrives or today\'s date', async () => {
+    // Inside the window (it closes at 10:20): rolls back, however late this test runs.
+    idle(environment({ rollbackWindow: WINDOW }));
+    sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn:rb', startDate: new Date(0) });
+    const late = alarmEvent();
+    late.time = '2026-11-21T11:00:00Z'; // delivered 40 min after the window closed
+    assert.equal((await handler(late)).environments[0]!.action, 'rollback-started');
+    // Fired after the window closed: notifies, even though the item still carries the window (its closer is late).
+    resetSdkMocks();
+    dynamoMock.on(PutCommand).resolves({});
+    idle(environment({ rollbackWindow: WINDOW }));
+    const after = alarmEvent();
+    after.detail.state.timestamp = '2026-11-21T10:20:00.000+0000';
+    assert.equal((await handler(after)).environments[0]!.action, 'notified');
+    assert.equal(sfnMock.commandCalls(StartExecutionCommand).length, 0);
+    assert.match(audits()[0]!.sk, /^2026-11-21T10:20:00\.000Z#alarm-/, 'the audit item carries the time the alarm fired');
+  });
+
+  it('without state.timestamp, the event\'s time decides', async () => {
+    idle(environment({ rollbackWindow: WINDOW }));
+    const base = alarmEvent();
+    const { timestamp: _fired, ...state } = base.detail.state;
+    const event = { ...base, time: '2026-11-21T10:30:00Z', detail: { ...base.detail, state } };
+    assert.equal((await handler(event)).environments[0]!.action, 'notified');
   });
 
   it('window over, alarmAfterWindow notify (the default): publishes the alarm with the rollback command, starts nothing', async () => {
@@ -239,7 +265,7 @@ describe('alarm handler', () => {
   });
 
   it('does nothing to a deployment that is not baking (it checks the alarms itself), nor without a deployment', async () => {
-    dynamoMock.on(GetCommand).resolvesOnce({ Item: { ...LOCK_KEY, deploymentId: 'd-2', executionArn: 'arn:x', pendingKind: 'database-decision', pendingTaskToken: 'db-token' } });
+    dynamoMock.on(GetCommand).resolvesOnce({ Item: { ...LOCK_KEY, acquiredAt: '2026-11-21T09:30:00.000Z', commit: '4'.repeat(40), deploymentId: 'd-2', executionArn: 'arn:x', pendingKind: 'database-decision', pendingTaskToken: 'db-token' } });
     const notBaking = await handler(alarmEvent());
     assert.equal(notBaking.environments[0]!.action, 'not-baking');
     dynamoMock.on(GetCommand).resolves({});
@@ -252,7 +278,7 @@ describe('alarm handler', () => {
   });
 
   it('reports a bake that was already over (a redelivered event is harmless)', async () => {
-    dynamoMock.on(GetCommand).resolves({ Item: { ...LOCK_KEY, deploymentId: 'd-3', executionArn: 'arn:x', pendingKind: 'bake', pendingTaskToken: 'old-token' } });
+    dynamoMock.on(GetCommand).resolves({ Item: { ...LOCK_KEY, acquiredAt: '2026-11-21T09:30:00.000Z', commit: '4'.repeat(40), deploymentId: 'd-3', executionArn: 'arn:x', pendingKind: 'bake', pendingTaskToken: 'old-token' } });
     sfnMock.on(SendTaskFailureCommand).rejects(sdkError(TaskTimedOut));
     const out = await handler(alarmEvent());
     assert.equal(out.environments[0]!.action, 'wait-already-over');
