@@ -11,9 +11,8 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { verify } from '@octokit/webhooks-methods';
-import { DescribeExecutionCommand, ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { CONFIG_ENV_VAR, ConfigError, configFromEnv, type Config } from '../../lib/config';
-import { sfnClient } from '../../lib/aws/clients';
+import { startExecutionByName } from '../../lib/aws/sfn';
 import { getWebhookSecret } from '../../lib/aws/webhook-secret';
 import { decidePush, executionArnFor, isPushPayload, isValidExecutionName } from '../../lib/domain/github-push';
 import { logger } from '../../lib/observability';
@@ -204,25 +203,13 @@ async function startDeployment(
   input: string,
   summary: Record<string, unknown>,
 ): Promise<Result> {
-  const sfn = sfnClient();
   try {
-    const out = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input }));
-    logger.info('deployment started', { decision: 'deploy', executionArn: out.executionArn, ...summary });
-    return json(202, { executionArn: out.executionArn });
+    // Named by the delivery id: a redelivery answers with the execution it started the first time.
+    const started = await startExecutionByName({ stateMachineArn, name, input: JSON.parse(input) });
+    logger.info(started.alreadyStarted ? 'redelivery: deployment already started' : 'deployment started', { decision: 'deploy', executionArn: started.executionArn, ...summary });
+    return json(202, { executionArn: started.executionArn });
   } catch (err) {
-    if (!(err instanceof ExecutionAlreadyExists || errorName(err) === 'ExecutionAlreadyExists')) {
-      logger.error('could not start the deployment', { decision: 'deploy', error: errorName(err), ...summary });
-      return json(502, { message: `could not start the deployment: ${errorName(err)}` });
-    }
-  }
-  // A redelivery: the execution named by this delivery id exists already.
-  const executionArn = executionArnFor(stateMachineArn, name)!;
-  try {
-    await sfn.send(new DescribeExecutionCommand({ executionArn }));
-  } catch (err) {
-    logger.error('execution exists but cannot be described', { decision: 'deploy', executionArn, error: errorName(err) });
+    logger.error('could not start the deployment', { decision: 'deploy', error: errorName(err), ...summary });
     return json(502, { message: `could not start the deployment: ${errorName(err)}` });
   }
-  logger.info('redelivery: deployment already started', { decision: 'deploy', executionArn, ...summary });
-  return json(202, { executionArn });
 }

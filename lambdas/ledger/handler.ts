@@ -41,21 +41,14 @@
  */
 import { z } from 'zod';
 import { describeAlarmStates } from '../../lib/aws/cloudwatch';
-import { Ledger, type DeploymentRecord } from '../../lib/aws/ledger';
+import { Ledger } from '../../lib/aws/ledger';
 import { notify, type NotificationKind } from '../../lib/aws/notify';
 import { failTask } from '../../lib/aws/task-tokens';
 import { DeploymentInProgressError, InvalidInputError, NothingToRollBackError } from '../../lib/domain/errors';
 import type { DeploymentPlan, RollbackPlan } from '../../lib/domain/plan';
-import {
-  decideOutcome,
-  decideRollbackOutcome,
-  type AuditEvent,
-  type DeploymentState,
-  type Outcome,
-  type ReleaseRef,
-  type RollbackState,
-  type RollbackTarget,
-} from '../../lib/domain/records';
+import { DATABASE_DECISION_TIMEOUT_SECONDS, minutesSince } from '../../lib/domain/ledger-decisions';
+import type { AuditEvent, DeploymentRecord, ReleaseRef } from '../../lib/domain/ledger-items';
+import { decideOutcome, decideRollbackOutcome, type DeploymentState, type Outcome, type RollbackState, type RollbackTarget } from '../../lib/domain/records';
 import { otherSlot, type SlotName } from '../../lib/domain/slots';
 import { logger } from '../../lib/observability';
 
@@ -109,15 +102,17 @@ export const handler = async (event: unknown): Promise<unknown> => {
   if (!parsed.success) throw new InvalidInputError(`ledger: invalid event: ${parsed.error.message}`);
   const ledger = new Ledger(tableName());
   const e = parsed.data;
+  // The clock, read once: every time this invocation records or decides on is this one.
+  const now = new Date();
   const audit = (ev: Omit<AuditEvent, 'pk' | 'sk' | 'at'> & { at?: string }, id?: string) =>
-    ledger.audit({ at: new Date().toISOString(), ...ev }, id);
+    ledger.audit({ at: now.toISOString(), ...ev }, id);
   const notifyAbout = (kind: NotificationKind, plan: { service: string; environment: string; deploymentId: string }, subject: string, message: string, actions?: string[]) =>
     notify({ kind, service: plan.service, environment: plan.environment, deploymentId: plan.deploymentId, subject, message, actions });
 
   switch (e.action) {
     case 'acquire': {
       const plan = e.plan as unknown as DeploymentPlan;
-      const lock = await ledger.acquire(plan);
+      const lock = await ledger.acquire(plan, now);
       const closed = await ledger.closeRollbackWindow(plan.service, plan.environment);
       const rel = `release ${plan.release.commit.slice(0, 7)}${plan.release.message ? ` ("${plan.release.message}")` : ''}`;
       const why = plan.trigger.reason ? ` (${plan.trigger.reason})` : '';
@@ -144,7 +139,7 @@ export const handler = async (event: unknown): Promise<unknown> => {
     case 'finish': {
       const state = e.deployment as unknown as DeploymentState;
       const outcome: Outcome = decideOutcome(state, e.outcome);
-      await ledger.finish(state.plan, outcome, state);
+      await ledger.finish(state.plan, outcome, state, now);
       await auditFinish(state, outcome);
       const kind: NotificationKind = outcome.status === 'succeeded' ? 'succeeded' : outcome.status === 'rolled-back' ? 'rolled-back' : 'failed';
       const p = state.plan;
@@ -158,7 +153,7 @@ export const handler = async (event: unknown): Promise<unknown> => {
       const question =
         `${plan.service}/${plan.environment}: deployment ${plan.deploymentId} is baking at ${percent}% for ${bakeSeconds} s; an alarm rolls it back at once. ` +
         'Promote now: SendTaskSuccess {"action":"promote-now","operator":"<name>"}. Abort: SendTaskFailure with error "Cutover.Aborted" and your reason.';
-      await ledger.setPending(plan, 'bake', e.taskToken, question);
+      await ledger.setPending(plan, 'bake', e.taskToken, question, now, bakeSeconds);
       await audit({ service: plan.service, environment: plan.environment, kind: 'waiting', deploymentId: plan.deploymentId, actor: 'cutover', message: `baking at ${percent}% for ${bakeSeconds} s`, detail: { percent, bakeSeconds } });
       if (await failIfAbortRequested(ledger, plan, e.taskToken)) return { waiting: false, aborted: true };
       if (await failIfAlarming(plan, e.taskToken, `as the bake at ${percent}% starts`)) return { waiting: false, alarming: true };
@@ -176,7 +171,7 @@ export const handler = async (event: unknown): Promise<unknown> => {
         `${plan.service}/${plan.environment}: deployment ${plan.deploymentId} of ${plan.release.commit.slice(0, 7)} waits for approval ${where}; ` +
         `without an answer in ${plan.approval.timeoutSeconds} s it rolls back. ` +
         'Approve: SendTaskSuccess {"approved":true,"operator":"<name>"}. Reject: SendTaskFailure with error "Cutover.Rejected" and your reason.';
-      await ledger.setPending(plan, 'approval', e.taskToken, question);
+      await ledger.setPending(plan, 'approval', e.taskToken, question, now, plan.approval.timeoutSeconds);
       await audit({ service: plan.service, environment: plan.environment, kind: 'waiting', deploymentId: plan.deploymentId, actor: 'cutover', message: `awaiting approval ${where}`, detail: { gate: plan.approval.gate, timeoutSeconds: plan.approval.timeoutSeconds } });
       if (await failIfAbortRequested(ledger, plan, e.taskToken)) return { waiting: false, aborted: true };
       // An alarm that fired before the token was stored found no approval wait to fail: look now.
@@ -193,15 +188,15 @@ export const handler = async (event: unknown): Promise<unknown> => {
       const plan = state.plan;
       const snapshot = 'kind' in plan && plan.kind === 'rollback' ? (state as RollbackState).rollbackTarget?.database.snapshot : (state as DeploymentState).snapshot;
       const since = snapshot?.createdAt;
-      const elapsed = since ? Date.now() - Date.parse(since) : NaN;
-      // Only a non-negative age is worth saying (the twin's databases run on the simulated clock).
-      const age = elapsed >= 0 ? ` (the last ${Math.round(elapsed / 60_000)} min)` : '';
+      // Only a known, non-negative age is worth saying (the twin's databases run on the simulated clock).
+      const minutes = minutesSince(since, now);
+      const age = minutes !== undefined ? ` (the last ${minutes} min)` : '';
       const window = since ? `every write made since ${since}${age}` : 'every write made since the snapshot';
       const what = 'kind' in plan && plan.kind === 'rollback' ? `rollback ${plan.deploymentId} moved production back to the previous release` : `deployment ${plan.deploymentId} failed after its migrations ran`;
       const question =
         `${plan.service}/${plan.environment}: ${what}. Restore snapshot ${snapshot?.identifier} (discards ${window}) or keep the database as it is? ` +
-        'Answer with SendTaskSuccess {"decision":"restore"} or {"decision":"keep"}; without an answer in 24 h the database is kept.';
-      await ledger.setPendingDecision(plan as DeploymentPlan, e.taskToken, question);
+        `Answer with SendTaskSuccess {"decision":"restore"} or {"decision":"keep"}; without an answer in ${DATABASE_DECISION_TIMEOUT_SECONDS / 3600} h the database is kept.`;
+      await ledger.setPendingDecision(plan as DeploymentPlan, e.taskToken, question, now, DATABASE_DECISION_TIMEOUT_SECONDS);
       await audit({ service: plan.service, environment: plan.environment, kind: 'waiting', deploymentId: plan.deploymentId, actor: 'cutover', message: 'awaiting a database decision (restore the snapshot or keep)', detail: { snapshot } });
       await notifyAbout('awaiting-decision', plan, `${plan.service}/${plan.environment}: restore the database?`, question, [
         cli('approve', plan, ' --decision restore'),
@@ -215,17 +210,17 @@ export const handler = async (event: unknown): Promise<unknown> => {
     case 'lockRollback': {
       const plan = e.plan as unknown as RollbackPlan;
       const target = e.rollbackTarget as unknown as RollbackTarget;
-      return ledger.takeLock(plan.service, plan.environment, { deploymentId: plan.deploymentId, executionArn: plan.executionArn, commit: target.target.commit ?? '-', purpose: 'rollback' });
+      return ledger.takeLock(plan.service, plan.environment, { deploymentId: plan.deploymentId, executionArn: plan.executionArn, commit: target.target.commit ?? '-', purpose: 'rollback' }, now);
     }
     case 'finishRollback': {
       const state = e.rollback as unknown as RollbackState;
       const plan = state.plan;
       const outcome = decideRollbackOutcome(state, e.outcome);
-      await ledger.updateRecord(plan, outcome);
+      await ledger.updateRecord(plan, outcome, now);
       const t = state.rollbackTarget;
       if (outcome.status === 'rolled-back' && t) {
         if (t.mode === 'kept-slot' && state.traffic?.idleHasTraffic === false) {
-          await ledger.recordRollback(plan, { ...t.target, slot: t.slots!.live }, t.from);
+          await ledger.recordRollback(plan, { ...t.target, slot: t.slots!.live }, t.from, now);
         } else {
           // The redeploy's own Promote made the target `current`; mark the release it replaced.
           await ledger.markRolledBack(plan, t.from);
@@ -271,7 +266,7 @@ export const handler = async (event: unknown): Promise<unknown> => {
   async function beginRollback(ledger: Ledger, plan: RollbackPlan): Promise<RollbackTarget> {
     const who = `${plan.service}/${plan.environment}`;
     try {
-      await ledger.takeLock(plan.service, plan.environment, { deploymentId: plan.deploymentId, executionArn: plan.executionArn, commit: '-', purpose: 'rollback' });
+      await ledger.takeLock(plan.service, plan.environment, { deploymentId: plan.deploymentId, executionArn: plan.executionArn, commit: '-', purpose: 'rollback' }, now);
     } catch (err) {
       if (!(err instanceof DeploymentInProgressError)) throw err;
       throw new DeploymentInProgressError(
@@ -378,7 +373,7 @@ export const handler = async (event: unknown): Promise<unknown> => {
       return { action: 'superseded', message: `deployment ${plan.deploymentId} is no longer the live release; the slots belong to what came after it` };
     }
     try {
-      await ledger.takeLock(plan.service, plan.environment, { deploymentId: plan.deploymentId, executionArn, commit: plan.release.commit, purpose: 'rollback-window' });
+      await ledger.takeLock(plan.service, plan.environment, { deploymentId: plan.deploymentId, executionArn, commit: plan.release.commit, purpose: 'rollback-window' }, now);
     } catch (err) {
       if (err instanceof DeploymentInProgressError) return { action: 'busy', message: 'a deployment or rollback is running; it owns the kept slot now' };
       throw err;

@@ -3,6 +3,9 @@
  * Every write is idempotent for a retried Step Functions task: the lock condition accepts the same
  * execution, record creation tolerates an existing record, release only deletes this execution's lock.
  * Follows the DynamoDB API: PutItem / UpdateItem / DeleteItem with ConditionExpression, GetItem, Query.
+ * Items are the zod model of lib/domain/ledger-items.ts: written in that shape, validated when read
+ * (a malformed item throws `Cutover.CorruptLedgerItem` naming it). Methods that record a time take
+ * `now` from their caller, which reads the clock once (or uses the time AWS gave it).
  */
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
@@ -11,101 +14,43 @@ import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client
 import { dynamoDocClient, sfnClient } from './clients';
 import { withRetryClassification } from './errors';
 import { DeploymentInProgressError } from '../domain/errors';
-import type { DeploymentPlan, RollbackPlan } from '../domain/plan';
+import type { DeploymentPlan } from '../domain/plan';
 import { otherSlot, type SlotName } from '../domain/slots';
+import type { DeploymentState, Outcome } from '../domain/records';
 import {
+  AuditEventSchema,
   auditPartition,
+  DeploymentRecordSchema,
   deploymentKey,
+  deploymentsPartition,
   environmentKey,
+  EnvironmentStateSchema,
+  LockItemSchema,
   lockKey,
+  parseLedgerItem,
   type AuditEvent,
-  type DeploymentState,
-  type DeploymentStatus,
+  type DeploymentRecord,
   type EnvironmentState,
-  type Outcome,
+  type LockHolder,
+  type LockItem,
+  type PendingKind,
   type ReleaseRef,
-} from '../domain/records';
+} from '../domain/ledger-items';
+import { isLockReclaimable, lockHolderWhat, pendingWindow, rollbackWindowUntil } from '../domain/ledger-decisions';
 
-export interface LockItem {
-  pk: string;
-  sk: string;
-  deploymentId: string;
-  executionArn: string;
-  /** ISO-8601. */
-  acquiredAt: string;
-  commit: string;
-  /** Task token of the callback wait the deployment is in now (bake, approval, database decision). */
-  pendingTaskToken?: string;
-  /** What that wait is: the alarm function fails only `bake` tokens. */
-  pendingKind?: PendingKind;
-  /** One line for operators: what is awaited and how to answer. */
-  pendingQuestion?: string;
-  /** What holds the lock: a deployment, a rollback, or the rollback window closing. @default 'deploy' */
-  purpose?: LockPurpose;
-  /**
-   * An operator's abort that arrived while the deployment was not in a bake or approval wait
-   * (`cutover abort`): the next such wait fails at once with `Cutover.Aborted`.
-   */
-  abortRequested?: { by: string; reason: string; at: string };
-  /** The stale execution this lock was reclaimed from. */
-  reclaimedFrom?: string;
-}
-
-/** What an execution holds the environment's lock for. */
-export type LockPurpose = 'deploy' | 'rollback' | 'rollback-window';
-
-/** Who takes a lock: any execution of cutover's state machines. */
-export interface LockHolder {
-  deploymentId: string;
-  executionArn: string;
-  /** The commit being deployed or rolled back to (`-` when unknown). */
-  commit: string;
-  purpose: LockPurpose;
-}
+// The item model lives in lib/domain/ledger-items.ts; re-exported for the adapter's callers.
+export type { DeploymentRecord, LockHolder, LockItem, LockPurpose, PendingKind } from '../domain/ledger-items';
 
 /**
- * The kinds of callback waits a deployment can be in: a bake (an alarm or an operator ends it early),
- * an approval gate, an operator's database decision.
+ * Status of a Step Functions execution (DescribeExecution), `MISSING` when it does not exist.
+ * @throws Cutover.Transient on throttling; other SDK errors as they are
  */
-export type PendingKind = 'bake' | 'approval' | 'database-decision';
-
-export interface DeploymentRecord {
-  pk: string;
-  sk: string;
-  deploymentId: string;
-  executionArn: string;
-  service: string;
-  environment: string;
-  status: DeploymentStatus;
-  commit: string;
-  image: string;
-  /** What started it: a deploy's trigger, or a rollback's (`alarm`, `cli`, `console`). */
-  trigger: DeploymentPlan['trigger'] | RollbackPlan['trigger'];
-  /** ISO-8601 times. */
-  startedAt: string;
-  finishedAt?: string;
-  error?: string | null;
-  message?: string;
-  liveSlot?: string;
-  /** Task token of the callback wait the deployment is in (bake, approval, database decision). */
-  pendingTaskToken?: string;
-  pendingKind?: PendingKind;
-  pendingQuestion?: string;
-  /** `deploy` (a release) or `rollback` (the rollback state machine). @default 'deploy' */
-  kind?: 'deploy' | 'rollback';
-  /** Set on a succeeded deployment once a rollback took production away from it (the rollback's id). */
-  rolledBackBy?: string;
-  /** Why a rollback ran (rollback records). */
-  reason?: string;
-}
-
-/** Whether a Step Functions execution is RUNNING (DescribeExecution); a missing execution is not. */
-async function isStillRunning(executionArn: string): Promise<boolean> {
+async function executionStatus(executionArn: string): Promise<string> {
   try {
     const out = await withRetryClassification(() => sfnClient().send(new DescribeExecutionCommand({ executionArn })));
-    return out.status === 'RUNNING' || out.status === 'PENDING_REDRIVE';
+    return out.status ?? 'MISSING';
   } catch (err) {
-    if (err instanceof ExecutionDoesNotExist) return false;
+    if (err instanceof ExecutionDoesNotExist) return 'MISSING';
     throw err;
   }
 }
@@ -120,7 +65,7 @@ export class Ledger {
    * DescribeExecution) is reclaimed, so a lock never wedges the environment.
    * @throws DeploymentInProgressError when another, running execution holds the lock (message names it)
    */
-  async acquire(plan: DeploymentPlan, now = new Date()): Promise<LockItem> {
+  async acquire(plan: DeploymentPlan, now: Date): Promise<LockItem> {
     const lock = await this.takeLock(
       plan.service,
       plan.environment,
@@ -137,7 +82,7 @@ export class Ledger {
    * (DescribeExecution) is reclaimed with a write conditional on that stale holder.
    * @throws DeploymentInProgressError when another, running execution holds it (the message names it and what to do)
    */
-  async takeLock(service: string, environment: string, holder: LockHolder, now = new Date()): Promise<LockItem> {
+  async takeLock(service: string, environment: string, holder: LockHolder, now: Date): Promise<LockItem> {
     const lock: LockItem = { ...lockKey(service, environment), ...holder, acquiredAt: now.toISOString() };
     const db = dynamoDocClient();
     try {
@@ -156,7 +101,7 @@ export class Ledger {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
     }
     const held = await this.getLock(service, environment);
-    if (held && !(await isStillRunning(held.executionArn))) {
+    if (held && isLockReclaimable(await executionStatus(held.executionArn))) {
       // The holder stopped, failed or timed out without releasing: take the lock over, but only if
       // it is still that stale holder's (another execution may have reclaimed it meanwhile).
       try {
@@ -177,7 +122,7 @@ export class Ledger {
       }
     }
     const current = (await this.getLock(service, environment)) ?? held;
-    const what = current?.purpose === 'rollback' ? 'rollback' : current?.purpose === 'rollback-window' ? 'closing rollback window' : 'deployment';
+    const what = lockHolderWhat(current?.purpose);
     throw new DeploymentInProgressError(
       `${service}/${environment} is locked by ${what} ${current?.deploymentId ?? '(unknown)'} ` +
         `(commit ${current?.commit?.slice(0, 7) ?? '?'}, since ${current?.acquiredAt ?? '?'}, execution ${current?.executionArn ?? '?'}), which is still running. ` +
@@ -232,27 +177,36 @@ export class Ledger {
     }
   }
 
+  /**
+   * The environment's lock, if held.
+   * @throws Cutover.CorruptLedgerItem when the item is not a lock cutover wrote
+   */
   async getLock(service: string, environment: string): Promise<LockItem | undefined> {
     const out = await withRetryClassification(() =>
       dynamoDocClient().send(new GetCommand({ TableName: this.tableName, Key: lockKey(service, environment), ConsistentRead: true })),
     );
-    return out.Item as LockItem | undefined;
+    return out?.Item ? parseLedgerItem(LockItemSchema, out.Item, `the lock of ${service}/${environment}`) : undefined;
   }
 
   /**
-   * Store the task token of the callback wait the deployment enters (`kind`), with a line for operators,
-   * on its record and on the environment's lock, where the alarm function and the CLI find it. The lock
-   * is only updated while this execution holds it. Idempotent (a retried task stores its new token).
+   * Store the task token of the callback wait the deployment enters (`kind`), with a line for operators
+   * and the wait's bounds (`pendingSince` = now, `pendingUntil` = now + `timeoutSeconds`), on its record
+   * and on the environment's lock, where the alarm function and the CLI find it. The lock is only
+   * updated while this execution holds it. Idempotent (a retried task stores its new token).
+   * @param timeoutSeconds the wait's timeout (its state's TimeoutSeconds), if it has one
    */
-  async setPending(plan: DeploymentPlan, kind: PendingKind, taskToken: string, question: string): Promise<void> {
+  async setPending(plan: DeploymentPlan, kind: PendingKind, taskToken: string, question: string, now: Date, timeoutSeconds?: number): Promise<void> {
     const db = dynamoDocClient();
-    const values = { ':t': taskToken, ':k': kind, ':q': question };
+    const bounds = pendingWindow(now, timeoutSeconds);
+    const values: Record<string, string> = { ':t': taskToken, ':k': kind, ':q': question, ':s': bounds.pendingSince };
+    if (bounds.pendingUntil) values[':u'] = bounds.pendingUntil;
+    const update = `SET pendingTaskToken = :t, pendingKind = :k, pendingQuestion = :q, pendingSince = :s${bounds.pendingUntil ? ', pendingUntil = :u' : ' REMOVE pendingUntil'}`;
     await withRetryClassification(() =>
       db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: deploymentKey(plan),
-          UpdateExpression: 'SET pendingTaskToken = :t, pendingKind = :k, pendingQuestion = :q',
+          UpdateExpression: update,
           ExpressionAttributeValues: values,
         }),
       ),
@@ -263,7 +217,7 @@ export class Ledger {
           new UpdateCommand({
             TableName: this.tableName,
             Key: lockKey(plan.service, plan.environment),
-            UpdateExpression: 'SET pendingTaskToken = :t, pendingKind = :k, pendingQuestion = :q',
+            UpdateExpression: update,
             ConditionExpression: 'executionArn = :me',
             ExpressionAttributeValues: { ...values, ':me': plan.executionArn },
           }),
@@ -275,15 +229,15 @@ export class Ledger {
   }
 
   /** Store the task token of a pending operator decision (database policy `approve`). */
-  async setPendingDecision(plan: DeploymentPlan, taskToken: string, question: string): Promise<void> {
-    await this.setPending(plan, 'database-decision', taskToken, question);
+  async setPendingDecision(plan: DeploymentPlan, taskToken: string, question: string, now: Date, timeoutSeconds?: number): Promise<void> {
+    await this.setPending(plan, 'database-decision', taskToken, question, now, timeoutSeconds);
   }
 
   /**
    * Record the outcome, update the environment's state on success, and release the lock (only if this
    * execution holds it). Safe to call twice.
    */
-  async finish(plan: DeploymentPlan, outcome: Outcome, state?: Pick<DeploymentState, 'slots' | 'migration' | 'snapshot'>, now = new Date()): Promise<void> {
+  async finish(plan: DeploymentPlan, outcome: Outcome, state: Pick<DeploymentState, 'slots' | 'migration' | 'snapshot'> | undefined, now: Date): Promise<void> {
     await this.updateRecord(plan, outcome, now);
     if (outcome.status === 'succeeded') await this.recordPromotion(plan, outcome, state ?? {}, now);
     await this.releaseLock(plan.service, plan.environment, plan.executionArn);
@@ -293,7 +247,7 @@ export class Ledger {
   async updateRecord(
     key: Pick<DeploymentPlan, 'service' | 'environment' | 'startedAt' | 'deploymentId'>,
     outcome: Pick<Outcome, 'status' | 'error' | 'message' | 'liveSlot'>,
-    now = new Date(),
+    now: Date,
   ): Promise<void> {
     await withRetryClassification(() =>
       dynamoDocClient().send(
@@ -301,7 +255,7 @@ export class Ledger {
           TableName: this.tableName,
           Key: deploymentKey(key),
           UpdateExpression:
-            'SET #status = :s, finishedAt = :f, #error = :e, message = :m, liveSlot = :l REMOVE pendingTaskToken, pendingKind, pendingQuestion',
+            'SET #status = :s, finishedAt = :f, #error = :e, message = :m, liveSlot = :l REMOVE pendingTaskToken, pendingKind, pendingQuestion, pendingSince, pendingUntil',
           ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
           ExpressionAttributeValues: { ':s': outcome.status, ':f': now.toISOString(), ':e': outcome.error, ':m': outcome.message, ':l': outcome.liveSlot },
         }),
@@ -341,7 +295,7 @@ export class Ledger {
               deploymentId: plan.deploymentId,
               keptSlot,
               kept,
-              until: new Date(now.getTime() + plan.rollbackWindowSeconds * 1000).toISOString(),
+              until: rollbackWindowUntil(now, plan.rollbackWindowSeconds),
               seconds: plan.rollbackWindowSeconds,
             },
           }
@@ -387,7 +341,7 @@ export class Ledger {
     plan: { service: string; environment: string; deploymentId: string },
     release: ReleaseRef,
     from: ReleaseRef | undefined,
-    now = new Date(),
+    now: Date,
   ): Promise<void> {
     const db = dynamoDocClient();
     const item: EnvironmentState = {
@@ -444,12 +398,15 @@ export class Ledger {
     }
   }
 
-  /** The environment state item (live slot, live release, rollback window), if any deployment finished. */
+  /**
+   * The environment state item (live slot, live release, rollback window), if any deployment finished.
+   * @throws Cutover.CorruptLedgerItem when the item is not an environment state cutover wrote
+   */
   async getEnvironment(service: string, environment: string): Promise<EnvironmentState | undefined> {
     const out = await withRetryClassification(() =>
       dynamoDocClient().send(new GetCommand({ TableName: this.tableName, Key: environmentKey(service, environment), ConsistentRead: true })),
     );
-    return out.Item as EnvironmentState | undefined;
+    return out?.Item ? parseLedgerItem(EnvironmentStateSchema, out.Item, `the state of ${service}/${environment}`) : undefined;
   }
 
   /**
@@ -483,8 +440,8 @@ export class Ledger {
           }),
         ),
       );
-      events.push(...((out.Items ?? []) as AuditEvent[]));
-      start = out.LastEvaluatedKey;
+      events.push(...(out?.Items ?? []).map((item, i) => parseLedgerItem(AuditEventSchema, item, `audit event ${events.length + i + 1} of ${service}/${environment}`)));
+      start = out?.LastEvaluatedKey;
     } while (start && events.length < limit);
     return events.slice(0, limit);
   }
@@ -496,12 +453,12 @@ export class Ledger {
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': `DEPLOYMENTS#${service}#${environment}` },
+          ExpressionAttributeValues: { ':pk': deploymentsPartition(service, environment) },
           ScanIndexForward: false,
           Limit: limit,
         }),
       ),
     );
-    return (out.Items ?? []) as DeploymentRecord[];
+    return (out?.Items ?? []).map((item, i) => parseLedgerItem(DeploymentRecordSchema, item, `deployment record ${i + 1} of ${service}/${environment}`));
   }
 }

@@ -10,11 +10,14 @@
  *
  * Every action appends an `operator-action` event to the audit timeline after its AWS call succeeded.
  */
-import { StartExecutionCommand, type DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
+import { randomUUID } from 'node:crypto';
+import type { DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
 import type { z } from 'zod';
-import { sfnClient } from '../aws/clients';
-import type { Ledger, PendingKind } from '../aws/ledger';
+import type { Ledger } from '../aws/ledger';
+import { startExecutionByName } from '../aws/sfn';
 import { failTask, succeedTask } from '../aws/task-tokens';
+import { isRollbackWindowOpen } from '../domain/ledger-decisions';
+import type { PendingKind } from '../domain/ledger-items';
 import { ExplicitDeployInputSchema, type ExplicitDeployInput } from '../domain/deploy-input';
 import { RollbackInputSchema, type RollbackInput } from '../domain/rollback-input';
 import {
@@ -69,6 +72,13 @@ const WAIT_LABEL: Record<PendingKind, string> = {
   'database-decision': 'a database decision',
 };
 
+/** What happens when a wait reaches its `pendingUntil` without an answer. */
+const UNTIL_TEXT: Record<PendingKind, string> = {
+  bake: 'then the alarms are checked once more and traffic moves on',
+  approval: 'without an answer the deployment rolls back (Cutover.ApprovalTimedOut)',
+  'database-decision': 'without an answer the database is kept as it is',
+};
+
 /**
  * The part of a pending question for people at a terminal: without the `<service>/<environment>: `
  * prefix and without the sentences that explain the raw Step Functions answer (the CLI's commands
@@ -100,7 +110,7 @@ interface Running {
   readonly execution?: DescribeExecutionCommandOutput;
   readonly current: CurrentState;
   /** The wait the deployment is in now (the lock's pending wait, while its state still waits). */
-  readonly wait?: { kind: PendingKind; token: string; question: string };
+  readonly wait?: { kind: PendingKind; token: string; question: string; until?: string };
 }
 
 async function readRunning(lock: Lock): Promise<Running> {
@@ -108,7 +118,7 @@ async function readRunning(lock: Lock): Promise<Running> {
   const current = execution?.status === 'RUNNING' ? currentState(await recentEvents(lock.executionArn)) : { exited: false, waitingForCallback: false };
   const wait =
     current.waitingForCallback && lock.pendingKind && lock.pendingTaskToken
-      ? { kind: lock.pendingKind, token: lock.pendingTaskToken, question: lock.pendingQuestion ?? '' }
+      ? { kind: lock.pendingKind, token: lock.pendingTaskToken, question: lock.pendingQuestion ?? '', ...(lock.pendingUntil ? { until: lock.pendingUntil } : {}) }
       : undefined;
   return { lock, execution, current, wait };
 }
@@ -201,7 +211,8 @@ export interface EnvironmentStatus {
     since: string;
     trigger: string | null;
     execution: { status: string; state: string | null; stateEnteredAt: string | null };
-    waitingFor: { kind: PendingKind; question: string; actions: string[] } | null;
+    /** `until`: ISO-8601 end of the wait by its own timeout, when the lock records one. */
+    waitingFor: { kind: PendingKind; question: string; until: string | null; actions: string[] } | null;
     actions: string[];
     abortRequested: Lock['abortRequested'] | null;
   } | null;
@@ -209,7 +220,7 @@ export interface EnvironmentStatus {
 }
 
 /** `cli:alice`, `retry:alice (of 1234…)`, `github-push:octocat`. */
-export function triggerText(trigger: DeploymentRow['trigger']): string {
+export function triggerText(trigger: DeploymentRow['trigger'] | undefined): string {
   if (!trigger) return '—';
   const actor = trigger.actor && !trigger.actor.startsWith(`${trigger.source}:`) ? `:${trigger.actor}` : trigger.actor ? trigger.actor.slice(trigger.source.length) : '';
   return `${trigger.source}${actor}${trigger.of ? ` (of ${trigger.of})` : ''}`;
@@ -236,7 +247,7 @@ async function environmentStatus(ctx: CommandContext, ref: EnvRef): Promise<Envi
         state: stale ? null : (r.current.state ?? null),
         stateEnteredAt: !stale && r.current.enteredAt ? new Date(r.current.enteredAt).toISOString() : null,
       },
-      waitingFor: r.wait ? { kind: r.wait.kind, question: r.wait.question, actions: waitActions(ref, r.wait.kind) } : null,
+      waitingFor: r.wait ? { kind: r.wait.kind, question: r.wait.question, until: r.wait.until ?? null, actions: waitActions(ref, r.wait.kind) } : null,
       actions: stale ? [] : r.wait ? waitActions(ref, r.wait.kind) : (lock.purpose ?? 'deploy') === 'deploy' ? [cmd(ref, 'abort', '--reason <text>')] : [],
       abortRequested: lock.abortRequested ?? null,
     };
@@ -246,7 +257,7 @@ async function environmentStatus(ctx: CommandContext, ref: EnvRef): Promise<Envi
     service: ref.service,
     environment: ref.environment,
     live: env ? { slot: env.liveSlot, release: env.current ?? (env.lastGoodCommit ? { slot: env.liveSlot, commit: env.lastGoodCommit, image: env.lastGoodImage, deploymentId: env.lastGoodDeploymentId } : null) } : null,
-    rollbackWindow: env?.rollbackWindow ? { ...env.rollbackWindow, open: new Date(env.rollbackWindow.until).getTime() > now.getTime() } : null,
+    rollbackWindow: env?.rollbackWindow ? { ...env.rollbackWindow, open: isRollbackWindowOpen(env.rollbackWindow, now) } : null,
     running: runningStatus,
     last: last
       ? { deploymentId: last.deploymentId, kind: last.kind ?? 'deploy', status: last.status, commit: last.commit, startedAt: last.startedAt, finishedAt: last.finishedAt, error: last.error ?? null, message: last.message }
@@ -287,7 +298,10 @@ export function renderStatus(s: EnvironmentStatus, now: Date): string {
     const what = r.purpose === 'deploy' ? 'deployment' : r.purpose === 'rollback' ? 'rollback' : r.purpose;
     rows.push(['running', `${what} ${r.deploymentId}${r.commit ? `, commit ${shortCommit(r.commit)}` : ''}, since ${when(r.since, now)}${r.trigger ? `, by ${r.trigger}` : ''}`]);
     rows.push(['state', r.execution.state ? `${r.execution.state}${r.execution.stateEnteredAt ? ` (entered ${when(r.execution.stateEnteredAt, now)})` : ''}` : 'starting']);
-    if (r.waitingFor) rows.push(['waits for', `${WAIT_LABEL[r.waitingFor.kind]}: ${questionSummary(r.waitingFor.question, ref)}`]);
+    if (r.waitingFor) {
+      rows.push(['waits for', `${WAIT_LABEL[r.waitingFor.kind]}: ${questionSummary(r.waitingFor.question, ref)}`]);
+      if (r.waitingFor.until) rows.push(['until', `${when(r.waitingFor.until, now)}: ${UNTIL_TEXT[r.waitingFor.kind]}`]);
+    }
     else rows.push(['waits for', 'nothing from an operator']);
     if (r.abortRequested) rows.push(['abort', `requested by ${r.abortRequested.by} at ${when(r.abortRequested.at, now)}: ${r.abortRequested.reason} (takes effect at the next bake or approval wait)`]);
     if (r.actions.length > 0) rows.push(['act', r.actions.join('\n')]);
@@ -515,11 +529,14 @@ interface Started {
   readonly deploymentId: string;
 }
 
+/**
+ * Start an execution named by a fresh UUID (what StartExecution would pick), through the idempotent
+ * adapter: the SDK's own retries of a request that reached AWS start nothing twice.
+ */
 async function start(ctx: CommandContext, kind: StateMachineKind, input: unknown): Promise<Started> {
   const stateMachineArn = await ctx.target.stateMachineArn(kind);
-  const out = await sfnClient().send(new StartExecutionCommand({ stateMachineArn, input: JSON.stringify(input) }));
-  const executionArn = out.executionArn!;
-  return { executionArn, deploymentId: executionArn.slice(executionArn.lastIndexOf(':') + 1) };
+  const out = await startExecutionByName({ stateMachineArn, name: randomUUID(), input });
+  return { executionArn: out.executionArn, deploymentId: out.executionArn.slice(out.executionArn.lastIndexOf(':') + 1) };
 }
 
 /** Errors of executions that were refused before they changed anything (bad input, the lock held). */

@@ -13,17 +13,19 @@ import {
 } from '@aws-sdk/client-sfn';
 import { dynamoDocClient, sfnClient } from '../aws/clients';
 import type { Ledger } from '../aws/ledger';
-import {
-  AuditEventSchema,
-  DeploymentRecordSchema,
-  EnvironmentStateSchema,
-  LockItemSchema,
-  parseItem,
-  type Audit,
-  type DeploymentRow,
-  type Environment,
-  type Lock,
-} from './schemas';
+import { DeploymentRecordSchema, deploymentsPartition, LedgerItemError, parseLedgerItem } from '../domain/ledger-items';
+import { CliError } from './errors';
+import type { Audit, DeploymentRow, Environment, Lock } from './schemas';
+
+/** Run a ledger read; an item that is not what cutover writes becomes a one-line CliError with the likely fix. */
+async function validated<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (err instanceof LedgerItemError) throw new CliError(`${err.message}: is --table the cutover ledger?`);
+    throw err;
+  }
+}
 
 /** A service and environment. */
 export interface EnvRef {
@@ -80,25 +82,21 @@ export class LedgerReader {
   ) {}
 
   async lock(ref: EnvRef): Promise<Lock | undefined> {
-    const item = await this.ledger.getLock(ref.service, ref.environment);
-    return item ? parseItem(LockItemSchema, item, `the lock of ${envName(ref)}`) : undefined;
+    return validated(() => this.ledger.getLock(ref.service, ref.environment));
   }
 
   async environment(ref: EnvRef): Promise<Environment | undefined> {
-    const item = await this.ledger.getEnvironment(ref.service, ref.environment);
-    return item ? parseItem(EnvironmentStateSchema, item, `the state of ${envName(ref)}`) : undefined;
+    return validated(() => this.ledger.getEnvironment(ref.service, ref.environment));
   }
 
   /** Deployment and rollback records, newest first. */
   async history(ref: EnvRef, limit: number): Promise<DeploymentRow[]> {
-    const items = await this.ledger.history(ref.service, ref.environment, limit);
-    return items.map((item, i) => parseItem(DeploymentRecordSchema, item, `deployment record ${i + 1} of ${envName(ref)}`));
+    return validated(() => this.ledger.history(ref.service, ref.environment, limit));
   }
 
   /** Audit events, newest first. */
   async timeline(ref: EnvRef, opts: { limit?: number; deploymentId?: string }): Promise<Audit[]> {
-    const items = await this.ledger.timeline(ref.service, ref.environment, opts);
-    return items.map((item, i) => parseItem(AuditEventSchema, item, `audit event ${i + 1} of ${envName(ref)}`));
+    return validated(() => this.ledger.timeline(ref.service, ref.environment, opts));
   }
 
   /** The record of one deployment (or rollback) by id: a Query of the environment's records, newest first. */
@@ -110,13 +108,13 @@ export class LedgerReader {
           TableName: this.tableName,
           KeyConditionExpression: 'pk = :pk',
           FilterExpression: 'deploymentId = :d',
-          ExpressionAttributeValues: { ':pk': `DEPLOYMENTS#${ref.service}#${ref.environment}`, ':d': deploymentId },
+          ExpressionAttributeValues: { ':pk': deploymentsPartition(ref.service, ref.environment), ':d': deploymentId },
           ScanIndexForward: false,
           ExclusiveStartKey: start,
         }),
       );
       const item = out.Items?.[0];
-      if (item) return parseItem(DeploymentRecordSchema, item, `deployment record ${deploymentId}`);
+      if (item) return validated(async () => parseLedgerItem(DeploymentRecordSchema, item, `deployment record ${deploymentId}`));
       start = out.LastEvaluatedKey;
     } while (start);
     return undefined;

@@ -1,117 +1,15 @@
 /**
- * Deployment lock and deployment records: key layout and outcome wording. Pure.
- *
- * One DynamoDB table (keys `pk`, `sk`):
- *  - lock:        pk `LOCK#<service>#<environment>`, sk `LOCK`
- *  - deployment:  pk `DEPLOYMENTS#<service>#<environment>`, sk `<startedAt ISO>#<deploymentId>`
- *  - environment: pk `ENV#<service>#<environment>`, sk `STATE` (live slot, the live release, the rollback window)
- *  - audit:       pk `AUDIT#<service>#<environment>`, sk `<at ISO>#<random>` (the timeline, see {@link AuditEvent})
+ * Deployment outcomes: what a finished deployment or rollback is recorded as, and the wording operators
+ * read. Pure. The ledger's item model (lock, records, environment state, audit events, keys) is
+ * lib/domain/ledger-items.ts; time-dependent decisions over it are lib/domain/ledger-decisions.ts.
  */
 import type { DeploymentPlan, RollbackPlan } from './plan';
 import type { SlotName } from './slots';
+import type { DeploymentStatus, ReleaseRef } from './ledger-items';
 
-export const lockKey = (service: string, environment: string) => ({ pk: `LOCK#${service}#${environment}`, sk: 'LOCK' });
-export const deploymentKey = (plan: Pick<DeploymentPlan, 'service' | 'environment' | 'startedAt' | 'deploymentId'>) => ({
-  pk: `DEPLOYMENTS#${plan.service}#${plan.environment}`,
-  sk: `${plan.startedAt}#${plan.deploymentId}`,
-});
-export const environmentKey = (service: string, environment: string) => ({ pk: `ENV#${service}#${environment}`, sk: 'STATE' });
-/** Partition of a service and environment's audit timeline. */
-export const auditPartition = (service: string, environment: string) => `AUDIT#${service}#${environment}`;
-
-/** A release as the environment state remembers it. */
-export interface ReleaseRef {
-  /** The deployment (execution name) that made it live; absent for a release cutover did not deploy. */
-  deploymentId?: string;
-  commit?: string;
-  image?: string;
-  /** The slot it runs in. */
-  slot: SlotName;
-  /** ISO-8601 start of that deployment (with `deploymentId`, the key of its record). */
-  startedAt?: string;
-  /** ISO-8601 time it got 100% of production traffic. */
-  promotedAt?: string;
-  /** What started the deployment that made it live (`github-push`, `rollback`, ...). */
-  source?: string;
-  /** Whether that deployment ran the migration command. */
-  migrationsRan?: boolean;
-  /** The snapshot that deployment took before migrating (the restore point when rolling it back). */
-  snapshot?: { identifier: string; createdAt?: string } | null;
-}
-
-/**
- * The environment state item: what is live, and the rollback window after the last promotion.
- * Written by the ledger when a deployment is promoted or rolled back.
- */
-export interface EnvironmentState {
-  pk: string;
-  sk: string;
-  /** Slot with 100% of production traffic. */
-  liveSlot: SlotName;
-  /** The live release (as of the last promotion or rollback). */
-  current?: ReleaseRef;
-  /**
-   * Present while the previous release is kept running after a promotion: an alarm or an operator's
-   * rollback flips production back to `keptSlot` at once. Removed when the window closes (the
-   * `rollback-window` state machine), when a rollback uses it, and when the next deployment starts.
-   */
-  rollbackWindow?: {
-    /** The promoted deployment this window belongs to. */
-    deploymentId: string;
-    /** The slot still running the previous release. */
-    keptSlot: SlotName;
-    /** The previous release, when known. */
-    kept?: ReleaseRef;
-    /** ISO-8601 time the window closes (informational; the window state machine closes it). */
-    until: string;
-    /** Length of the window, seconds. */
-    seconds: number;
-  };
-  /** Kept for records written before `current` existed. */
-  lastGoodDeploymentId?: string;
-  lastGoodCommit?: string;
-  lastGoodImage?: string;
-  /** ISO-8601. */
-  updatedAt: string;
-}
-
-/** What an audit timeline event is about. */
-export type AuditKind =
-  | 'deployment-started'
-  | 'waiting'
-  | 'operator-action'
-  | 'alarm'
-  | 'deployment-finished'
-  | 'rollback-started'
-  | 'rollback-finished'
-  | 'rollback-window-opened'
-  | 'rollback-window-closed'
-  | 'notification';
-
-/** One event of a service and environment's audit timeline (newest first when queried). */
-export interface AuditEvent {
-  pk: string;
-  sk: string;
-  /** ISO-8601 time of the event. */
-  at: string;
-  service: string;
-  environment: string;
-  kind: AuditKind;
-  /** The deployment or rollback (execution name) it belongs to, if any. */
-  deploymentId?: string;
-  executionArn?: string;
-  /**
-   * Who acted: an operator's name or IAM identity, `alarm:<alarm name>`, a pusher's login, or
-   * `cutover` for the state machines' own steps.
-   */
-  actor: string;
-  /** One line for humans. */
-  message: string;
-  /** Anything else worth keeping (percent, error name, snapshot, ...). */
-  detail?: Record<string, unknown>;
-}
-
-export type DeploymentStatus = 'in-progress' | 'succeeded' | 'failed' | 'rolled-back' | 'rollback-failed';
+// The item model moved to ledger-items.ts; these names stay importable from here for existing callers.
+export { auditPartition, deploymentKey, environmentKey, lockKey } from './ledger-items';
+export type { AuditEvent, AuditKind, DeploymentStatus, EnvironmentState, ReleaseRef } from './ledger-items';
 
 /** The state a deploy execution carries (the subset the ledger reads). Fields are as the state machine writes them. */
 export interface DeploymentState {

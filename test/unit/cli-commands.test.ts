@@ -270,6 +270,7 @@ describe('cli commands: starting executions', () => {
     assert.equal(await commands.deploy(ctx, REF, { commit: 'abcdef1', image: 'repo:v9', message: 'v9' }), 0);
     const start = sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input;
     assert.equal(start.stateMachineArn, 'arn:aws:states:us-east-1:123456789012:stateMachine:cutover-deploy');
+    assert.match(start.name!, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'named (a UUID), so a retried request starts nothing twice');
     assert.deepEqual(JSON.parse(start.input!), {
       service: 'hello-world',
       environment: 'production',
@@ -294,7 +295,9 @@ describe('cli commands: starting executions', () => {
 
   it('retry refuses a deployment that is still running, and one that does not exist', async () => {
     setup({});
-    dynamoMock.on(QueryCommand).resolves({ Items: [{ pk: 'DEPLOYMENTS#hello-world#production', sk: 'x#d-7', deploymentId: 'd-7', executionArn: EXEC, status: 'in-progress', startedAt: NOW.toISOString(), commit: 'abcdef1' }] });
+    dynamoMock.on(QueryCommand).resolves({
+      Items: [{ pk: 'DEPLOYMENTS#hello-world#production', sk: 'x#d-7', deploymentId: 'd-7', executionArn: EXEC, service: 'hello-world', environment: 'production', status: 'in-progress', startedAt: NOW.toISOString(), commit: 'abcdef1', image: 'img:abcdef1', trigger: { source: 'cli', actor: 'ada' } }],
+    });
     const { ctx } = context();
     assert.match(await cliError(commands.retry(ctx, REF, 'd-7')), /deployment d-7 of hello-world\/production is still running: there is nothing to retry yet/);
     dynamoMock.on(QueryCommand).resolves({ Items: [] });

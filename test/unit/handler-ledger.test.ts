@@ -359,8 +359,11 @@ describe('ledger handler', () => {
       assert.deepEqual(out, { waiting: true });
       const update = dynamoMock.commandCalls(UpdateCommand)[0]!.args[0].input;
       assert.deepEqual(update.Key, RECORD_KEY);
-      assert.equal(update.UpdateExpression, 'SET pendingTaskToken = :t, pendingKind = :k, pendingQuestion = :q');
+      assert.equal(update.UpdateExpression, 'SET pendingTaskToken = :t, pendingKind = :k, pendingQuestion = :q, pendingSince = :s, pendingUntil = :u');
       assert.equal(update.ExpressionAttributeValues![':k'], 'database-decision');
+      // The wait's bounds: since the handler's clock, until 24 h later (the state's TimeoutSeconds).
+      const since = Date.parse(update.ExpressionAttributeValues![':s']);
+      assert.equal(Date.parse(update.ExpressionAttributeValues![':u']) - since, 86_400_000);
       assert.equal(update.ExpressionAttributeValues![':t'], 'token-123');
       assert.ok(
         update.ExpressionAttributeValues![':q'].includes(`Restore snapshot snap-1 (discards every write made since ${createdAt} (the last 7 min)) or keep the database as it is?`),
@@ -449,7 +452,7 @@ describe('ledger handler', () => {
       process.env.NOTIFICATION_TOPIC_ARN = TOPIC;
       const p = gated('before-traffic');
       dynamoMock.on(GetCommand, { Key: LOCK_KEY }).resolves({
-        Item: { ...LOCK_KEY, deploymentId: 'run-1', executionArn: p.executionArn, commit: SHA, pendingKind: 'approval', abortRequested: { by: 'alice', reason: 'customer demo', at: '2024-05-01T12:05:00.000Z' } },
+        Item: { ...LOCK_KEY, deploymentId: 'run-1', executionArn: p.executionArn, acquiredAt: '2024-05-01T12:00:00.000Z', commit: SHA, pendingKind: 'approval', abortRequested: { by: 'alice', reason: 'customer demo', at: '2024-05-01T12:05:00.000Z' } },
       });
       sfnMock.on(SendTaskFailureCommand).resolves({});
       const out = await handler({ action: 'awaitApproval', taskToken: 'approval-token', plan: p, traffic: { percent: 0, nextIndex: 0 } });
@@ -463,7 +466,7 @@ describe('ledger handler', () => {
 
     it('a token already closed when the abort fails it is harmless', async () => {
       const p = gated('before-traffic');
-      dynamoMock.on(GetCommand, { Key: LOCK_KEY }).resolves({ Item: { ...LOCK_KEY, executionArn: p.executionArn, abortRequested: { by: 'alice', reason: 'r', at: 'a' } } });
+      dynamoMock.on(GetCommand, { Key: LOCK_KEY }).resolves({ Item: { ...LOCK_KEY, deploymentId: 'run-1', executionArn: p.executionArn, acquiredAt: '2024-05-01T12:00:00.000Z', commit: SHA, abortRequested: { by: 'alice', reason: 'r', at: 'a' } } });
       sfnMock.on(SendTaskFailureCommand).rejects(sdkError(TaskTimedOut));
       assert.deepEqual(await handler({ action: 'awaitApproval', taskToken: 't', plan: p, traffic: { percent: 0, nextIndex: 0 } }), { waiting: false, aborted: true });
     });
@@ -533,7 +536,7 @@ describe('ledger handler', () => {
     it('an abort requested on the lock earlier fails the bake token at once with Cutover.Aborted, naming the operator', async () => {
       dynamoMock.on(UpdateCommand).resolves({});
       dynamoMock.on(GetCommand, { Key: LOCK_KEY }).resolves({
-        Item: { ...LOCK_KEY, deploymentId: 'run-1', executionArn: plan.executionArn, commit: SHA, abortRequested: { by: 'alice', reason: 'wrong build', at: '2024-05-01T12:05:00.000Z' } },
+        Item: { ...LOCK_KEY, deploymentId: 'run-1', executionArn: plan.executionArn, acquiredAt: '2024-05-01T12:00:00.000Z', commit: SHA, abortRequested: { by: 'alice', reason: 'wrong build', at: '2024-05-01T12:05:00.000Z' } },
       });
       sfnMock.on(SendTaskFailureCommand).resolves({});
       cloudWatchMock.on(DescribeAlarmsCommand).resolves(alarms('OK'));
@@ -550,7 +553,7 @@ describe('ledger handler', () => {
     it('an abort request on a lock held by another execution is not ours: the bake runs', async () => {
       dynamoMock.on(UpdateCommand).resolves({});
       dynamoMock.on(GetCommand, { Key: LOCK_KEY }).resolves({
-        Item: { ...LOCK_KEY, deploymentId: 'run-0', executionArn: 'arn:aws:states:us-east-1:123456789012:execution:cutover-deploy:run-0', commit: SHA, abortRequested: { by: 'alice', reason: 'x', at: 'y' } },
+        Item: { ...LOCK_KEY, deploymentId: 'run-0', executionArn: 'arn:aws:states:us-east-1:123456789012:execution:cutover-deploy:run-0', acquiredAt: '2024-05-01T12:00:00.000Z', commit: SHA, abortRequested: { by: 'alice', reason: 'x', at: 'y' } },
       });
       cloudWatchMock.on(DescribeAlarmsCommand).resolves(alarms('OK'));
       const out = await handler({ action: 'awaitBake', taskToken: 'bake-token', plan, traffic });
