@@ -1,21 +1,19 @@
 /**
- * Timers in simulated time for the living twin's ECS.
+ * Timers in simulated time for the living twin's ECS: a group of {@link SimClock} timers that can be
+ * cleared together when the ECS closes.
  *
- * A timer is due `seconds` simulated seconds after it is set. It fires by a real `setTimeout` of
- * `clock.realMs(seconds)` (unref'd: pending timers never keep the process alive), or earlier when
- * {@link SimTimers.runDue} finds simulated time past its due time (after `clock.advance()`). On a frozen
- * clock (`timeScale: 0`) only `runDue` fires timers.
+ * A timer is due `seconds` simulated seconds after it is set and fires when the clock reaches that
+ * instant (holds delay it, `clock.advance()` brings it forward). Timers are unref'd: pending timers
+ * never keep the process alive. {@link SimTimers.runDue} fires this group's due timers at once (the
+ * ECS calls it before acting on an API call).
  */
-import type { SimClock } from '../clock';
-
-/** Longest delay `setTimeout` honours (about 24.8 days); longer ones fire only through `runDue`. */
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+import type { Cancel, SimClock } from '../clock';
 
 interface Pending {
   readonly dueMs: number;
   readonly run: () => void;
   readonly onClear?: () => void;
-  handle?: NodeJS.Timeout;
+  cancel: Cancel;
 }
 
 /** A set of timers due at simulated instants (see the module documentation). */
@@ -29,7 +27,11 @@ export class SimTimers {
    * @returns a function that cancels the timer
    */
   after(seconds: number, fn: () => void): () => void {
-    return this.add(seconds, fn);
+    const entry = this.add(seconds, fn);
+    return () => {
+      entry.cancel();
+      this.pending.delete(entry);
+    };
   }
 
   /**
@@ -42,7 +44,7 @@ export class SimTimers {
     });
   }
 
-  /** Fire every timer whose simulated due time has come (call after `clock.advance()`). */
+  /** Fire every timer of this group whose simulated due time has come. */
   runDue(): void {
     const now = this.clock.nowMs();
     for (const entry of [...this.pending]) if (entry.dueMs <= now) this.fire(entry);
@@ -53,28 +55,22 @@ export class SimTimers {
     const entries = [...this.pending];
     this.pending.clear();
     for (const entry of entries) {
-      clearTimeout(entry.handle);
+      entry.cancel();
       entry.onClear?.();
     }
   }
 
-  private add(seconds: number, run: () => void, onClear?: () => void): () => void {
-    const entry: Pending = { dueMs: this.clock.nowMs() + Math.max(0, seconds) * 1000, run, onClear };
+  private add(seconds: number, run: () => void, onClear?: () => void): Pending {
+    const dueMs = this.clock.nowMs() + Math.max(0, seconds) * 1000;
+    const entry: Pending = { dueMs, run, onClear, cancel: () => {} };
     this.pending.add(entry);
-    const realMs = this.clock.realMs(seconds);
-    if (realMs <= MAX_TIMEOUT_MS) {
-      entry.handle = setTimeout(() => this.fire(entry), realMs);
-      entry.handle.unref();
-    }
-    return () => {
-      clearTimeout(entry.handle);
-      this.pending.delete(entry);
-    };
+    entry.cancel = this.clock.setTimerAt(dueMs, () => this.fire(entry), { unref: true });
+    return entry;
   }
 
   private fire(entry: Pending): void {
     if (!this.pending.delete(entry)) return;
-    clearTimeout(entry.handle);
+    entry.cancel();
     entry.run();
   }
 }

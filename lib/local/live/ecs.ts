@@ -51,11 +51,24 @@
  *   `clock.advance()`), on task events, and on a poll of target health every `healthPollSeconds`
  *   (at least every second of real time, at most every 10 ms).
  *
+ * Real work holds the simulated clock ({@link SimClock.hold}), so a busy machine never turns into
+ * simulated time passing (a grace period running out, a replacement loop):
+ * - from the spawn of a container process with a port mapping until it accepts connections on its
+ *   host port (a TCP connect every {@link LISTEN_POLL_MS} real ms; the twin's only way to learn that the
+ *   application listens) or exits, at most `listenTimeoutMs` real ms — then a warning names the task,
+ *   its service, port and log, and says what to do. So `healthCheckGracePeriodSeconds` and the target
+ *   group's health checks count from the moment the application listens. A one-off task (RunTask)
+ *   whose container never listens (a migration) holds the clock until it exits: its real run time is
+ *   not simulated time either.
+ * A stopping task does not hold the clock: its stop timeout (SIGTERM → SIGKILL) is real seconds, and
+ * the simulated time its shutdown takes shows in `stoppingAt` → `stoppedAt`.
+ *
  * Unlike ECS, a task that stops after reaching RUNNING counts toward the throttle too (the twin's tasks
  * reach RUNNING as soon as their process is spawned, so a crash on start would never count otherwise).
  * All containers of a task run, essential or not; only the first port mapping of a container is mapped.
  */
 import type * as ECS from '@aws-sdk/client-ecs';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import {
   addServiceEvent,
@@ -122,6 +135,12 @@ export interface LiveEcsOptions {
   readonly timings?: LiveEcsTimings;
   /** Real milliseconds {@link LiveEcs.close} waits after SIGTERM before it sends SIGKILL. @default 2000 */
   readonly closeGraceMs?: number;
+  /**
+   * Real milliseconds a container process with a port mapping may take to listen on its host port (or,
+   * for a one-off task, to exit) while it holds the simulated clock; after that the clock runs on and a
+   * warning names the task (see the module documentation). @default 60000
+   */
+  readonly listenTimeoutMs?: number;
 }
 
 /** A task's containers and host ports, for the twin (e.g. to find a service task's port). */
@@ -177,6 +196,8 @@ const DEFAULT_TIMINGS: Required<LiveEcsTimings> = {
 /** Consecutive failed tasks after which a service reports that it cannot start tasks. */
 const THROTTLE_AFTER_FAILURES = 3;
 const LOOPBACK = '127.0.0.1';
+/** Real milliseconds between two connection attempts to a starting container's host port. */
+export const LISTEN_POLL_MS = 20;
 
 type TaskStatus = 'PROVISIONING' | 'PENDING' | 'RUNNING' | 'DEACTIVATING' | 'STOPPING' | 'STOPPED';
 
@@ -199,11 +220,13 @@ interface LiveContainer {
   readonly override?: ECS.ContainerOverride;
   readonly essential: boolean;
   readonly containerPort?: number;
-  /** Simulated seconds between SIGTERM and SIGKILL. */
+  /** REAL seconds between SIGTERM and SIGKILL (the process's own shutdown runs in real time). */
   readonly stopTimeout: number;
   lastStatus: 'PENDING' | 'RUNNING' | 'STOPPED';
   hostPort?: number;
   proc?: ContainerProcess;
+  /** The process accepted a connection on its host port (see {@link LiveEcs} on holds). */
+  listening?: boolean;
   exitCode?: number;
   reason?: string;
 }
@@ -236,6 +259,7 @@ export class LiveEcs extends SimulatedService {
   private readonly logDir: string;
   private readonly timing: Required<LiveEcsTimings>;
   private readonly closeGraceMs: number;
+  private readonly listenTimeoutMs: number;
   private readonly services: LiveService[] = [];
   private readonly tasks = new Map<string, LiveTask>();
   private readonly timers: SimTimers;
@@ -249,7 +273,8 @@ export class LiveEcs extends SimulatedService {
 
   /**
    * @param ctx the simulator's clock, region and account
-   * @throws Error naming the timing that is negative or not a number, or a negative `closeGraceMs`
+   * @throws Error naming the timing that is negative or not a number, a negative `closeGraceMs` or a
+   *   `listenTimeoutMs` that is not > 0
    */
   constructor(ctx: SimContext, opts: LiveEcsOptions) {
     super('ecs', ctx);
@@ -259,6 +284,8 @@ export class LiveEcs extends SimulatedService {
     this.logDir = opts.logDir;
     this.closeGraceMs = opts.closeGraceMs ?? 2000;
     if (!(this.closeGraceMs >= 0)) throw new Error(`LiveEcs closeGraceMs must be real milliseconds >= 0, got ${this.closeGraceMs}`);
+    this.listenTimeoutMs = opts.listenTimeoutMs ?? 60_000;
+    if (!(this.listenTimeoutMs > 0)) throw new Error(`LiveEcs listenTimeoutMs must be real milliseconds > 0, got ${this.listenTimeoutMs}`);
     const timing: Record<string, number> = { ...DEFAULT_TIMINGS };
     for (const [name, value] of Object.entries(opts.timings ?? {})) {
       if (value === undefined) continue;
@@ -763,6 +790,7 @@ export class LiveEcs extends SimulatedService {
     for (const c of task.containers) {
       c.lastStatus = 'RUNNING';
       void c.proc!.exited.then((exit) => this.onContainerExit(task, c, exit));
+      if (c.hostPort !== undefined) this.watchListen(task, c, logFile);
     }
     if (!wanted()) {
       // Stopped (StopTask, scale-in) while the processes were starting.
@@ -842,6 +870,60 @@ export class LiveEcs extends SimulatedService {
       c.proc!.signal('SIGTERM');
       setTimeout(() => c.proc!.signal('SIGKILL'), c.stopTimeout * 1000).unref();
     }
+  }
+
+  /** `task 1a2b… of service hello-world-green` / `one-off task 1a2b… of hello-world-production:3`, for holds and warnings. */
+  private taskName(task: LiveTask): string {
+    const id = task.arn.split('/').at(-1);
+    if (task.service) return `task ${id} of service ${task.service.name}`;
+    return `one-off task ${id} of ${task.taskDefinitionArn.split('/').at(-1)}`;
+  }
+
+  /**
+   * Hold the simulated clock from a container's spawn until it accepts a TCP connection on its host
+   * port, or exits, or {@link listenTimeoutMs} real ms passed (then the clock's warning names the task).
+   * Marks the container `listening` and reconciles when it listens.
+   */
+  private watchListen(task: LiveTask, c: LiveContainer, logFile: string): void {
+    const port = c.hostPort!;
+    const proc = c.proc!;
+    const oneOff = !task.service;
+    const seconds = Math.round(this.listenTimeoutMs / 1000);
+    const release = this.ctx.clock.hold(`${this.taskName(task)} to listen on port ${port}${oneOff ? ' or exit' : ''}`, {
+      maxRealMs: this.listenTimeoutMs,
+      message: () =>
+        `${this.taskName(task)} (container ${c.def.name}, image ${c.def.image}, pid ${proc.pid}) has not ${oneOff ? 'exited or ' : ''}listened on its port ${port} ` +
+        `after ${seconds} s real, so the twin's simulated clock runs on without it${oneOff ? '' : ' (its health-check grace period now passes)'}: ` +
+        `see its log ${logFile}. The machine may be overloaded (free the CPU, or run the twin with a smaller --time-scale), ` +
+        `or the application does not listen on 127.0.0.1:$PORT.`,
+    });
+    let retry: NodeJS.Timeout | undefined;
+    let socket: Socket | undefined;
+    const done = () => {
+      clearTimeout(retry);
+      socket?.destroy();
+      release();
+    };
+    void proc.exited.then(done);
+    const attempt = () => {
+      if (!proc.running || this.closed) {
+        done();
+        return;
+      }
+      const s = connect({ host: LOOPBACK, port });
+      socket = s;
+      s.once('connect', () => {
+        c.listening = true;
+        done();
+        this.kick();
+      });
+      s.once('error', () => {
+        s.destroy();
+        retry = setTimeout(attempt, LISTEN_POLL_MS);
+        retry.unref();
+      });
+    };
+    attempt();
   }
 
   private onContainerExit(task: LiveTask, c: LiveContainer, exit: ContainerExit): void {

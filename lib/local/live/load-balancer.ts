@@ -28,6 +28,11 @@
  *
  * Health checks and draining ("Health checks for Application Load Balancer target groups",
  * "Deregistration delay"): see {@link LiveLoadBalancer.register} / {@link LiveLoadBalancer.deregister}.
+ * Health-check intervals and the host-count metrics' rounds are timers of the simulated clock
+ * ({@link SimClock.setTimer}). Real work holds the clock ({@link SimClock.hold}): a health-check
+ * request in flight (at most its real timeout), and a draining target's requests in flight (at most
+ * the deregistration delay, in real seconds: those requests are the application's real work) — so a
+ * slow answer on a busy machine never lets a simulated interval or wait run out meanwhile.
  *
  * Metrics ("CloudWatch metrics for your Application Load Balancer", namespace `AWS/ApplicationELB`)
  * go to the {@link MetricPublisher} as they happen, one datum per request and metric (`Value: 1`, or
@@ -49,7 +54,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Dimension, MetricDatum } from '@aws-sdk/client-cloudwatch';
 import type { Action, Listener, Rule, TargetGroup, TargetHealthDescription } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { SimClock } from '../clock';
+import type { Cancel, SimClock } from '../clock';
 import { DEREGISTRATION_DELAY, listenerArnOfRule, type Elbv2Simulator } from '../simulator/elbv2';
 import {
   loadBalancerDimension,
@@ -65,7 +70,11 @@ import type { LiveTarget, LiveTargetState, MetricPublisher, TargetRegistry } fro
 export interface LiveLoadBalancerOptions {
   /** The ELBv2 simulator whose load balancers, listeners, rules and target groups this serves. */
   readonly elbv2: Elbv2Simulator;
-  /** Simulated time: health check intervals and the deregistration delay pass at its scale; the health check timeout and the idle timeout, which bound the real application's answers, are real seconds. */
+  /**
+   * Simulated time: health check intervals pass at its scale (its timers). The health check timeout,
+   * the idle timeout and the deregistration delay, which bound the real application's answers, are
+   * real seconds; health checks and draining requests in flight hold the clock.
+   */
   readonly clock: SimClock;
   /** Where `AWS/ApplicationELB` metrics go (the twin's CloudWatch). */
   readonly publish: MetricPublisher;
@@ -100,9 +109,13 @@ interface TargetEntry {
   failures: number;
   /** Requests proxied to it that have not finished. */
   inFlight: number;
-  timer?: NodeJS.Timeout;
+  /** Cancels the next health check (a simulated-clock timer). */
+  timer?: Cancel;
   probe?: http.ClientRequest;
-  drain?: { promise: Promise<void>; resolve: () => void; timer?: NodeJS.Timeout };
+  /** Releases the clock hold of the health check in flight. */
+  probeHold?: Cancel;
+  /** Deregistration in progress: `timer` cancels the (real) deregistration delay, `hold` releases the clock. */
+  drain?: { promise: Promise<void>; resolve: () => void; timer?: Cancel; hold?: Cancel };
 }
 
 interface GroupState {
@@ -110,7 +123,8 @@ interface GroupState {
   readonly targets: Map<string, TargetEntry>;
   /** Round-robin counter. */
   next: number;
-  roundTimer?: NodeJS.Timeout;
+  /** Cancels the next host-count round (a simulated-clock timer). */
+  roundTimer?: Cancel;
 }
 
 interface ServedListener {
@@ -131,6 +145,10 @@ type Outcome =
   | { kind: 'aborted' };
 
 const MAX_TIMER_MS = 2_147_483_647;
+/** Real milliseconds a health check may hold the clock beyond its own (real) timeout. */
+const PROBE_HOLD_MARGIN_MS = 1000;
+/** Real milliseconds a draining target's requests may hold the clock beyond its deregistration delay (it is removed then). */
+const DRAIN_HOLD_MARGIN_MS = 5000;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade']);
 const REASON_PHRASES: Record<number, string> = {
   500: 'Internal Server Error',
@@ -230,10 +248,11 @@ export class LiveLoadBalancer implements TargetRegistry {
     if (this.closing) return this.closing;
     this.closed = true;
     for (const [, group] of this.groups) {
-      clearTimeout(group.roundTimer);
+      group.roundTimer?.();
       for (const entry of [...group.targets.values()]) {
-        clearTimeout(entry.timer);
+        entry.timer?.();
         entry.probe?.destroy();
+        entry.probeHold?.();
         if (entry.state === 'draining') this.remove(entry);
       }
     }
@@ -285,17 +304,19 @@ export class LiveLoadBalancer implements TargetRegistry {
       inFlight: 0,
     };
     group.targets.set(key, entry);
-    this.schedule(entry, 0);
+    this.schedule(entry, this.clock.nowMs());
     this.scheduleRound(targetGroupArn, group);
   }
 
   /**
    * DeregisterTargets: the target turns `draining` (`Target.DeregistrationInProgress`) at once and gets
    * no new requests; it is removed as soon as it has no request in flight, or when the target group's
-   * `deregistration_delay.timeout_seconds` (simulated, default 300) has passed, whichever comes first
+   * `deregistration_delay.timeout_seconds` (default 300) has passed, whichever comes first
    * ("If a deregistering target has no in-flight requests and no active connections, Elastic Load
    * Balancing immediately completes the deregistration process"). Requests still in flight when the
-   * delay passes are not cut by the twin.
+   * delay passes are not cut by the twin. The delay bounds the application's real work (its answers to
+   * requests in flight), so it is REAL seconds, and while the target has requests in flight it holds
+   * the simulated clock: no simulated wait elsewhere runs out because a request is slow.
    * @returns resolves when the target has been removed (at once if it was not registered)
    */
   deregister(targetGroupArn: string, target: LiveTarget): Promise<void> {
@@ -308,14 +329,21 @@ export class LiveLoadBalancer implements TargetRegistry {
     entry.state = 'draining';
     entry.reason = 'Target.DeregistrationInProgress';
     entry.description = 'Target deregistration is in progress';
-    clearTimeout(entry.timer);
+    entry.timer?.();
     entry.probe?.destroy();
-    if (entry.inFlight === 0 || this.closed) {
+    entry.probeHold?.();
+    const delay = this.deregistrationDelay(targetGroupArn);
+    if (entry.inFlight === 0 || this.closed || delay <= 0) {
       this.remove(entry);
     } else {
-      const ms = this.clock.realMs(this.deregistrationDelay(targetGroupArn));
-      if (ms === 0) this.remove(entry);
-      else if (Number.isFinite(ms)) entry.drain.timer = setTimeout(() => this.remove(entry), Math.min(ms, MAX_TIMER_MS)).unref();
+      // The requests in flight are the application's real work: the delay bounds them in real seconds,
+      // and they hold the simulated clock meanwhile (so no simulated wait runs out while they finish).
+      const where = `${entry.target.id}:${entry.target.port} of ${targetGroupName(targetGroupArn)}`;
+      entry.drain.hold = this.clock.hold(`draining target ${where} to finish its requests in flight`, {
+        maxRealMs: Math.min(delay * 1000 + DRAIN_HOLD_MARGIN_MS, MAX_TIMER_MS),
+      });
+      const timer = setTimeout(() => this.remove(entry), Math.min(delay * 1000, MAX_TIMER_MS)).unref();
+      entry.drain.timer = () => clearTimeout(timer);
     }
     return promise;
   }
@@ -531,28 +559,43 @@ export class LiveLoadBalancer implements TargetRegistry {
 
   // ---------------------------------------------------------------- health checks and draining
 
-  private schedule(entry: TargetEntry, delayMs: number): void {
-    if (!this.isActive(entry) || !Number.isFinite(delayMs)) return;
-    entry.timer = setTimeout(() => void this.check(entry), Math.min(Math.max(0, delayMs), MAX_TIMER_MS)).unref();
+  /** Health-check `entry` when simulated time reaches `atMs`. */
+  private schedule(entry: TargetEntry, atMs: number): void {
+    if (!this.isActive(entry)) return;
+    entry.timer = this.clock.setTimerAt(atMs, () => void this.check(entry), { unref: true });
   }
 
   private isActive(entry: TargetEntry): boolean {
     return !this.closed && entry.state !== 'draining' && this.groups.get(entry.targetGroupArn)?.targets.get(targetKey(entry.target)) === entry;
   }
 
+  /**
+   * One health check, then the next one `HealthCheckIntervalSeconds` (simulated) after this one began.
+   * The request in flight holds the simulated clock: its real duration is not simulated time.
+   */
   private async check(entry: TargetEntry): Promise<void> {
     entry.timer = undefined;
     const tg = this.targetGroup(entry.targetGroupArn);
     if (!tg || !this.isActive(entry)) return;
-    const started = performance.now();
+    const startedMs = this.clock.nowMs();
     if (tg.HealthCheckEnabled === false) {
       this.apply(entry, { ok: true }, tg);
     } else {
-      const result = await this.probe(entry, tg);
+      const timeoutMs = (tg.HealthCheckTimeoutSeconds ?? 5) * 1000;
+      entry.probeHold = this.clock.hold(`health check of ${entry.target.id}:${entry.target.port} in ${targetGroupName(entry.targetGroupArn)}`, {
+        maxRealMs: timeoutMs + PROBE_HOLD_MARGIN_MS,
+      });
+      let result: ProbeResult;
+      try {
+        result = await this.probe(entry, tg);
+      } finally {
+        entry.probeHold?.();
+        entry.probeHold = undefined;
+      }
       if (!this.isActive(entry)) return;
       this.apply(entry, result, tg);
     }
-    this.schedule(entry, this.clock.realMs(tg.HealthCheckIntervalSeconds ?? 30) - (performance.now() - started));
+    this.schedule(entry, startedMs + (tg.HealthCheckIntervalSeconds ?? 30) * 1000);
   }
 
   /** One health check: GET HealthCheckPath on the target (or HealthCheckPort), own connection, closed afterwards. */
@@ -624,21 +667,26 @@ export class LiveLoadBalancer implements TargetRegistry {
   private scheduleRound(targetGroupArn: string, group: GroupState): void {
     if (this.closed || group.roundTimer) return;
     const tg = this.targetGroup(targetGroupArn);
-    const ms = this.clock.realMs(tg?.HealthCheckIntervalSeconds ?? 30);
-    if (!tg || !Number.isFinite(ms)) return;
-    group.roundTimer = setTimeout(() => {
-      group.roundTimer = undefined;
-      this.hostCountMetrics(targetGroupArn, group);
-      this.scheduleRound(targetGroupArn, group);
-    }, Math.min(ms, MAX_TIMER_MS)).unref();
+    if (!tg) return;
+    group.roundTimer = this.clock.setTimer(
+      tg.HealthCheckIntervalSeconds ?? 30,
+      () => {
+        group.roundTimer = undefined;
+        this.hostCountMetrics(targetGroupArn, group);
+        this.scheduleRound(targetGroupArn, group);
+      },
+      { unref: true },
+    );
   }
 
   private remove(entry: TargetEntry): void {
     const group = this.groups.get(entry.targetGroupArn);
     const key = targetKey(entry.target);
     if (group?.targets.get(key) === entry) group.targets.delete(key);
-    clearTimeout(entry.timer);
-    clearTimeout(entry.drain?.timer);
+    entry.timer?.();
+    entry.probeHold?.();
+    entry.drain?.timer?.();
+    entry.drain?.hold?.();
     entry.drain?.resolve();
   }
 
@@ -724,6 +772,11 @@ export class LiveLoadBalancer implements TargetRegistry {
       }
     }
   }
+}
+
+/** `hello-world-blue` of a target group ARN (`…:targetgroup/<name>/<id>`), for messages. */
+function targetGroupName(arn: string): string {
+  return /:targetgroup\/([^/]+)\//.exec(arn)?.[1] ?? arn;
 }
 
 function targetKey(target: LiveTarget): string {

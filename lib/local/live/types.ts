@@ -2,9 +2,11 @@
  * Contracts between the parts of the living twin (issue 3): the live ECS (tasks are child processes),
  * the live load balancer (a real HTTP proxy on loopback) and the local image registry.
  *
- * Everything here runs on loopback. Durations given in AWS settings (health check interval,
- * deregistration delay, stop timeout) are simulated seconds and pass at the twin's time scale
- * (`SimClock.realMs`).
+ * Everything here runs on loopback. Durations of AWS's own schedule (health check interval, ECS
+ * provisioning and restart delays) are simulated seconds: timers of the twin's clock (`SimClock.setTimer`).
+ * Durations that bound the application's real work (health check timeout, idle timeout, deregistration
+ * delay of requests in flight, container stop timeout) are real seconds, and that work holds the clock
+ * (`SimClock.hold`), so it never turns into simulated time.
  */
 import type { MetricDatum } from '@aws-sdk/client-cloudwatch';
 
@@ -37,7 +39,7 @@ export interface TargetRegistry {
   /**
    * DeregisterTargets: the target turns `draining` at once (no new requests; requests in flight finish),
    * and is removed when it has no request in flight or when the target group's deregistration delay
-   * (simulated seconds) has passed, whichever comes first.
+   * (real seconds: it bounds the application's answers) has passed, whichever comes first.
    * @returns resolves when the target has been removed (at once if it was not registered)
    */
   deregister(targetGroupArn: string, target: LiveTarget): Promise<void>;
