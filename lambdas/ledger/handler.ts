@@ -44,12 +44,13 @@ import { describeAlarmStates } from '../../lib/aws/cloudwatch';
 import { Ledger } from '../../lib/aws/ledger';
 import { notify, type NotificationKind } from '../../lib/aws/notify';
 import { failTask } from '../../lib/aws/task-tokens';
-import { DeploymentInProgressError, InvalidInputError, NothingToRollBackError } from '../../lib/domain/errors';
+import { DeploymentInProgressError, InvalidInputError } from '../../lib/domain/errors';
 import type { DeploymentPlan, RollbackPlan } from '../../lib/domain/plan';
 import { DATABASE_DECISION_TIMEOUT_SECONDS, minutesSince } from '../../lib/domain/ledger-decisions';
-import type { AuditEvent, DeploymentRecord, ReleaseRef } from '../../lib/domain/ledger-items';
+import { deploymentKey, type AuditEvent } from '../../lib/domain/ledger-items';
+import { chooseRollbackTarget } from '../../lib/domain/rollback-target';
 import { decideOutcome, decideRollbackOutcome, type DeploymentState, type Outcome, type RollbackState, type RollbackTarget } from '../../lib/domain/records';
-import { otherSlot, type SlotName } from '../../lib/domain/slots';
+import { otherSlot } from '../../lib/domain/slots';
 import { logger } from '../../lib/observability';
 
 const PlanShape = z.looseObject({ deploymentId: z.string(), service: z.string(), environment: z.string() });
@@ -286,85 +287,29 @@ export const handler = async (event: unknown): Promise<unknown> => {
 
   async function decideRollback(ledger: Ledger, plan: RollbackPlan, who: string): Promise<RollbackTarget> {
     const env = await ledger.getEnvironment(plan.service, plan.environment);
-    const from = env?.current;
-    if (!env || !from) {
-      throw new NothingToRollBackError(`${who}: no release has been promoted by cutover yet, so there is nothing to roll back to.`);
-    }
-    const window = env.rollbackWindow;
-    const history = await ledger.history(plan.service, plan.environment, 100);
-    const asRef = (r: DeploymentRecord, slot: SlotName): ReleaseRef => ({ deploymentId: r.deploymentId, commit: r.commit, image: r.image, slot, startedAt: r.startedAt, source: r.trigger?.source });
-    let target: ReleaseRef | undefined;
-    let mode: RollbackTarget['mode'];
-    if (window && (!plan.toDeployment || plan.toDeployment === window.kept?.deploymentId)) {
-      mode = 'kept-slot';
-      target = window.kept ?? { slot: window.keptSlot };
-    } else {
-      mode = 'redeploy';
-      if (plan.toDeployment) {
-        const r = history.find((h) => h.deploymentId === plan.toDeployment);
-        if (!r || r.status !== 'succeeded' || r.kind === 'rollback') {
-          throw new InvalidInputError(
-            `toDeployment: "${plan.toDeployment}" is not a succeeded deployment of ${who}; pick one from \`cutover history ${plan.service} ${plan.environment}\`, or leave it out to go back to the last known good release.`,
-          );
-        }
-        if (r.deploymentId === from.deploymentId) throw new InvalidInputError(`toDeployment: "${plan.toDeployment}" is the live release of ${who} already.`);
-        target = asRef(r, otherSlot(from.slot));
-      } else {
-        const before = history.filter((h) => from.startedAt === undefined || h.startedAt < from.startedAt);
-        const good = before.find((h) => h.status === 'succeeded' && (h.kind ?? 'deploy') === 'deploy' && !h.rolledBackBy && h.deploymentId !== from.deploymentId);
-        if (!good) {
-          throw new NothingToRollBackError(
-            `${who}: the rollback window is over and no earlier succeeded release is known to redeploy. Deploy a fixed release instead (git push, or cutover deploy ${plan.service} ${plan.environment} --commit <sha>).`,
-          );
-        }
-        target = asRef(good, otherSlot(from.slot));
-      }
-    }
-    const restorable = from.migrationsRan === true && !!from.snapshot?.identifier;
-    const deployInput = target.commit
-      ? {
-          service: plan.service,
-          environment: plan.environment,
-          release: { commit: target.commit, ...(target.image ? { image: target.image } : {}), migrations: false, message: `rollback to ${target.commit.slice(0, 7)}: ${plan.reason}`.slice(0, 1000) },
-          trigger: { source: 'rollback', actor: actorOf(plan.trigger), of: from.deploymentId ?? 'unknown', reason: plan.reason },
-          strategy: { type: 'all-at-once', bakeSeconds: 0 },
-        }
-      : undefined;
-    const rel = (r: ReleaseRef) => (r.commit ? `${r.commit.slice(0, 7)}${r.deploymentId ? ` (${r.deploymentId})` : ''}` : `the release on ${r.slot}`);
-    const message =
-      mode === 'kept-slot'
-        ? `flip production back to the kept slot ${window!.keptSlot} (${rel(target)}) from ${rel(from)}`
-        : `redeploy ${rel(target)} (all at once, no migrations) in place of ${rel(from)}`;
+    const history = env?.current ? await ledger.history(plan.service, plan.environment, 100) : [];
+    const target = chooseRollbackTarget({ plan, environment: env, history, actor: actorOf(plan.trigger) });
+    const { message, mode, from } = target;
     await ledger.putNewRecord({
-      pk: `DEPLOYMENTS#${plan.service}#${plan.environment}`,
-      sk: `${plan.startedAt}#${plan.deploymentId}`,
+      ...deploymentKey(plan),
       deploymentId: plan.deploymentId,
       executionArn: plan.executionArn,
       service: plan.service,
       environment: plan.environment,
       status: 'in-progress',
-      commit: target.commit ?? '-',
-      image: target.image ?? '-',
+      commit: target.target.commit ?? '-',
+      image: target.target.image ?? '-',
       trigger: plan.trigger,
       startedAt: plan.startedAt,
       kind: 'rollback',
       reason: plan.reason,
     });
     await audit(
-      { at: plan.startedAt, service: plan.service, environment: plan.environment, kind: 'rollback-started', deploymentId: plan.deploymentId, executionArn: plan.executionArn, actor: actorOf(plan.trigger), message: `rollback (${plan.reason}): ${message}`, detail: { mode, target, from, source: plan.trigger.source } },
+      { at: plan.startedAt, service: plan.service, environment: plan.environment, kind: 'rollback-started', deploymentId: plan.deploymentId, executionArn: plan.executionArn, actor: actorOf(plan.trigger), message: `rollback (${plan.reason}): ${message}`, detail: { mode, target: target.target, from, source: plan.trigger.source } },
       `${plan.deploymentId}-started`,
     );
     await notifyAbout('rollback-started', plan, `${who}: rolling back ${from.commit?.slice(0, 7) ?? ''}`.trim(), `Rollback ${plan.deploymentId} started by ${actorOf(plan.trigger)}: ${plan.reason}. It will ${message}.`, [cli('status', plan)]);
-    return {
-      mode,
-      // Where the target will run (the kept slot, or the idle slot a redeploy uses) and the slot rolled back.
-      slots: { live: otherSlot(from.slot), idle: from.slot },
-      target,
-      from,
-      database: restorable ? { restorable, snapshot: from.snapshot! } : { restorable: false },
-      ...(deployInput ? { deployInput } : {}),
-      message,
-    };
+    return target;
   }
 
   async function closeWindow(ledger: Ledger, plan: DeploymentPlan, executionArn: string): Promise<{ action: 'scale-down' | 'superseded' | 'busy'; message: string }> {
