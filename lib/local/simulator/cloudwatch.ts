@@ -320,26 +320,24 @@ export class CloudWatchSimulator extends SimulatedService {
   }
 
   /**
-   * Evaluate all alarms ({@link evaluateAlarms}) with real timers at every multiple of
-   * {@link EVALUATION_INTERVAL_SECONDS} (10) simulated seconds, i.e. every `clock.realMs(10)` real ms
-   * (at least 1 ms); the first evaluation happens at the next multiple. (AWS evaluates alarms every
-   * minute, or every 10 s for 10/20/30 s periods; a 10 s tick also picks up datapoints published
-   * shortly after a period ended.) Timers are `unref()`'d, so they never keep the process alive. On a
-   * frozen clock (`timeScale: 0`) nothing is scheduled: call {@link evaluateAlarms} after `clock.advance`.
-   * An evaluation error is reported on stderr and evaluation goes on.
+   * Evaluate all alarms ({@link evaluateAlarms}) with the clock's timers at every multiple of
+   * {@link EVALUATION_INTERVAL_SECONDS} (10) simulated seconds (`clock.setTimerAt`: while real work
+   * holds the clock, no evaluation comes due); the first evaluation happens at the next multiple. (AWS
+   * evaluates alarms every minute, or every 10 s for 10/20/30 s periods; a 10 s tick also picks up
+   * datapoints published shortly after a period ended.) Timers are unref'd, so they never keep the
+   * process alive. On a frozen clock (`timeScale: 0`) nothing is scheduled: call {@link evaluateAlarms}
+   * after `clock.advance`. An evaluation error is reported on stderr and evaluation goes on.
    * @returns a function that stops the evaluation (idempotent)
    */
   startEvaluation(): () => void {
     const clock = this.ctx.clock;
     if (clock.timeScale === 0) return () => {};
     const intervalMs = EVALUATION_INTERVAL_SECONDS * 1000;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: (() => void) | undefined;
     let stopped = false;
     const schedule = () => {
-      const now = clock.nowMs();
-      const next = (Math.floor(now / intervalMs) + 1) * intervalMs;
-      timer = setTimeout(tick, Math.max(1, clock.realMs((next - now) / 1000)));
-      timer.unref();
+      const next = (Math.floor(clock.nowMs() / intervalMs) + 1) * intervalMs;
+      timer = clock.setTimerAt(next, tick, { unref: true });
     };
     const tick = () => {
       if (stopped) return;
@@ -353,7 +351,7 @@ export class CloudWatchSimulator extends SimulatedService {
     schedule();
     return () => {
       stopped = true;
-      clearTimeout(timer);
+      timer?.();
     };
   }
 

@@ -25,6 +25,11 @@
  * duration has passed AND its server is up; a snapshot is `creating` until its simulated duration has
  * passed AND the engine stored it (taken at the moment of the call), `failed` if the engine could not.
  * Endpoints are `127.0.0.1` and the port of the identifier's endpoint, which follows renames like DNS.
+ * The engine's real work holds the simulated clock ({@link SimClock.hold}) until it is done or failed:
+ * a database server starting (new, reopened or restored from a snapshot) and a snapshot being written,
+ * each at most {@link ENGINE_HOLD_MAX_REAL_MS} real ms. So the simulated durations above count only
+ * simulated time that passed while the database was not still starting or dumping, and nothing else
+ * of the twin (a Wait state, a health-check grace period) runs out meanwhile.
  */
 import type {
   CreateDBClusterSnapshotMessage,
@@ -57,7 +62,7 @@ import type {
   RestoreDBInstanceFromDBSnapshotResult,
   Tag,
 } from '@aws-sdk/client-rds';
-import type { EndpointKind, RdsEngine } from '../live/postgres/engine';
+import type { EndpointKind, EngineState, RdsEngine } from '../live/postgres/engine';
 import { SimulatedService } from './service';
 import { alnumId, copy, nameFromArn, paginate, settle, transition, type SimContext, type Timed } from './util';
 
@@ -182,6 +187,8 @@ interface SimInstance {
   data: unknown;
   /** With an engine: the snapshot key a restore loads (RestoreDBInstanceFromDBSnapshot). */
   restoredFrom?: string;
+  /** With an engine: the snapshot key being written while the instance is `backing-up` (its failure ends the backup). */
+  backingUpTo?: string;
 }
 
 interface SimDbCluster {
@@ -216,6 +223,10 @@ interface SimSnapshot {
 }
 
 const IDENTIFIER = /^[a-z](?!.*--)[a-z0-9-]*(?<!-)$/;
+/** Real milliseconds a database start or snapshot dump may hold the simulated clock (PostgresHost's own start timeout). */
+export const ENGINE_HOLD_MAX_REAL_MS = 120_000;
+/** Real milliseconds between two looks at the engine's progress while it holds the clock. */
+const ENGINE_POLL_MS = 20;
 
 export class RdsSimulator extends SimulatedService {
   private readonly snapshotSeconds: number;
@@ -269,7 +280,7 @@ export class RdsSimulator extends SimulatedService {
     if (existing) return this.instanceOutput(existing);
     const instance = this.newInstance(this.checkId('DBInstanceIdentifier', id), this.defaultFacts('postgres', opts.engineVersion ?? '16.4'), opts.tags, opts.data);
     instance.state = this.seededState();
-    this.engine?.startDatabase(instance.resourceId);
+    this.startDatabase(instance.resourceId, `DB instance ${instance.id}`);
     this.syncRoutes();
     return this.instanceOutput(instance);
   }
@@ -288,7 +299,7 @@ export class RdsSimulator extends SimulatedService {
     writer.state = this.seededState();
     writer.clusterId = cluster.id;
     cluster.members.push(writer.id);
-    this.engine?.startDatabase(cluster.resourceId);
+    this.startDatabase(cluster.resourceId, `DB cluster ${cluster.id}`);
     this.syncRoutes();
     return this.clusterOutput(cluster);
   }
@@ -489,11 +500,51 @@ export class RdsSimulator extends SimulatedService {
     for (const [id, s] of clusterSnapshots) this.clusterSnapshots.set(id, s);
     if (this.engine) {
       for (const i of instances.values()) {
-        if (i.clusterId === undefined) this.engine.startDatabase(i.resourceId, i.restoredFrom === undefined ? undefined : { snapshot: i.restoredFrom });
+        if (i.clusterId === undefined) this.startDatabase(i.resourceId, `DB instance ${i.id}`, i.restoredFrom === undefined ? undefined : { snapshot: i.restoredFrom });
       }
-      for (const c of clusters.values()) this.engine.startDatabase(c.resourceId, c.restoredFrom === undefined ? undefined : { snapshot: c.restoredFrom });
+      for (const c of clusters.values()) this.startDatabase(c.resourceId, `DB cluster ${c.id}`, c.restoredFrom === undefined ? undefined : { snapshot: c.restoredFrom });
     }
     this.syncRoutes();
+  }
+
+  // ---------------------------------------------------------------- the engine's real work
+
+  /**
+   * Start database `key` in the engine (no-op without one) and hold the simulated clock until it
+   * serves or failed (see the module documentation).
+   * @param label the resource it belongs to, for the hold's description, e.g. `DB instance shop-db`
+   */
+  private startDatabase(key: string, label: string, from?: { readonly snapshot: string }): void {
+    const engine = this.engine;
+    if (!engine) return;
+    engine.startDatabase(key, from);
+    const work = from ? `to start from snapshot ${from.snapshot}` : 'to start';
+    this.holdWhilePending(`PostgreSQL of ${label} (${key}) ${work}`, () => engine.databaseState(key));
+  }
+
+  /** Start snapshot `snapshot` of database `key` in the engine and hold the simulated clock until it is stored or failed. */
+  private startSnapshot(key: string, snapshot: string, label: string): void {
+    const engine = this.engine!;
+    engine.startSnapshot(key, snapshot);
+    this.holdWhilePending(`snapshot ${snapshot} of ${label} (${key}) to be written`, () => engine.snapshotState(snapshot));
+  }
+
+  /** Hold the clock while `state()` is `pending`, looking every {@link ENGINE_POLL_MS} real ms, at most {@link ENGINE_HOLD_MAX_REAL_MS}. */
+  private holdWhilePending(what: string, state: () => EngineState): void {
+    if (state() !== 'pending') return;
+    const seconds = Math.round(ENGINE_HOLD_MAX_REAL_MS / 1000);
+    const release = this.ctx.clock.hold(what, {
+      maxRealMs: ENGINE_HOLD_MAX_REAL_MS,
+      message: () =>
+        `Waited ${seconds} s real for ${what}; the twin's simulated clock runs on without it (the resource stays creating until the work ends, or turns failed). ` +
+        'The machine may be overloaded: free the CPU, or run the twin with a smaller --time-scale.',
+    });
+    const deadline = Date.now() + ENGINE_HOLD_MAX_REAL_MS;
+    const look = () => {
+      if (state() === 'pending' && Date.now() < deadline) setTimeout(look, ENGINE_POLL_MS).unref();
+      else release();
+    };
+    setTimeout(look, ENGINE_POLL_MS).unref();
   }
 
   // ---------------------------------------------------------------- DB instances
@@ -514,7 +565,8 @@ export class RdsSimulator extends SimulatedService {
    * exist (DBInstanceNotFoundFault), not be in a cluster (InvalidParameterValue), and be `available`
    * (InvalidDBInstanceStateFault); the snapshot id must be new (DBSnapshotAlreadyExistsFault).
    * The snapshot is `creating` for `snapshotSeconds`, the instance `backing-up` meanwhile. With an
-   * engine the snapshot holds the database as it is at this call, and is `failed` if it cannot be stored.
+   * engine the snapshot holds the database as it is at this call, and is `failed` if it cannot be
+   * stored (the instance is then `available` again).
    */
   createDBSnapshot(input: CreateDBSnapshotMessage): CreateDBSnapshotResult {
     this.errors.require(input, 'DBSnapshotIdentifier', 'DBInstanceIdentifier');
@@ -540,7 +592,8 @@ export class RdsSimulator extends SimulatedService {
     this.snapshots.set(id, snapshot);
     if (this.engine) {
       snapshot.engineKey = id;
-      this.engine.startSnapshot(instance.resourceId, id);
+      instance.backingUpTo = id;
+      this.startSnapshot(instance.resourceId, id, `DB instance ${instance.id}`);
     }
     transition(instance.state, 'backing-up', 'available', this.snapshotSeconds, now);
     return { DBSnapshot: this.snapshotOutput(snapshot) };
@@ -584,7 +637,7 @@ export class RdsSimulator extends SimulatedService {
     const instance = this.newInstance(id, facts, input.Tags, snapshot.data);
     transition(instance.state, 'creating', 'available', this.restoreSeconds, now);
     if (this.engine) instance.restoredFrom = snapshot.engineKey ?? snapshot.id;
-    this.engine?.startDatabase(instance.resourceId, { snapshot: snapshot.engineKey ?? snapshot.id });
+    this.startDatabase(instance.resourceId, `DB instance ${instance.id}`, { snapshot: snapshot.engineKey ?? snapshot.id });
     this.syncRoutes();
     return { DBInstance: this.instanceOutput(instance) };
   }
@@ -679,7 +732,7 @@ export class RdsSimulator extends SimulatedService {
       instance.clusterId = cluster.id;
       cluster.members.push(id);
     } else {
-      this.engine?.startDatabase(instance.resourceId);
+      this.startDatabase(instance.resourceId, `DB instance ${instance.id}`);
     }
     transition(instance.state, 'creating', 'available', this.instanceCreateSeconds, this.nowMs());
     this.syncRoutes();
@@ -721,7 +774,7 @@ export class RdsSimulator extends SimulatedService {
     this.clusterSnapshots.set(id, snapshot);
     if (this.engine) {
       snapshot.engineKey = `${id}.cluster`;
-      this.engine.startSnapshot(cluster.resourceId, snapshot.engineKey);
+      this.startSnapshot(cluster.resourceId, snapshot.engineKey, `DB cluster ${cluster.id}`);
     }
     return { DBClusterSnapshot: this.clusterSnapshotOutput(snapshot) };
   }
@@ -765,7 +818,7 @@ export class RdsSimulator extends SimulatedService {
     const cluster = this.newCluster(id, facts, input.Tags, snapshot.data);
     transition(cluster.state, 'creating', 'available', this.restoreSeconds, now);
     if (this.engine) cluster.restoredFrom = snapshot.engineKey ?? `${snapshot.id}.cluster`;
-    this.engine?.startDatabase(cluster.resourceId, { snapshot: snapshot.engineKey ?? `${snapshot.id}.cluster` });
+    this.startDatabase(cluster.resourceId, `DB cluster ${cluster.id}`, { snapshot: snapshot.engineKey ?? `${snapshot.id}.cluster` });
     this.syncRoutes();
     return { DBCluster: this.clusterOutput(cluster) };
   }
@@ -932,6 +985,11 @@ export class RdsSimulator extends SimulatedService {
     if (this.engine) {
       const key = this.databaseKey(i);
       if (this.engine.databaseState(key) === 'failed') return 'failed';
+      if (i.backingUpTo !== undefined && i.state.status === 'backing-up' && this.engine.snapshotState(i.backingUpTo) === 'failed') {
+        // A failed snapshot ends the backup: the instance is available again (as on RDS).
+        i.state = { status: 'available' };
+        i.backingUpTo = undefined;
+      }
       if (i.state.next && now >= i.state.next.atMs && !this.serving(key, 'instance', i.id)) return i.state.status;
     }
     return settle(i.state, now);
