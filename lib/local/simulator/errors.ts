@@ -50,6 +50,7 @@ const THROTTLING_NAMES = new Set([
 
 /** Error codes that are server faults (HTTP 5xx) rather than client faults. */
 const SERVER_NAMES = new Set([
+  'InternalErrorException',
   'InternalFailure',
   'InternalServerError',
   'InternalServerException',
@@ -59,6 +60,35 @@ const SERVER_NAMES = new Set([
   'ServiceUnavailable',
   'ServiceUnavailableException',
 ]);
+
+/** Error codes of an IAM denial (HTTP 403). */
+const ACCESS_DENIED_NAMES = new Set(['AccessDenied', 'AccessDeniedException', 'AuthorizationError', 'AuthorizationErrorException']);
+
+/**
+ * The error codes each service answers with for the faults the simulator can inject (see
+ * `faultAction` in ./faults), as the service's API returns them (JSON protocols name them
+ * `...Exception`; query protocols use the common error codes):
+ * - `throttling`: classified as throttling by `isThrottlingError` (@smithy/core/retry);
+ * - `serverError`: a 5xx server fault, classified by `isServerError` / `isTransientError`;
+ * - `accessDenied`: IAM denied the action (HTTP 403, not retryable).
+ */
+export interface ServiceFaultCodes {
+  readonly throttling: string;
+  readonly serverError: string;
+  readonly accessDenied: string;
+  /** IAM action prefix of the service (`ecs`, `elasticloadbalancing`, ...), for AccessDenied messages. */
+  readonly iamPrefix: string;
+}
+
+export const FAULT_CODES: Readonly<Record<SimServiceName, ServiceFaultCodes>> = {
+  ecs: { throttling: 'ThrottlingException', serverError: 'ServerException', accessDenied: 'AccessDeniedException', iamPrefix: 'ecs' },
+  elbv2: { throttling: 'Throttling', serverError: 'InternalFailure', accessDenied: 'AccessDenied', iamPrefix: 'elasticloadbalancing' },
+  rds: { throttling: 'Throttling', serverError: 'InternalFailure', accessDenied: 'AccessDenied', iamPrefix: 'rds' },
+  cloudwatch: { throttling: 'Throttling', serverError: 'InternalServiceFault', accessDenied: 'AccessDenied', iamPrefix: 'cloudwatch' },
+  secretsmanager: { throttling: 'ThrottlingException', serverError: 'InternalServiceError', accessDenied: 'AccessDeniedException', iamPrefix: 'secretsmanager' },
+  logs: { throttling: 'ThrottlingException', serverError: 'ServiceUnavailableException', accessDenied: 'AccessDeniedException', iamPrefix: 'logs' },
+  sns: { throttling: 'ThrottledException', serverError: 'InternalErrorException', accessDenied: 'AuthorizationErrorException', iamPrefix: 'sns' },
+};
 
 /** The validation error code each service returns for a bad or missing input field. */
 export const VALIDATION_ERROR: Record<SimServiceName, string> = {
@@ -80,7 +110,8 @@ const MISSING_ERROR: Record<SimServiceName, string> = {
 /**
  * Make the SDK's typed exception for `service` named `name`.
  * - `$fault` is `'server'` for 5xx names (`ServiceUnavailable`, `ServerException`, ...), else `'client'`;
- * - `$metadata.httpStatusCode` is 400 (client), 429 for `TooManyRequestsException`, 500/503 (server);
+ * - `$metadata.httpStatusCode` is 400 (client), 403 for IAM denials (`AccessDenied`, `AccessDeniedException`,
+ *   `AuthorizationErrorException`), 429 for `TooManyRequestsException`, 500/503 (server);
  * - throttling names also carry `$retryable: { throttling: true }`, so `isThrottlingError` from
  *   `@smithy/core/retry` classifies them as the SDK does.
  */
@@ -92,7 +123,8 @@ export function awsError(service: SimServiceName, name: string, message: string)
       ? (candidate as ExceptionCtor)
       : undefined;
   const server = SERVER_NAMES.has(name);
-  const httpStatusCode = name === 'TooManyRequestsException' ? 429 : name.startsWith('ServiceUnavailable') ? 503 : server ? 500 : 400;
+  const httpStatusCode =
+    name === 'TooManyRequestsException' ? 429 : name.startsWith('ServiceUnavailable') ? 503 : server ? 500 : ACCESS_DENIED_NAMES.has(name) ? 403 : 400;
   const $metadata = { httpStatusCode };
   const err = modeled
     ? new modeled({ message, $metadata })

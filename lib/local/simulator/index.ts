@@ -14,13 +14,14 @@ import { LiveEcs, type LiveEcsOptions } from '../live/ecs';
 import { CloudWatchSimulator } from './cloudwatch';
 import { EcsSimulator, type EcsSimulatorOptions } from './ecs';
 import { Elbv2Simulator } from './elbv2';
-import type { SimServiceName } from './errors';
-import { Faults, type FaultSpec } from './faults';
+import { awsError, type SimServiceName } from './errors';
+import { faultError, Faults, type FaultAction, type FaultPolicy, type FaultSpec } from './faults';
 import { LogsSimulator } from './logs';
 import { RdsSimulator, type RdsSimulatorOptions } from './rds';
 import { SecretsSimulator } from './secrets';
 import { seedFromConfig, type SeedOptions } from './seed';
 import type { SimulatedService } from './service';
+import { nameFromArn } from './util';
 import { SnsSimulator } from './sns';
 
 export { SimClock } from '../clock';
@@ -28,7 +29,7 @@ export type { AlarmStateChangeEvent, AlarmStateListener } from './cloudwatch';
 export type { ImageHealth, RunTaskInfo, RunTaskOutcome } from './ecs';
 export { forwardAction, listenerArnOfRule, loadBalancerArnOfListener } from './elbv2';
 export { awsError, type SimServiceName } from './errors';
-export type { FaultSpec } from './faults';
+export { FAULT_KINDS, faultAction, type FaultAction, type FaultCall, type FaultKind, type FaultPolicy, type FaultSpec } from './faults';
 export { logsError } from './logs';
 export type { SeedOptions } from './seed';
 export type { SnsPublishedMessage, SnsPublishListener } from './sns';
@@ -57,7 +58,20 @@ export interface SimCall {
   readonly input: unknown;
   /** Simulated time of the call. */
   readonly at: Date;
+  /** What the tagger set with {@link Simulator.tagCalls} returned for this call (e.g. the step that made it). */
+  readonly context?: unknown;
+  /** Set when an injected fault affected the call: its error code, or its `label`. */
+  fault?: string;
+  /**
+   * True once the service ran the call successfully (its effect happened), even if the caller then
+   * got an injected error (a fault with `phase: 'after'`); undefined while running, or when the
+   * call failed before or in the service.
+   */
+  served?: boolean;
 }
+
+/** RunTask client tokens are remembered this long (ECS: 24 hours), in simulated milliseconds. */
+const RUN_TASK_TOKEN_TTL_MS = 24 * 3600 * 1000;
 
 /**
  * @typeParam Ecs which ECS runs behind the API: the lazily computed {@link EcsSimulator} (default), or
@@ -97,6 +111,9 @@ export class Simulator<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> implem
   readonly calls: SimCall[] = [];
   private readonly faults = new Faults();
   private readonly services: Record<SimServiceName, SimulatedService>;
+  private tagger: (() => unknown) | undefined;
+  /** `<cluster>\n<clientToken>` → the RunTask request (without the token) and its answer. */
+  private readonly runTaskTokens = new Map<string, { request: string; output: Record<string, unknown>; atMs: number }>();
 
   constructor(opts: SimulatorOptions) {
     this.clock = opts.clock;
@@ -127,18 +144,49 @@ export class Simulator<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> implem
   }
 
   /**
-   * Run one SDK command: log it, apply a matching injected fault, then run it against the simulated state.
+   * Run one SDK command: log it, apply a matching injected fault (the queue of {@link injectFault},
+   * then the policy of {@link setFaultPolicy}), then run it against the simulated state.
+   * ECS RunTask honours `clientToken` as ECS does (for both ECS engines): a retry with the same token
+   * and the same parameters within 24 hours returns the first answer and starts no task; the same
+   * token with other parameters fails with `ConflictException`.
    * @param operation the command name without `Command`, e.g. `DescribeServices`
    * @param input the command input, exactly as the SDK v3 command takes it
    * @returns the command output (without `$metadata`), a copy of the simulator's state
-   * @throws (rejects with) the SDK's typed exception, e.g. `ServiceNotFoundException` from @aws-sdk/client-ecs
+   * @throws (rejects with) the SDK's typed exception, e.g. `ServiceNotFoundException` from @aws-sdk/client-ecs,
+   *   or an injected fault's error
    */
   async send(service: AwsService, operation: string, input: unknown): Promise<Record<string, unknown>> {
     if (!this.handles(service)) throw new Error(`The cutover simulator does not handle the ${service} service`);
     const name = service as SimServiceName;
-    this.calls.push({ service: name, operation, input: safeCopy(input), at: this.clock.now() });
-    await this.faults.apply(name, operation);
-    return structuredClone(this.services[name].invoke(operation, input));
+    const context = this.tagger?.();
+    const call: SimCall = { service: name, operation, input: safeCopy(input), at: this.clock.now(), ...(context !== undefined ? { context } : {}) };
+    this.calls.push(call);
+    const action: FaultAction | undefined = this.faults.take(call);
+    if (action && (action.error !== undefined || action.respond)) call.fault = action.label ?? action.error ?? 'respond';
+    if (action?.latencyMs) await new Promise((resolve) => setTimeout(resolve, action.latencyMs));
+    if (action?.error !== undefined && action.phase !== 'after') throw faultError(name, action);
+    const output = this.run(name, operation, input);
+    call.served = true;
+    if (action?.error !== undefined) throw faultError(name, action);
+    return action?.respond ? action.respond(output, input) : output;
+  }
+
+  /**
+   * Tag every call from now on with what `tagger` returns when the call arrives (stored in
+   * {@link SimCall.context}, seen by a fault policy): e.g. an AsyncLocalStorage's store naming the
+   * step that made the call. Undefined removes the tagger.
+   */
+  tagCalls(tagger: (() => unknown) | undefined): void {
+    this.tagger = tagger;
+  }
+
+  /**
+   * Ask `policy` about every call from now on (after the queue of {@link injectFault}); undefined
+   * removes it. See {@link FaultAction} for what it can do to a call (fail before or after the call
+   * takes effect, wait, answer without a resource) and `faultAction` for AWS-like faults by kind.
+   */
+  setFaultPolicy(policy: FaultPolicy | undefined): void {
+    this.faults.setPolicy(policy);
   }
 
   /**
@@ -151,9 +199,39 @@ export class Simulator<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> implem
     this.faults.inject(spec);
   }
 
-  /** Remove all pending injected faults. */
+  /** Remove all pending injected faults and the fault policy. */
   clearFaults(): void {
     this.faults.clear();
+  }
+
+  /** The service's answer to a call (a copy), RunTask through its client token. */
+  private run(name: SimServiceName, operation: string, input: unknown): Record<string, unknown> {
+    if (name === 'ecs' && operation === 'RunTask') return this.runTask(input as Record<string, unknown> | undefined);
+    return structuredClone(this.services[name].invoke(operation, input));
+  }
+
+  /**
+   * RunTask with ECS's client-token idempotency ("Ensuring idempotency", Amazon ECS API Reference):
+   * the token (1-64 ASCII characters 33-126) is scoped to the cluster and kept 24 hours.
+   */
+  private runTask(input: Record<string, unknown> | undefined): Record<string, unknown> {
+    const token = input?.clientToken;
+    if (token === undefined || token === null) return structuredClone(this.services.ecs.invoke('RunTask', input));
+    if (typeof token !== 'string' || !/^[\x21-\x7e]{1,64}$/.test(token)) {
+      throw awsError('ecs', 'InvalidParameterException', 'clientToken must be 1-64 ASCII characters in the range 33-126.');
+    }
+    const { clientToken: _token, ...request } = input!;
+    const key = `${nameFromArn(String(input!.cluster ?? 'default'))}\n${token}`;
+    const text = stableJson(request);
+    const nowMs = this.clock.nowMs();
+    const seen = this.runTaskTokens.get(key);
+    if (seen && nowMs - seen.atMs < RUN_TASK_TOKEN_TTL_MS) {
+      if (seen.request !== text) throw awsError('ecs', 'ConflictException', 'The specified client token has already been used in a request with different parameters.');
+      return structuredClone(seen.output);
+    }
+    const output = structuredClone(this.services.ecs.invoke('RunTask', input));
+    this.runTaskTokens.set(key, { request: text, output: structuredClone(output), atMs: nowMs });
+    return output;
   }
 
   /** A simulator whose ECS tasks are real processes (`opts.liveEcs` is required). */
@@ -174,6 +252,13 @@ export class Simulator<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> implem
     if (!(this.ecs instanceof EcsSimulator)) throw new Error('seedFromConfig seeds the lazily computed simulator; the living twin seeds itself (lib/local/live/seed.ts).');
     seedFromConfig(this as Simulator<EcsSimulator>, config, opts);
   }
+}
+
+/** JSON with object keys sorted, so equal requests compare equal whatever their key order. */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
 }
 
 function safeCopy(value: unknown): unknown {
