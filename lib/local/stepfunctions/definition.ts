@@ -9,11 +9,12 @@
  *  - `TimeoutSecondsPath`/`HeartbeatSecondsPath` are resolved from the state input by the service: the
  *    library copy carries each path as a hidden Parameters field ({@link TIMER_PARAMETER}) that the
  *    service reads and strips before the handler sees its parameters;
- *  - retriers' `IntervalSeconds`/`MaxDelaySeconds` are scaled in place, so `BackoffRate` and
- *    `JitterStrategy` keep their exact meaning;
- *  - the execution's `TimeoutSeconds` is scaled;
- *  - Wait states with `SecondsPath`/`Timestamp`/`TimestampPath` become Tasks run by the service
- *    (scaled); `Seconds` waits use the library's `waitTimeOverrides`;
+ *  - retriers' `IntervalSeconds`/`MaxDelaySeconds` are scaled in place (real time at the time scale),
+ *    so `BackoffRate` and `JitterStrategy` keep their exact meaning;
+ *  - the execution's `TimeoutSeconds` is removed from the copy and enforced by the service on the
+ *    simulated clock ({@link PreparedDefinition.executionTimeoutSeconds});
+ *  - every Wait state (`Seconds`, `SecondsPath`, `Timestamp`, `TimestampPath`) becomes a Task run by
+ *    the service, which waits on the simulated clock (so a held clock holds the wait too);
  *  - `$$.State.Name` in payload templates becomes the literal state name;
  *  - `ResultPath: "$"` is dropped and bracket ResultPaths become dot paths (library 3.0.0 bugs: it
  *    would store the result under a key named "$").
@@ -59,6 +60,7 @@ export interface TaskInfo {
 }
 
 export type DynamicWait =
+  | { readonly kind: 'Seconds'; readonly seconds: number }
   | { readonly kind: 'SecondsPath'; readonly path: string }
   | { readonly kind: 'TimestampPath'; readonly path: string }
   | { readonly kind: 'Timestamp'; readonly timestamp: string };
@@ -76,10 +78,10 @@ export interface PreparedDefinition {
   /** Every state, nested ones included (names are unique across a state machine). */
   readonly states: ReadonlyMap<string, StateInfo>;
   readonly tasks: ReadonlyMap<string, TaskInfo>;
-  /** Wait states with literal `Seconds` (simulated). */
-  readonly waitSeconds: ReadonlyMap<string, number>;
-  /** Wait states run by the service instead of the library. */
+  /** Every Wait state, run by the service instead of the library (times in simulated seconds). */
   readonly dynamicWaits: ReadonlyMap<string, DynamicWait>;
+  /** The definition's `TimeoutSeconds` (simulated), enforced by the service; undefined when it has none. */
+  readonly executionTimeoutSeconds?: number;
 }
 
 type Validator = (
@@ -191,20 +193,17 @@ export function inlineStateName(template: Json, stateName: string): Json {
 }
 
 /**
- * Builds the library's copy of a validated definition. `realSeconds` converts simulated seconds to
- * real seconds (time scale); results are clamped to what timers can hold.
+ * Builds the library's copy of a validated definition (see the module documentation).
+ * @param realSeconds converts simulated seconds to real seconds at the time scale (for retry intervals)
  */
 export function prepareDefinition(definition: AslDefinition, realSeconds: (simulated: number) => number): PreparedDefinition {
   const runnable = structuredClone(definition);
-  const clampSeconds = (s: number) => Math.min(Math.max(s, 0), MAX_TIMER_SECONDS);
   const states = new Map<string, StateInfo>();
   const tasks = new Map<string, TaskInfo>();
-  const waitSeconds = new Map<string, number>();
   const dynamicWaits = new Map<string, DynamicWait>();
 
-  if (typeof runnable.TimeoutSeconds === 'number') {
-    runnable.TimeoutSeconds = Math.max(clampSeconds(realSeconds(runnable.TimeoutSeconds)), 0.001);
-  }
+  const executionTimeoutSeconds = typeof runnable.TimeoutSeconds === 'number' ? runnable.TimeoutSeconds : undefined;
+  delete runnable.TimeoutSeconds;
 
   walkStates(runnable, (name, state) => {
     const original = structuredClone(state);
@@ -268,25 +267,23 @@ export function prepareDefinition(definition: AslDefinition, realSeconds: (simul
     }
 
     if (type === 'Wait') {
-      if (typeof state.Seconds === 'number') {
-        waitSeconds.set(name, state.Seconds);
-      } else {
-        const wait: DynamicWait =
-          typeof state.SecondsPath === 'string'
+      const wait: DynamicWait =
+        typeof state.Seconds === 'number'
+          ? { kind: 'Seconds', seconds: state.Seconds }
+          : typeof state.SecondsPath === 'string'
             ? { kind: 'SecondsPath', path: state.SecondsPath }
             : typeof state.TimestampPath === 'string'
               ? { kind: 'TimestampPath', path: state.TimestampPath }
               : { kind: 'Timestamp', timestamp: String(state.Timestamp) };
-        dynamicWaits.set(name, wait);
-        for (const key of ['Seconds', 'SecondsPath', 'Timestamp', 'TimestampPath']) delete state[key];
-        state.Type = 'Task';
-        state.Resource = LOCAL_WAIT_RESOURCE;
-        state.TimeoutSeconds = MAX_TIMER_SECONDS;
-      }
+      dynamicWaits.set(name, wait);
+      for (const key of ['Seconds', 'SecondsPath', 'Timestamp', 'TimestampPath']) delete state[key];
+      state.Type = 'Task';
+      state.Resource = LOCAL_WAIT_RESOURCE;
+      state.TimeoutSeconds = MAX_TIMER_SECONDS;
     }
   });
 
-  return { runnable, states, tasks, waitSeconds, dynamicWaits };
+  return { runnable, states, tasks, dynamicWaits, ...(executionTimeoutSeconds === undefined ? {} : { executionTimeoutSeconds }) };
 }
 
 /** A ResultPath as the library handles it: `$` → absent (replace), `$['a']['b']` → `$.a.b`. */

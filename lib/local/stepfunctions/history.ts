@@ -43,6 +43,8 @@ export interface HistorySource {
   takeInvocation(stateName: string): TaskInvocation | undefined;
   /** Error and cause given to StopExecution. */
   abortDetails(): { error?: string; cause?: string };
+  /** True when the run was aborted because the execution's `TimeoutSeconds` passed (recorded as a timeout). */
+  timedOut?(): boolean;
 }
 
 const DEFAULT_FAIL_CAUSE = 'Execution failed because of a Fail state';
@@ -89,6 +91,10 @@ export class HistoryRecorder {
         this.push('ExecutionFailed', at, { executionFailedEventDetails: compact(normalizeFailure(ev.Error, ev.Cause)) });
         return;
       case 'ExecutionAborted':
+        if (this.source.timedOut?.()) {
+          this.push('ExecutionTimedOut', at, { executionTimedOutEventDetails: { error: 'States.Timeout' } });
+          return;
+        }
         this.abortOpenStates(at);
         this.push('ExecutionAborted', at, { executionAbortedEventDetails: compact(this.source.abortDetails()) });
         return;

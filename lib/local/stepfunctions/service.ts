@@ -5,11 +5,15 @@
  * Task states call local handlers ({@link TaskResolver}); `.waitForTaskToken` tasks hand the handler a
  * task token and wait for SendTaskSuccess / SendTaskFailure / timeout / missing heartbeat, as on AWS.
  *
- * Time: `timeScale` (or a clock's `realMs`) maps simulated seconds to real time for Wait states (all
- * four forms), retry intervals (backoff and jitter kept), callback Task `TimeoutSeconds`/`HeartbeatSeconds`
- * and `.sync` Task `TimeoutSeconds` (other Tasks run their handlers in real time, so their
- * `TimeoutSeconds` is real time)
- * and the execution's `TimeoutSeconds`. Exceptions, all documented:
+ * Time: Wait states (all four forms), callback Task `TimeoutSeconds`/`HeartbeatSeconds`, `.sync` Task
+ * `TimeoutSeconds` and the execution's `TimeoutSeconds` are timers of the simulated clock (a
+ * {@link SimClock}'s `setTimer`: they pause while real work holds the clock, and `advance()` brings
+ * them forward); retry intervals are real time at the time scale (backoff and jitter kept). Other
+ * Tasks run their handlers in-process in real time, so their `TimeoutSeconds` is real time, and
+ * while such a handler runs it holds the clock (`hold`): the real duration of a handler is never
+ * simulated time, so it can neither time out a simulated wait nor shorten one. A `.sync` task does not
+ * hold the clock (its child execution waits on it), nor does a callback task once its handler
+ * returned (the wait for SendTaskSuccess is simulated time). Exceptions, all documented:
  *  - `TimeoutSecondsPath` / `HeartbeatSecondsPath` are resolved from the state input and enforced like
  *    their literal forms (scaled for callback tasks);
  *  - Timestamp waits wait until the timestamp on `clock.now()` (simulated), or — without a clock —
@@ -19,8 +23,8 @@
  *  - `$$.Execution.StartTime` is set by the library when the run begins (within a millisecond or so
  *    of the `startDate` StartExecution returns);
  *  - tasks of a failed Parallel branch's siblings keep running until the execution closes;
- *  - timers are armed when a state starts: `SimClock.advance()` does not shorten a running Wait, and a
- *    frozen clock (`timeScale: 0`) makes every timed state wait (up to ~24.8 days, Node's timer limit).
+ *  - with a clock that has no timers (a {@link ClockLike} with `realMs` only), timers are real
+ *    `setTimeout`s of `realMs(seconds)` armed when a state starts, and nothing holds the clock.
  */
 import './polyfill';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -59,6 +63,7 @@ import {
 } from './definition';
 import { HistoryRecorder, normalizeFailure, withoutExecutionData, type TaskInvocation } from './history';
 import { sfnError } from './errors';
+import { SimClock } from '../clock';
 
 export interface TaskContext {
   readonly executionArn: string;
@@ -84,12 +89,22 @@ export type TaskHandler = (input: unknown, ctx: TaskContext) => Promise<unknown>
 /** Finds the handler for a Task's `Resource`; `undefined` fails the execution with `States.Runtime`. */
 export type TaskResolver = (resource: string, stateName: string) => TaskHandler | undefined;
 
-/** The part of the twin's simulated clock this service uses. */
+/** The part of the twin's simulated clock this service uses ({@link SimClock} has all of it). */
 export interface ClockLike {
-  /** Real milliseconds that `simulatedSeconds` take. */
+  /** Real milliseconds that `simulatedSeconds` take (retry intervals; timers without `setTimer`). */
   realMs(simulatedSeconds: number): number;
   /** Simulated now (for Timestamp waits). */
   now?(): Date | number;
+  /**
+   * Run `fn` when `delaySeconds` simulated seconds have passed (see {@link SimClock.setTimer}).
+   * @returns a function that cancels the timer
+   */
+  setTimer?(delaySeconds: number, fn: () => void): () => void;
+  /**
+   * Stop simulated time while a handler runs (see {@link SimClock.hold}).
+   * @returns the release function
+   */
+  hold?(what: string, opts?: { maxRealMs?: number; message?: string | (() => string) }): () => void;
 }
 
 export interface LocalStepFunctionsProps {
@@ -99,8 +114,17 @@ export interface LocalStepFunctionsProps {
   readonly accountId?: string;
   /** Simulated seconds per real second; ignored when `clock` is given. @default 1 */
   readonly timeScale?: number;
-  /** Simulated clock; takes precedence over `timeScale`. @default none */
+  /**
+   * Simulated clock; takes precedence over `timeScale`. The twin passes its {@link SimClock}, so
+   * that the real work of the other services (task starts, health checks, databases) holds Wait
+   * states and callback timeouts too. @default a SimClock of its own at `timeScale`
+   */
   readonly clock?: ClockLike;
+  /**
+   * Real seconds an in-process handler (a Task without `TimeoutSeconds`) may hold the clock; after
+   * that simulated time runs on and the clock reports a warning naming the state. @default 60
+   */
+  readonly handlerHoldSeconds?: number;
   readonly resolveTask: TaskResolver;
 }
 
@@ -174,6 +198,10 @@ interface ExecutionRecord {
   readonly invocations: Map<string, TaskInvocation[]>;
   /** Token minted by `$$.Task.Token`, claimed by the next task call. */
   pendingToken?: string;
+  /** The execution's `TimeoutSeconds` passed (the run was aborted for it). */
+  timedOut?: boolean;
+  /** Cancels the execution's `TimeoutSeconds` timer. */
+  cancelTimeout?: () => void;
   done: Promise<void>;
 }
 
@@ -283,6 +311,10 @@ export class LocalStepFunctions {
   readonly accountId: string;
   private readonly realMs: (simulatedSeconds: number) => number;
   private readonly clock?: ClockLike;
+  /** Timers in simulated seconds: the clock's, or real `setTimeout`s of `realMs` for a clock without timers. */
+  private readonly setTimer: (simulatedSeconds: number, fn: () => void) => () => void;
+  private readonly hold?: NonNullable<ClockLike['hold']>;
+  private readonly handlerHoldMs: number;
   private readonly resolveTask: TaskResolver;
   private readonly machines = new Map<string, StateMachineRecord>();
   private readonly executions = new Map<string, ExecutionRecord>();
@@ -301,6 +333,19 @@ export class LocalStepFunctions {
       throw new Error(`LocalStepFunctions: timeScale must be a positive number (simulated seconds per real second), got ${timeScale}`);
     }
     this.realMs = props.clock ? (s) => props.clock!.realMs(s) : (s) => (s * 1000) / timeScale;
+    const clock: ClockLike = props.clock ?? new SimClock({ timeScale });
+    if (clock.setTimer) {
+      this.setTimer = (s, fn) => clock.setTimer!(s, fn);
+    } else {
+      this.setTimer = (s, fn) => {
+        const t = setTimeout(fn, this.realTimerMs(s));
+        return () => clearTimeout(t);
+      };
+    }
+    if (clock.hold) this.hold = (what, opts) => clock.hold!(what, opts);
+    const holdSeconds = props.handlerHoldSeconds ?? 60;
+    if (!(holdSeconds > 0)) throw new Error(`LocalStepFunctions: handlerHoldSeconds must be real seconds > 0, got ${holdSeconds}`);
+    this.handlerHoldMs = holdSeconds * 1000;
   }
 
   /** The ARN a state machine called `name` has in this service. */
@@ -576,6 +621,7 @@ export class LocalStepFunctions {
         states: prepared.states,
         takeInvocation: (name) => e.invocations.get(name)?.shift(),
         abortDetails: () => e.stopDetails ?? {},
+        timedOut: () => e.timedOut === true,
       },
       (event) => this.notify(e.arn, event),
     );
@@ -595,8 +641,6 @@ export class LocalStepFunctions {
     for (const [name, wait] of prepared.dynamicWaits) {
       taskResourceLocalHandlers[name] = (input) => this.dynamicWait(e, name, wait, input) as ReturnType<LocalHandler>;
     }
-    const waitTimeOverrides: Record<string, number> = {};
-    for (const [name, seconds] of prepared.waitSeconds) waitTimeOverrides[name] = this.realTimerMs(seconds);
 
     const mintToken = (): string => (e.pendingToken ??= `AQ${randomBytes(48).toString('base64url')}`);
     const context = {
@@ -617,7 +661,7 @@ export class LocalStepFunctions {
     let run: ReturnType<StateMachine['run']>;
     try {
       const machine = new StateMachine(prepared.runnable as unknown as StateMachineDefinition, { validationOptions: { noValidate: true } });
-      run = machine.run(JSON.parse(e.input), { overrides: { taskResourceLocalHandlers, waitTimeOverrides }, context });
+      run = machine.run(JSON.parse(e.input), { overrides: { taskResourceLocalHandlers }, context });
     } catch (err) {
       e.status = 'FAILED';
       e.error = 'States.Runtime';
@@ -629,6 +673,14 @@ export class LocalStepFunctions {
     }
     e.started = true;
     e.abort = run.abort;
+    if (prepared.executionTimeoutSeconds !== undefined) {
+      // The execution's TimeoutSeconds, in simulated time: abort the run, recorded as a timeout.
+      e.cancelTimeout = this.setTimer(prepared.executionTimeoutSeconds, () => {
+        if (e.status !== 'RUNNING') return;
+        e.timedOut = true;
+        run.abort();
+      });
+    }
 
     const drained = (async () => {
       for await (const ev of run.eventLogs) recorder.record(ev);
@@ -636,7 +688,7 @@ export class LocalStepFunctions {
     const settled = run.result.then(
       (output) => this.finish(e, 'SUCCEEDED', { output: JSON.stringify(output ?? null) }),
       (err: unknown) => {
-        if (err instanceof ExecutionAbortedError) return this.finish(e, 'ABORTED', {});
+        if (err instanceof ExecutionAbortedError) return e.timedOut ? this.finish(e, 'TIMED_OUT', { error: 'States.Timeout' }) : this.finish(e, 'ABORTED', {});
         if (err instanceof ExecutionTimeoutError) return this.finish(e, 'TIMED_OUT', { error: 'States.Timeout' });
         const cause = err instanceof ExecutionError ? (err.cause as Error | undefined) : (err as Error);
         const failure = normalizeFailure(cause?.name ?? 'States.Runtime', cause?.message);
@@ -659,6 +711,7 @@ export class LocalStepFunctions {
 
   /** Ends every task call still open (timers, tokens) once the execution is closed. */
   private closeExecution(e: ExecutionRecord): void {
+    e.cancelTimeout?.();
     e.pendingToken = undefined;
     const closed = new FatalError('States.Runtime', `Execution ${e.arn} is closed`);
     for (const cancel of [...e.inflight]) cancel(closed);
@@ -687,15 +740,17 @@ export class LocalStepFunctions {
 
     return new Promise((resolve, reject) => {
       let settled = false;
-      let timeout: NodeJS.Timeout | undefined;
-      let heartbeat: NodeJS.Timeout | undefined;
+      let cancelTimeout: (() => void) | undefined;
+      let cancelHeartbeat: (() => void) | undefined;
+      let releaseHold: (() => void) | undefined;
       const attempt = new AbortController();
       const settle = (err: Error | undefined, value?: unknown, fromHandler = false) => {
         if (settled) return;
         settled = true;
         if (!fromHandler) attempt.abort(err ?? new Error(`Task '${info.name}' ended`));
-        clearTimeout(timeout);
-        clearTimeout(heartbeat);
+        cancelTimeout?.();
+        cancelHeartbeat?.();
+        releaseHold?.();
         e.inflight.delete(cancel);
         if (taskToken) {
           this.openTasks.delete(taskToken);
@@ -719,19 +774,26 @@ export class LocalStepFunctions {
         });
       };
       e.inflight.add(cancel);
+      // A `.sync` task waits for a job (e.g. a nested execution) that runs in simulated time, and a
+      // callback task, once its handler returned, waits for the outside world in simulated time.
+      const waitsOutside = info.callback || SYNC_RESOURCE.test(info.resource);
       if (info.timeoutSeconds !== undefined) {
-        // A handler that runs in-process runs in real time, so its timeout is real time too (scaling it
-        // would time out a 20 ms DynamoDB write at a large time scale). A callback task waits on the
-        // outside world in simulated time, so its timeout is scaled like a Wait state; so does a
-        // `.sync` task (it waits for a job, e.g. a nested execution, that runs in simulated time).
-        const waitsOutside = info.callback || SYNC_RESOURCE.test(info.resource);
-        const ms = waitsOutside ? this.realTimerMs(info.timeoutSeconds) : Math.min(info.timeoutSeconds * 1000, MAX_TIMER_SECONDS * 1000);
-        timeout = setTimeout(() => timedOut(`Task timed out after ${info.timeoutSeconds} seconds`), ms);
+        const timeoutSeconds = info.timeoutSeconds;
+        const onTimeout = () => timedOut(`Task timed out after ${timeoutSeconds} seconds`);
+        if (waitsOutside) {
+          cancelTimeout = this.setTimer(timeoutSeconds, onTimeout);
+        } else {
+          // A handler that runs in-process runs in real time, so its timeout is real time too (scaling it
+          // would time out a 20 ms DynamoDB write at a large time scale).
+          const t = setTimeout(onTimeout, Math.min(timeoutSeconds * 1000, MAX_TIMER_SECONDS * 1000));
+          cancelTimeout = () => clearTimeout(t);
+        }
       }
       const armHeartbeat = () => {
         if (!info.callback || info.heartbeatSeconds === undefined) return;
-        clearTimeout(heartbeat);
-        heartbeat = setTimeout(() => timedOut(`No heartbeat in ${info.heartbeatSeconds} seconds`), this.realTimerMs(info.heartbeatSeconds));
+        cancelHeartbeat?.();
+        const seconds = info.heartbeatSeconds;
+        cancelHeartbeat = this.setTimer(seconds, () => timedOut(`No heartbeat in ${seconds} seconds`));
       };
       armHeartbeat();
       if (taskToken) {
@@ -748,12 +810,27 @@ export class LocalStepFunctions {
         settle(new FatalError('States.Runtime', `No local handler for resource '${info.resource}' (Task state '${info.name}')`));
         return;
       }
+      if (this.hold && !SYNC_RESOURCE.test(info.resource)) {
+        // The handler's real run time is not simulated time (a callback task's wait after it is).
+        const maxRealMs = info.timeoutSeconds !== undefined && !info.callback ? info.timeoutSeconds * 1000 + 1000 : this.handlerHoldMs;
+        releaseHold = this.hold(`the handler of Task state '${info.name}' (${info.resource}) in execution ${e.name}`, {
+          maxRealMs,
+          message: () =>
+            `The handler of Task state '${info.name}' (${info.resource}) in execution ${e.name} has run ${Math.round(maxRealMs / 1000)} s real; ` +
+            `the twin's simulated clock runs on without it. The handler may hang (a request that never answers), or the machine is overloaded ` +
+            `(free the CPU, or run the twin with a smaller --time-scale).`,
+        });
+      }
       let call: Promise<unknown>;
       try {
         call = Promise.resolve(handler(input, { executionArn: e.arn, stateName: info.name, signal: attempt.signal, ...(taskToken ? { taskToken } : {}) }));
       } catch (err) {
         call = Promise.reject(err);
       }
+      void call.then(
+        () => releaseHold?.(),
+        () => releaseHold?.(),
+      );
       call.then(
         (result) => {
           if (!info.callback) settle(undefined, result ?? null, true);
@@ -764,12 +841,14 @@ export class LocalStepFunctions {
     });
   }
 
-  /** A Wait with SecondsPath / Timestamp / TimestampPath, timed in simulated seconds. */
+  /** A Wait state (any form), timed on the simulated clock. */
   private dynamicWait(e: ExecutionRecord, name: string, wait: DynamicWait, input: unknown): Promise<unknown> {
     e.pendingToken = undefined;
     if (e.status !== 'RUNNING') return Promise.reject(new FatalError('States.Runtime', `Execution ${e.arn} is closed`));
     let seconds: number;
-    if (wait.kind === 'SecondsPath') {
+    if (wait.kind === 'Seconds') {
+      seconds = wait.seconds;
+    } else if (wait.kind === 'SecondsPath') {
       const value = evaluateReferencePath(wait.path, input);
       if (!Number.isInteger(value) || (value as number) < 0) {
         return Promise.reject(new FatalError('States.Runtime', `Wait state '${name}': SecondsPath '${wait.path}' must select a non-negative integer, got ${JSON.stringify(value)}`));
@@ -785,14 +864,14 @@ export class LocalStepFunctions {
     }
     return new Promise((resolve, reject) => {
       const cancel = (err: Error) => {
-        clearTimeout(timer);
+        cancelTimer();
         e.inflight.delete(cancel);
         reject(err);
       };
-      const timer = setTimeout(() => {
+      const cancelTimer = this.setTimer(seconds, () => {
         e.inflight.delete(cancel);
         resolve(input);
-      }, this.realTimerMs(seconds));
+      });
       e.inflight.add(cancel);
     });
   }
