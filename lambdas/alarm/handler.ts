@@ -27,6 +27,7 @@
  * `Cutover.Transient` on throttling (EventBridge retries the invocation).
  * Env: `CUTOVER_CONFIG`, `TABLE_NAME`, `ROLLBACK_STATE_MACHINE_ARN`, `NOTIFICATION_TOPIC_ARN` (optional).
  */
+import { clockNow } from '../../lib/aws/clock';
 import { Ledger } from '../../lib/aws/ledger';
 import { notify } from '../../lib/aws/notify';
 import { executionName, startExecutionByName } from '../../lib/aws/sfn';
@@ -76,7 +77,7 @@ export const handler = async (event: unknown): Promise<{ alarm: string; reason: 
     return { alarm: alarm.detail.alarmName, reason, environments: [] };
   }
   // When the alarm fired: the time AWS gives, the clock only when the event carries none.
-  const firedAt = eventTime([alarm.detail.state.timestamp, alarm.time], new Date());
+  const firedAt = eventTime([alarm.detail.state.timestamp, alarm.time], clockNow());
   const config = configFromEnv();
   const ledger = new Ledger(env('TABLE_NAME', 'the DynamoDB table name'));
   const environments: AlarmAction[] = [];

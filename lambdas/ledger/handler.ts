@@ -41,6 +41,7 @@
  */
 import { z } from 'zod';
 import { describeAlarmStates } from '../../lib/aws/cloudwatch';
+import { clockNow } from '../../lib/aws/clock';
 import { Ledger } from '../../lib/aws/ledger';
 import { notify, type NotificationKind } from '../../lib/aws/notify';
 import { failTask } from '../../lib/aws/task-tokens';
@@ -104,7 +105,7 @@ export const handler = async (event: unknown): Promise<unknown> => {
   const ledger = new Ledger(tableName());
   const e = parsed.data;
   // The clock, read once: every time this invocation records or decides on is this one.
-  const now = new Date();
+  const now = clockNow();
   const audit = (ev: Omit<AuditEvent, 'pk' | 'sk' | 'at'> & { at?: string }, id?: string) =>
     ledger.audit({ at: now.toISOString(), ...ev }, id);
   const notifyAbout = (kind: NotificationKind, plan: { service: string; environment: string; deploymentId: string }, subject: string, message: string, actions?: string[]) =>

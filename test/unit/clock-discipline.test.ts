@@ -10,8 +10,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ROOT_DIR } from '../../lib/catalog';
 
-/** Reads of the current time: `Date.now()`, `new Date()` without arguments, `performance.now()`. */
+/** Reads of the system clock: `Date.now()`, `new Date()` without arguments, `performance.now()`. */
 const CLOCK_READ = /\bDate\.now\(\)|new Date\(\)|performance\.now\(\)/g;
+/** Reads of the runtime's clock (lib/aws/clock.ts: the system clock on AWS, simulated in the twin). */
+const RUNTIME_CLOCK_READ = /\bclockNow\(\)/g;
 
 function sources(dir: string): string[] {
   return readdirSync(join(ROOT_DIR, dir), { recursive: true, encoding: 'utf8' })
@@ -19,25 +21,27 @@ function sources(dir: string): string[] {
     .map((f) => join(dir, f));
 }
 
-/** Clock reads in code (comments stripped), as `file:line`. */
-function clockReads(file: string): string[] {
+/** Clock reads (`pattern`) in code (comments stripped), as `file:line`. */
+function clockReads(file: string, pattern = CLOCK_READ): string[] {
   const text = readFileSync(join(ROOT_DIR, file), 'utf8').replace(/\/\*[\s\S]*?\*\//g, (c) => c.replace(/[^\n]/g, ' ')).replace(/\/\/.*$/gm, '');
   const found: string[] = [];
   text.split('\n').forEach((line, i) => {
-    for (const _ of line.matchAll(CLOCK_READ)) found.push(`${relative(ROOT_DIR, join(ROOT_DIR, file))}:${i + 1}`);
+    for (const _ of line.matchAll(pattern)) found.push(`${relative(ROOT_DIR, join(ROOT_DIR, file))}:${i + 1}`);
   });
   return found;
 }
 
 describe('clock discipline', () => {
   it('lib/domain never reads the clock: every decision takes its time as an input', () => {
-    const reads = sources('lib/domain').flatMap(clockReads);
+    const reads = sources('lib/domain').flatMap((f) => [...clockReads(f), ...clockReads(f, RUNTIME_CLOCK_READ)]);
     assert.deepEqual(reads, [], `clock reads in lib/domain (pass \`now\` in instead): ${reads.join(', ')}`);
   });
 
-  it('each Lambda handler reads the clock at most once, and passes that time on', () => {
-    for (const file of sources('lambdas').filter((f) => f.endsWith('handler.ts'))) {
-      const reads = clockReads(file);
+  it('each Lambda handler reads the runtime clock (clockNow) at most once, and never the system clock directly', () => {
+    for (const file of sources('lambdas').filter((f) => f.endsWith('.ts'))) {
+      const system = clockReads(file);
+      assert.deepEqual(system, [], `${file} reads the system clock (${system.join(', ')}): use clockNow() from lib/aws/clock.ts, once`);
+      const reads = clockReads(file, RUNTIME_CLOCK_READ);
       assert.ok(reads.length <= 1, `${file} reads the clock ${reads.length} times (${reads.join(', ')}): read it once and pass it on`);
     }
   });

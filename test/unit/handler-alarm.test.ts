@@ -12,6 +12,7 @@ import { ExecutionAlreadyExists, SendTaskFailureCommand, StartExecutionCommand, 
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { dynamoMock, resetSdkMocks, sdkError, sfnMock, snsMock, throttlingError } from '../helpers/sdk-mocks';
 import { handler, type AlarmAction } from '../../lambdas/alarm/handler';
+import { setClockSource } from '../../lib/aws/clock';
 import { CONFIG_ENV_VAR } from '../../lib/config/load';
 import type { EnvironmentState, ReleaseRef } from '../../lib/domain/records';
 import { RollbackInputSchema } from '../../lib/domain/rollback-input';
@@ -201,6 +202,23 @@ describe('alarm handler', () => {
     const { timestamp: _fired, ...state } = base.detail.state;
     const event = { ...base, time: '2026-11-21T10:30:00Z', detail: { ...base.detail, state } };
     assert.equal((await handler(event)).environments[0]!.action, 'notified');
+  });
+
+  it('an event without any time is judged at the runtime clock (lib/aws/clock.ts: the twin sets its simulated clock there)', async () => {
+    const base = alarmEvent();
+    const { timestamp: _fired, ...state } = base.detail.state;
+    const { time: _time, ...envelope } = base;
+    const event = { ...envelope, detail: { ...base.detail, state } };
+    try {
+      idle(environment({ rollbackWindow: WINDOW }));
+      sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn:rb', startDate: new Date(0) });
+      setClockSource(() => new Date('2026-11-21T10:19:59.000Z'));
+      assert.equal((await handler(event)).environments[0]!.action, 'rollback-started');
+      setClockSource(() => new Date('2026-11-21T10:20:00.000Z'));
+      assert.equal((await handler(event)).environments[0]!.action, 'notified');
+    } finally {
+      setClockSource(undefined);
+    }
   });
 
   it('window over, alarmAfterWindow notify (the default): publishes the alarm with the rollback command, starts nothing', async () => {
