@@ -50,6 +50,10 @@ export const TwinIndexSchema = z.object({
   stepFunctions: z.url(),
   dynamodb: z.object({ endpoint: z.url(), tableName: z.string().min(1) }),
   stateMachineArns: z.looseObject({ deploy: z.string().min(1), rollback: z.string().min(1).optional(), 'rollback-window': z.string().optional() }),
+  /** The twin's simulated time when it answered (ISO-8601): the timeline its records are in. */
+  now: z.string().optional(),
+  /** Simulated seconds per real second. */
+  timeScale: z.number().nonnegative().optional(),
 });
 export type TwinIndex = z.infer<typeof TwinIndexSchema>;
 
@@ -66,8 +70,9 @@ export interface Target {
    */
   stateMachineArn(kind: StateMachineKind): Promise<string>;
   /**
-   * Time now, for relative times ("3 min ago") and audit events. Real time on both: the twin's
-   * records and execution histories carry real timestamps too (its simulated clock only paces waits).
+   * Time now, for relative times ("3 min ago") and audit events, in the timeline of the target's
+   * records: the real clock on AWS; on a twin, its simulated clock (from the index's `now`, moved on
+   * at its time scale since it was read).
    */
   now(): Date;
 }
@@ -182,6 +187,8 @@ async function resolveTwin(opts: TargetOptions, fetchFn: typeof fetch, clock: ()
     );
   }
   const index = parsed.data;
+  const fetchedAt = clock();
+  const twinNow = index.now !== undefined && !Number.isNaN(Date.parse(index.now)) ? Date.parse(index.now) : undefined;
   configureClients({
     region: index.region,
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
@@ -200,6 +207,6 @@ async function resolveTwin(opts: TargetOptions, fetchFn: typeof fetch, clock: ()
       if (!arn) throw new CliError(`the local twin at ${url} has no ${kind} state machine: update cutover and restart the twin.`);
       return arn;
     },
-    now: () => new Date(clock()),
+    now: () => (twinNow === undefined ? new Date(clock()) : new Date(twinNow + (clock() - fetchedAt) * (index.timeScale ?? 1))),
   };
 }

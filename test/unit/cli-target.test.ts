@@ -143,6 +143,17 @@ describe('cli target: a local twin', () => {
     assert.equal((await sfnClient().config.credentials()).accessKeyId, 'local');
   });
 
+  it('now() is the twin\'s simulated time (its index\'s now, moved on at its time scale); without one, the real clock', async () => {
+    let real = 1_000_000;
+    const clock = () => real;
+    const target = await resolveTarget({ endpoint: 'http://127.0.0.1:4780' }, { fetch: fakeFetch({ ...index, now: '2031-05-01T10:00:00.000Z' }), env: {}, clock });
+    assert.equal(target.now().toISOString(), '2031-05-01T10:00:00.000Z');
+    real += 1000; // one real second at ×60
+    assert.equal(target.now().toISOString(), '2031-05-01T10:01:00.000Z');
+    const older = await resolveTarget({ endpoint: 'http://127.0.0.1:4780' }, { fetch: fakeFetch(index), env: {}, clock });
+    assert.equal(older.now().getTime(), real);
+  });
+
   it('fails naming the fields a twin\'s index lacks', async () => {
     const { dynamodb: _d, stateMachineArns: _s, ...old } = index;
     await rejectsWith(
