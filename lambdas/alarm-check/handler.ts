@@ -21,7 +21,7 @@ export const handler = async (event: unknown) => {
   const found = new Set(states.map((s) => s.name));
   const missing = alarms.filter((a) => !found.has(a));
   if (missing.length > 0) {
-    throw new ResourceStateError(`Alarm(s) ${missing.join(', ')} do not exist in CloudWatch; create them or fix "alarms" in the config.`);
+    throw new ResourceStateError(`Alarm(s) ${missing.join(', ')} do not exist in CloudWatch (DescribeAlarms lists none of that name); create them or fix "alarms" in the config.`);
   }
   const firing = states.filter((s) => s.state === 'ALARM');
   const message =

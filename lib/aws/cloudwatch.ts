@@ -14,17 +14,19 @@ export interface AlarmState {
   since: string | null;
 }
 
-/** The states of the named metric and composite alarms; names that do not exist are absent from the result. */
+/**
+ * The states of the named metric and composite alarms; names that do not exist are absent from the result.
+ * @throws TransientAwsError for throttling / 5xx / timeouts, other SDK errors as they are; both name the call (see ./errors)
+ */
 export async function describeAlarmStates(names: readonly string[]): Promise<AlarmState[]> {
   const result: AlarmState[] = [];
   for (let i = 0; i < names.length; i += 100) {
     const chunk = names.slice(i, i + 100);
     let nextToken: string | undefined;
     do {
-      const out = await withRetryClassification(() =>
-        cloudWatchClient().send(
-          new DescribeAlarmsCommand({ AlarmNames: chunk, AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], NextToken: nextToken }),
-        ),
+      const out = await withRetryClassification(
+        () => cloudWatchClient().send(new DescribeAlarmsCommand({ AlarmNames: chunk, AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], NextToken: nextToken })),
+        `CloudWatch DescribeAlarms ${chunk.join(', ')}`,
       );
       const alarms: Array<MetricAlarm | CompositeAlarm> = [...(out.MetricAlarms ?? []), ...(out.CompositeAlarms ?? [])];
       for (const a of alarms) {

@@ -21,15 +21,20 @@ import { ecsClient } from './clients';
 import { withRetryClassification } from './errors';
 import { ResourceStateError } from '../domain/errors';
 
-const send = <T>(fn: () => Promise<T>) => withRetryClassification(fn);
+/** Send with retry classification; `what` names the call in errors (see ./errors). */
+const send = <T>(fn: () => Promise<T>, what: string) => withRetryClassification(fn, `ECS ${what}`);
 
-/** Describe one service. @throws ResourceStateError if it does not exist or is not ACTIVE */
+/**
+ * Describe one service.
+ * @throws ResourceStateError if it does not exist or is not ACTIVE (the message names DescribeServices
+ *   and its answer); TransientAwsError / the SDK error naming the call (see ./errors)
+ */
 export async function describeService(cluster: string, service: string): Promise<Service> {
-  const out = await send(() => ecsClient().send(new DescribeServicesCommand({ cluster, services: [service] })));
+  const out = await send(() => ecsClient().send(new DescribeServicesCommand({ cluster, services: [service] })), `DescribeServices ${service} (cluster ${cluster})`);
   const found = out.services?.find((s) => s.serviceName === service || s.serviceArn?.endsWith(`/${service}`));
   if (!found || found.status !== 'ACTIVE') {
     const reason = out.failures?.[0]?.reason ?? found?.status ?? 'MISSING';
-    throw new ResourceStateError(`ECS service ${service} in cluster ${cluster} is not usable (${reason}); create it or fix the slot in the config.`);
+    throw new ResourceStateError(`ECS service ${service} in cluster ${cluster} is not usable (DescribeServices: ${reason}); create it or fix the slot in the config.`);
   }
   return found;
 }
@@ -55,10 +60,10 @@ export async function registerReleaseRevision(
   deploymentId: string,
 ): Promise<RegisteredRevision> {
   const client = ecsClient();
-  const current = await send(() => client.send(new DescribeTaskDefinitionCommand({ taskDefinition: fromArn, include: ['TAGS'] })));
+  const current = await send(() => client.send(new DescribeTaskDefinitionCommand({ taskDefinition: fromArn, include: ['TAGS'] })), `DescribeTaskDefinition ${fromArn}`);
   const td = current.taskDefinition as TaskDefinition;
   const family = td.family!;
-  const latest = await send(() => client.send(new DescribeTaskDefinitionCommand({ taskDefinition: family, include: ['TAGS'] })));
+  const latest = await send(() => client.send(new DescribeTaskDefinitionCommand({ taskDefinition: family, include: ['TAGS'] })), `DescribeTaskDefinition ${family}`);
   if (latest.tags?.some((t) => t.key === DEPLOYMENT_TAG && t.value === deploymentId)) {
     return { taskDefinitionArn: latest.taskDefinition!.taskDefinitionArn!, previousTaskDefinitionArn: fromArn, family };
   }
@@ -89,6 +94,7 @@ export async function registerReleaseRevision(
         tags: [...(current.tags ?? []).filter((t) => t.key !== DEPLOYMENT_TAG), { key: DEPLOYMENT_TAG, value: deploymentId }],
       }),
     ),
+    `RegisterTaskDefinition ${family}`,
   );
   return { taskDefinitionArn: out.taskDefinition!.taskDefinitionArn!, previousTaskDefinitionArn: fromArn, family };
 }
@@ -121,6 +127,7 @@ export async function runOneOffTask(spec: OneOffTaskSpec): Promise<string> {
         clientToken: createHash('sha256').update(spec.idempotencyKey).digest('hex').slice(0, 64),
       }),
     ),
+    `RunTask ${spec.taskDefinitionArn} (cluster ${spec.cluster})`,
   );
   const task = out.tasks?.[0];
   if (!task?.taskArn) {
@@ -144,7 +151,7 @@ export interface OneOffTaskStatus {
  * @throws TransientAwsError for throttling / 5xx (see ./errors); other SDK errors as they are
  */
 export async function oneOffTaskStatus(cluster: string, taskArn: string, containerName: string): Promise<OneOffTaskStatus> {
-  const out = await send(() => ecsClient().send(new DescribeTasksCommand({ cluster, tasks: [taskArn] })));
+  const out = await send(() => ecsClient().send(new DescribeTasksCommand({ cluster, tasks: [taskArn] })), `DescribeTasks ${taskArn}`);
   const task = out.tasks?.[0];
   if (!task) return { status: 'FAILED', exitCode: null, reason: `task ${taskArn} not found (${out.failures?.[0]?.reason ?? 'MISSING'})` };
   if (task.lastStatus !== 'STOPPED') return { status: 'RUNNING', exitCode: null, reason: task.lastStatus ?? 'PENDING' };
@@ -178,22 +185,26 @@ export interface TaskContainerLogging {
  */
 export async function taskContainerLogging(cluster: string, taskArn: string, containerName: string): Promise<TaskContainerLogging | undefined> {
   const client = ecsClient();
-  const out = await send(() => client.send(new DescribeTasksCommand({ cluster, tasks: [taskArn] })));
+  const out = await send(() => client.send(new DescribeTasksCommand({ cluster, tasks: [taskArn] })), `DescribeTasks ${taskArn}`);
   const task = out?.tasks?.[0];
   if (!task?.taskDefinitionArn) return undefined;
   const name = (task.containers?.find((c) => c.name === containerName) ?? task.containers?.[0])?.name ?? containerName;
-  const td = await send(() => client.send(new DescribeTaskDefinitionCommand({ taskDefinition: task.taskDefinitionArn })));
+  const td = await send(() => client.send(new DescribeTaskDefinitionCommand({ taskDefinition: task.taskDefinitionArn })), `DescribeTaskDefinition ${task.taskDefinitionArn}`);
   const logConfiguration = td?.taskDefinition?.containerDefinitions?.find((c) => c.name === name)?.logConfiguration;
   return { taskArn: task.taskArn ?? taskArn, containerName: name, ...(logConfiguration ? { logConfiguration } : {}) };
 }
 
+/** Stop a task. @throws TransientAwsError / the SDK error naming the call (see ./errors) */
 export async function stopTask(cluster: string, taskArn: string, reason: string): Promise<void> {
-  await send(() => ecsClient().send(new StopTaskCommand({ cluster, task: taskArn, reason })));
+  await send(() => ecsClient().send(new StopTaskCommand({ cluster, task: taskArn, reason })), `StopTask ${taskArn}`);
 }
 
-/** Point a service at a task definition and desired count (either optional). */
+/**
+ * Point a service at a task definition and desired count (either optional).
+ * @throws TransientAwsError / the SDK error naming the call (see ./errors), e.g. `ServiceNotFoundException`
+ */
 export async function updateService(cluster: string, service: string, change: { taskDefinition?: string; desiredCount?: number }): Promise<void> {
-  await send(() => ecsClient().send(new UpdateServiceCommand({ cluster, service, ...change })));
+  await send(() => ecsClient().send(new UpdateServiceCommand({ cluster, service, ...change })), `UpdateService ${service} (cluster ${cluster})`);
 }
 
 /** The `waitUntilServicesStable` acceptor, plus: the primary deployment runs `taskDefinitionArn`. */

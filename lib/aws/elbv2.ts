@@ -2,6 +2,8 @@
  * ELBv2 adapter: read and set the forward weights of a listener's default action or a listener rule.
  * Follows DescribeListeners / DescribeRules / ModifyListener / ModifyRule and DescribeTargetHealth.
  * Weights are 0-999 in ELB; cutover uses 0-100 (percent).
+ * Errors: `TransientAwsError` for throttling / 5xx / timeouts, other SDK errors as they are; both name
+ * the call and its ARN (see ./errors).
  */
 import {
   DescribeListenersCommand,
@@ -19,10 +21,10 @@ import type { Route } from '../domain/plan';
 async function actionsOf(route: Route): Promise<Action[]> {
   const client = elbv2Client();
   if (route.kind === 'listener') {
-    const out = await withRetryClassification(() => client.send(new DescribeListenersCommand({ ListenerArns: [route.arn] })));
+    const out = await withRetryClassification(() => client.send(new DescribeListenersCommand({ ListenerArns: [route.arn] })), `ELBv2 DescribeListeners ${route.arn}`);
     return out.Listeners?.[0]?.DefaultActions ?? [];
   }
-  const out = await withRetryClassification(() => client.send(new DescribeRulesCommand({ RuleArns: [route.arn] })));
+  const out = await withRetryClassification(() => client.send(new DescribeRulesCommand({ RuleArns: [route.arn] })), `ELBv2 DescribeRules ${route.arn}`);
   return out.Rules?.[0]?.Actions ?? [];
 }
 
@@ -64,16 +66,17 @@ export async function setWeights(route: Route, weights: Record<string, number>):
   const next = [...kept, forward];
   const client = elbv2Client();
   if (route.kind === 'listener') {
-    await withRetryClassification(() => client.send(new ModifyListenerCommand({ ListenerArn: route.arn, DefaultActions: next })));
+    await withRetryClassification(() => client.send(new ModifyListenerCommand({ ListenerArn: route.arn, DefaultActions: next })), `ELBv2 ModifyListener ${route.arn}`);
   } else {
-    await withRetryClassification(() => client.send(new ModifyRuleCommand({ RuleArn: route.arn, Actions: next })));
+    await withRetryClassification(() => client.send(new ModifyRuleCommand({ RuleArn: route.arn, Actions: next })), `ELBv2 ModifyRule ${route.arn}`);
   }
 }
 
 /** Number of targets in state `healthy` in a target group. */
 export async function healthyTargets(targetGroupArn: string): Promise<number> {
-  const out = await withRetryClassification(() =>
-    elbv2Client().send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn })),
+  const out = await withRetryClassification(
+    () => elbv2Client().send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn })),
+    `ELBv2 DescribeTargetHealth ${targetGroupArn}`,
   );
   return (out.TargetHealthDescriptions ?? []).filter((t) => t.TargetHealth?.State === 'healthy').length;
 }

@@ -90,10 +90,12 @@ export async function readTaskLogTail(source: TaskLogSource, opts: LogTailOption
   if (!stream) return undefined;
   let messages: string[];
   try {
-    const out = await withRetryClassification(() =>
-      logsClient(stream.region).send(
-        new GetLogEventsCommand({ logGroupName: stream.logGroupName, logStreamName: stream.logStreamName, startFromHead: false, limit: maxLines }),
-      ),
+    const out = await withRetryClassification(
+      () =>
+        logsClient(stream.region).send(
+          new GetLogEventsCommand({ logGroupName: stream.logGroupName, logStreamName: stream.logStreamName, startFromHead: false, limit: maxLines }),
+        ),
+      `CloudWatch Logs GetLogEvents ${stream.logGroupName} ${stream.logStreamName}`,
     );
     messages = (out?.events ?? []).map((e) => e.message ?? '');
   } catch (err) {

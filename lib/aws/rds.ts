@@ -6,6 +6,8 @@
  * RestoreDBInstanceFromDBSnapshot, RestoreDBClusterFromSnapshot + CreateDBInstance (writer), ModifyDBInstance /
  * ModifyDBCluster with NewDB*Identifier (rename; ApplyImmediately). A restore creates a new database;
  * the swap renames the original aside (kept, never deleted) and renames the restored one into place.
+ * Errors: `TransientAwsError` for throttling / 5xx / timeouts, other SDK errors as they are (same
+ * classes); both name the call and the identifiers (see ./errors).
  */
 import {
   CreateDBClusterSnapshotCommand,
@@ -31,7 +33,8 @@ import { rdsClient } from './clients';
 import { withRetryClassification } from './errors';
 import { NO_INSTANCES } from '../domain/restore';
 
-const send = <T>(fn: () => Promise<T>) => withRetryClassification(fn);
+/** Send with retry classification; `what` names the call in errors (see ./errors). */
+const send = <T>(fn: () => Promise<T>, what: string) => withRetryClassification(fn, `RDS ${what}`);
 export type DbKind = 'instance' | 'cluster';
 
 export interface SnapshotInfo {
@@ -49,10 +52,14 @@ export async function createSnapshot(kind: DbKind, dbIdentifier: string, snapsho
   const Tags = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
   try {
     if (kind === 'instance') {
-      await send(() => rdsClient().send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: dbIdentifier, DBSnapshotIdentifier: snapshotIdentifier, Tags })));
+      await send(
+        () => rdsClient().send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: dbIdentifier, DBSnapshotIdentifier: snapshotIdentifier, Tags })),
+        `CreateDBSnapshot ${snapshotIdentifier} of ${dbIdentifier}`,
+      );
     } else {
-      await send(() =>
-        rdsClient().send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: dbIdentifier, DBClusterSnapshotIdentifier: snapshotIdentifier, Tags })),
+      await send(
+        () => rdsClient().send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: dbIdentifier, DBClusterSnapshotIdentifier: snapshotIdentifier, Tags })),
+        `CreateDBClusterSnapshot ${snapshotIdentifier} of ${dbIdentifier}`,
       );
     }
   } catch (err) {
@@ -64,8 +71,13 @@ export async function createSnapshot(kind: DbKind, dbIdentifier: string, snapsho
 export async function describeSnapshot(kind: DbKind, snapshotIdentifier: string): Promise<SnapshotInfo> {
   const s =
     kind === 'instance'
-      ? (await send(() => rdsClient().send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: snapshotIdentifier })))).DBSnapshots?.[0]
-      : (await send(() => rdsClient().send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: snapshotIdentifier }))))
+      ? (await send(() => rdsClient().send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: snapshotIdentifier })), `DescribeDBSnapshots ${snapshotIdentifier}`)).DBSnapshots?.[0]
+      : (
+          await send(
+            () => rdsClient().send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: snapshotIdentifier })),
+            `DescribeDBClusterSnapshots ${snapshotIdentifier}`,
+          )
+        )
           .DBClusterSnapshots?.[0];
   return {
     identifier: snapshotIdentifier,
@@ -83,7 +95,7 @@ export interface DbState {
 
 export async function findInstance(identifier: string): Promise<DBInstance | undefined> {
   try {
-    const out = await send(() => rdsClient().send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier })));
+    const out = await send(() => rdsClient().send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier })), `DescribeDBInstances ${identifier}`);
     return out.DBInstances?.[0];
   } catch (err) {
     if (err instanceof DBInstanceNotFoundFault) return undefined;
@@ -93,7 +105,7 @@ export async function findInstance(identifier: string): Promise<DBInstance | und
 
 export async function findCluster(identifier: string): Promise<DBCluster | undefined> {
   try {
-    const out = await send(() => rdsClient().send(new DescribeDBClustersCommand({ DBClusterIdentifier: identifier })));
+    const out = await send(() => rdsClient().send(new DescribeDBClustersCommand({ DBClusterIdentifier: identifier })), `DescribeDBClusters ${identifier}`);
     return out.DBClusters?.[0];
   } catch (err) {
     if (err instanceof DBClusterNotFoundFault) return undefined;
@@ -140,6 +152,7 @@ export async function restoreAsNew(kind: DbKind, like: string, snapshotIdentifie
           Tags: [{ Key: 'cutover:restored-from', Value: snapshotIdentifier }],
         }),
       ),
+      `RestoreDBInstanceFromDBSnapshot ${newIdentifier} from ${snapshotIdentifier}`,
     );
     return;
   }
@@ -157,6 +170,7 @@ export async function restoreAsNew(kind: DbKind, like: string, snapshotIdentifie
         Tags: [{ Key: 'cutover:restored-from', Value: snapshotIdentifier }],
       }),
     ),
+    `RestoreDBClusterFromSnapshot ${newIdentifier} from ${snapshotIdentifier}`,
   );
 }
 
@@ -178,6 +192,7 @@ export async function createClusterWriter(like: string, restoredCluster: string)
           DBInstanceClass: writerInstance?.DBInstanceClass ?? 'db.r6g.large',
         }),
       ),
+      `CreateDBInstance ${restoredCluster}-1 (writer of ${restoredCluster})`,
     );
   } catch (err) {
     if (!(err instanceof DBInstanceAlreadyExistsFault)) throw err;
@@ -187,8 +202,14 @@ export async function createClusterWriter(like: string, restoredCluster: string)
 /** Rename a DB instance or cluster at once (ApplyImmediately). */
 export async function rename(kind: DbKind, from: string, to: string): Promise<void> {
   if (kind === 'instance') {
-    await send(() => rdsClient().send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: from, NewDBInstanceIdentifier: to, ApplyImmediately: true })));
+    await send(
+      () => rdsClient().send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: from, NewDBInstanceIdentifier: to, ApplyImmediately: true })),
+      `ModifyDBInstance ${from} (rename to ${to})`,
+    );
   } else {
-    await send(() => rdsClient().send(new ModifyDBClusterCommand({ DBClusterIdentifier: from, NewDBClusterIdentifier: to, ApplyImmediately: true })));
+    await send(
+      () => rdsClient().send(new ModifyDBClusterCommand({ DBClusterIdentifier: from, NewDBClusterIdentifier: to, ApplyImmediately: true })),
+      `ModifyDBCluster ${from} (rename to ${to})`,
+    );
   }
 }

@@ -103,7 +103,7 @@ describe('readTaskLogTail', () => {
 
   it('throttling → Cutover.Transient; other errors as they are (the caller decides)', async () => {
     logsMock.on(GetLogEventsCommand).rejects(throttlingError('logs'));
-    await assert.rejects(readTaskLogTail(source()), { name: 'Cutover.Transient', message: /^ThrottlingException: Rate exceeded/ });
+    await assert.rejects(readTaskLogTail(source()), { name: 'Cutover.Transient', message: /^CloudWatch Logs GetLogEvents \/ecs\/hello-world-production cutover\/app\/\w+: ThrottlingException: Rate exceeded/ });
     logsMock.on(GetLogEventsCommand).rejects(sdkError(InvalidParameterException, 'bad'));
     await assert.rejects(readTaskLogTail(source()), InvalidParameterException);
   });

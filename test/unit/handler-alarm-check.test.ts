@@ -63,7 +63,7 @@ describe('alarm-check handler', () => {
     cloudWatchMock.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [alarm('a-5xx')] });
     await assert.rejects(handler({ alarms: ['a-5xx', 'a-typo'] }), {
       name: 'Cutover.ResourceState',
-      message: /^Alarm\(s\) a-typo do not exist in CloudWatch; create them or fix "alarms" in the config\./,
+      message: /^Alarm\(s\) a-typo do not exist in CloudWatch \(DescribeAlarms lists none of that name\); create them or fix "alarms" in the config\./,
     });
   });
 

@@ -72,6 +72,15 @@ describe('database handler', () => {
       await assert.rejects(handler({ action: 'createSnapshot', plan }), InvalidDBInstanceStateFault);
     });
 
+    it('an instance that vanished: RDS’s own error, its message naming the call, the snapshot and the instance', async () => {
+      rdsMock.on(CreateDBSnapshotCommand).rejects(sdkError(DBInstanceNotFoundFault, 'DBInstance hello-world-production not found.'));
+      await assert.rejects(handler({ action: 'createSnapshot', plan }), (err: Error) => {
+        assert.ok(err instanceof DBInstanceNotFoundFault);
+        assert.equal(err.message, `RDS CreateDBSnapshot ${SNAP} of hello-world-production failed: DBInstanceNotFoundFault: DBInstance hello-world-production not found.`);
+        return true;
+      });
+    });
+
     it('throttling → Cutover.Transient', async () => {
       rdsMock.on(CreateDBSnapshotCommand).rejects(throttlingError('rds'));
       await assert.rejects(handler({ action: 'createSnapshot', plan }), { name: 'Cutover.Transient' });

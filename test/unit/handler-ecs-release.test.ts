@@ -7,6 +7,7 @@ import {
   DescribeTasksCommand,
   LimitExceededException,
   RegisterTaskDefinitionCommand,
+  ServiceNotFoundException,
   RunTaskCommand,
   StopTaskCommand,
   UpdateServiceCommand,
@@ -146,7 +147,7 @@ describe('ecs-release handler', () => {
       ecsMock.on(DescribeServicesCommand, { services: ['hello-world-green'] }).resolves({ services: [], failures: [{ reason: 'MISSING' }] });
       await assert.rejects(handler({ action: 'prepare', plan, slots: { live: 'blue', idle: 'green' } }), {
         name: 'Cutover.ResourceState',
-        message: /ECS service hello-world-green in cluster hello-world is not usable \(MISSING\)/,
+        message: /ECS service hello-world-green in cluster hello-world is not usable \(DescribeServices: MISSING\)/,
       });
     });
 
@@ -154,7 +155,7 @@ describe('ecs-release handler', () => {
       ecsMock.on(DescribeServicesCommand).rejects(throttlingError('ecs'));
       await assert.rejects(handler({ action: 'prepare', plan, slots: { live: 'blue', idle: 'green' } }), {
         name: 'Cutover.Transient',
-        message: /^ThrottlingException: Rate exceeded/,
+        message: /^ECS DescribeServices hello-world-blue \(cluster hello-world\): ThrottlingException: Rate exceeded/,
       });
     });
 
@@ -380,6 +381,17 @@ describe('ecs-release handler', () => {
         { cluster: input.cluster, service: input.service, taskDefinition: input.taskDefinition, desiredCount: input.desiredCount },
         { cluster: 'hello-world', service: 'hello-world-green', taskDefinition: TD_ARN(4), desiredCount: 3 },
       );
+    });
+
+    it('deployGreen on a service that vanished fails with ECS’s own error, its message naming the call and the service', async () => {
+      ecsMock.on(UpdateServiceCommand).rejects(sdkError(ServiceNotFoundException, 'Service not found.'));
+      // The cause a rollback records is this message: it must say what failed on what, not only "Service not found.".
+      await assert.rejects(handler({ action: 'deployGreen', plan, release }), (err: Error) => {
+        assert.ok(err instanceof ServiceNotFoundException, 'same class: Step Functions and callers still match it');
+        assert.equal(err.name, 'ServiceNotFoundException');
+        assert.equal(err.message, 'ECS UpdateService hello-world-green (cluster hello-world) failed: ServiceNotFoundException: Service not found.');
+        return true;
+      });
     });
 
     const check = async (green: Partial<Service>, checksLeft = 10) => {

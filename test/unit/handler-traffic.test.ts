@@ -3,12 +3,13 @@ import assert from 'node:assert/strict';
 import {
   DescribeListenersCommand,
   DescribeRulesCommand,
+  ListenerNotFoundException,
   DescribeTargetHealthCommand,
   ModifyListenerCommand,
   ModifyRuleCommand,
   type Action,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { elbv2Mock, resetSdkMocks, throttlingError } from '../helpers/sdk-mocks';
+import { elbv2Mock, resetSdkMocks, sdkError, throttlingError } from '../helpers/sdk-mocks';
 import { planFrom } from '../helpers/plans';
 import { handler } from '../../lambdas/traffic/handler';
 
@@ -83,6 +84,15 @@ describe('traffic handler', () => {
     it('throttling → Cutover.Transient', async () => {
       elbv2Mock.on(DescribeListenersCommand).rejects(throttlingError('elbv2', 'Rate exceeded'));
       await assert.rejects(handler({ action: 'discover', plan }), { name: 'Cutover.Transient' });
+    });
+
+    it('a vanished listener fails with ELBv2’s own error, its message naming the call and the listener', async () => {
+      elbv2Mock.on(DescribeListenersCommand).rejects(sdkError(ListenerNotFoundException, 'One or more listeners not found'));
+      await assert.rejects(handler({ action: 'discover', plan }), (err: Error) => {
+        assert.ok(err instanceof ListenerNotFoundException);
+        assert.equal(err.message, `ELBv2 DescribeListeners ${plan.production.arn} failed: ListenerNotFoundException: One or more listeners not found`);
+        return true;
+      });
     });
   });
 
