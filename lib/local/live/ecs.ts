@@ -159,6 +159,8 @@ export interface LiveTaskInfo {
     readonly containerPort?: number;
     /** Its host port on 127.0.0.1, once allocated (PENDING). */
     readonly hostPort?: number;
+    /** True once the process accepted a connection on its host port (only for containers with a port). */
+    readonly listening?: boolean;
     readonly exitCode?: number;
   }[];
 }
@@ -341,6 +343,7 @@ export class LiveEcs extends SimulatedService {
           pid: c.proc?.pid,
           containerPort: c.containerPort,
           hostPort: c.hostPort,
+          ...(c.hostPort === undefined ? {} : { listening: c.listening === true }),
           exitCode: c.exitCode,
         })),
       }));
@@ -888,7 +891,7 @@ export class LiveEcs extends SimulatedService {
     const port = c.hostPort!;
     const proc = c.proc!;
     const oneOff = !task.service;
-    const seconds = Math.round(this.listenTimeoutMs / 1000);
+    const seconds = formatSeconds(this.listenTimeoutMs);
     const release = this.ctx.clock.hold(`${this.taskName(task)} to listen on port ${port}${oneOff ? ' or exit' : ''}`, {
       maxRealMs: this.listenTimeoutMs,
       message: () =>
@@ -1002,4 +1005,9 @@ export class LiveEcs extends SimulatedService {
 /** `[{ name, value }]` (task definition environment) → a record. */
 function pairs(list: readonly ECS.KeyValuePair[] | undefined): Record<string, string> {
   return Object.fromEntries((list ?? []).filter((p) => p.name !== undefined).map((p) => [p.name!, p.value ?? '']));
+}
+
+/** Real milliseconds as seconds for messages: `60`, `2.5`. */
+function formatSeconds(ms: number): string {
+  return ms >= 10_000 ? String(Math.round(ms / 1000)) : String(Math.round(ms / 100) / 10);
 }

@@ -37,7 +37,7 @@ import type { RdsState } from '../simulator/rds';
 import type { LiveServiceExport } from './ecs';
 import type { PostgresHost } from './postgres/host';
 import type { LocalRegistry } from './registry';
-import { dbStatus, waitFor } from './seed';
+import { dbStatus, explainClock, explainServiceWait, waitFor } from './seed';
 import type { LocalImage } from './types';
 
 /** Name of the state file in the state directory. */
@@ -590,7 +590,12 @@ export async function resumeServices(sim: Simulator<LiveEcs>, config: Config, st
   for (const e of environmentResources(config)) {
     if (!e.database) continue;
     progress(`${e.service}/${e.environment}: reopening PostgreSQL for ${e.database.kind} ${e.database.identifier}`);
-    await waitFor(`${e.service}/${e.environment}: database ${e.database.identifier} to become available`, timeoutMs, () => dbStatus(sim, e.database!.kind, e.database!.identifier) === 'available');
+    await waitFor(
+      `${e.service}/${e.environment}: database ${e.database.identifier} to become available`,
+      timeoutMs,
+      () => dbStatus(sim, e.database!.kind, e.database!.identifier) === 'available',
+      () => explainClock(sim),
+    );
   }
   sim.ecs.restoreServices(state.ecs.services);
   const traffic = environmentTraffic(state, config);
@@ -605,16 +610,17 @@ export async function resumeServices(sim: Simulator<LiveEcs>, config: Config, st
         progress(`${e.service}/${e.environment}: starting ${saved.desiredCount} task(s) of ${tag} on ${name} (${weights?.[slot] ?? 0}% of production traffic)`);
       }
       try {
-        await waitFor(`${e.service}/${e.environment}: ${name} to become stable`, timeoutMs, () => {
-          const svc = sim.ecs.describeService(e.cluster, name);
-          return svc?.deployments?.length === 1 && svc.deployments[0]!.rolloutState === 'COMPLETED' && svc.runningCount === saved.desiredCount;
-        });
-      } catch (err) {
-        const last = sim.ecs.describeService(e.cluster, name)?.events?.[0]?.message;
-        throw new Error(
-          `${(err as Error).message}${last ? ` Its last event: ${last}` : ''} See the task logs under the state directory's logs/${e.cluster}/, ` +
-            `or ${RESET_HINT.charAt(0).toLowerCase()}${RESET_HINT.slice(1)}`,
+        await waitFor(
+          `${e.service}/${e.environment}: ${name} to become stable`,
+          timeoutMs,
+          () => {
+            const svc = sim.ecs.describeService(e.cluster, name);
+            return svc?.deployments?.length === 1 && svc.deployments[0]!.rolloutState === 'COMPLETED' && svc.runningCount === saved.desiredCount;
+          },
+          () => explainServiceWait(sim, e.cluster, name),
         );
+      } catch (err) {
+        throw new Error(`${(err as Error).message} If the saved account itself is the problem: ${RESET_HINT.charAt(0).toLowerCase()}${RESET_HINT.slice(1)}`);
       }
     }
   }

@@ -11,6 +11,7 @@
 import type { Service, Task } from '@aws-sdk/client-ecs';
 import type { Config, EnvironmentConfig } from '../../config/schema';
 import { ConfigError } from '../../config/load';
+import type { SimClock } from '../clock';
 import type { LiveEcs, Simulator } from '../simulator';
 import { initialTaskDefinition, NETWORK, SEED_CONTAINER_PORT, seedRoute } from '../simulator/seed';
 import type { TwinAccount } from './account';
@@ -70,7 +71,11 @@ export function seedLiveResources(sim: Simulator<LiveEcs>, config: Config, accou
 export interface StartInitialOptions {
   /** Progress lines. */
   readonly progress?: (line: string) => void;
-  /** Real milliseconds to wait for each database and each live slot. @default 120000 */
+  /**
+   * Real milliseconds to wait for each database, the setup task and each live slot. The real work in
+   * them holds the simulated clock (a task starting, a database starting), so this bounds only a
+   * machine far too busy or an application that never starts. @default 120000
+   */
   readonly timeoutMs?: number;
 }
 
@@ -101,7 +106,7 @@ export async function startInitialReleases(
       const kind = db.clusterIdentifier ? 'cluster' : 'instance';
       const id = (db.clusterIdentifier ?? db.instanceIdentifier)!;
       progress(`${name}: starting PostgreSQL for ${kind} ${id}`);
-      await waitFor(`${name}: database ${id} to become available`, timeoutMs, () => dbStatus(sim, kind, id) === 'available');
+      await waitFor(`${name}: database ${id} to become available`, timeoutMs, () => dbStatus(sim, kind, id) === 'available', () => explainClock(sim));
       databaseUrl = await postgres.connectionUrl(id, kind);
     }
     const environmentVars = Object.entries(initial.environment).map(([k, v]) => ({ name: k, value: v.replaceAll('${databaseUrl}', databaseUrl) }));
@@ -119,10 +124,15 @@ export async function startInitialReleases(
       });
       const taskArn = tasks![0]!.taskArn!;
       let task: Task | undefined;
-      await waitFor(`${name}: setup task`, timeoutMs, () => {
-        task = sim.ecs.describeTasks({ cluster: env.cluster, tasks: [taskArn] }).tasks?.[0];
-        return task?.lastStatus === 'STOPPED';
-      });
+      await waitFor(
+        `${name}: setup task`,
+        timeoutMs,
+        () => {
+          task = sim.ecs.describeTasks({ cluster: env.cluster, tasks: [taskArn] }).tasks?.[0];
+          return task?.lastStatus === 'STOPPED';
+        },
+        () => `The task is ${task?.lastStatus ?? 'unknown'}; its log is logs/${env.cluster}/${taskArn.split('/').pop()}.log in the state directory. ${explainClock(sim)}`,
+      );
       const exitCode = task?.containers?.[0]?.exitCode;
       if (exitCode !== 0) {
         throw new Error(
@@ -147,11 +157,63 @@ export async function startInitialReleases(
     }
     progress(`${name}: starting ${initial.desiredCount} task(s) of ${initial.imageTag} on ${env.slots.blue.service}`);
     let svc: Service | undefined;
-    await waitFor(`${name}: ${env.slots.blue.service} to become stable`, timeoutMs, () => {
-      svc = sim.ecs.describeService(env.cluster, env.slots.blue.service);
-      return svc?.deployments?.length === 1 && svc.deployments[0]!.rolloutState === 'COMPLETED' && svc.runningCount === initial.desiredCount;
-    });
+    await waitFor(
+      `${name}: ${env.slots.blue.service} to become stable`,
+      timeoutMs,
+      () => {
+        svc = sim.ecs.describeService(env.cluster, env.slots.blue.service);
+        return svc?.deployments?.length === 1 && svc.deployments[0]!.rolloutState === 'COMPLETED' && svc.runningCount === initial.desiredCount;
+      },
+      () => explainServiceWait(sim, env.cluster, env.slots.blue.service),
+    );
   }
+}
+
+/** What the explanations of a wait read: the live ECS and the clock (a `Simulator<LiveEcs>` has both). */
+export interface ExplainSource {
+  readonly ecs: Pick<LiveEcs, 'describeService' | 'tasksOf'>;
+  readonly clock: Pick<SimClock, 'holds'>;
+}
+
+/**
+ * Why a service is not stable yet, for the message of a start-up wait that gave up: its newest event,
+ * its tasks (status, whether each listens on its port yet), the clock's holds, and what to do.
+ * @example "Its last event: (service hello-world-blue) has started 2 tasks: … Tasks: 1a2b… RUNNING, not listening on port 40001 yet (pid 123). …"
+ */
+export function explainServiceWait(sim: ExplainSource, cluster: string, service: string): string {
+  const parts: string[] = [];
+  const last = sim.ecs.describeService(cluster, service)?.events?.[0]?.message;
+  if (last) parts.push(`Its last event: ${last}`);
+  const tasks = sim.ecs.tasksOf(cluster, service);
+  if (tasks.length > 0) {
+    const described = tasks.map((t) => {
+      const c = t.containers.find((x) => x.hostPort !== undefined);
+      const listening = c === undefined ? '' : c.listening ? `, listening on port ${c.hostPort}` : `, not listening on port ${c.hostPort} yet`;
+      return `${t.taskArn.split('/').pop()} ${t.lastStatus}${listening}${c?.pid === undefined ? '' : ` (pid ${c.pid})`}`;
+    });
+    parts.push(`Tasks: ${described.join('; ')}.`);
+  } else {
+    parts.push('It has no task that is not STOPPED.');
+  }
+  parts.push(`The task logs are in the state directory's logs/${cluster}/.`);
+  parts.push(explainClock(sim));
+  return parts.join(' ');
+}
+
+/**
+ * What holds the simulated clock now and what to do about a machine too busy, for messages of waits
+ * that gave up.
+ */
+export function explainClock(sim: Pick<ExplainSource, 'clock'>): string {
+  const holds = sim.clock.holds();
+  const held =
+    holds.length === 0
+      ? 'Nothing holds the simulated clock now.'
+      : `The simulated clock is held for ${holds
+          .slice(0, 3)
+          .map((h) => `${h.what} (${Math.round(h.heldRealMs / 1000)} s real)`)
+          .join(', ')}${holds.length > 3 ? ` and ${holds.length - 3} more` : ''}.`;
+  return `${held} The machine may be overloaded: free the CPU (other builds, tests), or run the twin with a smaller --time-scale.`;
 }
 
 /**
@@ -167,12 +229,21 @@ export function dbStatus(sim: Simulator<LiveEcs>, kind: 'instance' | 'cluster', 
  * Poll `done` every 25 real ms until it returns true.
  * @param what what is awaited, for the error message
  * @param timeoutMs real milliseconds
- * @throws Error "Timed out after <s> s waiting for <what>." when `done` is still false after `timeoutMs`
+ * @param explain why it may not be done yet and what to do, appended to the error message (called when giving up)
+ * @throws Error "Timed out after <s> s real waiting for <what>. <explain()>" when `done` is still false after `timeoutMs`
  */
-export async function waitFor(what: string, timeoutMs: number, done: () => boolean): Promise<void> {
+export async function waitFor(what: string, timeoutMs: number, done: () => boolean, explain?: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!done()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}.`);
+    if (Date.now() > deadline) {
+      let why = '';
+      try {
+        why = explain ? ` ${explain()}` : '';
+      } catch {
+        // an explanation that fails must not hide the timeout
+      }
+      throw new Error(`Timed out after ${Math.round(timeoutMs / 1000)} s real waiting for ${what}.${why}`);
+    }
     await new Promise((r) => setTimeout(r, 25));
   }
 }
