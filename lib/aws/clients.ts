@@ -2,7 +2,8 @@
  * The one place AWS SDK v3 clients are created.
  *
  * Handlers and adapters call the getters (`ecsClient()`, ...); they never read endpoints. On AWS the
- * clients use the default credential chain and region. The local twin calls {@link configureClients}
+ * clients use the default credential chain and region, and HTTP timeouts ({@link DEFAULT_HTTP_TIMEOUTS})
+ * that turn a hung call into the SDK's retryable `TimeoutError`. The local twin calls {@link configureClients}
  * once at start to point clients elsewhere:
  *  - `endpoints`: a real endpoint per service (dynalite for DynamoDB, the twin's own Step Functions API);
  *  - `transport`: an in-process handler that receives the command name and input and returns the
@@ -33,6 +34,23 @@ export interface InProcessTransport {
   send(service: AwsService, operation: string, input: unknown): Promise<Record<string, unknown>>;
 }
 
+/** HTTP timeouts of every client, in real milliseconds. */
+export interface HttpTimeouts {
+  /** Until the connection is established. */
+  readonly connectionMs: number;
+  /** For the whole request and response. */
+  readonly requestMs: number;
+}
+
+/**
+ * A connection must be up within 3 s and a request answered within 5 s; otherwise the SDK fails the
+ * attempt with its `TimeoutError`, which its standard retry (3 attempts) and then the state machines
+ * (`Cutover.Transient`) retry. The SDK's own default is no timeout at all: a hung call would wait for the
+ * Lambda function's timeout (30 s), which Step Functions reports as a function error no Retry matches,
+ * so one stuck connection would fail or roll back a deployment. 3 attempts of 5 s fit in that timeout.
+ */
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { connectionMs: 3000, requestMs: 5000 };
+
 export interface ClientRouting {
   /** Endpoint URL per service, e.g. `{ dynamodb: 'http://127.0.0.1:4567' }`. */
   readonly endpoints?: Partial<Record<AwsService, string>>;
@@ -42,6 +60,8 @@ export interface ClientRouting {
   readonly region?: string;
   /** Static credentials (local endpoints accept any). @default the SDK's default chain */
   readonly credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** HTTP timeouts (not used by the in-process `transport`). @default {@link DEFAULT_HTTP_TIMEOUTS} */
+  readonly httpTimeouts?: Partial<HttpTimeouts>;
 }
 
 let routing: ClientRouting = {};
@@ -70,6 +90,9 @@ function create<T extends AnyClient>(service: AwsService, Ctor: new (config: obj
   if (routing.credentials) config.credentials = routing.credentials;
   const endpoint = routing.endpoints?.[service];
   if (endpoint) config.endpoint = endpoint;
+  const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...routing.httpTimeouts };
+  // NodeHttpHandlerOptions: without throwOnRequestTimeout a late answer only logs a warning.
+  config.requestHandler = { connectionTimeout: timeouts.connectionMs, requestTimeout: timeouts.requestMs, throwOnRequestTimeout: true };
   const client = new Ctor(config);
   const transport = routing.transport;
   if (transport?.handles(service)) {
