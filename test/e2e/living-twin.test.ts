@@ -46,8 +46,9 @@ describe('e2e: the living twin', () => {
     config.services[SERVICE]!.environments[ENVIRONMENT]!.databaseFailurePolicy = 'keep';
     const { account, images } = loadTwinAccountFile(join(ROOT_DIR, 'lib/config/samples/hello-world.twin.json'));
     const listenerPorts = Object.fromEntries(Object.keys(account.listenerPorts).map((arn) => [arn, 0]));
-    // ×30: real process start-up on a busy 2-core CI must fit the config's 600 s (simulated) stabilization timeout.
-    twin = await Twin.start({ config, port: 0, timeScale: 30, live: { account, images, stateDir, listenerPorts } });
+    // ×60, as `cutover local` runs: real process start-up holds the simulated clock, so a busy machine
+    // makes the twin slower, never a false timeout or rollback.
+    twin = await Twin.start({ config, port: 0, timeScale: 60, live: { account, images, stateDir, listenerPorts } });
     dbUrl = twin.live.databaseUrl(env().database!.instanceIdentifier!);
     load = new LoadGenerator({ url: twin.live.loadBalancer.url(listener()), ratePerSecond: 40 });
     load.start();
