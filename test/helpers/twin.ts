@@ -7,12 +7,15 @@
  * One twin per process at a time: the twin configures the SDK client factory and `CUTOVER_CONFIG`
  * globally. Always `await t.stop()` (in `after` / `afterEach`) so the process exits.
  *
- * Time: {@link TEST_TIME_SCALE} simulated seconds per real second. Not 3000: every Task state's
- * `TimeoutSeconds: 60` becomes 60 / timeScale real seconds in the twin (20 ms at 3000), and a ledger
- * call (2-3 requests to dynalite) takes ~15 ms on an idle 2-core machine and up to ~55 ms on a loaded
- * one; at 1000 (60 ms) a loaded machine already timed tasks out (`States.Timeout`) and failed tests
- * that were right. At 400 a task may take 150 ms. Simulated durations are shortened instead
- * ({@link FAST_SIMULATOR}) so a deployment still takes well under a second.
+ * Time: {@link TEST_TIME_SCALE} simulated seconds per real second. Real lag cannot fail these tests:
+ * a Lambda Task's `TimeoutSeconds` is real seconds in the twin (its handler runs in real time), and
+ * while a handler runs it holds the twin's simulated clock (lib/local/clock.ts), so a slow ledger call
+ * (2-3 requests to dynalite: ~15 ms on an idle 2-core machine, ~55 ms on a loaded one) is neither a
+ * `States.Timeout` nor simulated time. What the scale still bounds is the tests' own real-time
+ * reactions: a test that acts while the execution waits (an operator's answer during a 30 s bake,
+ * an alarm between two polls) needs the wait to last long enough in real time — 75 ms for a 30 s
+ * bake at 400. Simulated durations are shortened instead ({@link FAST_SIMULATOR}) so a deployment
+ * still takes well under a second.
  */
 import { readFileSync } from 'node:fs';
 import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
@@ -51,7 +54,7 @@ export const SERVICE = 'hello-world';
 export const ALARM_5XX = 'hello-world-production-5xx';
 export const ENVIRONMENT = 'production';
 
-/** Simulated seconds per real second (see the file comment for why not more). */
+/** Simulated seconds per real second (see the file comment for what bounds it). */
 export const TEST_TIME_SCALE = 400;
 
 /**
