@@ -1,0 +1,279 @@
+/**
+ * The runs the fault sweep repeats, one per path through the state machines: between them they enter
+ * every Task state that can be reached without a fault (and two that a scenario's own fault reaches).
+ * Each is a real deployment (or rollback, or window close) on a fresh twin: the sample config with a
+ * few edits, the same state machine files and handlers.
+ *
+ * A scenario names the state machine whose steps it sweeps (`machine`), prepares the account (its
+ * setup runs before any fault is armed), starts the execution under test (the subject) and says what
+ * the simulated operator answers when the run waits for one.
+ */
+import type { Config } from '../../lib/config/schema';
+import type { StateMachineName } from '../../lib/catalog';
+import type { FaultCall, FaultAction } from '../../lib/local/simulator';
+import { faultAction } from '../../lib/local/simulator';
+import type { ExecutionDescription } from '../../lib/local/stepfunctions/service';
+import type { Twin } from '../../lib/local/twin';
+import { configVariant, ENVIRONMENT, SERVICE } from '../helpers/twin';
+import type { CallTag } from './tracker';
+
+/** The execution under test and what to check it against. */
+export interface Subject {
+  readonly executionArn: string;
+  readonly name: string;
+  readonly machine: StateMachineName;
+  /** The deployment (or rollback) whose ledger record must end final. */
+  readonly deploymentId: string;
+  /** Notification kinds, one of which must be published for `deploymentId` by the end. */
+  readonly finalKinds: readonly string[];
+  /** For a deployment: the release image that must serve production when it succeeds. */
+  readonly releaseImage?: string;
+}
+
+/** What a scenario's hooks may use. */
+export interface ScenarioContext {
+  readonly twin: Twin;
+  /** Start a deployment of a fresh commit (the sample's hello-world/production) and return its ARN and name. */
+  startDeploy(message?: string): { executionArn: string; name: string; image: string };
+  /** Resolves when the execution has closed. */
+  wait(executionArn: string): Promise<ExecutionDescription>;
+  /** Executions of a state machine, oldest first. */
+  executionsOf(machine: StateMachineName): Array<{ executionArn: string; name: string; status: string }>;
+  /** Wait (real time, polling) until `read` is truthy. @throws Error naming `what` after `timeoutMs` */
+  until<T>(what: string, read: () => T | Promise<T>, timeoutMs?: number): Promise<NonNullable<T>>;
+}
+
+export interface Scenario {
+  readonly id: string;
+  /** One line: the path it takes. */
+  readonly title: string;
+  /** The state machine whose Task states this scenario sweeps. */
+  readonly machine: StateMachineName;
+  /** The database failure policy of its config. */
+  readonly policy: 'restore' | 'approve' | 'keep';
+  /** What the simulated operator answers to a database decision (policy `approve`). @default 'keep' */
+  readonly decision?: 'restore' | 'keep';
+  /** A deploy state at whose first entry (in the subject deployment) the 5xx alarm goes to ALARM. */
+  readonly alarmOnEntering?: string;
+  /** The config (built when a run starts). */
+  config(): Config;
+  /** Prepare the account before the subject starts (no fault is armed yet). */
+  prepare?(ctx: ScenarioContext): Promise<void>;
+  /** Start the execution under test (faults are armed) and say what to check. */
+  start(ctx: ScenarioContext): Promise<Subject>;
+  /** The scenario's own fault, in every run of it (also the baseline), to reach a state no clean run reaches. */
+  readonly ownFault?: (call: FaultCall) => FaultAction | undefined;
+  /** How the clean run (the baseline) ends. */
+  readonly expected: { readonly status: 'SUCCEEDED' | 'FAILED'; readonly error?: string };
+}
+
+/** The sample config with the environment edits every scenario shares, then `edit`. */
+function config(edit: (env: Record<string, any>) => void): Config {
+  return configVariant((env) => {
+    env.rollbackWindowSeconds = 3600;
+    edit(env);
+  });
+}
+
+const DEPLOY_FINAL = ['succeeded', 'failed', 'rolled-back'] as const;
+const ROLLBACK_FINAL = ['rollback-finished', 'failed'] as const;
+
+/** Start a deployment as the subject. */
+function deploySubject(ctx: ScenarioContext): Subject {
+  const d = ctx.startDeploy('chaos release');
+  return { executionArn: d.executionArn, name: d.name, machine: 'deploy', deploymentId: d.name, finalKinds: DEPLOY_FINAL, releaseImage: d.image };
+}
+
+/** Deploy and require success (setup). */
+async function deployOk(ctx: ScenarioContext, message: string): Promise<{ executionArn: string; name: string }> {
+  const d = ctx.startDeploy(message);
+  const result = await ctx.wait(d.executionArn);
+  if (result.status !== 'SUCCEEDED') throw new Error(`setup deployment ${d.name} ended ${result.status}: ${result.error}: ${result.cause}`);
+  return d;
+}
+
+/** Wait until every rollback-window execution has closed (setup). */
+async function windowsClosed(ctx: ScenarioContext): Promise<void> {
+  await ctx.until('the rollback windows to close', () => ctx.executionsOf('rollback-window').every((e) => e.status !== 'RUNNING'), 20_000);
+}
+
+function startRollback(ctx: ScenarioContext, reason: string): Subject {
+  const name = `chaos-rb-${Math.random().toString(16).slice(2, 10)}`;
+  const { executionArn } = ctx.twin.sfn.startExecution({
+    stateMachineArn: ctx.twin.stateMachineArn('rollback'),
+    name,
+    input: JSON.stringify({ service: SERVICE, environment: ENVIRONMENT, reason, trigger: { source: 'cli', actor: 'chaos' } }),
+  });
+  return { executionArn, name, machine: 'rollback', deploymentId: name, finalKinds: ROLLBACK_FINAL };
+}
+
+/** Every call the `Rollback` step of a deployment makes to ELBv2 is denied (to reach RecordRollbackFailed). */
+function rollbackDenied(call: FaultCall): FaultAction | undefined {
+  const tag = call.context as CallTag | undefined;
+  if (tag?.step.machine !== 'deploy' || tag.step.state !== 'Rollback' || call.service !== 'elbv2') return undefined;
+  return faultAction('access-denied', call);
+}
+
+/** Every ECS call of the window's `ScaleDownKeptSlot` is denied (to reach ReleaseLockAfterError). */
+function keptSlotScaleDownDenied(call: FaultCall): FaultAction | undefined {
+  const tag = call.context as CallTag | undefined;
+  if (tag?.step.machine !== 'rollback-window' || tag.step.state !== 'ScaleDownKeptSlot' || call.service !== 'ecs') return undefined;
+  return faultAction('access-denied', call);
+}
+
+/** A promotion with a 60 s window; the subject is the window's execution (rollback-window). */
+async function windowSubject(ctx: ScenarioContext): Promise<Subject> {
+  const d = await deployOk(ctx, 'v2');
+  const window = await ctx.until('the rollback window execution', () => ctx.executionsOf('rollback-window').at(-1));
+  return { executionArn: window.executionArn, name: window.name, machine: 'rollback-window', deploymentId: d.name, finalKinds: ['succeeded'] };
+}
+
+const windowConfig = () =>
+  configVariant((env) => {
+    env.databaseFailurePolicy = 'keep';
+    env.strategy = { type: 'all-at-once' };
+    env.rollbackWindowSeconds = 60;
+  });
+
+/** The scenarios, in the order that picks each Task state's home scenario (the first that enters it). */
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    id: 'deploy-canary',
+    title: 'deploy: snapshot, migration, green, test listener, approval gate, 10% canary with a bake, promoted',
+    machine: 'deploy',
+    policy: 'restore',
+    config: () =>
+      config((env) => {
+        env.databaseFailurePolicy = 'restore';
+        env.strategy = { type: 'canary', percent: 10, bakeSeconds: 30 };
+        env.approval = 'before-traffic';
+      }),
+    start: async (ctx) => deploySubject(ctx),
+    expected: { status: 'SUCCEEDED' },
+  },
+  {
+    id: 'deploy-alarm-restore',
+    title: 'deploy: an alarm during the canary bake rolls back; policy restore restores the snapshot',
+    machine: 'deploy',
+    policy: 'restore',
+    alarmOnEntering: 'Bake',
+    config: () =>
+      config((env) => {
+        env.databaseFailurePolicy = 'restore';
+        env.strategy = { type: 'canary', percent: 10, bakeSeconds: 300 };
+      }),
+    start: async (ctx) => deploySubject(ctx),
+    expected: { status: 'FAILED', error: 'Cutover.RolledBackOnAlarm' },
+  },
+  {
+    id: 'deploy-alarm-approve',
+    title: 'deploy: an alarm during the bake rolls back; policy approve asks, the operator keeps the database',
+    machine: 'deploy',
+    policy: 'approve',
+    decision: 'keep',
+    alarmOnEntering: 'Bake',
+    config: () =>
+      config((env) => {
+        env.databaseFailurePolicy = 'approve';
+        env.strategy = { type: 'canary', percent: 10, bakeSeconds: 300 };
+      }),
+    start: async (ctx) => deploySubject(ctx),
+    expected: { status: 'FAILED', error: 'Cutover.RolledBackOnAlarm' },
+  },
+  {
+    id: 'deploy-rollback-denied',
+    title: "deploy: an alarm during the bake, and the rollback's listener calls are denied (scenario fault) → RecordRollbackFailed",
+    machine: 'deploy',
+    policy: 'keep',
+    alarmOnEntering: 'Bake',
+    ownFault: rollbackDenied,
+    config: () =>
+      config((env) => {
+        env.databaseFailurePolicy = 'keep';
+        env.strategy = { type: 'canary', percent: 10, bakeSeconds: 300 };
+      }),
+    start: async (ctx) => deploySubject(ctx),
+    expected: { status: 'FAILED', error: 'Cutover.RollbackFailed' },
+  },
+  {
+    id: 'rollback-kept-slot',
+    title: 'rollback inside the window: flip to the kept slot, scale the rolled-back slot down, restore the snapshot (policy restore)',
+    machine: 'rollback',
+    policy: 'restore',
+    config: () =>
+      config((env) => {
+        env.databaseFailurePolicy = 'restore';
+        env.strategy = { type: 'all-at-once' };
+      }),
+    prepare: async (ctx) => {
+      await deployOk(ctx, 'v2');
+    },
+    start: async (ctx) => startRollback(ctx, 'chaos: errors after the release'),
+    expected: { status: 'SUCCEEDED' },
+  },
+  {
+    id: 'rollback-redeploy',
+    title: 'rollback after the window: redeploy the last good release (child deploy), lock for the database, policy approve (operator keeps)',
+    machine: 'rollback',
+    policy: 'approve',
+    decision: 'keep',
+    config: () =>
+      configVariant((env) => {
+        env.databaseFailurePolicy = 'approve';
+        env.strategy = { type: 'all-at-once' };
+        env.rollbackWindowSeconds = 60;
+      }),
+    prepare: async (ctx) => {
+      await deployOk(ctx, 'v2');
+      await windowsClosed(ctx);
+      await deployOk(ctx, 'v3');
+      await windowsClosed(ctx);
+    },
+    start: async (ctx) => startRollback(ctx, 'chaos: v3 is bad'),
+    expected: { status: 'SUCCEEDED' },
+  },
+  {
+    id: 'rollback-kept-slot-down',
+    title: 'rollback inside the window, but the kept slot has no healthy targets: traffic stays, the lock is released, nothing known to redeploy',
+    machine: 'rollback',
+    policy: 'keep',
+    config: () =>
+      config((env) => {
+        env.databaseFailurePolicy = 'keep';
+        env.strategy = { type: 'all-at-once' };
+      }),
+    prepare: async (ctx) => {
+      await deployOk(ctx, 'v2');
+      // The kept slot (blue, the seeded release) lost its tasks: wait until its targets are gone.
+      const env = ctx.twin.config.services[SERVICE]!.environments[ENVIRONMENT]!;
+      ctx.twin.sim.ecs.invoke('UpdateService', { cluster: env.cluster, service: env.slots.blue.service, desiredCount: 0 });
+      await ctx.until('blue to have no healthy target', () => {
+        const out = ctx.twin.sim.elbv2.invoke('DescribeTargetHealth', { TargetGroupArn: env.slots.blue.targetGroupArn }) as {
+          TargetHealthDescriptions?: Array<{ TargetHealth?: { State?: string } }>;
+        };
+        return !(out.TargetHealthDescriptions ?? []).some((t) => t.TargetHealth?.State === 'healthy');
+      });
+    },
+    start: async (ctx) => startRollback(ctx, 'chaos: errors, kept slot gone'),
+    expected: { status: 'FAILED', error: 'Cutover.RollbackFailed' },
+  },
+  {
+    id: 'window-close',
+    title: "rollback window: after a promotion, the window's end scales the kept slot down and releases the lock",
+    machine: 'rollback-window',
+    policy: 'keep',
+    config: windowConfig,
+    start: windowSubject,
+    expected: { status: 'SUCCEEDED' },
+  },
+  {
+    id: 'window-close-denied',
+    title: "rollback window: the kept slot's scale-down is denied (scenario fault) → the lock is released anyway, the close fails",
+    machine: 'rollback-window',
+    policy: 'keep',
+    ownFault: keptSlotScaleDownDenied,
+    config: windowConfig,
+    start: windowSubject,
+    expected: { status: 'FAILED', error: 'Cutover.RollbackWindowCloseFailed' },
+  },
+];
