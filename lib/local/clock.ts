@@ -65,6 +65,11 @@ export interface HoldOptions {
    * @default `Gave up waiting for <what> after <n> s real; simulated time runs on without it. <OVERLOAD_ADVICE>`
    */
   readonly message?: string | (() => string);
+  /**
+   * A short name of the kind of work for {@link SimClock.holdStats}, e.g. `task start`, `health check`,
+   * `database`, `handler`. @default 'other'
+   */
+  readonly kind?: string;
 }
 
 /** A hold that is outstanding (for diagnostics: {@link SimClock.holds}). */
@@ -95,6 +100,8 @@ export interface HoldStats {
   readonly expired: number;
   /** Real milliseconds during which at least one hold was outstanding (simulated time stood still). */
   readonly heldRealMs: number;
+  /** Per {@link HoldOptions.kind}: holds taken and the sum of their real durations (overlaps count for each), for released holds. */
+  readonly byKind: Readonly<Record<string, { readonly holds: number; readonly realMs: number }>>;
 }
 
 /** Options of {@link SimClock.setTimer}. */
@@ -119,6 +126,7 @@ interface Timer {
 
 interface Hold {
   readonly what: string;
+  readonly kind: string;
   readonly sinceReal: number;
   readonly maxRealMs: number;
   readonly message?: string | (() => string);
@@ -146,6 +154,7 @@ export class SimClock {
   private heldTotal = 0;
   private holdCount = 0;
   private expiredCount = 0;
+  private readonly kinds = new Map<string, { holds: number; realMs: number }>();
 
   /**
    * @throws Error for a negative or non-finite `timeScale`, or an invalid `start` date
@@ -351,7 +360,7 @@ export class SimClock {
     if (typeof what !== 'string' || what.length === 0) throw new Error('SimClock.hold needs a description of the awaited work');
     const maxRealMs = opts.maxRealMs ?? DEFAULT_HOLD_MAX_REAL_MS;
     if (!(maxRealMs > 0)) throw new Error(`SimClock.hold maxRealMs must be real milliseconds > 0, got ${maxRealMs}`);
-    const hold: Hold = { what, sinceReal: performance.now(), maxRealMs, message: opts.message };
+    const hold: Hold = { what, kind: opts.kind ?? 'other', sinceReal: performance.now(), maxRealMs, message: opts.message };
     this.reanchor(() => {
       this.activeHolds.add(hold);
       this.holdCount++;
@@ -377,7 +386,12 @@ export class SimClock {
   /** Counters of holds since construction. */
   holdStats(): HoldStats {
     const running = this.heldSince === undefined ? 0 : performance.now() - this.heldSince;
-    return { holds: this.holdCount, expired: this.expiredCount, heldRealMs: this.heldTotal + running };
+    return {
+      holds: this.holdCount,
+      expired: this.expiredCount,
+      heldRealMs: this.heldTotal + running,
+      byKind: Object.fromEntries([...this.kinds].map(([kind, k]) => [kind, { ...k }])),
+    };
   }
 
   /**
@@ -393,6 +407,10 @@ export class SimClock {
   private release(hold: Hold): void {
     if (!this.activeHolds.has(hold)) return;
     clearTimeout(hold.bound);
+    const kind = this.kinds.get(hold.kind) ?? { holds: 0, realMs: 0 };
+    kind.holds++;
+    kind.realMs += performance.now() - hold.sinceReal;
+    this.kinds.set(hold.kind, kind);
     this.reanchor(() => this.activeHolds.delete(hold));
   }
 

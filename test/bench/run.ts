@@ -19,6 +19,10 @@
  * API (CreateDBSnapshot, RestoreDBInstanceFromDBSnapshot), reporting the real dump and restore times
  * from the PostgreSQL host and checking that each restored database has every row.
  *
+ * It also reports how much of the real time the simulated clock stood still because real work held
+ * it (tasks starting, health checks, databases, handlers; lib/local/clock.ts), and prints every hold
+ * that its real-time bound released (each is a sign of an overloaded machine).
+ *
  * Options: `npm run bench -- --help`.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -50,6 +54,19 @@ interface BenchOptions {
   dbMb: number;
   snapshots: number;
   json?: string;
+}
+
+interface ClockFigures {
+  /** Real ms the bench ran (twin start to stop). */
+  realMs: number;
+  /** Real ms during which at least one hold stopped the simulated clock. */
+  heldRealMs: number;
+  holds: number;
+  /** Per kind of work: holds and the sum of their real durations. */
+  byKind: Record<string, { holds: number; realMs: number }>;
+  /** Holds released by their real-time bound (their warnings). */
+  expired: number;
+  warnings: string[];
 }
 
 interface RunResult {
@@ -101,6 +118,12 @@ async function main(argv: string[]): Promise<number> {
   const started = performance.now();
   const twin = await Twin.start({ config, port: 0, timeScale: opts.timeScale, live: { account, images, stateDir, listenerPorts } });
   console.log(`  twin ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const warnings: string[] = [];
+  const stopWarnings = twin.clock.onWarning((w) => {
+    warnings.push(w.message);
+    console.log(`  ! ${w.message}`);
+  });
+  let clockFigures: ClockFigures | undefined;
   const load = new LoadGenerator({ url: twin.live.loadBalancer.url(routeArn(env.production)), ratePerSecond: opts.rate });
   const results: RunResult[] = [];
   let snapshotResults: SnapshotResult[] = [];
@@ -174,13 +197,23 @@ async function main(argv: string[]): Promise<number> {
     snapshotResults = await snapshotBench(twin, env, opts);
   } finally {
     await load.stop();
+    const stats = twin.clock.holdStats();
+    clockFigures = {
+      realMs: Math.round(performance.now() - started),
+      heldRealMs: Math.round(stats.heldRealMs),
+      holds: stats.holds,
+      byKind: Object.fromEntries(Object.entries(stats.byKind).map(([k, v]) => [k, { holds: v.holds, realMs: Math.round(v.realMs) }])),
+      expired: stats.expired,
+      warnings,
+    };
+    stopWarnings();
     await twin.stop();
     rmSync(stateDir, { recursive: true, force: true });
   }
 
-  const ok = summarize(results, snapshotResults, opts);
+  const ok = summarize(results, snapshotResults, opts, clockFigures);
   if (opts.json) {
-    writeFileSync(opts.json, JSON.stringify({ options: opts, runs: results, snapshots: snapshotResults }, null, 2));
+    writeFileSync(opts.json, JSON.stringify({ options: opts, runs: results, snapshots: snapshotResults, clock: clockFigures }, null, 2));
     console.log(`\nwrote ${opts.json}`);
   }
   return ok ? 0 : 1;
@@ -306,7 +339,7 @@ async function until(check: () => Promise<boolean>): Promise<void> {
 }
 
 /** Print the summary; false when a run did not end as expected (promotion not SUCCEEDED, no alarm rollback, lost rows). */
-function summarize(results: RunResult[], snapshots: SnapshotResult[], opts: BenchOptions): boolean {
+function summarize(results: RunResult[], snapshots: SnapshotResult[], opts: BenchOptions, clock: ClockFigures): boolean {
   const promoted = results.filter((r) => r.promotion.status === 'SUCCEEDED');
   const rolledBack = results.filter((r) => r.rollback.error === 'Cutover.RolledBackOnAlarm' && r.rollback.alarmToHealthyMs !== undefined);
   const real = rolledBack.map((r) => r.rollback.alarmToHealthyMs!);
@@ -321,7 +354,7 @@ function summarize(results: RunResult[], snapshots: SnapshotResult[], opts: Benc
   console.log(`\n== summary (${results.length} runs at ×${opts.timeScale})`);
   console.log(`alarm state change → 100% production on the healthy release (${rolledBack.length}/${results.length} runs rolled back on the alarm):`);
   console.log(`  real ms:            ${stat(real)}`);
-  console.log(`  simulated seconds:  ${stat(sim, 1)}   (the twin's clock: Wait states and polls on the path, plus real processing ×${opts.timeScale})`);
+  console.log(`  simulated seconds:  ${stat(sim, 1)}   (the twin's clock at ×${opts.timeScale}: Wait states and polls on the path; it stands still while real work holds it)`);
   console.log(`promotions under load (${promoted.length}/${results.length} SUCCEEDED): ${sent} requests, ${errors} 5xx, ${failed} failed`);
   console.log(`  duration real ms:   ${stat(durations)}`);
   console.log(`  state transitions per promotion (states entered, as Step Functions counts them): ${stat(transitions)}`);
@@ -332,6 +365,12 @@ function summarize(results: RunResult[], snapshots: SnapshotResult[], opts: Benc
     console.log(`  restore start ms:   ${stat(snapshots.map((s) => s.restoreStartMs))}`);
     console.log(`  restore → "available" ms: ${stat(snapshots.map((s) => s.restoreToAvailableMs))}   (the RDS status also waits for the simulated restore duration)`);
   }
+  const share = clock.realMs > 0 ? (100 * clock.heldRealMs) / clock.realMs : 0;
+  console.log(
+    `simulated clock held by real work: ${share.toFixed(0)}% of ${(clock.realMs / 1000).toFixed(0)} s real (${clock.holds} holds; ${clock.expired} released by their real-time bound${clock.expired ? ': see the ! lines' : ''})`,
+  );
+  const kinds = Object.entries(clock.byKind).sort((a, b) => b[1].realMs - a[1].realMs);
+  console.log(`  by kind (real s, overlaps counted per kind): ${kinds.map(([k, v]) => `${k} ${(v.realMs / 1000).toFixed(1)} (${v.holds})`).join(' · ')}`);
   return promoted.length === results.length && rolledBack.length === results.length && failed === 0 && snapshots.every((s) => s.rowsMatch);
 }
 

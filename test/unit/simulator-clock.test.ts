@@ -44,7 +44,7 @@ describe('SimClock: holds and timers', () => {
     const clock = new SimClock({ timeScale: 100_000, start: START });
 
     // Act: hold, let real time pass, release.
-    const release = clock.hold('a task to listen');
+    const release = clock.hold('a task to listen', { kind: 'task start' });
     const atHold = clock.nowMs();
     await sleep(5);
     const whileHeld = clock.nowMs();
@@ -66,6 +66,8 @@ describe('SimClock: holds and timers', () => {
     assert.deepEqual(clock.holds(), []);
     assert.equal(clock.holdStats().holds, 1);
     assert.ok(clock.holdStats().heldRealMs >= 4);
+    assert.equal(clock.holdStats().byKind['task start']?.holds, 1);
+    assert.ok(clock.holdStats().byKind['task start']!.realMs >= 4);
   });
 
   it('stays held until the last of several holds is released', async () => {

@@ -894,6 +894,7 @@ export class LiveEcs extends SimulatedService {
     const seconds = formatSeconds(this.listenTimeoutMs);
     const release = this.ctx.clock.hold(`${this.taskName(task)} to listen on port ${port}${oneOff ? ' or exit' : ''}`, {
       maxRealMs: this.listenTimeoutMs,
+      kind: oneOff ? 'one-off task' : 'task start',
       message: () =>
         `${this.taskName(task)} (container ${c.def.name}, image ${c.def.image}, pid ${proc.pid}) has not ${oneOff ? 'exited or ' : ''}listened on its port ${port} ` +
         `after ${seconds} s real, so the twin's simulated clock runs on without it${oneOff ? '' : ' (its health-check grace period now passes)'}: ` +

@@ -30,7 +30,8 @@
  * "Deregistration delay"): see {@link LiveLoadBalancer.register} / {@link LiveLoadBalancer.deregister}.
  * Health-check intervals and the host-count metrics' rounds are timers of the simulated clock
  * ({@link SimClock.setTimer}). Real work holds the clock ({@link SimClock.hold}): a health-check
- * request in flight (at most its real timeout), and a draining target's requests in flight (at most
+ * request in flight for more than 10 real ms (until it settles, at most its real timeout), and a
+ * draining target's requests in flight (at most
  * the deregistration delay, in real seconds: those requests are the application's real work) — so a
  * slow answer on a busy machine never lets a simulated interval or wait run out meanwhile.
  *
@@ -145,6 +146,8 @@ type Outcome =
   | { kind: 'aborted' };
 
 const MAX_TIMER_MS = 2_147_483_647;
+/** Real milliseconds a health check may be in flight before it holds the clock (an answer within them is not lag). */
+const PROBE_HOLD_AFTER_MS = 10;
 /** Real milliseconds a health check may hold the clock beyond its own (real) timeout. */
 const PROBE_HOLD_MARGIN_MS = 1000;
 /** Real milliseconds a draining target's requests may hold the clock beyond its deregistration delay (it is removed then). */
@@ -341,6 +344,7 @@ export class LiveLoadBalancer implements TargetRegistry {
       const where = `${entry.target.id}:${entry.target.port} of ${targetGroupName(targetGroupArn)}`;
       entry.drain.hold = this.clock.hold(`draining target ${where} to finish its requests in flight`, {
         maxRealMs: Math.min(delay * 1000 + DRAIN_HOLD_MARGIN_MS, MAX_TIMER_MS),
+        kind: 'drain',
       });
       const timer = setTimeout(() => this.remove(entry), Math.min(delay * 1000, MAX_TIMER_MS)).unref();
       entry.drain.timer = () => clearTimeout(timer);
@@ -571,7 +575,9 @@ export class LiveLoadBalancer implements TargetRegistry {
 
   /**
    * One health check, then the next one `HealthCheckIntervalSeconds` (simulated) after this one began.
-   * The request in flight holds the simulated clock: its real duration is not simulated time.
+   * A request still in flight after {@link PROBE_HOLD_AFTER_MS} real ms holds the simulated clock until
+   * it settles: its real duration is not simulated time. (A prompt answer holds nothing: thousands of
+   * checks of a few milliseconds would only slow the twin down.)
    */
   private async check(entry: TargetEntry): Promise<void> {
     entry.timer = undefined;
@@ -582,9 +588,18 @@ export class LiveLoadBalancer implements TargetRegistry {
       this.apply(entry, { ok: true }, tg);
     } else {
       const timeoutMs = (tg.HealthCheckTimeoutSeconds ?? 5) * 1000;
-      entry.probeHold = this.clock.hold(`health check of ${entry.target.id}:${entry.target.port} in ${targetGroupName(entry.targetGroupArn)}`, {
-        maxRealMs: timeoutMs + PROBE_HOLD_MARGIN_MS,
-      });
+      let release: Cancel | undefined;
+      const late = setTimeout(() => {
+        release = this.clock.hold(`health check of ${entry.target.id}:${entry.target.port} in ${targetGroupName(entry.targetGroupArn)}`, {
+          maxRealMs: timeoutMs + PROBE_HOLD_MARGIN_MS,
+          kind: 'health check',
+        });
+      }, PROBE_HOLD_AFTER_MS);
+      late.unref();
+      entry.probeHold = () => {
+        clearTimeout(late);
+        release?.();
+      };
       let result: ProbeResult;
       try {
         result = await this.probe(entry, tg);

@@ -535,6 +535,7 @@ export class RdsSimulator extends SimulatedService {
     const seconds = Math.round(ENGINE_HOLD_MAX_REAL_MS / 1000);
     const release = this.ctx.clock.hold(what, {
       maxRealMs: ENGINE_HOLD_MAX_REAL_MS,
+      kind: 'database',
       message: () =>
         `Waited ${seconds} s real for ${what}; the twin's simulated clock runs on without it (the resource stays creating until the work ends, or turns failed). ` +
         'The machine may be overloaded: free the CPU, or run the twin with a smaller --time-scale.',

@@ -104,7 +104,7 @@ export interface ClockLike {
    * Stop simulated time while a handler runs (see {@link SimClock.hold}).
    * @returns the release function
    */
-  hold?(what: string, opts?: { maxRealMs?: number; message?: string | (() => string) }): () => void;
+  hold?(what: string, opts?: { maxRealMs?: number; message?: string | (() => string); kind?: string }): () => void;
 }
 
 export interface LocalStepFunctionsProps {
@@ -815,6 +815,7 @@ export class LocalStepFunctions {
         const maxRealMs = info.timeoutSeconds !== undefined && !info.callback ? info.timeoutSeconds * 1000 + 1000 : this.handlerHoldMs;
         releaseHold = this.hold(`the handler of Task state '${info.name}' (${info.resource}) in execution ${e.name}`, {
           maxRealMs,
+          kind: 'handler',
           message: () =>
             `The handler of Task state '${info.name}' (${info.resource}) in execution ${e.name} has run ${Math.round(maxRealMs / 1000)} s real; ` +
             `the twin's simulated clock runs on without it. The handler may hang (a request that never answers), or the machine is overloaded ` +
