@@ -215,15 +215,25 @@ function context(twin: Twin): ScenarioContext {
   };
 }
 
+/** Simulated seconds the operator takes to answer a wait, from the moment its token is visible. */
+export const OPERATOR_RESPONSE_SECONDS = 30;
+
 /**
  * The operator of the scenario: approves approval gates and answers database decisions (with the
- * scenario's `decision`) as soon as their task token is on the lock or a record. Polls every 10 ms.
+ * scenario's `decision`) {@link OPERATOR_RESPONSE_SECONDS} simulated seconds after their task token
+ * appears on the lock or a record — as a person would, not within the milliseconds in which the wait's
+ * own Lambda invocation may still fail it (that race would make runs differ). Polls every 10 ms.
  */
 function simulatedOperator(twin: Twin, scenario: Scenario): { stop: () => void } {
   let running = true;
   const answered = new Set<string>();
+  const seenAt = new Map<string, number>();
   const answer = (token: string | undefined, kind: string | undefined) => {
     if (!token || answered.has(token)) return;
+    const now = twin.clock.nowMs();
+    const seen = seenAt.get(token) ?? now;
+    seenAt.set(token, seen);
+    if (now - seen < OPERATOR_RESPONSE_SECONDS * 1000) return;
     let output: unknown;
     if (kind === 'approval') output = { approved: true, operator: 'chaos' };
     else if (kind === 'database-decision') output = { decision: scenario.decision ?? 'keep', operator: 'chaos' };
