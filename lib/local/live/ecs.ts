@@ -118,7 +118,11 @@ export interface LiveEcsTimings {
   readonly restartDelaySeconds?: number;
   /** Cap of the replacement delay (ECS documents up to 15 minutes). @default 900 */
   readonly maxRestartDelaySeconds?: number;
-  /** How often the target health of service tasks is read from the {@link TargetRegistry}. @default 5 */
+  /**
+   * How often the target health of service tasks is read from the {@link TargetRegistry}: a real-time
+   * poll every `realMs(healthPollSeconds)`, clamped to 10-1000 real ms (observing more often changes no
+   * simulated outcome; the scheduler also acts on every API call and task event). @default 5
+   */
   readonly healthPollSeconds?: number;
 }
 
