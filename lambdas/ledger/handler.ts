@@ -34,6 +34,9 @@
  *    records it, updates the environment state, marks the release rolled back, releases the lock.
  *  - `closeWindow` `{ plan, executionArn }` (the rollback-window state machine, when the window ends) →
  *    `{ action: 'scale-down'|'superseded'|'busy', message }`; `scale-down` holds the lock for the caller.
+ *  - `windowCloseFailed` `{ plan, executionArn, slots?, error }` (the rollback-window state machine, when
+ *    scaling the kept slot down failed) → `{ message }`; releases the lock, audits
+ *    `rollback-window-close-failed` and notifies with the slot left running and the command to scale it down.
  *  - `releaseLock` `{ service, environment, executionArn }` → `{ released: true }`.
  * Every action that changes something appends to the audit timeline; started, awaiting approval,
  * awaiting decision, succeeded, rolled back and failed are also notified (SNS, `NOTIFICATION_TOPIC_ARN`).
@@ -50,8 +53,8 @@ import type { DeploymentPlan, RollbackPlan } from '../../lib/domain/plan';
 import { DATABASE_DECISION_TIMEOUT_SECONDS, minutesSince } from '../../lib/domain/ledger-decisions';
 import { deploymentKey, type AuditEvent } from '../../lib/domain/ledger-items';
 import { chooseRollbackTarget } from '../../lib/domain/rollback-target';
-import { decideOutcome, decideRollbackOutcome, type DeploymentState, type Outcome, type RollbackState, type RollbackTarget } from '../../lib/domain/records';
-import { otherSlot } from '../../lib/domain/slots';
+import { causeText, decideOutcome, decideRollbackOutcome, type DeploymentState, type Outcome, type RollbackState, type RollbackTarget } from '../../lib/domain/records';
+import { otherSlot, type SlotName } from '../../lib/domain/slots';
 import { logger } from '../../lib/observability';
 
 const PlanShape = z.looseObject({ deploymentId: z.string(), service: z.string(), environment: z.string() });
@@ -83,6 +86,13 @@ const Event = z.discriminatedUnion('action', [
     rollback: z.looseObject({ plan: PlanShape.extend({ kind: z.literal('rollback') }) }),
   }),
   z.object({ action: z.literal('closeWindow'), plan: PlanShape, executionArn: z.string().min(1) }),
+  z.object({
+    action: z.literal('windowCloseFailed'),
+    plan: PlanShape,
+    executionArn: z.string().min(1),
+    slots: z.looseObject({ idle: z.enum(['blue', 'green']) }).optional(),
+    error: z.looseObject({ Error: z.string(), Cause: z.string().optional() }),
+  }),
   z.object({ action: z.literal('releaseLock'), service: z.string(), environment: z.string(), executionArn: z.string().min(1) }),
 ]);
 
@@ -236,6 +246,8 @@ export const handler = async (event: unknown): Promise<unknown> => {
     }
     case 'closeWindow':
       return closeWindow(ledger, e.plan as unknown as DeploymentPlan, e.executionArn);
+    case 'windowCloseFailed':
+      return windowCloseFailed(e.plan as unknown as DeploymentPlan, e.executionArn, e.slots?.idle, e.error);
     case 'releaseLock':
       await ledger.releaseLock(e.service, e.environment, e.executionArn);
       return { released: true };
@@ -313,6 +325,27 @@ export const handler = async (event: unknown): Promise<unknown> => {
     return target;
   }
 
+  /**
+   * The kept slot could not be scaled down when the window ended: release the lock (this execution's),
+   * record it on the audit timeline and notify, naming the slot left running and how to scale it down.
+   */
+  async function windowCloseFailed(plan: DeploymentPlan, executionArn: string, kept: SlotName | undefined, error: { Error: string; Cause?: string }): Promise<{ message: string }> {
+    await ledger.releaseLock(plan.service, plan.environment, executionArn);
+    const slot = kept ? plan.slots[kept] : undefined;
+    const what = kept && slot ? `${kept} (ECS service ${slot.service} in cluster ${plan.cluster})` : 'the kept slot';
+    const message =
+      `${plan.service}/${plan.environment}: the rollback window of ${plan.deploymentId} ended, but scaling ${what} down failed ` +
+      `(${error.Error}: ${causeText(error.Cause).replace(/\.+$/, '')}). It keeps running the previous release; the next deployment reuses it, or scale it down by hand.`;
+    const actions = slot ? [`aws ecs update-service --cluster ${plan.cluster} --service ${slot.service} --desired-count 0`] : [];
+    await audit(
+      { service: plan.service, environment: plan.environment, kind: 'rollback-window-close-failed', deploymentId: plan.deploymentId, executionArn, actor: 'cutover', message, detail: { keptSlot: kept, error: error.Error } },
+      `${plan.deploymentId}-window-close-failed`,
+    );
+    await notifyAbout('failed', plan, `${plan.service}/${plan.environment}: rollback window close failed`, message, actions);
+    logger.error('rollback window close failed', { deploymentId: plan.deploymentId, error: error.Error });
+    return { message };
+  }
+
   async function closeWindow(ledger: Ledger, plan: DeploymentPlan, executionArn: string): Promise<{ action: 'scale-down' | 'superseded' | 'busy'; message: string }> {
     const env = await ledger.getEnvironment(plan.service, plan.environment);
     if (env?.current?.deploymentId !== plan.deploymentId) {
@@ -354,9 +387,23 @@ async function failIfAbortRequested(ledger: Ledger, plan: DeploymentPlan, token:
   return true;
 }
 
-/** Fail `token` with `Cutover.AlarmFiring` when one of the plan's alarms is in ALARM now. */
+/**
+ * Fail `token` with `Cutover.AlarmFiring` when one of the plan's alarms is in ALARM now, or with
+ * `Cutover.ResourceState` when one does not exist (as the alarm-check function does: a deleted or
+ * misspelt alarm must not silently leave the wait unwatched).
+ */
 async function failIfAlarming(plan: DeploymentPlan, token: string, when: string): Promise<boolean> {
-  const firing = plan.alarms.length > 0 ? (await describeAlarmStates(plan.alarms)).filter((a) => a.state === 'ALARM') : [];
+  if (plan.alarms.length === 0) return false;
+  const states = await describeAlarmStates(plan.alarms);
+  const found = new Set(states.map((a) => a.name));
+  const missing = plan.alarms.filter((a) => !found.has(a));
+  if (missing.length > 0) {
+    const cause = `Alarm(s) ${missing.join(', ')} do not exist in CloudWatch ${when} (DescribeAlarms lists none of that name); create them or fix "alarms" in the config.`;
+    await failTask(token, 'Cutover.ResourceState', cause);
+    logger.warn('alarm missing', { deploymentId: plan.deploymentId, cause });
+    return true;
+  }
+  const firing = states.filter((a) => a.state === 'ALARM');
   if (firing.length === 0) return false;
   const cause = firing.map((f) => `alarm ${f.name} is in ALARM ${when}: ${f.reason}`).join('; ');
   await failTask(token, 'Cutover.AlarmFiring', cause);

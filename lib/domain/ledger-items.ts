@@ -213,6 +213,7 @@ export const AuditKindSchema = z.enum([
   'rollback-finished',
   'rollback-window-opened',
   'rollback-window-closed',
+  'rollback-window-close-failed',
   'notification',
 ]);
 export type AuditKind = z.infer<typeof AuditKindSchema>;

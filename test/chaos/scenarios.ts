@@ -114,7 +114,7 @@ function rollbackDenied(call: FaultCall): FaultAction | undefined {
   return faultAction('access-denied', call);
 }
 
-/** Every ECS call of the window's `ScaleDownKeptSlot` is denied (to reach ReleaseLockAfterError). */
+/** Every ECS call of the window's `ScaleDownKeptSlot` is denied (to reach RecordCloseFailure). */
 function keptSlotScaleDownDenied(call: FaultCall): FaultAction | undefined {
   const tag = call.context as CallTag | undefined;
   if (tag?.step.machine !== 'rollback-window' || tag.step.state !== 'ScaleDownKeptSlot' || call.service !== 'ecs') return undefined;

@@ -114,6 +114,25 @@ describe('rollback window: its end', () => {
     assert.deepEqual(t.weights(), { blue: 0, green: 100 });
   });
 
+  it('a kept slot that cannot be scaled down: the lock is released, the failure is audited and notified with the slot and the command that scales it down', async () => {
+    t = await TestTwin.start({ config: fastConfig((env) => (env.rollbackWindowSeconds = 120)) });
+    const { d, result } = await t.deploy();
+    assert.equal(result.status, 'SUCCEEDED', `${result.error}: ${result.cause}`);
+    const published = t.sim.sns.published.length;
+    t.sim.injectFault({ service: 'ecs', operation: 'UpdateService', error: 'AccessDeniedException', times: 50 });
+    const closer = await firstExecutionResult(t, 'rollback-window');
+    assert.equal(closer.status, 'FAILED');
+    assert.equal(closer.error, 'Cutover.RollbackWindowCloseFailed');
+    assert.match(closer.cause!, /^hello-world\/production: the rollback window of .* ended, but scaling blue \(ECS service hello-world-blue in cluster [^)]+\) down failed \(.*AccessDenied.*\)\. It keeps running the previous release/);
+    assert.equal(await t.lock(), undefined, 'the lock is released');
+    assert.equal(t.desiredCount('blue'), 2, 'the kept slot still runs');
+    const failed = (await t.twin.ledger.timeline(SERVICE, ENVIRONMENT)).find((e) => e.kind === 'rollback-window-close-failed');
+    assert.equal(failed?.deploymentId, d.name);
+    const note = t.sim.sns.published.slice(published).find((m) => m.attributes.kind === 'failed');
+    assert.ok(note, 'notified');
+    assert.match(note.message, /aws ecs update-service --cluster \S+ --service hello-world-blue --desired-count 0/);
+  });
+
   it('a new deployment inside the window takes the kept slot over; the old window closer then does nothing', async () => {
     t = await TestTwin.start({ config: fastConfig((env) => (env.rollbackWindowSeconds = 600)) });
     const first = await t.deploy(deployInput({ message: 'v2' }));

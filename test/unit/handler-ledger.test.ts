@@ -397,7 +397,7 @@ describe('ledger handler', () => {
   describe('awaitApproval', () => {
     const gated = (gate: 'before-traffic' | 'before-promote') => planFor('run-1', configWith((e) => { e.approval = gate; e.approvalTimeoutSeconds = 3600; }));
     // The alarms are clear unless a test says otherwise (awaitApproval checks them, like awaitBake).
-    beforeEach(() => cloudWatchMock.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [] }));
+    beforeEach(() => cloudWatchMock.on(DescribeAlarmsCommand).callsFake((input: { AlarmNames?: string[] }) => ({ MetricAlarms: (input.AlarmNames ?? []).map((AlarmName) => ({ AlarmName, StateValue: 'OK' })) })));
 
     it('before-traffic: stores an approval wait (record and lock) with a question naming where it waits and the timeout', async () => {
       const p = gated('before-traffic');
@@ -475,7 +475,7 @@ describe('ledger handler', () => {
       'an alarm already in ALARM as the approval wait starts fails the token with Cutover.AlarmFiring (as awaitBake does)',
       async () => {
         const p = gated('before-promote');
-        cloudWatchMock.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [{ AlarmName: p.alarms[0], StateValue: 'ALARM', StateReason: 'Threshold Crossed' }] });
+        cloudWatchMock.on(DescribeAlarmsCommand).resolves({ MetricAlarms: p.alarms.map((AlarmName, i) => ({ AlarmName, StateValue: i === 0 ? 'ALARM' : 'OK', StateReason: 'Threshold Crossed' })) });
         sfnMock.on(SendTaskFailureCommand).resolves({});
         const out = await handler({ action: 'awaitApproval', taskToken: 'approval-token', plan: p, traffic: { index: 0, percent: 10, nextIndex: 1 } });
         assert.deepEqual(out, { waiting: false, alarming: true });
@@ -522,6 +522,17 @@ describe('ledger handler', () => {
       assert.equal(failure.taskToken, 'bake-token');
       assert.equal(failure.error, 'Cutover.AlarmFiring');
       assert.match(failure.cause!, new RegExp(`alarm ${plan.alarms[0]} is in ALARM as the bake at 10% starts: Threshold Crossed`));
+    });
+
+    it('fails its own token with Cutover.ResourceState when a configured alarm does not exist (as alarm-check does)', async () => {
+      dynamoMock.on(UpdateCommand).resolves({});
+      cloudWatchMock.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [] });
+      sfnMock.on(SendTaskFailureCommand).resolves({});
+      const out = await handler({ action: 'awaitBake', taskToken: 'bake-token', plan, traffic });
+      assert.deepEqual(out, { waiting: false, alarming: true });
+      const failure = sfnMock.commandCalls(SendTaskFailureCommand)[0]!.args[0].input;
+      assert.equal(failure.error, 'Cutover.ResourceState');
+      assert.match(failure.cause!, new RegExp(`^Alarm\\(s\\) ${plan.alarms.join(', ')} do not exist in CloudWatch as the bake at 10% starts .*fix "alarms" in the config\\.$`));
     });
 
     it('keeps the record when the lock is no longer this execution\'s, and tolerates a token already closed', async () => {
