@@ -204,7 +204,13 @@ export const handler = async (event: unknown): Promise<unknown> => {
       const minutes = minutesSince(since, now);
       const age = minutes !== undefined ? ` (the last ${minutes} min)` : '';
       const window = since ? `every write made since ${since}${age}` : 'every write made since the snapshot';
-      const what = 'kind' in plan && plan.kind === 'rollback' ? `rollback ${plan.deploymentId} moved production back to the previous release` : `deployment ${plan.deploymentId} failed after its migrations ran`;
+      const migration = 'kind' in plan && plan.kind === 'rollback' ? undefined : (state as DeploymentState).migration;
+      const what =
+        'kind' in plan && plan.kind === 'rollback'
+          ? `rollback ${plan.deploymentId} moved production back to the previous release`
+          : migration?.status === 'UNKNOWN'
+            ? `deployment ${plan.deploymentId} could not read its migration task's status (${migration.message ?? 'no detail'}), so the migration may still be running: check the task (and stop it) before you restore`
+            : `deployment ${plan.deploymentId} failed after its migrations ran`;
       const question =
         `${plan.service}/${plan.environment}: ${what}. Restore snapshot ${snapshot?.identifier} (discards ${window}) or keep the database as it is? ` +
         `Answer with SendTaskSuccess {"decision":"restore"} or {"decision":"keep"}; without an answer in ${DATABASE_DECISION_TIMEOUT_SECONDS / 3600} h the database is kept.`;

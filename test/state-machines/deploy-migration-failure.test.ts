@@ -218,3 +218,28 @@ describe('deploy: migration fails, policy approve', () => {
     assertKept(t, resourceId);
   });
 });
+
+describe('deploy: the migration task\'s status cannot be read, policy restore', () => {
+  it('never restores automatically (the migration may still run): an operator decides, told why', async () => {
+    t = await TestTwin.start({ config: configVariant((env) => (env.databaseFailurePolicy = 'restore')) });
+    t.sim.rds.setInstanceData(DB, { rows: 'before' });
+    t.sim.ecs.setRunTaskOutcome(() => ({ exitCode: 0, durationSeconds: 600 }));
+    // CheckMigration's DescribeTasks is denied on every attempt.
+    t.sim.injectFault({ service: 'ecs', operation: 'DescribeTasks', error: 'AccessDeniedException', times: 1000 });
+    const resourceId = resourceIdOf(t, DB);
+    const d = t.startDeployment();
+    const pending = await t.pendingDecision(d);
+    assert.ok(t.statesEntered(d).includes('UnknownMigrationNeverRestoredAutomatically'));
+    assert.match(pending.question, /could not read its migration task's status .*AccessDenied.*the migration may still be running: check the task \(and stop it\) before you restore/);
+    assert.equal(t.sim.calls.filter((c) => c.operation === 'RestoreDBInstanceFromDBSnapshot').length, 0, 'nothing restored while waiting');
+
+    await sfnClient().send(new SendTaskSuccessCommand({ taskToken: pending.token, output: JSON.stringify({ decision: 'keep', operator: 'ada' }) }));
+    const result = await t.wait(d);
+    assert.equal(result.status, 'FAILED');
+    assert.equal(result.error, 'Cutover.MigrationFailed');
+    assert.deepEqual(instanceIds(t), [DB], 'no instance restored or renamed');
+    assert.equal(resourceIdOf(t, DB), resourceId);
+    assert.deepEqual(t.writeCalls().filter((c) => c.service === 'rds').map((c) => c.operation), ['CreateDBSnapshot']);
+    await assertReleaseNeverReachedProduction(t, d);
+  });
+});
