@@ -65,6 +65,15 @@ describe('deploy: alarm during the canary bake, policy keep', () => {
     }
     assert.equal(lock?.pendingKind, 'bake', 'the bake stored its task token on the lock');
     assert.match(lock!.pendingQuestion!, /baking at 10% for 300 s/);
+    // …and once the bake's own alarm check (the DescribeAlarms after the canary's ModifyListener) is
+    // done: an alarm set before it would be caught by that check instead of by the event.
+    const bakeCheckDone = () => {
+      const shift = t!.sim.calls.findIndex((c) => c.operation === 'ModifyListener');
+      return shift >= 0 && t!.sim.calls.slice(shift).some((c) => c.operation === 'DescribeAlarms');
+    };
+    for (let i = 0; i < 500 && !bakeCheckDone(); i++) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(bakeCheckDone(), 'the bake checked the alarms as it started');
+    await new Promise((r) => setTimeout(r, 20)); // let that invocation return
     await setAlarm('ALARM');
     const result = await t.wait(d);
 
