@@ -16,6 +16,10 @@
  *  - every Wait state (`Seconds`, `SecondsPath`, `Timestamp`, `TimestampPath`) becomes a Task run by
  *    the service, which waits on the simulated clock (so a held clock holds the wait too);
  *  - `$$.State.Name` in payload templates becomes the literal state name;
+ *  - `$$.Execution.StartTime` (in payload templates, Choice rules and InputPath / OutputPath /
+ *    ItemsPath) reads {@link START_TIME_CONTEXT_FIELD} instead: the library sets its own `StartTime`
+ *    from the real clock, the service sets this one to the execution's `startDate` (simulated time
+ *    when it runs on a clock);
  *  - `ResultPath: "$"` is dropped and bracket ResultPaths become dot paths (library 3.0.0 bugs: it
  *    would store the result under a key named "$").
  */
@@ -164,6 +168,47 @@ function localLimitations(def: JsonObject): string[] {
   return problems;
 }
 
+/**
+ * Member of the context object's `Execution` that holds the execution's start time as the service
+ * knows it (`startDate`, ISO 8601). References to `$$.Execution.StartTime` are rewritten to it,
+ * because aws-local-stepfunctions overwrites `Execution.StartTime` with the real time when a run
+ * begins. (`$$.Execution` or `$$` taken whole still shows the library's own `StartTime`.)
+ */
+export const START_TIME_CONTEXT_FIELD = 'CutoverLocalStartTime';
+
+/** `$$.Execution.StartTime` (not followed by more name characters) anywhere in a path or intrinsic. */
+const START_TIME_REF = /\$\$\.Execution\.StartTime(?![\w])/g;
+
+/** A path or intrinsic function with every `$$.Execution.StartTime` reading {@link START_TIME_CONTEXT_FIELD}. */
+export function rewriteStartTimePath(path: string): string {
+  // A replacer function's result is used literally (no `$` patterns).
+  return path.replace(START_TIME_REF, () => `$$.Execution.${START_TIME_CONTEXT_FIELD}`);
+}
+
+/** A payload template with every `$$.Execution.StartTime` in its `.$` values rewritten (see {@link rewriteStartTimePath}). */
+function rewriteStartTimeTemplate(template: Json): Json {
+  if (Array.isArray(template)) return template.map(rewriteStartTimeTemplate);
+  if (!isObject(template)) return template;
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(template)) {
+    out[key] = key.endsWith('.$') && typeof value === 'string' ? rewriteStartTimePath(value) : rewriteStartTimeTemplate(value);
+  }
+  return out;
+}
+
+/** Fields of a Choice rule that hold a path (`Variable`, `StringEqualsPath`, ...). */
+function rewriteStartTimeChoiceRule(rule: Json): Json {
+  if (Array.isArray(rule)) return rule.map(rewriteStartTimeChoiceRule);
+  if (!isObject(rule)) return rule;
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(rule)) {
+    if (typeof value === 'string' && (key === 'Variable' || key.endsWith('Path'))) out[key] = rewriteStartTimePath(value);
+    else if (key === 'And' || key === 'Or' || key === 'Not') out[key] = rewriteStartTimeChoiceRule(value);
+    else out[key] = value;
+  }
+  return out;
+}
+
 /** `$$.State.Name` (not followed by more path) inside an intrinsic function. */
 const STATE_NAME_REF = /\$\$\.State\.Name(?![\w.[])/g;
 
@@ -211,8 +256,12 @@ export function prepareDefinition(definition: AslDefinition, realSeconds: (simul
     states.set(name, { name, type, definition: original });
 
     for (const field of ['Parameters', 'ItemSelector', 'ResultSelector'] as const) {
-      if (field in state) state[field] = inlineStateName(state[field] as Json, name);
+      if (field in state) state[field] = rewriteStartTimeTemplate(inlineStateName(state[field] as Json, name));
     }
+    for (const field of ['InputPath', 'OutputPath', 'ItemsPath'] as const) {
+      if (typeof state[field] === 'string') state[field] = rewriteStartTimePath(state[field] as string);
+    }
+    if (Array.isArray(state.Choices)) state.Choices = rewriteStartTimeChoiceRule(state.Choices);
 
     // aws-local-stepfunctions 3.0.0 stores `ResultPath: "$"` under a key named "$" and misreads
     // bracket notation; "$" means "replace", which is what an absent ResultPath does there.

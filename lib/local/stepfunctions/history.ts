@@ -45,6 +45,8 @@ export interface HistorySource {
   abortDetails(): { error?: string; cause?: string };
   /** True when the run was aborted because the execution's `TimeoutSeconds` passed (recorded as a timeout). */
   timedOut?(): boolean;
+  /** The service's clock (epoch ms), for an attempt that ends without a settle time. @default Date.now */
+  now?(): number;
 }
 
 const DEFAULT_FAIL_CAUSE = 'Execution failed because of a Fail state';
@@ -76,6 +78,7 @@ export class HistoryRecorder {
     private readonly emit: (event: HistoryEvent) => void,
   ) {}
 
+  /** Record a library event (or one the service makes up in the same shape), at its `timestamp` (epoch ms). */
   record(ev: LibraryEvent): void {
     const at = ev.timestamp;
     switch (ev.type) {
@@ -188,7 +191,7 @@ export class HistoryRecorder {
     const inv = this.current.get(key);
     this.current.delete(key);
     if (!inv) return;
-    const at = inv.settledAt ?? Date.now();
+    const at = inv.settledAt ?? this.source.now?.() ?? Date.now();
     const lambda = isLambdaFunctionArn(inv.resource);
     const { resourceType, resource } = describeResource(inv.resource);
     if (inv.callback && inv.submitted) {

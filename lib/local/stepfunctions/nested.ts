@@ -178,7 +178,7 @@ function startExecutionResult(started: { executionArn: string; startDate: Date }
   const headers = {
     'Content-Length': String(Buffer.byteLength(body)),
     'Content-Type': 'application/x-amz-json-1.0',
-    Date: new Date().toUTCString(),
+    Date: started.startDate.toUTCString(),
     'x-amzn-RequestId': requestId,
   };
   return {

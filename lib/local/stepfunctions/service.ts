@@ -20,11 +20,17 @@
  *    scale the remaining wall-clock gap;
  *  - `$$.State.Name` works in payload templates (inlined); `$$.State.EnteredTime` is the time the
  *    path is evaluated (exact for Parameters); `$$.State.RetryCount` is absent;
- *  - `$$.Execution.StartTime` is set by the library when the run begins (within a millisecond or so
- *    of the `startDate` StartExecution returns);
+ *  - `$$.Execution.StartTime` is the execution's `startDate` (references to it are rewritten, see
+ *    {@link START_TIME_CONTEXT_FIELD}); taken whole, `$$.Execution` shows the library's own value;
  *  - tasks of a failed Parallel branch's siblings keep running until the execution closes;
  *  - with a clock that has no timers (a {@link ClockLike} with `realMs` only), timers are real
  *    `setTimeout`s of `realMs(seconds)` armed when a state starts, and nothing holds the clock.
+ *
+ * Dates: with a clock that has `now()` (the twin's {@link SimClock}), every date the service reports
+ * is on that clock — state machines' `creationDate`, executions' `startDate` / `stopDate`, history
+ * event timestamps, `$$.Execution.StartTime` and `$$.State.EnteredTime` — so they share one timeline
+ * with the handlers (which read the same clock, lib/aws/clock.ts) and the simulated AWS. Without a
+ * clock (or one without `now`), they are real time.
  */
 import './polyfill';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -60,6 +66,7 @@ import {
   type StateInfo,
   type TaskInfo,
   TIMER_PARAMETER,
+  START_TIME_CONTEXT_FIELD,
 } from './definition';
 import { HistoryRecorder, normalizeFailure, withoutExecutionData, type TaskInvocation } from './history';
 import { sfnError } from './errors';
@@ -93,7 +100,11 @@ export type TaskResolver = (resource: string, stateName: string) => TaskHandler 
 export interface ClockLike {
   /** Real milliseconds that `simulatedSeconds` take (retry intervals; timers without `setTimer`). */
   realMs(simulatedSeconds: number): number;
-  /** Simulated now (for Timestamp waits). */
+  /**
+   * Simulated now: Timestamp waits, and every date the service reports (creation, start and stop
+   * dates, history timestamps, `$$.Execution.StartTime`, `$$.State.EnteredTime`). Without it, those
+   * are real time.
+   */
   now?(): Date | number;
   /**
    * Run `fn` when `delaySeconds` simulated seconds have passed (see {@link SimClock.setTimer}).
@@ -372,7 +383,7 @@ export class LocalStepFunctions {
       }
       throw sfnError('StateMachineAlreadyExists', `State Machine Already Exists: '${arn}'`);
     }
-    const record: StateMachineRecord = { arn, name, definitionText, definition, roleArn, creationDate: new Date(), executions: [] };
+    const record: StateMachineRecord = { arn, name, definitionText, definition, roleArn, creationDate: this.nowDate(), executions: [] };
     this.machines.set(arn, record);
     return { stateMachineArn: arn, creationDate: record.creationDate };
   }
@@ -433,7 +444,7 @@ export class LocalStepFunctions {
       name,
       machine,
       input,
-      startDate: new Date(),
+      startDate: this.nowDate(),
       status: 'RUNNING',
       history: [],
       started: false,
@@ -507,7 +518,7 @@ export class LocalStepFunctions {
     const e = this.execution(params?.executionArn);
     if (e.status !== 'RUNNING') return { stopDate: e.stopDate! };
     e.status = 'ABORTED';
-    e.stopDate = new Date();
+    e.stopDate = this.nowDate();
     e.stopDetails = compact({ error: params.error ?? undefined, cause: params.cause ?? undefined });
     e.error = e.stopDetails.error;
     e.cause = e.stopDetails.cause;
@@ -596,9 +607,25 @@ export class LocalStepFunctions {
     return Math.min(Math.max(this.realMs(simulatedSeconds), 0), MAX_TIMER_SECONDS * 1000);
   }
 
+  /** Now on the clock (epoch ms): the simulated time of a clock with `now()`, else real time. */
   private simNowMs(): number {
     const now = this.clock?.now?.();
     return now === undefined ? Date.now() : typeof now === 'number' ? now : now.getTime();
+  }
+
+  /**
+   * A real timestamp (epoch ms, at most a few ms ago: an event the library stamped) on the clock: now
+   * on the clock, less the real time since, at the clock's nominal rate.
+   */
+  private clockStamp(realMs: number): number {
+    const simMsPerRealMs = 1000 / this.realMs(1);
+    const lag = Math.max(0, Date.now() - realMs);
+    return this.simNowMs() - (Number.isFinite(simMsPerRealMs) ? lag * simMsPerRealMs : 0);
+  }
+
+  /** {@link simNowMs} as a Date. */
+  private nowDate(): Date {
+    return new Date(this.simNowMs());
   }
 
   private notify(arn: string, event: HistoryEvent): void {
@@ -622,6 +649,7 @@ export class LocalStepFunctions {
         takeInvocation: (name) => e.invocations.get(name)?.shift(),
         abortDetails: () => e.stopDetails ?? {},
         timedOut: () => e.timedOut === true,
+        now: () => this.simNowMs(),
       },
       (event) => this.notify(e.arn, event),
     );
@@ -643,12 +671,13 @@ export class LocalStepFunctions {
     }
 
     const mintToken = (): string => (e.pendingToken ??= `AQ${randomBytes(48).toString('base64url')}`);
+    const enteredTime = (): string => this.nowDate().toISOString();
     const context = {
-      Execution: { Id: e.arn, Name: e.name, RoleArn: e.machine.roleArn, RedriveCount: 0 },
+      Execution: { Id: e.arn, Name: e.name, RoleArn: e.machine.roleArn, RedriveCount: 0, [START_TIME_CONTEXT_FIELD]: e.startDate.toISOString() },
       StateMachine: { Id: e.machine.arn, Name: e.machine.name },
       State: {
         get EnteredTime() {
-          return new Date().toISOString();
+          return enteredTime();
         },
       },
       Task: {
@@ -661,12 +690,13 @@ export class LocalStepFunctions {
     let run: ReturnType<StateMachine['run']>;
     try {
       const machine = new StateMachine(prepared.runnable as unknown as StateMachineDefinition, { validationOptions: { noValidate: true } });
+      if (this.clock?.now) stampEventsOnClock(machine, e.startDate.getTime(), (realMs) => this.clockStamp(realMs));
       run = machine.run(JSON.parse(e.input), { overrides: { taskResourceLocalHandlers }, context });
     } catch (err) {
       e.status = 'FAILED';
       e.error = 'States.Runtime';
       e.cause = (err as Error).message;
-      e.stopDate = new Date();
+      e.stopDate = this.nowDate();
       recorder.record({ type: 'ExecutionStarted', timestamp: e.startDate.getTime(), input: JSON.parse(e.input) });
       recorder.record({ type: 'ExecutionFailed', timestamp: e.stopDate.getTime(), Error: e.error, Cause: e.cause });
       return;
@@ -701,7 +731,7 @@ export class LocalStepFunctions {
   private finish(e: ExecutionRecord, status: ExecutionStatus, fields: { output?: string; error?: string; cause?: string }): void {
     if (e.status === 'RUNNING') {
       e.status = status;
-      e.stopDate = new Date();
+      e.stopDate = this.nowDate();
       e.output = fields.output;
       e.error = fields.error;
       e.cause = fields.cause;
@@ -730,7 +760,7 @@ export class LocalStepFunctions {
       resource: info.resource,
       callback: info.callback,
       parameters: input,
-      scheduledAt: Date.now(),
+      scheduledAt: this.simNowMs(),
       timeoutSeconds: info.timeoutSeconds,
       heartbeatSeconds: info.callback ? info.heartbeatSeconds : undefined,
     };
@@ -756,7 +786,7 @@ export class LocalStepFunctions {
           this.openTasks.delete(taskToken);
           this.closedTokens.add(taskToken);
         }
-        invocation.settledAt = Date.now();
+        invocation.settledAt = this.simNowMs();
         if (err) {
           invocation.outcome = 'failed';
           reject(err);
@@ -835,7 +865,7 @@ export class LocalStepFunctions {
       call.then(
         (result) => {
           if (!info.callback) settle(undefined, result ?? null, true);
-          else invocation.submitted ??= { at: Math.min(Date.now(), invocation.settledAt ?? Infinity), output: result ?? null };
+          else invocation.submitted ??= { at: Math.min(this.simNowMs(), invocation.settledAt ?? Infinity), output: result ?? null };
         },
         (err: unknown) => settle(err instanceof Error ? new TaskError(err.name, err.message) : new TaskError('Error', String(err)), undefined, true),
       );
@@ -879,6 +909,40 @@ export class LocalStepFunctions {
 }
 
 export type { StateInfo };
+
+/** What {@link stampEventsOnClock} reaches inside aws-local-stepfunctions 3.x (not part of its typed API). */
+interface LibraryInternals {
+  execute?: (input: unknown, options: { eventLogger?: { dispatch(event: { type: string; timestamp: number }): void } }, cleanup: unknown) => unknown;
+}
+
+/**
+ * Make a library run stamp its events on the service's clock: aws-local-stepfunctions stamps each
+ * event with `Date.now()` when it dispatches it, and the service reads them asynchronously, so they
+ * are re-stamped at dispatch (the run's root event logger: events of Map and Parallel iterations are
+ * forwarded to it a moment after their own dispatch, and keep that lag at the clock's rate). Stamps
+ * never go back in dispatch order; `ExecutionStarted` is the execution's `startDate`, as on AWS.
+ * Without the library internal this relies on (`execute` receiving the logger), events keep the real time.
+ * @param startedAt the execution's startDate (epoch ms on the clock)
+ * @param toClock converts a real timestamp (epoch ms) to the clock's
+ */
+function stampEventsOnClock(machine: StateMachine, startedAt: number, toClock: (realMs: number) => number): void {
+  const internals = machine as unknown as LibraryInternals;
+  const execute = internals.execute;
+  if (typeof execute !== 'function') return;
+  internals.execute = function (this: unknown, input, options, cleanup) {
+    const logger = options?.eventLogger;
+    if (logger && typeof logger.dispatch === 'function') {
+      const dispatch = logger.dispatch;
+      let last = startedAt;
+      logger.dispatch = (event) => {
+        last = event.type === 'ExecutionStarted' ? startedAt : Math.max(last, toClock(event.timestamp));
+        event.timestamp = last;
+        dispatch.call(logger, event);
+      };
+    }
+    return execute.call(this, input, options, cleanup);
+  };
+}
 
 /**
  * A Task's `TimeoutSecondsPath` / `HeartbeatSecondsPath` values, handed over in {@link TIMER_PARAMETER}
