@@ -6,12 +6,16 @@
  *
  * Each container process leads its own process group (`detached`), so a signal reaches everything the
  * command started (a shell and its children), as stopping a container stops all of its processes.
+ * Every container process is tracked (./reaper.ts `trackProcess`) from its spawn to its exit, so that
+ * it does not outlive the twin: killed if the twin's process exits, stopped by the twin's reaper if
+ * the twin is killed, and by the next start on the same state directory otherwise.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { constants } from 'node:os';
 import { dirname } from 'node:path';
+import { trackProcess } from './reaper';
 
 /** What to run for one container. */
 export interface ContainerProcessSpec {
@@ -44,8 +48,9 @@ export class ContainerProcess {
   readonly exited: Promise<ContainerExit>;
   private done = false;
 
-  private constructor(child: ChildProcess) {
+  private constructor(child: ChildProcess, spec: ContainerProcessSpec) {
     this.pid = child.pid;
+    const untrack = this.pid === undefined ? () => undefined : trackProcess({ pid: this.pid, group: true, what: `container process ${spec.argv.join(' ')} (log ${spec.logFile})`, owner: spec.logFile });
     this.exited = new Promise<ContainerExit>((resolve) => {
       child.once('error', (err) => {
         // Only a failed start matters here; errors of a running process (a failed kill) are ignored.
@@ -57,6 +62,7 @@ export class ContainerProcess {
         this.done = true;
         // The container is gone: so is anything it left behind in its process group.
         this.killGroup('SIGKILL');
+        untrack();
         resolve({ exitCode: code ?? 128 + (signal ? constants.signals[signal] : 0) });
       });
     });
@@ -78,7 +84,7 @@ export class ContainerProcess {
         stdio: ['ignore', log, log],
         detached: true,
       });
-      return new ContainerProcess(child);
+      return new ContainerProcess(child, spec);
     } finally {
       closeSync(log); // the child holds its own copy
     }

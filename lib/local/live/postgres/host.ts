@@ -23,6 +23,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { EndpointKind, EngineState, RdsEngine } from './engine';
+import { trackProcess } from '../reaper';
 import { EndpointRouter } from './router';
 import type { ParentMessage, ServerMessage } from './server';
 
@@ -339,9 +340,17 @@ export class PostgresHost implements RdsEngine {
     const began = performance.now();
     const args = ['--import', TSX_LOADER, SERVER_ENTRY, '--data-dir', dataDir, '--max-connections', String(this.maxConnections)];
     if (load) args.push('--load', load);
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    // Its own process group: the terminal's Ctrl-C reaches the twin, which stops its databases after
+    // the tasks that use them. It stops by itself when the IPC channel closes (the twin is gone).
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], detached: true });
     server.child = child;
-    server.exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const untrack = child.pid === undefined ? () => undefined : trackProcess({ pid: child.pid, group: false, what: `PostgreSQL server of database ${server.key}`, owner: dataDir });
+    server.exited = new Promise<void>((resolve) =>
+      child.once('exit', () => {
+        untrack();
+        resolve();
+      }),
+    );
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       server.stderr = (server.stderr + chunk).slice(-STDERR_TAIL);
     });

@@ -17,8 +17,10 @@
  *   between two protocol messages (PGlite runs one at a time) with every commit already in the WAL
  *   (`synchronous_commit` is on), so it is a crash-consistent copy: opening it replays the committed
  *   writes and rolls back a transaction that was still open;
- * - parent → child `{ type: 'stop' }` (or SIGTERM/SIGINT, or the parent going away): stop listening,
- *   close PGlite (a clean shutdown that leaves the data directory reopenable) and exit 0.
+ * - parent → child `{ type: 'stop' }` (or SIGTERM/SIGINT, or the parent going away: the IPC channel's
+ *   `disconnect`, which also happens when the twin is killed with `kill -9`): stop listening, close
+ *   PGlite (a clean shutdown that leaves the data directory reopenable) and exit 0; if that takes more
+ *   than {@link STOP_DEADLINE_MS}, exit 1 anyway — a server never outlives its twin for long.
  *
  * `--load` initialises a data directory that has no database yet (no `PG_VERSION`) from a tarball
  * made by `dumpDataDir`; a data directory that already holds a database is reopened as it is.
@@ -44,6 +46,8 @@ export type ParentMessage = { readonly type: 'dump'; readonly id: number; readon
 
 /** Concurrent client connections accepted when `--max-connections` is not given. */
 const DEFAULT_MAX_CONNECTIONS = 64;
+/** Real milliseconds a stop may take (finish starting, close the connections and PGlite) before the process exits regardless. */
+const STOP_DEADLINE_MS = 10_000;
 
 async function main(): Promise<void> {
   if (!process.send) throw new Error('lib/local/live/postgres/server.ts must be spawned with an IPC channel (stdio "ipc"), e.g. by PostgresHost');
@@ -66,6 +70,10 @@ async function main(): Promise<void> {
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    setTimeout(() => {
+      process.stderr.write(`postgres server: did not stop within ${STOP_DEADLINE_MS} ms; exiting without a clean shutdown\n`);
+      process.exit(1);
+    }, STOP_DEADLINE_MS).unref();
     await startup.catch(() => undefined);
     await server?.stop().catch(() => undefined);
     await db?.close().catch(() => undefined);
