@@ -12,13 +12,21 @@
  *
  * The account survives a restart: on a state directory with a saved state (`twin-state.json`) the
  * twin resumes it instead of starting v1, says what it resumed, and does not play the demo (which
- * needs a fresh twin: `--reset`); with --exit it then exits 0 once the account is up again.
+ * needs a fresh twin: `--reset`). `--exit` (a verdict on the demo) on a saved state is refused at
+ * once, naming `--reset`; `--exit --no-demo` resumes the account and exits 0 once it is up.
+ *
+ * The API answers 503 + Retry-After until the twin is ready. Ctrl-C, SIGTERM and SIGHUP stop the
+ * twin cleanly (also while it starts), the same signal again a second later forces it; whatever ends
+ * the twin, its task and PostgreSQL processes do not outlive it (lib/local/live/reaper.ts).
  *
  * Operator commands (lib/cli): `status`, `history`, `deploy`, `retry`, `rollback`, `approve`, `reject`,
  * `promote`, `abort` — against cutover's stack on AWS (default credentials and region; `--stack`) or a
  * running twin (`--endpoint http://127.0.0.1:4780`). Errors are one line on stderr and exit code 1.
  * The twin's modules are loaded only by `local`, so operator commands start fast.
  */
+import { existsSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import '../lib/local/node-warnings';
 import { ConfigError } from '../lib/config';
@@ -33,6 +41,8 @@ const DEFAULT_ACCOUNT = 'lib/config/samples/hello-world.twin.json';
 const DEFAULT_TIME_SCALE = 60;
 /** The twin's default port (lib/local/twin.ts `DEFAULT_PORT`; not imported so that operator commands stay light). */
 const DEFAULT_TWIN_PORT = 4780;
+/** Real milliseconds a clean stop of `cutover local` may take before its processes are killed. */
+const STOP_TIMEOUT_MS = 60_000;
 
 function integer(name: string, min: number, max: number) {
   return (value: string) => {
@@ -72,39 +82,88 @@ program
   .option('--traffic <rps>', 'while serving, send this many requests per second (half of them writes) to each production listener, so alarms have metrics; 0 = none', integer('--traffic', 0, 1000), 0)
   .action(
     async (opts: { port: number; config: string; account: string; stateDir: string; reset?: boolean; demo: boolean; exit?: boolean; timeScale: number; traffic: number }) => {
-      const [{ loadConfigFile }, { playDemo }, { createTimeline }, { loadTwinAccountFile }, { describeResume }, { LOCAL_WEBHOOK_SECRET, Twin }] = await Promise.all([
-        import('../lib/config'),
-        import('../lib/local/demo'),
-        import('../lib/local/timeline'),
-        import('../lib/local/live/account'),
-        import('../lib/local/live/persist'),
-        import('../lib/local/twin'),
-      ]);
+      const [{ loadConfigFile }, { playDemo }, { createTimeline }, { loadTwinAccountFile }, { describeResume, TWIN_STATE_FILE }, { LOCAL_WEBHOOK_SECRET, Twin }, { killTrackedProcesses }] =
+        await Promise.all([
+          import('../lib/config'),
+          import('../lib/local/demo'),
+          import('../lib/local/timeline'),
+          import('../lib/local/live/account'),
+          import('../lib/local/live/persist'),
+          import('../lib/local/twin'),
+          import('../lib/local/live/reaper'),
+        ]);
       const config = loadConfigFile(opts.config);
       const { account, images } = loadTwinAccountFile(opts.account);
+      // `--exit` is a verdict on the demo, which plays only on a fresh account: exiting 0 on a saved
+      // one would pass without checking anything. Refused before anything starts.
+      if (opts.exit && opts.demo && !opts.reset && existsSync(join(resolve(opts.stateDir), TWIN_STATE_FILE))) {
+        throw new Error(
+          `--exit plays the demo and exits with its verdict, but the state directory ${opts.stateDir} holds a saved account (${TWIN_STATE_FILE}), ` +
+            `and the demo plays only on a fresh one. Add --reset to start clean (it deletes ${opts.stateDir}), use another --state-dir, ` +
+            `or add --no-demo to only check that the saved account starts.`,
+        );
+      }
       const secret = process.env.CUTOVER_GITHUB_WEBHOOK_SECRET || LOCAL_WEBHOOK_SECRET;
       const started = Date.now();
+      // A closed terminal or pipe must not crash the twin in the middle of stopping its processes.
+      for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+
+      // Ctrl-C (SIGINT), SIGTERM and a closed terminal (SIGHUP) stop the twin cleanly, also while it
+      // starts; the same signal again (a second later or more: not a relay's duplicate) forces it.
+      const loads: Array<{ stop(): Promise<void> }> = [];
+      const abortStart = new AbortController();
+      let starting: Promise<unknown> = Promise.resolve();
+      let twin: Twin<LiveEcs> | undefined;
+      let stopping: { since: number; done: Promise<never> } | undefined;
+      const forceExit = (code: number, why: string): never => {
+        const n = killTrackedProcesses('SIGKILL');
+        console.error(`${why}: killed ${n} process(es) of the twin without a clean stop.`);
+        process.exit(code);
+      };
+      const stop = (code: number, why?: string): Promise<never> => {
+        stopping ??= {
+          since: Date.now(),
+          done: (async (): Promise<never> => {
+            console.log(`\n${why ? `${why}: s` : 'S'}topping the twin (tasks, load balancer, databases)…${why ? ' (the same again forces it)' : ''}`);
+            const bound = setTimeout(() => forceExit(code, `The twin did not stop within ${STOP_TIMEOUT_MS / 1000} s`), STOP_TIMEOUT_MS);
+            bound.unref();
+            abortStart.abort(new Error(`the start was interrupted (${why ?? 'stop'})`));
+            await starting.catch(() => undefined); // an interrupted start stops what it started
+            await Promise.all(loads.map((l) => l.stop()));
+            await twin?.stop();
+            process.exit(code);
+          })(),
+        };
+        return stopping.done;
+      };
+      for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+        process.on(signal, () => {
+          const code = 128 + (osConstants.signals[signal] ?? 0);
+          if (!stopping) void stop(code, `Got ${signal}`);
+          else if (Date.now() - stopping.since >= 1000) forceExit(code, `Got ${signal} again`);
+        });
+      }
+
       console.log(`Starting the cutover local twin (time scale ×${opts.timeScale}: a 5-minute bake takes ${(300 / opts.timeScale).toFixed(1)} s; state in ${opts.stateDir})`);
-      const twin = await Twin.start({
+      const start = Twin.start({
         config,
         port: opts.port,
         timeScale: opts.timeScale,
         webhookSecret: secret,
+        signal: abortStart.signal,
+        onListening: (url) => console.log(`  · API on ${url}: answers 503 with Retry-After until the twin is ready`),
         live: { account, images, stateDir: opts.stateDir, reset: opts.reset, progress: (line) => console.log(`  · ${line}`) },
       });
-      let stopping = false;
-      const loads: Array<{ stop(): Promise<void> }> = [];
-      const shutdown = async (code: number) => {
-        if (stopping) return;
-        stopping = true;
-        console.log('\nStopping the twin (tasks, load balancer, databases)…');
-        await Promise.all(loads.map((l) => l.stop()));
-        await twin.stop();
-        process.exit(code);
-      };
-      process.once('SIGINT', () => void shutdown(130));
-      process.once('SIGTERM', () => void shutdown(143));
-      twin.sfn.onHistoryEvent(createTimeline({ now: () => twin.clock.nowMs() }));
+      starting = start;
+      try {
+        twin = await start;
+      } catch (err) {
+        if (stopping) return stopping.done; // interrupted: the stop exits
+        throw err;
+      }
+      if (stopping) return stopping.done;
+      const shutdown = (code: number) => stop(code);
+      twin.sfn.onHistoryEvent(createTimeline({ now: () => twin!.clock.nowMs() }));
       // Notifications (SNS in the twin) are kept in `twin.sim.sns.published` and printed as they come.
       twin.sim.sns.onPublish((m) => console.log(`  ✉ ${m.subject ?? '(no subject)'}`));
       console.log(`cutover local twin on ${twin.url}, ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -139,7 +198,7 @@ program
           }
         }
       }
-      console.log('\nServing until Ctrl-C.');
+      console.log('\nServing until Ctrl-C (or SIGTERM).');
     },
   );
 
@@ -169,7 +228,7 @@ addOperatorCommands(program, {
 });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || (err instanceof Error && err.name === 'StateDirInUseError')) {
     console.error(err.message);
   } else {
     console.error(`cutover: ${explainError(err)}`);

@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { configureClients, dynamoClient, dynamoDocClient, resetClients } from '../aws/clients';
+import { setClockSource } from '../aws/clock';
 import { Ledger } from '../aws/ledger';
 import { FUNCTIONS, PARTITION_PLACEHOLDER, STATE_MACHINES, placeholdersIn, stateMachineFile, stateMachineName, type StateMachineName } from '../catalog';
 import { CONFIG_ENV_VAR } from '../config/load';
@@ -20,12 +21,13 @@ import { codeCommitDeployInput, codeCommitEventPattern } from '../domain/event-r
 import { SimClock } from './clock';
 import { createLedgerTable, startDynalite, type LocalDynamo } from './dynamodb';
 import { matchesPattern } from './event-pattern';
-import { startHttpServer } from './http';
-import { LocalLambda } from './lambda-runtime';
+import { Readiness, startHttpServer } from './http';
+import { LambdaFunctionError, LocalLambda } from './lambda-runtime';
 import { EcsSimulator, LiveEcs, Simulator, type AlarmStateChangeEvent } from './simulator';
 import type { TwinAccount } from './live/account';
 import { LiveLoadBalancer } from './live/load-balancer';
 import { PostgresHost } from './live/postgres/host';
+import { ProcessGuard, type ReapedProcess } from './live/reaper';
 import { LocalRegistry } from './live/registry';
 import {
   assertStateMatches,
@@ -70,6 +72,16 @@ export interface TwinOptions {
   readonly accountId?: string;
   /** Simulator options, e.g. deployment / snapshot durations (simulated seconds). */
   readonly simulator?: Partial<ConstructorParameters<typeof Simulator>[0]>;
+  /**
+   * Called with the API's URL (`http://127.0.0.1:<port>`) as soon as it listens — before the twin is
+   * ready: until then it answers every request with 503, `Retry-After` and what it is waiting for.
+   */
+  readonly onListening?: (url: string) => void;
+  /**
+   * Aborts the start (e.g. Ctrl-C while starting): at its next step the start stops what it started
+   * (processes included) and rejects with the signal's reason.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** The living twin (issue 3): real processes, a real load balancer, PostgreSQL, evaluated alarms. */
@@ -113,6 +125,8 @@ export interface LiveParts {
   readonly stateFile: string;
   /** What the twin resumed from the state file; undefined when it started a fresh account. */
   readonly resumed?: ResumeSummary;
+  /** Processes a previous twin left running on the state directory, stopped by this start (absent when none). */
+  readonly reaped?: readonly ReapedProcess[];
   /**
    * Write the account state file now (it is also written when an execution ends, every few seconds
    * when something changed, and when the twin stops).
@@ -152,6 +166,8 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
     /** Endpoint of the twin's DynamoDB (dynalite) and the ledger table's name. */
     readonly dynamodb: { readonly endpoint: string; readonly tableName: string },
     readonly webhookSecret: string,
+    /** Whether the API serves or answers 503 (starting, stopping). */
+    private readonly readiness: Readiness,
     private readonly closers: Array<() => Promise<void>>,
     /** Only on the living twin (`Twin.start({ live })`). */
     readonly live: Ecs extends LiveEcs ? LiveParts : undefined,
@@ -162,9 +178,16 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
    * PostgreSQL and alarms evaluate real metrics; the initial release is running when this resolves —
    * or, on a state directory with a state file (and no `reset`), the saved account is running again
    * (its services stable behind the saved weights, its ledger back; `live.resumed` says what).
+   *
+   * The HTTP server listens first (`onListening`) and answers every request with 503 + `Retry-After`
+   * and what the twin is still waiting for, until everything is up (lib/local/http.ts `Readiness`).
+   * The living twin first stops what a previous twin left running on its state directory
+   * (lib/local/live/reaper.ts), and runs a reaper process so that its own processes do not outlive it.
    * @throws ConfigError for an invalid account; TwinStateError when the state file is corrupt or was
-   *   written for another config or account (naming the file, the differences and `--reset`); Error
-   *   when the initial release or a resumed service cannot start (naming the step)
+   *   written for another config or account (naming the file, the differences and `--reset`);
+   *   StateDirInUseError when a twin that is still running uses the state directory; Error when the
+   *   port is taken (`EADDRINUSE`) or the initial release or a resumed service cannot start (naming the
+   *   step); the signal's reason when `signal` aborts the start
    */
   static async start(options: TwinOptions & { live: LiveTwinOptions }): Promise<Twin<LiveEcs>>;
   static async start(options: TwinOptions): Promise<Twin<EcsSimulator>>;
@@ -172,15 +195,83 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
     const region = options.region ?? 'us-east-1';
     const accountId = options.accountId ?? '123456789012';
     const webhookSecret = options.webhookSecret ?? LOCAL_WEBHOOK_SECRET;
-    // The living twin's saved account (if any) first: the simulated clock resumes where it stopped.
-    const persisted = options.live ? openStateDir(options.live, options.config, { region, accountId }) : undefined;
-    const clock = new SimClock({
-      timeScale: options.timeScale ?? 300,
-      start: persisted?.saved ? new Date(Math.max(Date.now(), persisted.saved.simulatedTimeMs)) : undefined,
-    });
+    // What the API's 503 answers list until the twin is ready, ticked off step by step.
+    const readiness = new Readiness();
+    readiness.waitFor('account', options.live ? 'the simulated AWS account (state directory, load balancer, database endpoints)' : 'the simulated AWS account');
+    readiness.waitFor('dynamodb', 'DynamoDB (dynalite) and the deployment ledger table');
+    readiness.waitFor('stateMachines', 'the state machines');
+    readiness.waitFor('handlers', 'the Lambda handlers');
+    if (options.live) readiness.waitFor('services', 'the ECS services and their databases');
+    /** `key` is done; stop here if the start was aborted. */
+    const checkpoint = (key?: string) => {
+      if (key) readiness.done(key);
+      options.signal?.throwIfAborted();
+    };
+    const progress = (line: string) => {
+      readiness.waitFor('services', `the ECS services and their databases (now: ${line})`);
+      options.live?.progress?.(line);
+    };
     const closers: Array<() => Promise<void>> = [];
     try {
-      let sim: Simulator<EcsSimulator> | Simulator<LiveEcs>;
+      checkpoint();
+      // Filled in as the start goes on; the routes only run once the twin is ready.
+      let clock!: SimClock;
+      let sim!: Simulator<EcsSimulator> | Simulator<LiveEcs>;
+      let dynamo!: LocalDynamo;
+      let sfn!: LocalStepFunctions;
+      let deployArn = '';
+      const lambda = new LocalLambda(region, accountId);
+      const stateMachineArns: Partial<Record<StateMachineName, string>> = {};
+      // The API first: from now on a request is answered (503 + Retry-After until the twin is ready).
+      const http = await startHttpServer(
+        options.port ?? DEFAULT_PORT,
+        {
+          webhook: (event) => invokeWebhook(lambda, event),
+          events: (body) => routeEvents(body),
+          stepFunctions: (target, body) => handleStepFunctionsRequest(sfn, target, body),
+          index: () => ({
+            service: 'cutover local twin',
+            webhook: `${http.url}/webhooks/github`,
+            events: `${http.url}/events`,
+            stepFunctions: http.url,
+            stateMachines: Object.values(stateMachineArns),
+            stateMachineArns,
+            dynamodb: { endpoint: dynamo.endpoint, tableName: TABLE_NAME },
+            region,
+            timeScale: clock.timeScale,
+            now: clock.now().toISOString(),
+          }),
+        },
+        { readiness },
+      );
+      closers.push(() => http.close());
+      options.onListening?.(http.url);
+
+      // The living twin's state directory: what a previous twin left running there is stopped first
+      // (before --reset deletes its process file); then its saved account (if any) is read, so that
+      // the simulated clock resumes where it stopped.
+      let guard: ProcessGuard | undefined;
+      if (options.live) {
+        guard = await ProcessGuard.acquire(resolve(options.live.stateDir ?? '.cutover'));
+        const { previousTwin, reaped } = guard.report;
+        if (reaped.length > 0) {
+          options.live.progress?.(
+            `stopped ${reaped.length} process(es) a previous twin${previousTwin ? ` (pid ${previousTwin.pid}, no longer running)` : ''} left running: ` +
+              reaped.map((p) => `${p.what} (pid ${p.pid}${p.signal === 'SIGKILL' ? ', killed' : ''})`).join('; '),
+          );
+        }
+      }
+      const persisted = options.live ? openStateDir(options.live, options.config, { region, accountId }) : undefined;
+      if (guard) {
+        const held = guard;
+        held.activate();
+        // Pushed before the processes' closers: it closes after they stopped them.
+        closers.push(() => held.close());
+      }
+      clock = new SimClock({
+        timeScale: options.timeScale ?? 300,
+        start: persisted?.saved ? new Date(Math.max(Date.now(), persisted.saved.simulatedTimeMs)) : undefined,
+      });
       let live: LiveBuild | undefined;
       if (options.live && persisted) {
         const built = await startLive(options.live, options.config, { clock, region, accountId, simulator: options.simulator }, persisted, closers);
@@ -191,32 +282,11 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
         sim = new Simulator<EcsSimulator>({ clock, region, accountId, ...options.simulator });
         sim.seedFromConfig(options.config, { webhookSecret, webhookSecretName: WEBHOOK_SECRET_NAME });
       }
+      checkpoint('account');
 
-      const dynamo: LocalDynamo = await startDynalite();
-      closers.push(() => dynamo.close());
-
-      const lambda = new LocalLambda(region, accountId);
-      let sfn!: LocalStepFunctions;
-      let deployArn = '';
-      // Filled once the state machines exist (the index is only served after the start).
-      const stateMachineArns: Partial<Record<StateMachineName, string>> = {};
-      const http = await startHttpServer(options.port ?? DEFAULT_PORT, {
-        webhook: (event) => invokeWebhook(lambda, event),
-        events: (body) => routeEvents(body),
-        stepFunctions: (target, body) => handleStepFunctionsRequest(sfn, target, body),
-        index: () => ({
-          service: 'cutover local twin',
-          webhook: `${http.url}/webhooks/github`,
-          events: `${http.url}/events`,
-          stepFunctions: http.url,
-          stateMachines: Object.values(stateMachineArns),
-          stateMachineArns,
-          dynamodb: { endpoint: dynamo.endpoint, tableName: TABLE_NAME },
-          region,
-          timeScale: clock.timeScale,
-        }),
-      });
-      closers.push(() => http.close());
+      dynamo = await startDynalite();
+      const startedDynamo = dynamo;
+      closers.push(() => startedDynamo.close());
 
       configureClients({
         region,
@@ -225,13 +295,20 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
         transport: sim,
       });
       closers.push(async () => resetClients());
+      // The handlers read the time from lib/aws/clock.ts: the twin's simulated clock, like the rest of it.
+      setClockSource(() => clock.now());
+      closers.push(async () => setClockSource(undefined));
       await createLedgerTable(dynamoClient(), TABLE_NAME);
       const ledgerRestore = persisted?.saved ? await restoreLedger(dynamoDocClient(), TABLE_NAME, persisted.saved, options.config) : undefined;
+      checkpoint('dynamodb');
 
       sfn = new LocalStepFunctions({
         region,
         accountId,
-        timeScale: clock.timeScale,
+        // The twin's clock: Wait states and callback timeouts wait for real work that holds it, a
+        // handler holds it while it runs, and every date (executions, history, $$.Execution.StartTime)
+        // is in the timeline of the handlers and the simulated AWS.
+        clock,
         resolveTask: (resource) => {
           if (lambda.resolve(resource)) return (input) => lambda.invoke(resource, input);
           // Step Functions → Step Functions (states:startExecution, .sync, .sync:2, .waitForTaskToken).
@@ -271,6 +348,7 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
       deployArn = stateMachineArns.deploy!;
       const allArns = stateMachineArns as Record<StateMachineName, string>;
       const dynamoInfo = { endpoint: dynamo.endpoint, tableName: TABLE_NAME };
+      checkpoint('stateMachines');
 
       Object.assign(process.env, {
         AWS_REGION: region,
@@ -284,6 +362,7 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
         POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
       });
       await lambda.load();
+      checkpoint('handlers');
 
       const codeCommitPattern = codeCommitEventPattern(options.config, { partition: 'aws', region, account: accountId });
       const alarmPattern = alarmEventPattern(options.config);
@@ -333,8 +412,8 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
         const stopEvaluation = liveSim.cloudwatch.startEvaluation();
         closers.push(async () => stopEvaluation());
         const saved = persisted.saved;
-        if (saved) await resumeServices(liveSim, options.config, saved, { progress: options.live.progress });
-        else await startInitialReleases(liveSim, live.postgres, options.config, options.live.account, { progress: options.live.progress });
+        if (saved) await resumeServices(liveSim, options.config, saved, { progress });
+        else await startInitialReleases(liveSim, live.postgres, options.config, options.live.account, { progress });
 
         const built = live;
         const accountImages = Object.keys(options.live.images);
@@ -374,15 +453,21 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
         const parts: LiveParts = {
           ...built.parts,
           ...(resumed ? { resumed } : {}),
+          ...(guard?.report.reaped.length ? { reaped: guard.report.reaped } : {}),
           saveState: () => saver.save({ force: true }).then(() => undefined),
         };
-        return new Twin<LiveEcs>(options.config, clock, liveSim, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, allArns, dynamoInfo, webhookSecret, closers, parts);
+        checkpoint('services');
+        readiness.ready();
+        return new Twin<LiveEcs>(options.config, clock, liveSim, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, allArns, dynamoInfo, webhookSecret, readiness, closers, parts);
       }
       // The lazy simulator emits alarm events on SetAlarmState: the same rules route them.
       const unsubscribeAlarms = sim.cloudwatch.onStateChange((event) => routeEvents(event).then(() => undefined));
       closers.push(async () => void unsubscribeAlarms());
-      return new Twin<EcsSimulator>(options.config, clock, sim as Simulator<EcsSimulator>, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, allArns, dynamoInfo, webhookSecret, closers, undefined);
+      checkpoint();
+      readiness.ready();
+      return new Twin<EcsSimulator>(options.config, clock, sim as Simulator<EcsSimulator>, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, allArns, dynamoInfo, webhookSecret, readiness, closers, undefined);
     } catch (err) {
+      readiness.stopping();
       for (const close of closers.reverse()) await close().catch(() => undefined);
       throw err;
     }
@@ -403,9 +488,16 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
     return arn;
   }
 
-  /** Stop executions, the HTTP server and dynalite; restore default client routing. */
+  /**
+   * Stop the twin: from now on the API answers 503 (stopping); the state file is written one last
+   * time, executions are stopped, then the tasks, the load balancer and the databases (their processes
+   * have exited when this resolves), the HTTP server and dynalite; client routing and the handlers'
+   * clock are restored. Never rejects; calling it again does nothing more.
+   */
   async stop(): Promise<void> {
-    for (const close of [...this.closers].reverse()) await close().catch(() => undefined);
+    this.readiness.stopping();
+    const closers = this.closers.splice(0).reverse();
+    for (const close of closers) await close().catch(() => undefined);
   }
 }
 
@@ -521,11 +613,20 @@ async function startLive(
   return { sim, postgres, parts, databaseUrls, removed };
 }
 
+/**
+ * The API Gateway integration of the github-webhook function. A function error is answered 500, as
+ * API Gateway does — but with what failed (API Gateway says only "Internal Server Error"; the twin is
+ * local, so the sender may as well know), and the HTTP server logs it.
+ */
 async function invokeWebhook(lambda: LocalLambda, event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
   try {
     return (await lambda.invoke('github-webhook', event)) as APIGatewayProxyStructuredResultV2;
-  } catch {
-    // API Gateway answers a function error with 500 and no details.
-    return { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: 'Internal Server Error' }) };
+  } catch (err) {
+    const why = err instanceof LambdaFunctionError ? `${err.errorType}: ${err.errorMessage}` : err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    return {
+      statusCode: 500,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ message: `Internal Server Error: the github-webhook function failed (${why}). Nothing was deployed; redeliver once the cause is fixed.` }),
+    };
   }
 }

@@ -202,12 +202,24 @@ describe('e2e: the living twin survives a restart', () => {
     await stop();
   });
 
-  it('`cutover local --exit` on the saved account says what it resumed, does not play the demo, and exits 0', async () => {
-    const r = await runCutover(['local', '--port', '0', '--account', writeTestAccount(dir), '--state-dir', stateDir, '--time-scale', String(TIME_SCALE), '--exit']);
+  it('`cutover local --exit` on the saved account is refused at once, naming --reset: the demo it would judge plays only on a fresh account', async () => {
+    const r = await runCutover(['local', '--port', '0', '--account', writeTestAccount(dir), '--state-dir', stateDir, '--time-scale', String(TIME_SCALE), '--exit'], 60_000);
+
+    assert.equal(r.code, 1, `exit ${r.code} (${r.signal})\n${r.stdout}\n${r.stderr}`);
+    assert.ok(
+      r.stderr.includes(`cutover: --exit plays the demo and exits with its verdict, but the state directory ${stateDir} holds a saved account (twin-state.json)`),
+      r.stderr,
+    );
+    assert.match(r.stderr, /Add --reset to start clean/);
+    assert.doesNotMatch(r.stderr, /^\s+at .+[(:]\d+/m, 'no stack trace');
+    assert.doesNotMatch(r.stdout, /Starting the cutover local twin/, 'nothing was started');
+  });
+
+  it('`cutover local --exit --no-demo` on the saved account says what it resumed and exits 0', async () => {
+    const r = await runCutover(['local', '--port', '0', '--account', writeTestAccount(dir), '--state-dir', stateDir, '--time-scale', String(TIME_SCALE), '--exit', '--no-demo']);
 
     assert.equal(r.code, 0, `exit ${r.code} (${r.signal})\n${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, new RegExp(`Resumed from ${escape(stateDir)} \\(saved [^)]+\\): production on [0-9a-f]{40}, \\d+ deployments in history`));
-    assert.match(r.stdout, /The demo plays on a fresh twin .*npm start -- --reset/);
     assert.doesNotMatch(r.stdout, /● Push 1/, 'the demo did not play');
   });
 

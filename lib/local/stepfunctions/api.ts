@@ -77,7 +77,18 @@ function respond(statusCode: number, payload: unknown, extra: Record<string, str
 }
 
 function failure(statusCode: number, type: string, message: string): StepFunctionsHttpResponse {
-  return respond(statusCode, { __type: type, message }, { 'x-amzn-errortype': type });
+  return stepFunctionsError(statusCode, type, message);
+}
+
+/**
+ * An error response of the Step Functions API in the AWS JSON 1.0 shape: `statusCode`, header
+ * `x-amzn-ErrorType: <type>`, body `{"__type": "<type>", "message": "...", ...extra}`. E.g. AWS's
+ * common `ServiceUnavailable` (503, "the request has failed due to a temporary failure of the
+ * server"), which the SDKs and the AWS CLI retry, or `InternalFailure` (500).
+ * @param extra more members of the body (the SDK keeps them on the exception object)
+ */
+export function stepFunctionsError(statusCode: number, type: string, message: string, extra: Record<string, unknown> = {}): StepFunctionsHttpResponse {
+  return respond(statusCode, { ...extra, __type: type, message }, { 'x-amzn-errortype': type });
 }
 
 /**
