@@ -614,11 +614,13 @@ async function startLive(
 }
 
 /**
- * The API Gateway integration of the github-webhook function. A function error is answered 500, as
- * API Gateway does — but with what failed (API Gateway says only "Internal Server Error"; the twin is
- * local, so the sender may as well know), and the HTTP server logs it.
+ * The API Gateway integration of the github-webhook function: the function's result, as API Gateway
+ * returns it. A function error is answered 500, as API Gateway does — but with what failed (API
+ * Gateway says only "Internal Server Error"; the twin is local, so the sender may as well know):
+ * `{"message": "Internal Server Error: the github-webhook function failed (<type>: <message>). …"}`;
+ * the HTTP server logs it. Never throws.
  */
-async function invokeWebhook(lambda: LocalLambda, event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+export async function invokeWebhook(lambda: LocalLambda, event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
   try {
     return (await lambda.invoke('github-webhook', event)) as APIGatewayProxyStructuredResultV2;
   } catch (err) {
