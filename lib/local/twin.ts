@@ -412,8 +412,14 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
         const stopEvaluation = liveSim.cloudwatch.startEvaluation();
         closers.push(async () => stopEvaluation());
         const saved = persisted.saved;
-        if (saved) await resumeServices(liveSim, options.config, saved, { progress });
-        else await startInitialReleases(liveSim, live.postgres, options.config, options.live.account, { progress });
+        // The longest step (databases and tasks start, ~5 s): an abort does not wait for its end; the
+        // closers stop what it started, and ECS and the PostgreSQL host start nothing once closed.
+        await untilAborted(
+          saved
+            ? resumeServices(liveSim, options.config, saved, { progress })
+            : startInitialReleases(liveSim, live.postgres, options.config, options.live.account, { progress }),
+          options.signal,
+        );
 
         const built = live;
         const accountImages = Object.keys(options.live.images);
@@ -499,6 +505,30 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
     const closers = this.closers.splice(0).reverse();
     for (const close of closers) await close().catch(() => undefined);
   }
+}
+
+/**
+ * `work`'s outcome, or the signal's reason as soon as it aborts (then `work` is left to settle on its
+ * own, its failure ignored: the caller stops what it was doing).
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  work.catch(() => undefined);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 /** The living twin's state directory, opened before anything starts. */

@@ -2,10 +2,11 @@
  * Test helper: the `cutover` CLI as a user runs it (`npx tsx bin/cutover.ts …` in a child process), and
  * a copy of the sample twin account that a child process can use from any directory.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ROOT_DIR } from '../../lib/catalog';
+import { processIdentity } from '../../lib/local/live/reaper';
 import { SAMPLE_ACCOUNT_FILE } from './twin';
 
 export interface CliResult {
@@ -16,8 +17,34 @@ export interface CliResult {
 }
 
 /**
+ * `pid` and every process below it (npx → sh → tsx → the twin, and the twin's children), with their
+ * depth below `pid`. Empty when `ps` is not available.
+ */
+function processTree(pid: number): Array<{ pid: number; depth: number }> {
+  let table: Array<[number, number]>;
+  try {
+    table = execFileSync('ps', ['-A', '-o', 'pid=,ppid='], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/).map(Number) as [number, number]);
+  } catch {
+    return [];
+  }
+  const out: Array<{ pid: number; depth: number }> = [];
+  const visit = (p: number, depth: number) => {
+    out.push({ pid: p, depth });
+    for (const [child, parent] of table) if (parent === p) visit(child, depth + 1);
+  };
+  visit(pid, 0);
+  return out;
+}
+
+/**
  * Run `npx tsx bin/cutover.ts <args>` in the repository root, without the test runner's loader, flags
- * or the twin's environment overrides; SIGKILLed after `timeoutMs` real milliseconds.
+ * or the twin's environment overrides. After `timeoutMs` real milliseconds the twin (the deepest
+ * process running bin/cutover.ts) gets SIGTERM and stops cleanly — killing npx alone would leave tsx
+ * and the twin running — and 10 s later the chain npx → sh → tsx → twin gets SIGKILL (the twin's
+ * reaper then stops its tasks).
  */
 export function runCutover(args: string[], timeoutMs = 120_000): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
@@ -29,13 +56,35 @@ export function runCutover(args: string[], timeoutMs = 120_000): Promise<CliResu
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const signal = (procs: Array<{ pid: number; startTime?: string }>, sig: NodeJS.Signals) => {
+      for (const { pid, startTime } of procs) {
+        // Only the process seen then (not a later one with its pid).
+        if (processIdentity(pid)?.startTime !== startTime) continue;
+        try {
+          process.kill(pid, sig);
+        } catch {
+          // already gone
+        }
+      }
+    };
+    let kill: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      // The chain as it is now (once npx is gone, the rest is no longer below it).
+      const chain = (child.pid ? processTree(child.pid) : [])
+        .map((p) => ({ ...p, ...processIdentity(p.pid) }))
+        .filter((p) => p.pid === child.pid || p.command?.includes('bin/cutover.ts'));
+      const twin = chain.reduce<(typeof chain)[number] | undefined>((deepest, p) => (!deepest || p.depth > deepest.depth ? p : deepest), undefined);
+      signal(twin ? [twin] : chain, 'SIGTERM');
+      kill = setTimeout(() => signal(chain, 'SIGKILL'), 10_000);
+    }, timeoutMs);
     child.on('error', (err) => {
       clearTimeout(timer);
+      clearTimeout(kill);
       reject(err);
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(kill);
       resolvePromise({ code, signal, stdout, stderr });
     });
   });

@@ -14,7 +14,9 @@
  * what it did on stderr (the state directory's reaper.log) and exits 0. After a clean stop the list
  * is empty and it just exits.
  *
- * It ignores SIGINT and SIGHUP (a terminal's Ctrl-C or hang-up is the twin's to handle).
+ * It ignores SIGINT, SIGHUP and SIGTERM: it exits when its twin does (a terminal's Ctrl-C or hang-up,
+ * or a SIGTERM sent to every process of a tree, is the twin's to handle — a reaper that went first
+ * could not stop the twin's processes if the twin is then killed). Only SIGKILL ends it sooner.
  */
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -28,8 +30,7 @@ async function main(): Promise<void> {
   const graceMs = Number(values['grace-ms'] ?? 3000);
   if (!Number.isInteger(twinPid) || twinPid <= 0) throw new Error(`--twin-pid must be the twin's pid, got ${values['twin-pid']}`);
   if (!(graceMs >= 0)) throw new Error(`--grace-ms must be real milliseconds >= 0, got ${values['grace-ms']}`);
-  process.on('SIGINT', () => undefined);
-  process.on('SIGHUP', () => undefined);
+  for (const signal of ['SIGINT', 'SIGHUP', 'SIGTERM'] as const) process.on(signal, () => undefined);
 
   const twin = processIdentity(twinPid);
   const recorded = new Map<number, TrackedProcess>();
