@@ -3,9 +3,9 @@
  * no npx or tsx CLI in between), judged from outside:
  *  - nothing is lost at start-up: a GitHub push delivered the moment the port opens is answered 2xx
  *    or 503 + Retry-After (never 500), and delivered again after Retry-After it deploys;
- *  - no process of the twin outlives it: after SIGTERM (a clean stop), after `kill -9` (its reaper
- *    stops them), and when both the twin and its reaper were killed, the next start on the state
- *    directory stops what they left; a second twin on a directory in use is refused.
+ *  - no process of the twin outlives it: after SIGTERM (a clean stop), Ctrl-C while it starts, `kill
+ *    -9` (its reaper stops them), and when both the twin and its reaper were killed, the next start
+ *    on the state directory stops what they left; a second twin on a directory in use is refused.
  * Processes are checked by pid and start time (lib/local/live/reaper.ts `processIdentity`).
  *
  * One state directory; the steps run in order (each later one resumes the saved account).
@@ -156,7 +156,7 @@ describe('e2e: the twin as a process — nothing lost at start-up, no process ou
   Object.assign(config.services[SERVICE]!.environments[ENVIRONMENT]!, { strategy: { type: 'all-at-once', bakeSeconds: 0 }, databaseFailurePolicy: 'keep' });
   const configFile = join(dir, 'config.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));
-  const twinArgs = (port = 0) => ['--port', String(port), '--config', configFile, '--account', accountFile, '--state-dir', stateDir, '--no-demo'];
+  const twinArgs = (port = 0, state = stateDir) => ['--port', String(port), '--config', configFile, '--account', accountFile, '--state-dir', state, '--no-demo'];
 
   after(() => {
     // A failed step may leave a twin running: kill it (its reaper stops its processes).
@@ -219,6 +219,26 @@ describe('e2e: the twin as a process — nothing lost at start-up, no process ou
     assert.match(twin.stdout, /Got SIGTERM: stopping the twin/);
     assert.deepEqual(await allGoneWithin(procs, GONE_MS), [], 'no process of the twin remains');
     assert.equal(existsSync(join(stateDir, PROCESS_FILE)), false, 'a clean stop removes the process file');
+  });
+
+  it('Ctrl-C (SIGINT) while the twin starts stops it cleanly: exit 130, nothing it started remains', async () => {
+    // Prepare: a fresh account of its own, interrupted while its database starts.
+    const twin = startTwinProcess(twinArgs(0, join(dir, 'interrupted')));
+    await twin.line(/starting PostgreSQL for instance/);
+    const seen = descendants(twin.pid);
+
+    // Act: every process it has until it exits is watched (the stop must not leave one started late).
+    twin.child.kill('SIGINT');
+    const watching = setInterval(() => descendants(twin.pid).forEach((id, pid) => seen.set(pid, id)), 50);
+    const exit = await twin.exited;
+    clearInterval(watching);
+
+    // Assess
+    assert.equal(exit.code, 130, `exit ${exit.code} (${exit.signal})\n${twin.stdout}\n${twin.stderr}`);
+    assert.match(twin.stdout, /Got SIGINT: stopping the twin/);
+    assert.doesNotMatch(twin.stdout, /cutover local twin on/, 'it never became ready');
+    assert.ok([...seen.values()].some(isPostgres) && [...seen.values()].some(isReaper), [...seen.values()].map((p) => p.command).join('; '));
+    assert.deepEqual(await allGoneWithin(seen, GONE_MS), [], 'no process it started remains');
   });
 
   it('kill -9 of the twin: its reaper stops its tasks and PostgreSQL server within seconds, and exits', async () => {
