@@ -120,9 +120,9 @@ const isPostgres = (id: ProcessIdentity) => id.command.includes('postgres/server
 const isReaper = (id: ProcessIdentity) => id.command.includes('reaper-process.ts');
 
 /** A Step Functions JSON 1.0 call over HTTP. */
-async function sfn(url: string, operation: string, input: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+async function sfn(url: string, operation: string, input: unknown): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `AWSStepFunctions.${operation}` }, body: JSON.stringify(input) });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
 }
 
 /** Resolves once something accepts a TCP connection on 127.0.0.1:`port` (tries every 5 ms). */
@@ -174,6 +174,7 @@ describe('e2e: the twin as a process — nothing lost at start-up, no process ou
     const twin = startTwinProcess(twinArgs(port));
     await portOpen(port, READY_MS);
     const first = await send();
+    const early = await sfn(`http://127.0.0.1:${port}`, 'ListStateMachines', {});
     const answers: HttpResult[] = [first];
     while (answers.at(-1)!.status === 503 && answers.length < 60) {
       const retryAfter = Number(answers.at(-1)!.headers.get('retry-after'));
@@ -191,6 +192,10 @@ describe('e2e: the twin as a process — nothing lost at start-up, no process ou
     assert.equal(first.status, 503, `the first delivery, the moment the port opened, found the twin starting (${first.status} ${first.text})`);
     assert.equal(first.json?.status, 'starting');
     assert.ok(Array.isArray(first.json?.waitingFor) && (first.json.waitingFor as unknown[]).length > 0, `it says what it waits for: ${first.text}`);
+    assert.equal(early.status, 503, 'the Step Functions API too, while the twin starts');
+    assert.equal(early.body.__type, 'ServiceUnavailable');
+    assert.equal(early.headers.get('x-amzn-errortype'), 'ServiceUnavailable');
+    assert.ok(Number(early.headers.get('retry-after')) >= 1);
     const accepted = answers.at(-1)!;
     assert.equal(accepted.status, 202, accepted.text);
     const executionArn = String(accepted.json?.executionArn);
