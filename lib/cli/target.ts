@@ -86,6 +86,10 @@ export interface ResolveDeps {
   readonly env?: NodeJS.ProcessEnv;
   /** Real time now. @default Date.now */
   readonly clock?: () => number;
+  /** Wait `ms` real milliseconds (between tries of a twin that is starting). @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** How long to keep asking a twin that answers 503 (starting) before giving up, real ms. @default 120000 */
+  readonly startWaitMs?: number;
 }
 
 /**
@@ -96,7 +100,10 @@ export interface ResolveDeps {
 export async function resolveTarget(opts: TargetOptions, deps: ResolveDeps = {}): Promise<Target> {
   const env = deps.env ?? process.env;
   const clock = deps.clock ?? Date.now;
-  if (opts.endpoint) return resolveTwin(opts, deps.fetch ?? fetch, clock);
+  if (opts.endpoint) {
+    const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    return resolveTwin(opts, deps.fetch ?? fetch, clock, sleep, deps.startWaitMs ?? 120_000);
+  }
   if (opts.region !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(opts.region)) {
     throw new CliError(`--region "${opts.region}" is not an AWS region name (e.g. us-east-1).`);
   }
@@ -156,7 +163,10 @@ export function findOutput(outputs: readonly Output[], key: string): string | un
   return candidates.length === 1 ? candidates[0]!.OutputValue : undefined;
 }
 
-async function resolveTwin(opts: TargetOptions, fetchFn: typeof fetch, clock: () => number): Promise<Target> {
+/** The body of a twin's 503 while it starts or stops (lib/local/http.ts). */
+const TwinNotReadySchema = z.looseObject({ status: z.string(), waitingFor: z.array(z.string()).optional(), retryAfterSeconds: z.number().positive().optional() });
+
+async function resolveTwin(opts: TargetOptions, fetchFn: typeof fetch, clock: () => number, sleep: (ms: number) => Promise<void>, startWaitMs: number): Promise<Target> {
   let base: URL;
   try {
     base = new URL(opts.endpoint!);
@@ -169,9 +179,26 @@ async function resolveTwin(opts: TargetOptions, fetchFn: typeof fetch, clock: ()
   const url = base.toString().replace(/\/+$/, '');
   let body: unknown;
   try {
-    const res = await fetchFn(`${url}/`, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(10_000) });
-    if (!res.ok) throw new CliError(`the local twin at ${url} answered GET / with HTTP ${res.status}: is that a cutover twin (cutover local)?`);
-    body = await res.json();
+    const deadline = clock() + startWaitMs;
+    for (;;) {
+      const res = await fetchFn(`${url}/`, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(10_000) });
+      if (res.status === 503) {
+        // A twin that is starting (or stopping) says what it waits for and when to ask again.
+        const notReady = TwinNotReadySchema.safeParse(await res.json().catch(() => undefined));
+        if (notReady.success) {
+          const waitMs = (notReady.data.retryAfterSeconds ?? 2) * 1000;
+          const what = notReady.data.waitingFor?.length ? ` (waiting for ${notReady.data.waitingFor.join('; ')})` : '';
+          if (notReady.data.status !== 'starting' || clock() + waitMs > deadline) {
+            throw new CliError(`the local twin at ${url} is ${notReady.data.status}${what}: try again once it says it is ready.`);
+          }
+          await sleep(waitMs);
+          continue;
+        }
+      }
+      if (!res.ok) throw new CliError(`the local twin at ${url} answered GET / with HTTP ${res.status}: is that a cutover twin (cutover local)?`);
+      body = await res.json();
+      break;
+    }
   } catch (err) {
     if (err instanceof CliError) throw err;
     if (err instanceof SyntaxError) throw new CliError(`the local twin at ${url} answered GET / with something that is not JSON: is that a cutover twin (cutover local)?`);

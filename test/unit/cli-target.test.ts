@@ -154,6 +154,25 @@ describe('cli target: a local twin', () => {
     assert.equal(older.now().getTime(), real);
   });
 
+  it('a twin that is starting (503 + retryAfterSeconds) is asked again after the time it names; one still starting at the deadline is named with what it waits for', async () => {
+    const starting = { status: 'starting', waitingFor: ['the ECS services and their databases'], retryAfterSeconds: 2 };
+    const answers: Array<[unknown, number]> = [[starting, 503], [starting, 503], [index, 200]];
+    let now = 0;
+    const slept: number[] = [];
+    const seq = (async () => {
+      const [body, status] = answers.shift()!;
+      return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+    }) as unknown as typeof fetch;
+    const sleep = async (ms: number) => { slept.push(ms); now += ms; };
+    const target = await resolveTarget({ endpoint: 'http://127.0.0.1:4780' }, { fetch: seq, env: {}, clock: () => now, sleep });
+    assert.equal(target.tableName, 'cutover-ledger');
+    assert.deepEqual(slept, [2000, 2000]);
+    await rejectsWith(
+      resolveTarget({ endpoint: 'http://127.0.0.1:4780' }, { fetch: fakeFetch(starting, 503), env: {}, clock: () => now, sleep, startWaitMs: 5000 }),
+      /^the local twin at http:\/\/127\.0\.0\.1:4780 is starting \(waiting for the ECS services and their databases\): try again once it says it is ready\.$/,
+    );
+  });
+
   it('fails naming the fields a twin\'s index lacks', async () => {
     const { dynamodb: _d, stateMachineArns: _s, ...old } = index;
     await rejectsWith(
