@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { describeAlarmStates } from '../../lib/aws/cloudwatch';
+import { checkAlarms } from '../../lib/domain/alarm-events';
 import { InvalidInputError, ResourceStateError } from '../../lib/domain/errors';
 
 const Event = z.object({ alarms: z.array(z.string()), phase: z.string().optional() });
@@ -17,16 +18,7 @@ export const handler = async (event: unknown) => {
   if (!parsed.success) throw new InvalidInputError(`alarm-check: invalid event: ${parsed.error.message}`);
   const { alarms, phase } = parsed.data;
   if (alarms.length === 0) return { alarming: false, firing: [], message: 'no alarms configured' };
-  const states = await describeAlarmStates(alarms);
-  const found = new Set(states.map((s) => s.name));
-  const missing = alarms.filter((a) => !found.has(a));
-  if (missing.length > 0) {
-    throw new ResourceStateError(`Alarm(s) ${missing.join(', ')} do not exist in CloudWatch (DescribeAlarms lists none of that name); create them or fix "alarms" in the config.`);
-  }
-  const firing = states.filter((s) => s.state === 'ALARM');
-  const message =
-    firing.length === 0
-      ? `all ${alarms.length} alarm(s) OK${phase ? ` ${phase}` : ''}`
-      : firing.map((f) => `alarm ${f.name} is in ALARM${phase ? ` ${phase}` : ''}: ${f.reason}`).join('; ');
-  return { alarming: firing.length > 0, firing, message };
+  const check = checkAlarms(alarms, await describeAlarmStates(alarms), phase);
+  if (check.kind === 'missing') throw new ResourceStateError(check.message);
+  return { alarming: check.kind === 'firing', firing: check.kind === 'firing' ? check.firing : [], message: check.message };
 };

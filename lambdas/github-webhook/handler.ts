@@ -184,7 +184,7 @@ async function handle(event: APIGatewayProxyEventV2): Promise<Result> {
 
   const decision = decidePush(payload, s.config, deliveryId);
   if (decision.kind === 'ignore') return ignored(decision.reason);
-  return startDeployment(s.stateMachineArn, decision.executionName, JSON.stringify(decision.input), {
+  return startDeployment(s.stateMachineArn, decision.executionName, decision.input, {
     serviceName: decision.input.service, // `service` is Powertools' own key (cutover)
     environment: decision.input.environment,
     commit: decision.input.release.commit,
@@ -200,12 +200,12 @@ function ignored(reason: string): Result {
 async function startDeployment(
   stateMachineArn: string,
   name: string,
-  input: string,
+  input: unknown,
   summary: Record<string, unknown>,
 ): Promise<Result> {
   try {
     // Named by the delivery id: a redelivery answers with the execution it started the first time.
-    const started = await startExecutionByName({ stateMachineArn, name, input: JSON.parse(input) });
+    const started = await startExecutionByName({ stateMachineArn, name, input });
     logger.info(started.alreadyStarted ? 'redelivery: deployment already started' : 'deployment started', { decision: 'deploy', executionArn: started.executionArn, ...summary });
     return json(202, { executionArn: started.executionArn });
   } catch (err) {

@@ -44,6 +44,7 @@
  */
 import { z } from 'zod';
 import { describeAlarmStates } from '../../lib/aws/cloudwatch';
+import { checkAlarms } from '../../lib/domain/alarm-events';
 import { clockNow } from '../../lib/aws/clock';
 import { Ledger } from '../../lib/aws/ledger';
 import { notify, type NotificationKind } from '../../lib/aws/notify';
@@ -400,19 +401,9 @@ async function failIfAbortRequested(ledger: Ledger, plan: DeploymentPlan, token:
  */
 async function failIfAlarming(plan: DeploymentPlan, token: string, when: string): Promise<boolean> {
   if (plan.alarms.length === 0) return false;
-  const states = await describeAlarmStates(plan.alarms);
-  const found = new Set(states.map((a) => a.name));
-  const missing = plan.alarms.filter((a) => !found.has(a));
-  if (missing.length > 0) {
-    const cause = `Alarm(s) ${missing.join(', ')} do not exist in CloudWatch ${when} (DescribeAlarms lists none of that name); create them or fix "alarms" in the config.`;
-    await failTask(token, 'Cutover.ResourceState', cause);
-    logger.warn('alarm missing', { deploymentId: plan.deploymentId, cause });
-    return true;
-  }
-  const firing = states.filter((a) => a.state === 'ALARM');
-  if (firing.length === 0) return false;
-  const cause = firing.map((f) => `alarm ${f.name} is in ALARM ${when}: ${f.reason}`).join('; ');
-  await failTask(token, 'Cutover.AlarmFiring', cause);
-  logger.warn('alarm already firing', { deploymentId: plan.deploymentId, cause });
+  const check = checkAlarms(plan.alarms, await describeAlarmStates(plan.alarms), when);
+  if (check.kind === 'ok') return false;
+  await failTask(token, check.kind === 'missing' ? 'Cutover.ResourceState' : 'Cutover.AlarmFiring', check.message);
+  logger.warn(check.kind === 'missing' ? 'alarm missing' : 'alarm already firing', { deploymentId: plan.deploymentId, cause: check.message });
   return true;
 }

@@ -79,3 +79,40 @@ export function alarmReason(event: AlarmStateChange): string {
   const at = event.detail.state.timestamp ?? event.time;
   return `alarm ${event.detail.alarmName} went to ALARM${at ? ` at ${at}` : ''}: ${event.detail.state.reason || 'no reason given'}`;
 }
+
+/** An alarm's state as DescribeAlarms reports it (the subset {@link checkAlarms} reads). */
+export interface ObservedAlarm {
+  readonly name: string;
+  /** `OK` | `ALARM` | `INSUFFICIENT_DATA` */
+  readonly state: string;
+  readonly reason: string;
+}
+
+/** What {@link checkAlarms} found. */
+export type AlarmCheck<A extends ObservedAlarm = ObservedAlarm> =
+  /** A configured alarm does not exist: a typo or a deleted alarm must not silently leave a step unwatched. */
+  | { readonly kind: 'missing'; readonly missing: readonly string[]; readonly message: string }
+  | { readonly kind: 'firing'; readonly firing: A[]; readonly message: string }
+  | { readonly kind: 'ok'; readonly message: string };
+
+/**
+ * Judge the configured alarms from what DescribeAlarms returned (names it does not list do not exist).
+ * Used before traffic moves (the alarm-check function) and as each bake or approval wait starts.
+ * @param names the environment's `alarms`
+ * @param observed DescribeAlarms' metric and composite alarms of those names
+ * @param when words the message, e.g. `as the bake at 10% starts` (optional)
+ */
+export function checkAlarms<A extends ObservedAlarm>(names: readonly string[], observed: readonly A[], when?: string): AlarmCheck<A> {
+  const found = new Set(observed.map((a) => a.name));
+  const missing = names.filter((n) => !found.has(n));
+  if (missing.length > 0) {
+    return {
+      kind: 'missing',
+      missing,
+      message: `Alarm(s) ${missing.join(', ')} do not exist in CloudWatch${when ? ` ${when}` : ''} (DescribeAlarms lists none of that name); create them or fix "alarms" in the config.`,
+    };
+  }
+  const firing = observed.filter((a) => a.state === 'ALARM');
+  if (firing.length > 0) return { kind: 'firing', firing, message: firing.map((f) => `alarm ${f.name} is in ALARM${when ? ` ${when}` : ''}: ${f.reason}`).join('; ') };
+  return { kind: 'ok', message: `all ${names.length} alarm(s) OK${when ? ` ${when}` : ''}` };
+}

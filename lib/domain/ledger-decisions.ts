@@ -76,15 +76,6 @@ export function pendingWindow(now: Instant, timeoutSeconds?: number): { pendingS
 }
 
 /**
- * Whether the lock's recorded wait had ended by `at` through its own timeout. (The wait may also have
- * been answered earlier; only Step Functions knows — a closed token answers `TaskTimedOut`.)
- */
-export function isPendingWaitExpired(lock: Pick<LockItem, 'pendingUntil'>, at: Instant): boolean {
-  const until = parseEventTime(lock.pendingUntil);
-  return until !== undefined && ms(at) >= until;
-}
-
-/**
  * How long ago a snapshot was taken, for the data-loss question ("discards every write made since …
  * (the last N min)"). `undefined` when unknown or in the future of `now` (a clock that disagrees:
  * better say nothing than a negative age).

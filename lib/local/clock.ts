@@ -140,7 +140,7 @@ export class SimClock {
   private anchorSim: number;
   /** `performance.now()` of the last re-anchoring. */
   private anchorReal: number;
-  /** Simulated ms per real ms since the anchor: `timeScale / 1000 * 1000`, or 0 while held. */
+  /** Simulated ms per real ms since the anchor: `timeScale` (simulated s per real s), or 0 while held. */
   private rate: number;
   private readonly timers: Timer[] = [];
   private timerSeq = 0;

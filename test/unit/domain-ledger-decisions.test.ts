@@ -9,7 +9,6 @@ import {
   decideAlarmAction,
   eventTime,
   isLockReclaimable,
-  isPendingWaitExpired,
   isRollbackWindowOpen,
   minutesSince,
   parseEventTime,
@@ -67,9 +66,6 @@ describe('callback waits and the data-loss window', () => {
   it('a wait entered at now with a timeout ends at now + timeout; without one it has no end', () => {
     assert.deepEqual(pendingWindow(T('2031-05-01T10:00:00Z'), 300), { pendingSince: '2031-05-01T10:00:00.000Z', pendingUntil: '2031-05-01T10:05:00.000Z' });
     assert.deepEqual(pendingWindow(T('2031-05-01T10:00:00Z')), { pendingSince: '2031-05-01T10:00:00.000Z' });
-    assert.equal(isPendingWaitExpired({ pendingUntil: '2031-05-01T10:05:00.000Z' }, T('2031-05-01T10:04:59Z')), false);
-    assert.equal(isPendingWaitExpired({ pendingUntil: '2031-05-01T10:05:00.000Z' }, T('2031-05-01T10:05:00Z')), true);
-    assert.equal(isPendingWaitExpired({}, T('2099-01-01T00:00:00Z')), false);
   });
 
   it('minutes since a snapshot: rounded, never negative (a clock that disagrees says nothing)', () => {
