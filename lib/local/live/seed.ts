@@ -11,7 +11,7 @@
 import type { Service, Task } from '@aws-sdk/client-ecs';
 import type { Config, EnvironmentConfig } from '../../config/schema';
 import { ConfigError } from '../../config/load';
-import type { SimClock } from '../clock';
+import { OVERLOAD_ADVICE, type SimClock } from '../clock';
 import type { LiveEcs, Simulator } from '../simulator';
 import { initialTaskDefinition, NETWORK, SEED_CONTAINER_PORT, seedRoute } from '../simulator/seed';
 import type { TwinAccount } from './account';
@@ -213,7 +213,7 @@ export function explainClock(sim: Pick<ExplainSource, 'clock'>): string {
           .slice(0, 3)
           .map((h) => `${h.what} (${Math.round(h.heldRealMs / 1000)} s real)`)
           .join(', ')}${holds.length > 3 ? ` and ${holds.length - 3} more` : ''}.`;
-  return `${held} The machine may be overloaded: free the CPU (other builds, tests), or run the twin with a smaller --time-scale.`;
+  return `${held} ${OVERLOAD_ADVICE}`;
 }
 
 /**

@@ -63,6 +63,7 @@ import type {
   Tag,
 } from '@aws-sdk/client-rds';
 import type { EndpointKind, EngineState, RdsEngine } from '../live/postgres/engine';
+import { OVERLOAD_ADVICE } from '../clock';
 import { SimulatedService } from './service';
 import { alnumId, copy, nameFromArn, paginate, settle, transition, type SimContext, type Timed } from './util';
 
@@ -537,8 +538,7 @@ export class RdsSimulator extends SimulatedService {
       maxRealMs: ENGINE_HOLD_MAX_REAL_MS,
       kind: 'database',
       message: () =>
-        `Waited ${seconds} s real for ${what}; the twin's simulated clock runs on without it (the resource stays creating until the work ends, or turns failed). ` +
-        'The machine may be overloaded: free the CPU, or run the twin with a smaller --time-scale.',
+        `Waited ${seconds} s real for ${what}; the twin's simulated clock runs on without it (the resource stays creating until the work ends, or turns failed). ${OVERLOAD_ADVICE}`,
     });
     const deadline = Date.now() + ENGINE_HOLD_MAX_REAL_MS;
     const look = () => {
