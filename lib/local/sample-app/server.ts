@@ -51,7 +51,9 @@ const pool = new pg.Pool({
   connectionString: databaseUrl,
   max: 2,
   idleTimeoutMillis: 10_000,
-  connectionTimeoutMillis: 3_000,
+  // Long enough to ride out a snapshot's brief I/O suspension (RDS: "a few seconds" on a Single-AZ
+  // instance) on a busy machine, short of the load generator's 10 s request timeout.
+  connectionTimeoutMillis: 8_000,
   query_timeout: 10_000,
 });
 // An idle client's error (the database restarted, e.g. restored from a snapshot) must not crash the task;
