@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
-import type { z } from 'zod';
+import * as z from 'zod/mini';
 import type { Ledger } from '../aws/ledger';
 import { startExecutionByName } from '../aws/sfn';
 import { failTask, succeedTask } from '../aws/task-tokens';
@@ -516,8 +516,8 @@ const FLAG_OF: Record<string, string> = {
   environment: '<environment>',
 };
 
-function validate<T>(schema: z.ZodType<T>, input: unknown): T {
-  const parsed = schema.safeParse(input);
+function validate<T>(schema: z.core.$ZodType<T>, input: unknown): T {
+  const parsed = z.safeParse(schema, input);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   const path = issue.path.join('.');

@@ -6,7 +6,7 @@
  * `{ source: "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change", resources: [alarmArn],
  *    time, detail: { alarmName, state: { value, reason, timestamp }, previousState: {…} } }`.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { Config } from '../config/schema';
 
 /** An EventBridge event pattern (the JSON syntax EventBridge stores) for alarms going to ALARM. */
@@ -44,15 +44,15 @@ export function alarmEventPattern(config: Config): AlarmEventPattern | undefined
 
 /** The parts of an alarm event the `alarm` function uses. */
 export const AlarmStateChangeSchema = z.object({
-  id: z.string().min(1),
+  id: z.string().check(z.minLength(1)),
   source: z.literal('aws.cloudwatch', { error: 'source: not a CloudWatch event (expected "aws.cloudwatch")' }),
   'detail-type': z.literal('CloudWatch Alarm State Change', { error: 'detail-type: expected "CloudWatch Alarm State Change"' }),
-  time: z.string().optional(),
-  resources: z.array(z.string()).default([]),
+  time: z.optional(z.string()),
+  resources: z._default(z.array(z.string()), []),
   detail: z.object({
-    alarmName: z.string().min(1),
-    state: z.object({ value: z.string(), reason: z.string().default(''), timestamp: z.string().optional() }),
-    previousState: z.object({ value: z.string() }).partial().optional(),
+    alarmName: z.string().check(z.minLength(1)),
+    state: z.object({ value: z.string(), reason: z._default(z.string(), ''), timestamp: z.optional(z.string()) }),
+    previousState: z.optional(z.partial(z.object({ value: z.string() }))),
   }),
 });
 export type AlarmStateChange = z.infer<typeof AlarmStateChangeSchema>;

@@ -7,23 +7,23 @@
  *  2. CodeCommit (from the EventBridge rule): `{ codecommit: { repositoryName, referenceName, commitId, ... } }`
  *     — resolved to a service and environment through the config's repository and branch map.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { StrategySchema } from '../config/schema';
 
 export const ReleaseSchema = z.strictObject({
   /** Git commit SHA (7-40 hex characters). */
-  commit: z.string().regex(/^[0-9a-f]{7,40}$/, 'use the git commit SHA (7-40 lower-case hex characters)'),
+  commit: z.string().check(z.regex(/^[0-9a-f]{7,40}$/, 'use the git commit SHA (7-40 lower-case hex characters)')),
   /** Full image reference to deploy. @default `<environment.imageRepository>:<commit>` */
-  image: z.string().min(1).optional(),
+  image: z.optional(z.string().check(z.minLength(1))),
   /**
    * Whether the release carries schema migrations. @default true when unknown (CodeCommit, console):
    * running an up-to-date migration command is a no-op, skipping a needed one is not.
    */
-  migrations: z.boolean().optional(),
+  migrations: z.optional(z.boolean()),
   /** Commit message's first line, for records and notifications. */
-  message: z.string().max(1000).optional(),
+  message: z.optional(z.string().check(z.maxLength(1000))),
   /** The git ref pushed, e.g. `refs/heads/master`. */
-  ref: z.string().max(255).optional(),
+  ref: z.optional(z.string().check(z.maxLength(255))),
 });
 
 export const TriggerSchema = z.strictObject({
@@ -34,38 +34,38 @@ export const TriggerSchema = z.strictObject({
    */
   source: z.enum(['github-push', 'codecommit', 'console', 'cli', 'retry', 'rollback']),
   /** Who: the pusher's login / the caller's ARN / the operator's name / `alarm:<name>`. */
-  actor: z.string().max(255).optional(),
+  actor: z.optional(z.string().check(z.maxLength(255))),
   /** GitHub `X-GitHub-Delivery` id or EventBridge event id. */
-  deliveryId: z.string().max(128).optional(),
+  deliveryId: z.optional(z.string().check(z.maxLength(128))),
   /** A link for humans, e.g. the GitHub compare URL. */
-  url: z.string().max(2048).optional(),
+  url: z.optional(z.string().check(z.maxLength(2048))),
   /** The deployment this one retries (`source: retry`) or rolls back (`source: rollback`). */
-  of: z.string().max(128).optional(),
+  of: z.optional(z.string().check(z.maxLength(128))),
   /** Why: an operator's reason, or the alarm's reason for a rollback. */
-  reason: z.string().max(2000).optional(),
+  reason: z.optional(z.string().check(z.maxLength(2000))),
 });
 
 export const ExplicitDeployInputSchema = z.strictObject({
-  service: z.string().min(1, 'name the service to deploy (a key of "services" in the config)'),
-  environment: z.string().min(1, 'name the environment (e.g. "production")'),
+  service: z.string().check(z.minLength(1, 'name the service to deploy (a key of "services" in the config)')),
+  environment: z.string().check(z.minLength(1, 'name the environment (e.g. "production")')),
   release: ReleaseSchema,
-  trigger: TriggerSchema.optional(),
+  trigger: z.optional(TriggerSchema),
   /**
    * This deployment's traffic strategy instead of the environment's (same shape as the config's
    * `strategy`), e.g. `{"type":"all-at-once"}` for the rollback state machine's redeploy.
    * @default the environment's strategy
    */
-  strategy: StrategySchema.optional(),
+  strategy: z.optional(StrategySchema),
 });
 
 export const CodeCommitDeployInputSchema = z.strictObject({
   codecommit: z.object({
-    repositoryName: z.string().min(1),
+    repositoryName: z.string().check(z.minLength(1)),
     /** Branch name (EventBridge `detail.referenceName`). */
-    referenceName: z.string().min(1),
-    commitId: z.string().regex(/^[0-9a-f]{40}$/, 'a 40-character commit id'),
-    callerUserArn: z.string().optional(),
-    eventId: z.string().optional(),
+    referenceName: z.string().check(z.minLength(1)),
+    commitId: z.string().check(z.regex(/^[0-9a-f]{40}$/, 'a 40-character commit id')),
+    callerUserArn: z.optional(z.string()),
+    eventId: z.optional(z.string()),
   }),
 });
 

@@ -4,7 +4,7 @@
  * window) and audit timeline events. Pure: no SDK, no I/O.
  *
  * The ledger adapter (`lib/aws/ledger.ts`) writes these shapes and validates what it reads; the
- * operator CLI (`lib/cli/`) reads them through it. The schemas are loose (`z.looseObject`): fields a
+ * operator CLI (`lib/cli/`) reads them through it. The schemas are loose (`z.looseObject`; `zod/mini`, whose functions tree-shake, keeps the Lambda bundles small): fields a
  * newer cutover writes are kept as they are, so an older reader still reads newer items.
  *
  * Table layout (keys `pk`, `sk`):
@@ -15,11 +15,12 @@
  *
  * Times are ISO-8601 strings (UTC, as `Date.prototype.toISOString` writes them).
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
-const iso = z.string().min(1);
+const nonEmpty = () => z.string().check(z.minLength(1));
+const iso = nonEmpty();
 /** The typed fields of an item shape (what cutover writes; loose parsing keeps unknown fields besides). */
-type Fields<S extends z.ZodRawShape> = z.output<z.ZodObject<S>>;
+type Fields<S extends z.core.$ZodShape> = z.output<z.ZodMiniObject<S>>;
 const slot = z.enum(['blue', 'green']);
 
 export const lockKey = (service: string, environment: string) => ({ pk: `LOCK#${service}#${environment}`, sk: 'LOCK' });
@@ -45,37 +46,37 @@ export const LockPurposeSchema = z.enum(['deploy', 'rollback', 'rollback-window'
 export type LockPurpose = z.infer<typeof LockPurposeSchema>;
 
 /** Item keys: every stored item has them. */
-const Keys = { pk: z.string().min(1), sk: z.string().min(1) };
+const Keys = { pk: nonEmpty(), sk: nonEmpty() };
 
 /** The deployment lock of a service and environment: one execution at a time. */
 const lockItemShape = {
   ...Keys,
   /** The holding execution's name (a deployment or rollback id). */
-  deploymentId: z.string().min(1),
-  executionArn: z.string().min(1),
+  deploymentId: nonEmpty(),
+  executionArn: nonEmpty(),
   /** ISO-8601 time the lock was taken. */
   acquiredAt: iso,
   /** The commit being deployed or rolled back to (`-` when unknown). */
   commit: z.string(),
   /** Task token of the callback wait the holder is in now (bake, approval, database decision). */
-  pendingTaskToken: z.string().optional(),
+  pendingTaskToken: z.optional(z.string()),
   /** What that wait is: the alarm function fails only `bake` and `approval` tokens. */
-  pendingKind: PendingKindSchema.optional(),
+  pendingKind: z.optional(PendingKindSchema),
   /** One line for operators: what is awaited and how to answer. */
-  pendingQuestion: z.string().optional(),
+  pendingQuestion: z.optional(z.string()),
   /** ISO-8601 time the wait began (the holder's own clock). */
-  pendingSince: iso.optional(),
+  pendingSince: z.optional(iso),
   /** ISO-8601 time the wait ends by itself (its timeout), when it has one. */
-  pendingUntil: iso.optional(),
+  pendingUntil: z.optional(iso),
   /** What holds the lock. Absent on items written before purposes existed: a deployment. */
-  purpose: LockPurposeSchema.optional(),
+  purpose: z.optional(LockPurposeSchema),
   /**
    * An operator's abort that arrived while the deployment was not in a bake or approval wait
    * (`cutover abort`): the next such wait fails at once with `Cutover.Aborted`.
    */
-  abortRequested: z.looseObject({ by: z.string(), reason: z.string(), at: iso }).optional(),
+  abortRequested: z.optional(z.looseObject({ by: z.string(), reason: z.string(), at: iso })),
   /** The stale execution this lock was reclaimed from. */
-  reclaimedFrom: z.string().optional(),
+  reclaimedFrom: z.optional(z.string()),
 };
 export const LockItemSchema = z.looseObject(lockItemShape);
 /** (Typed without the index signature of loose parsing, so `Omit`/`Pick` keep the named fields.) */
@@ -92,12 +93,12 @@ export interface LockHolder {
 
 /** What started a deployment or a rollback (the deploy input's `trigger`, or a rollback's). */
 const triggerItemShape = {
-  source: z.string().min(1),
-  actor: z.string().optional(),
-  deliveryId: z.string().optional(),
-  url: z.string().optional(),
-  of: z.string().optional(),
-  reason: z.string().optional(),
+  source: nonEmpty(),
+  actor: z.optional(z.string()),
+  deliveryId: z.optional(z.string()),
+  url: z.optional(z.string()),
+  of: z.optional(z.string()),
+  reason: z.optional(z.string()),
 };
 export const TriggerItemSchema = z.looseObject(triggerItemShape);
 
@@ -107,30 +108,30 @@ export type DeploymentStatus = z.infer<typeof DeploymentStatusSchema>;
 /** A deployment's (or a rollback's) record. */
 const deploymentRecordShape = {
   ...Keys,
-  deploymentId: z.string().min(1),
-  executionArn: z.string().min(1),
-  service: z.string().min(1),
-  environment: z.string().min(1),
+  deploymentId: nonEmpty(),
+  executionArn: nonEmpty(),
+  service: nonEmpty(),
+  environment: nonEmpty(),
   status: DeploymentStatusSchema,
   commit: z.string(),
   image: z.string(),
   trigger: TriggerItemSchema,
   /** ISO-8601 times. */
   startedAt: iso,
-  finishedAt: iso.optional(),
+  finishedAt: z.optional(iso),
   /** Step Functions error name of a failure (`null` on success). */
-  error: z.string().nullable().optional(),
-  message: z.string().optional(),
-  liveSlot: slot.optional(),
-  pendingTaskToken: z.string().optional(),
-  pendingKind: PendingKindSchema.optional(),
-  pendingQuestion: z.string().optional(),
+  error: z.optional(z.nullable(z.string())),
+  message: z.optional(z.string()),
+  liveSlot: z.optional(slot),
+  pendingTaskToken: z.optional(z.string()),
+  pendingKind: z.optional(PendingKindSchema),
+  pendingQuestion: z.optional(z.string()),
   /** `deploy` (a release) or `rollback` (the rollback state machine). Absent on older items: `deploy`. */
-  kind: z.enum(['deploy', 'rollback']).optional(),
+  kind: z.optional(z.enum(['deploy', 'rollback'])),
   /** Set on a succeeded deployment once a rollback took production away from it (the rollback's id). */
-  rolledBackBy: z.string().optional(),
+  rolledBackBy: z.optional(z.string()),
   /** Why a rollback ran (rollback records). */
-  reason: z.string().optional(),
+  reason: z.optional(z.string()),
 };
 export const DeploymentRecordSchema = z.looseObject(deploymentRecordShape);
 export type DeploymentRecord = Fields<typeof deploymentRecordShape>;
@@ -138,21 +139,21 @@ export type DeploymentRecord = Fields<typeof deploymentRecordShape>;
 /** A release as the environment state remembers it. */
 const releaseRefShape = {
   /** The deployment (execution name) that made it live; absent for a release cutover did not deploy. */
-  deploymentId: z.string().optional(),
-  commit: z.string().optional(),
-  image: z.string().optional(),
+  deploymentId: z.optional(z.string()),
+  commit: z.optional(z.string()),
+  image: z.optional(z.string()),
   /** The slot it runs in. */
   slot,
   /** ISO-8601 start of that deployment (with `deploymentId`, the key of its record). */
-  startedAt: iso.optional(),
+  startedAt: z.optional(iso),
   /** ISO-8601 time it got 100% of production traffic. */
-  promotedAt: iso.optional(),
+  promotedAt: z.optional(iso),
   /** What started the deployment that made it live (`github-push`, `rollback`, ...). */
-  source: z.string().optional(),
+  source: z.optional(z.string()),
   /** Whether that deployment ran the migration command. */
-  migrationsRan: z.boolean().optional(),
+  migrationsRan: z.optional(z.boolean()),
   /** The snapshot that deployment took before migrating (the restore point when rolling it back). */
-  snapshot: z.looseObject({ identifier: z.string().min(1), createdAt: iso.optional() }).nullable().optional(),
+  snapshot: z.optional(z.nullable(z.looseObject({ identifier: nonEmpty(), createdAt: z.optional(iso) }))),
 };
 export const ReleaseRefSchema = z.looseObject(releaseRefShape);
 export type ReleaseRef = Fields<typeof releaseRefShape>;
@@ -163,15 +164,15 @@ export type ReleaseRef = Fields<typeof releaseRefShape>;
  */
 const rollbackWindowShape = {
   /** The promoted deployment this window belongs to. */
-  deploymentId: z.string().min(1),
+  deploymentId: nonEmpty(),
   /** The slot still running the previous release. */
   keptSlot: slot,
   /** The previous release, when known. */
-  kept: ReleaseRefSchema.optional(),
+  kept: z.optional(ReleaseRefSchema),
   /** ISO-8601 time the window closes. */
   until: iso,
   /** Length of the window, seconds. */
-  seconds: z.number().nonnegative(),
+  seconds: z.number().check(z.nonnegative()),
 };
 export const RollbackWindowSchema = z.looseObject(rollbackWindowShape);
 export type RollbackWindow = Fields<typeof rollbackWindowShape>;
@@ -185,17 +186,17 @@ const environmentStateShape = {
   /** Slot with 100% of production traffic. */
   liveSlot: slot,
   /** The live release (as of the last promotion or rollback). */
-  current: ReleaseRefSchema.optional(),
+  current: z.optional(ReleaseRefSchema),
   /**
    * Present while the previous release is kept running after a promotion. Removed when the window
    * closes (the `rollback-window` state machine), when a rollback uses it, and when the next
    * deployment starts.
    */
-  rollbackWindow: RollbackWindowSchema.optional(),
+  rollbackWindow: z.optional(RollbackWindowSchema),
   /** Kept for records written before `current` existed. */
-  lastGoodDeploymentId: z.string().optional(),
-  lastGoodCommit: z.string().optional(),
-  lastGoodImage: z.string().optional(),
+  lastGoodDeploymentId: z.optional(z.string()),
+  lastGoodCommit: z.optional(z.string()),
+  lastGoodImage: z.optional(z.string()),
   /** ISO-8601. */
   updatedAt: iso,
 };
@@ -223,12 +224,12 @@ const auditEventShape = {
   ...Keys,
   /** ISO-8601 time of the event. */
   at: iso,
-  service: z.string().min(1),
-  environment: z.string().min(1),
+  service: nonEmpty(),
+  environment: nonEmpty(),
   kind: AuditKindSchema,
   /** The deployment or rollback (execution name) it belongs to, if any. */
-  deploymentId: z.string().optional(),
-  executionArn: z.string().optional(),
+  deploymentId: z.optional(z.string()),
+  executionArn: z.optional(z.string()),
   /**
    * Who acted: an operator's name or IAM identity, `alarm:<alarm name>`, a pusher's login, or
    * `cutover` for the state machines' own steps.
@@ -237,7 +238,7 @@ const auditEventShape = {
   /** One line for humans. */
   message: z.string(),
   /** Anything else worth keeping (percent, error name, snapshot, ...). */
-  detail: z.record(z.string(), z.unknown()).optional(),
+  detail: z.optional(z.record(z.string(), z.unknown())),
 };
 export const AuditEventSchema = z.looseObject(auditEventShape);
 export type AuditEvent = Fields<typeof auditEventShape>;
@@ -253,8 +254,8 @@ export class LedgerItemError extends Error {
  * @returns the item, typed (unknown fields kept)
  * @throws LedgerItemError naming the item, the first bad field and the problem
  */
-export function parseLedgerItem<T>(schema: z.ZodType<T>, item: unknown, what: string): T {
-  const parsed = schema.safeParse(item);
+export function parseLedgerItem<T>(schema: z.core.$ZodType<T>, item: unknown, what: string): T {
+  const parsed = z.safeParse(schema, item);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   throw new LedgerItemError(`${what} in the ledger table is not what cutover writes (${issue.path.join('.') || 'item'}: ${issue.message})`);

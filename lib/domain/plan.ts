@@ -3,7 +3,7 @@
  * taken from the config once at the start so that later steps never re-read it.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { Config, DatabaseConfig, Strategy, TrafficRoute } from '../config/schema';
 import { findTarget } from '../config/load';
 import {
@@ -98,7 +98,7 @@ export interface DeploymentPlan extends ExecutionPlanBase {
 
 export const PlanRequestSchema = z.object({
   /** Which plan: a deploy execution's (default) or a rollback execution's. */
-  kind: z.enum(['deploy', 'rollback']).optional(),
+  kind: z.optional(z.enum(['deploy', 'rollback'])),
   /** The raw execution input. */
   input: z.unknown(),
   execution: z.object({ id: z.string(), name: z.string(), startTime: z.string() }),
@@ -107,7 +107,7 @@ export type PlanRequest = z.infer<typeof PlanRequestSchema>;
 
 const route = (r: TrafficRoute): Route => ('listenerArn' in r ? { kind: 'listener', arn: r.listenerArn } : { kind: 'rule', arn: r.ruleArn });
 
-function describeZodIssues(error: z.ZodError, prefix: string): string {
+function describeZodIssues(error: z.core.$ZodError, prefix: string): string {
   return error.issues
     .map((i) => {
       const path = [prefix, ...i.path.map(String)].filter(Boolean).join('.');
