@@ -6,12 +6,12 @@
  * Throws: `Cutover.ResourceState` when a configured alarm does not exist (a typo must not silently
  * disable protection); `Cutover.Transient` for throttling (retried).
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { describeAlarmStates } from '../../lib/aws/cloudwatch';
 import { checkAlarms } from '../../lib/domain/alarm-events';
 import { InvalidInputError, ResourceStateError } from '../../lib/domain/errors';
 
-const Event = z.object({ alarms: z.array(z.string()), phase: z.string().optional() });
+const Event = z.object({ alarms: z.array(z.string()), phase: z.optional(z.string()) });
 
 export const handler = async (event: unknown) => {
   const parsed = Event.safeParse(event);

@@ -42,7 +42,7 @@
  * awaiting decision, succeeded, rolled back and failed are also notified (SNS, `NOTIFICATION_TOPIC_ARN`).
  * Env: `TABLE_NAME`, `NOTIFICATION_TOPIC_ARN` (optional).
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { describeAlarmStates } from '../../lib/aws/cloudwatch';
 import { checkAlarms } from '../../lib/domain/alarm-events';
 import { clockNow } from '../../lib/aws/clock';
@@ -68,33 +68,33 @@ const Event = z.discriminatedUnion('action', [
   }),
   z.object({
     action: z.literal('awaitBake'),
-    taskToken: z.string().min(1),
-    plan: PlanShape.extend({ alarms: z.array(z.string()) }),
+    taskToken: z.string().check(z.minLength(1)),
+    plan: z.extend(PlanShape, { alarms: z.array(z.string()) }),
     traffic: z.looseObject({ percent: z.number(), bakeSeconds: z.number() }),
   }),
   z.object({
     action: z.literal('awaitApproval'),
-    taskToken: z.string().min(1),
-    plan: PlanShape.extend({ alarms: z.array(z.string()) }),
+    taskToken: z.string().check(z.minLength(1)),
+    plan: z.extend(PlanShape, { alarms: z.array(z.string()) }),
     traffic: z.looseObject({ percent: z.number(), nextIndex: z.number() }),
   }),
-  z.object({ action: z.literal('awaitDatabaseDecision'), taskToken: z.string().min(1), deployment: z.looseObject({ plan: PlanShape }) }),
-  z.object({ action: z.literal('beginRollback'), plan: PlanShape.extend({ kind: z.literal('rollback') }) }),
-  z.object({ action: z.literal('lockRollback'), plan: PlanShape.extend({ kind: z.literal('rollback') }), rollbackTarget: z.looseObject({ mode: z.string() }) }),
+  z.object({ action: z.literal('awaitDatabaseDecision'), taskToken: z.string().check(z.minLength(1)), deployment: z.looseObject({ plan: PlanShape }) }),
+  z.object({ action: z.literal('beginRollback'), plan: z.extend(PlanShape, { kind: z.literal('rollback') }) }),
+  z.object({ action: z.literal('lockRollback'), plan: z.extend(PlanShape, { kind: z.literal('rollback') }), rollbackTarget: z.looseObject({ mode: z.string() }) }),
   z.object({
     action: z.literal('finishRollback'),
     outcome: z.enum(['rolled-back', 'failed']),
-    rollback: z.looseObject({ plan: PlanShape.extend({ kind: z.literal('rollback') }) }),
+    rollback: z.looseObject({ plan: z.extend(PlanShape, { kind: z.literal('rollback') }) }),
   }),
-  z.object({ action: z.literal('closeWindow'), plan: PlanShape, executionArn: z.string().min(1) }),
+  z.object({ action: z.literal('closeWindow'), plan: PlanShape, executionArn: z.string().check(z.minLength(1)) }),
   z.object({
     action: z.literal('windowCloseFailed'),
     plan: PlanShape,
-    executionArn: z.string().min(1),
-    slots: z.looseObject({ idle: z.enum(['blue', 'green']) }).optional(),
-    error: z.looseObject({ Error: z.string(), Cause: z.string().optional() }),
+    executionArn: z.string().check(z.minLength(1)),
+    slots: z.optional(z.looseObject({ idle: z.enum(['blue', 'green']) })),
+    error: z.looseObject({ Error: z.string(), Cause: z.optional(z.string()) }),
   }),
-  z.object({ action: z.literal('releaseLock'), service: z.string(), environment: z.string(), executionArn: z.string().min(1) }),
+  z.object({ action: z.literal('releaseLock'), service: z.string(), environment: z.string(), executionArn: z.string().check(z.minLength(1)) }),
 ]);
 
 function tableName(): string {

@@ -12,7 +12,7 @@
  *    has healthy targets; never moves traffic onto a slot without healthy targets.
  * Errors: `Cutover.Transient` (retry), `Cutover.ResourceState` (listener not forwarding to the slots).
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { getWeights, healthyTargets, setWeights } from '../../lib/aws/elbv2';
 import { InvalidInputError } from '../../lib/domain/errors';
 import type { DeploymentPlan } from '../../lib/domain/plan';
@@ -22,7 +22,7 @@ import { logger } from '../../lib/observability';
 const Slots = z.object({ live: z.enum(['blue', 'green']), idle: z.enum(['blue', 'green']) });
 const Event = z.discriminatedUnion('action', [
   z.object({ action: z.literal('discover'), plan: z.looseObject({}) }),
-  z.object({ action: z.literal('shift'), plan: z.looseObject({}), slots: Slots, index: z.number().int().min(0) }),
+  z.object({ action: z.literal('shift'), plan: z.looseObject({}), slots: Slots, index: z.int().check(z.gte(0)) }),
   z.object({ action: z.literal('pointTest'), plan: z.looseObject({}), slots: Slots }),
   z.object({ action: z.literal('rollback'), plan: z.looseObject({}), slots: Slots }),
 ]);
