@@ -10,6 +10,7 @@ import { userInfo } from 'node:os';
 import { Command, InvalidArgumentError, Option, type OptionValues } from 'commander';
 import { Ledger } from '../aws/ledger';
 import * as commands from './commands';
+import { doctorCommand, type DoctorCommandOptions } from './doctor';
 import { LedgerReader, type EnvRef } from './data';
 import { CliError } from './errors';
 import { DEFAULT_STACK, resolveTarget, type ResolveDeps, type TargetOptions } from './target';
@@ -189,6 +190,18 @@ export function addOperatorCommands(program: Command, deps: OperatorProgramDeps 
     .argument('<environment>', 'environment name')
     .requiredOption('--reason <text>', 'why (recorded and shown in the deployment\'s cause)')
     .action(run((ctx, ref, command) => commands.abort(ctx, ref, opts<{ reason: string }>(command))));
+
+  program
+    .command('doctor')
+    .description('Check, read-only, that what the config names is ready for a first deployment: cluster, slot services, containers, listeners, alarms, database, migration command, the functions\' IAM roles. Exit 1 if a check fails.')
+    .argument('[service]', 'only this service (default: every service of the config)')
+    .argument('[environment]', 'only this environment of the service')
+    .option('-c, --config <file>', 'cutover config (JSON) (default: the "cutover:config" context of ./cdk.json, as cdk deploy uses)')
+    .action(async (...args: unknown[]) => {
+      const command = args[args.length - 1] as Command;
+      const [service, environment] = command.processedArgs as [string | undefined, string | undefined];
+      exit(await doctorCommand(service, environment, command.optsWithGlobals<DoctorCommandOptions>(), { io: deps.io ?? defaultIo, env: deps.env, resolve: deps.resolve }));
+    });
 
   return program;
 }
