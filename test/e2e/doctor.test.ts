@@ -20,7 +20,7 @@ import { PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateTargetGroupCommand, DescribeListenersCommand, ModifyListenerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { cloudWatchClient, elbv2Client } from '../../lib/aws/clients';
 import { handleTwinAwsRequest, TWIN_AWS_PATH } from '../../lib/aws/inspect';
-import type { DoctorReport } from '../../lib/cli/doctor';
+import { runDoctor, type DoctorReport } from '../../lib/cli/doctor';
 import { errorLines, runCutover, type CliResult } from '../helpers/cli';
 import { ALARM_5XX, configVariant, SAMPLE_CONFIG_FILE, TestTwin } from '../helpers/twin';
 
@@ -156,5 +156,19 @@ describe('e2e: cutover doctor against a twin', () => {
         'skip IAM roles',
       ],
     );
+  });
+
+  it('names that do not exist in the twin\'s account: the simulator\'s own not-found answers become ✘ rows (in-process, no CLI)', async () => {
+    const config = configVariant((env) => {
+      env.cluster = 'hello-world-typo';
+      env.production = { listenerArn: PROD_LISTENER.replace(/f2f7dc8efc522ab2$/, '0000000000000000') };
+      env.database.instanceIdentifier = 'hello-world-prod';
+    });
+    const rows = await runDoctor({ config, iam: { skip: 'the local twin has no IAM' } });
+    const status = Object.fromEntries(rows.map((r) => [r.check, `${r.status}: ${r.detail}`]));
+    assert.match(status['ECS cluster']!, /^fail: ECS cluster "hello-world-typo" does not exist/);
+    assert.match(status['ECS service blue']!, /^skip: not checked: the cluster "hello-world-typo" was not found/);
+    assert.match(status['production listener']!, /^fail: listener .*0000000000000000 does not exist/);
+    assert.match(status['database']!, /^fail: DB instance "hello-world-prod" does not exist/);
   });
 });

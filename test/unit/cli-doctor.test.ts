@@ -29,6 +29,7 @@ import {
   type IamSource,
 } from '../../lib/cli/doctor';
 import type { Config } from '../../lib/config/schema';
+import { handleTwinAwsRequest, twinAwsTransport } from '../../lib/aws/inspect';
 
 const iamMock = mockClient(IAMClient);
 const cfnMock = mockClient(CloudFormationClient);
@@ -497,5 +498,44 @@ describe('cutover doctor: the command', () => {
     await assert.rejects(doctorCommand('nope', undefined, { config: SAMPLE_CONFIG_FILE }, { io: { stdout: () => {}, stderr: () => {} }, env: {} }), /service "nope" is not in the config; configured: hello-world/);
     await assert.rejects(doctorCommand('hello-world', 'qa', { config: SAMPLE_CONFIG_FILE }, { io: { stdout: () => {}, stderr: () => {} }, env: {} }), /environment "qa" is not configured/);
     await assert.rejects(runCommand({ region: 'Frankfurt' }), /--region "Frankfurt" is not an AWS region name/);
+  });
+});
+
+describe('cutover doctor: the twin wire format (lib/aws/inspect.ts)', () => {
+  const sent: Array<[string, string, unknown]> = [];
+  const fake = {
+    handles: (service: string) => service === 'ecs' || service === 'elbv2',
+    async send(service: string, operation: string, input: unknown) {
+      sent.push([service, operation, input]);
+      if (operation === 'DescribeServices') throw Object.assign(new Error('Cluster not found.'), { name: 'ClusterNotFoundException', $fault: 'client' });
+      return { clusters: [{ clusterName: 'c', status: 'ACTIVE' }] };
+    },
+  };
+
+  it('serves read-only operations only, with the simulator\'s error code as __type', async () => {
+    assert.deepEqual(await handleTwinAwsRequest(fake as never, '/ecs/DescribeClusters', '{"clusters":["c"]}'), { statusCode: 200, body: '{"clusters":[{"clusterName":"c","status":"ACTIVE"}]}' });
+    assert.deepEqual(sent.at(-1), ['ecs', 'DescribeClusters', { clusters: ['c'] }]);
+    const err = await handleTwinAwsRequest(fake as never, '/ecs/DescribeServices', '');
+    assert.equal(err.statusCode, 400);
+    assert.deepEqual(JSON.parse(err.body), { __type: 'ClusterNotFoundException', message: 'Cluster not found.' });
+    const write = await handleTwinAwsRequest(fake as never, '/ecs/UpdateService', '{}');
+    assert.equal(write.statusCode, 403);
+    assert.match(JSON.parse(write.body).message, /not a read-only operation/);
+    assert.equal((await handleTwinAwsRequest(fake as never, '/iam/GetRole', '{}')).statusCode, 404);
+    assert.equal((await handleTwinAwsRequest(fake as never, '/ecs', '{}')).statusCode, 404);
+    assert.equal((await handleTwinAwsRequest(fake as never, '/ecs/DescribeClusters', '{')).statusCode, 400);
+    assert.equal(sent.filter(([, op]) => op === 'UpdateService').length, 0, 'a write never reaches the simulator');
+  });
+
+  it('the client half rebuilds the error with its code as name', async () => {
+    const fetchFn = (async (url: string, init: RequestInit) => {
+      const out = await handleTwinAwsRequest(fake as never, new URL(url).pathname.replace(/^\/aws/, ''), String(init.body));
+      return new Response(out.body, { status: out.statusCode });
+    }) as typeof fetch;
+    const transport = twinAwsTransport('http://twin/aws/', fetchFn);
+    assert.equal(transport.handles('ecs'), true);
+    assert.equal(transport.handles('dynamodb'), false);
+    assert.deepEqual(await transport.send('ecs', 'DescribeClusters', { clusters: ['c'] }), { clusters: [{ clusterName: 'c', status: 'ACTIVE' }] });
+    await assert.rejects(transport.send('ecs', 'DescribeServices', {}), (e: Error & { $fault?: string }) => e.name === 'ClusterNotFoundException' && e.$fault === 'client' && e.message === 'Cluster not found.');
   });
 });
