@@ -4,6 +4,8 @@
  *  - `POST /webhooks/github` → an API Gateway HTTP API (payload 2.0) event → the github-webhook handler
  *  - `POST /events` → an EventBridge event (or `{ "Entries": [...] }` as PutEvents sends) → the rules
  *  - `POST /` with `X-Amz-Target: AWSStepFunctions.*` → the Step Functions JSON 1.0 API
+ *  - `POST /aws/<service>/<Operation>` → the simulated account's read-only ECS / ELBv2 / RDS / CloudWatch
+ *    calls (Describe* / List* / Get*), for `cutover doctor` in another process (lib/aws/inspect.ts)
  *  - `GET /` → a small JSON index of the twin's URLs and state machines
  *
  * **Readiness.** The server listens as soon as the twin starts, and until the twin is ready (its
@@ -121,6 +123,8 @@ export interface HttpRoutes {
   webhook(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2>;
   events(body: unknown): Promise<{ statusCode: number; body: unknown }>;
   stepFunctions(target: string, body: string): Promise<{ statusCode: number; headers: Record<string, string>; body: string }>;
+  /** `POST /aws/<service>/<Operation>` (`path` is the part after `/aws`). @default none: 404 */
+  aws?(path: string, body: string): Promise<{ statusCode: number; body: string }>;
   index(): unknown;
 }
 
@@ -239,6 +243,10 @@ export async function startHttpServer(
         }
         const out = await routes.events(parsed);
         return answer(out.statusCode, JSON.stringify(out.body));
+      }
+      if (req.method === 'POST' && path.startsWith('/aws/') && routes.aws) {
+        const out = await routes.aws(path.slice('/aws'.length), body.toString('utf8'));
+        return answer(out.statusCode, out.body);
       }
       if (req.method === 'GET' && path === '/') return send(res, 200, JSON.stringify(routes.index(), null, 2));
       return send(res, 404, JSON.stringify({ message: `No route for ${req.method} ${path}. See GET / for what the twin serves.` }));

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { configureClients, dynamoClient, dynamoDocClient, resetClients } from '../aws/clients';
 import { setClockSource } from '../aws/clock';
+import { handleTwinAwsRequest, TWIN_AWS_PATH } from '../aws/inspect';
 import { Ledger } from '../aws/ledger';
 import { FUNCTIONS, PARTITION_PLACEHOLDER, STATE_MACHINES, placeholdersIn, stateMachineFile, stateMachineName, type StateMachineName } from '../catalog';
 import { CONFIG_ENV_VAR } from '../config/load';
@@ -229,6 +230,7 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
           webhook: (event) => invokeWebhook(lambda, event),
           events: (body) => routeEvents(body),
           stepFunctions: (target, body) => handleStepFunctionsRequest(sfn, target, body),
+          aws: (path, body) => handleTwinAwsRequest(sim, path, body),
           index: () => ({
             service: 'cutover local twin',
             webhook: `${http.url}/webhooks/github`,
@@ -237,6 +239,8 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
             stateMachines: Object.values(stateMachineArns),
             stateMachineArns,
             dynamodb: { endpoint: dynamo.endpoint, tableName: TABLE_NAME },
+            /** The simulated account's read-only API (lib/aws/inspect.ts), for `cutover doctor --endpoint`. */
+            aws: `${http.url}${TWIN_AWS_PATH}`,
             region,
             timeScale: clock.timeScale,
             now: clock.now().toISOString(),

@@ -6,68 +6,33 @@
  * rows and exit 1, then all ✔ but the skipped IAM row (a twin has no IAM) and exit 0.
  *
  * The CLI is another process, so it reaches the twin's simulated account over HTTP with the doctor's
- * wire format (lib/aws/inspect.ts: `POST <aws>/<service>/<Operation>`, read-only operations only).
- * The twin's HTTP server (lib/local/http.ts) does not serve that route yet, so this file serves it in
- * front of the twin: `GET /` is the twin's own index plus `aws`, `POST /aws/…` is
- * `handleTwinAwsRequest(twin.sim, …)`. Once the twin serves the route itself, point the CLI at
- * `t.twin.url` and drop {@link startFront}.
+ * wire format (lib/aws/inspect.ts: `POST <twin>/aws/<service>/<Operation>`, read-only operations only),
+ * which the twin's HTTP server serves (lib/local/http.ts).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateTargetGroupCommand, DescribeListenersCommand, ModifyListenerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { cloudWatchClient, elbv2Client } from '../../lib/aws/clients';
-import { handleTwinAwsRequest, TWIN_AWS_PATH } from '../../lib/aws/inspect';
 import { runDoctor, type DoctorReport } from '../../lib/cli/doctor';
 import { errorLines, runCutover, type CliResult } from '../helpers/cli';
 import { ALARM_5XX, configVariant, SAMPLE_CONFIG_FILE, TestTwin } from '../helpers/twin';
-
-/** A server in front of the twin that also serves its simulated account to other processes. */
-async function startFront(t: TestTwin): Promise<{ url: string; server: Server }> {
-  let url = '';
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (req.method === 'GET' && path === '/') {
-      const index = (await (await fetch(`${t.twin.url}/`)).json()) as Record<string, unknown>;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...index, aws: `${url}${TWIN_AWS_PATH}` }));
-      return;
-    }
-    if (req.method === 'POST' && path.startsWith(`${TWIN_AWS_PATH}/`)) {
-      const out = await handleTwinAwsRequest(t.sim, path.slice(TWIN_AWS_PATH.length), Buffer.concat(chunks).toString('utf8'));
-      res.writeHead(out.statusCode, { 'content-type': 'application/json' }).end(out.body);
-      return;
-    }
-    res.writeHead(404).end();
-  });
-  server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, server };
-}
 
 const PROD_LISTENER = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/hello-world/50dc6c495c0c9188/f2f7dc8efc522ab2';
 
 describe('e2e: cutover doctor against a twin', () => {
   let t: TestTwin;
-  let front: { url: string; server: Server };
   let thirdTargetGroup = '';
 
   before(async () => {
     // The account as the seed makes it from a config without the 5xx alarm: that alarm does not exist.
     t = await TestTwin.start({ config: configVariant((env) => (env.alarms = (env.alarms as string[]).filter((a) => a !== ALARM_5XX))) });
-    front = await startFront(t);
   });
   after(async () => {
-    front?.server.closeAllConnections();
-    await new Promise((resolve) => front?.server.close(resolve));
     await t?.stop();
   });
 
-  const doctor = (...args: string[]) => runCutover(['doctor', '--endpoint', front.url, '--config', SAMPLE_CONFIG_FILE, ...args], 60_000);
+  const doctor = (...args: string[]) => runCutover(['doctor', '--endpoint', t.twin.url, '--config', SAMPLE_CONFIG_FILE, ...args], 60_000);
   const report = (r: CliResult): DoctorReport => {
     assert.deepEqual(errorLines(r), [], `nothing on stderr:\n${r.stderr}`);
     return JSON.parse(r.stdout) as DoctorReport;
