@@ -423,12 +423,20 @@ export class CloudWatchSimulator extends SimulatedService {
    * InvalidParameterCombinationException), `StateValue`; alarms sorted by name; `MaxRecords` (1-100,
    * @default 50) and `NextToken` pagination (InvalidNextToken for a foreign token). Only metric
    * alarms exist: `CompositeAlarms` is always empty.
+   * More than 100 `AlarmNames` or a `MaxRecords` outside 1-100 break the API model's constraints, which
+   * CloudWatch checks before the operation runs: `ValidationError` "1 validation error detected: Value
+   * '999' at 'maxRecords' failed to satisfy constraint: …" (as AWS answers; see boto/boto3#3475).
    */
   describeAlarms(input: DescribeAlarmsInput): DescribeAlarmsOutput {
+    if ((input.AlarmNames?.length ?? 0) > 100) {
+      this.constraintViolation('alarmNames', 'AlarmNames', `[${input.AlarmNames!.join(', ')}]`, 'Member must have length less than or equal to 100');
+    }
+    if (input.MaxRecords !== undefined && (!Number.isInteger(input.MaxRecords) || input.MaxRecords < 1 || input.MaxRecords > 100)) {
+      this.constraintViolation('maxRecords', 'MaxRecords', String(input.MaxRecords), input.MaxRecords < 1 ? 'Member must have value greater than or equal to 1' : 'Member must have value less than or equal to 100');
+    }
     if (input.AlarmNames?.length && input.AlarmNamePrefix !== undefined) {
       this.errors.fail('InvalidParameterCombinationException', 'AlarmNames and AlarmNamePrefix cannot be specified together.');
     }
-    if ((input.AlarmNames?.length ?? 0) > 100) this.errors.invalid('AlarmNames can have at most 100 items.');
     this.checkState(input.StateValue, 'StateValue', true);
     const wantMetric = !input.AlarmTypes?.length || input.AlarmTypes.includes('MetricAlarm');
     const alarms = [...this.alarms.values()]
@@ -835,6 +843,18 @@ export class CloudWatchSimulator extends SimulatedService {
     const alignedStart = Math.floor(startMs / roundMs) * roundMs;
     const periodMs = period * 1000;
     return { startMs: alignedStart, endMs, periodMs, count: Math.ceil((endMs - alignedStart) / periodMs) };
+  }
+
+  /**
+   * A request that breaks a constraint of the API model (a member's length or range), answered as AWS
+   * answers it before the operation runs: `ValidationError`, "1 validation error detected: Value
+   * '<value>' at '<member>' failed to satisfy constraint: <constraint>", followed by the SDK's name of
+   * the field (`(MaxRecords)`), so the message also names what the caller set.
+   * @param member the member's wire name, lower camel case (e.g. `maxRecords`)
+   * @param field the SDK input field (e.g. `MaxRecords`)
+   */
+  private constraintViolation(member: string, field: string, value: string, constraint: string): never {
+    return this.errors.fail('ValidationError', `1 validation error detected: Value '${value}' at '${member}' failed to satisfy constraint: ${constraint} (${field})`);
   }
 
   /** GetMetricData's validation error (code `ValidationError`, as the service returns for bad queries). */
