@@ -77,11 +77,11 @@ contract('DynamoDB ledger (lib/aws/ledger.ts)', (ctx) => {
     await ledger().setPending(a, 'bake', 'token-1', 'Bake 10%?', later(10), 300);
     let [record] = await ledger().history('svc-record', a.environment);
     assert.equal(record?.pendingTaskToken, 'token-1');
-    assert.equal(record?.pendingUntil, later(310).toISOString());
+    assert.equal((record as Record<string, unknown> | undefined)?.pendingUntil, later(310).toISOString(), 'the record keeps the wait\'s bound');
     assert.equal((await ledger().getLock('svc-record', a.environment))?.pendingKind, 'bake');
     await ledger().setPending(a, 'approval', 'token-2', 'Promote?', later(20)); // no timeout: pendingUntil removed
     [record] = await ledger().history('svc-record', a.environment);
-    assert.equal(record?.pendingUntil, undefined);
+    assert.equal((record as Record<string, unknown> | undefined)?.pendingUntil, undefined);
     await ledger().finish(a, { status: 'failed', error: 'Cutover.AlarmFiring', message: 'rolled back', liveSlot: 'blue', deploymentId: a.deploymentId }, undefined, later(30));
     [record] = await ledger().history('svc-record', a.environment);
     assert.equal(record?.status, 'failed');

@@ -14,7 +14,7 @@ contract('CloudWatch Logs (lib/aws/logs.ts)', (ctx) => {
   const source = (taskId: string) => ({
     taskArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:task/${ctx.fx.cluster}/${taskId}`,
     containerName: ctx.fx.container,
-    logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': ctx.fx.logGroup, 'awslogs-region': REGION, 'awslogs-stream-prefix': ctx.fx.logPrefix } },
+    logConfiguration: { logDriver: 'awslogs' as const, options: { 'awslogs-group': ctx.fx.logGroup, 'awslogs-region': REGION, 'awslogs-stream-prefix': ctx.fx.logPrefix } },
   });
 
   it('GetLogEvents: the tail of a task container\'s awslogs stream, oldest first', async () => {

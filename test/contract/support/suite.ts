@@ -1,7 +1,8 @@
 /**
  * `contract(title, body)`: the same tests once per backend (moto, then the twin), each in its own
  * `describe` with a fresh backend and {@link Fixture}. Without `moto_server` on PATH the moto half is
- * skipped with the reason (the twin half still runs); `.ci/run` refuses to run without it.
+ * skipped with the reason (the twin half still runs), unless {@link REQUIRE_MOTO_ENV} is `1`; `.ci/run`
+ * refuses to run without it.
  */
 import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,12 +25,20 @@ export interface ContractContext {
 let warned = false;
 
 /**
+ * Set to `1` (as `.ci/run` does) to fail instead of skipping the moto half when `moto_server` is missing.
+ */
+export const REQUIRE_MOTO_ENV = 'CUTOVER_CONTRACT_REQUIRE_MOTO';
+
+/**
  * Define `body`'s tests for each backend.
  * @param title e.g. `ECS (lib/aws/ecs.ts)`
  */
 export function contract(title: string, body: (ctx: ContractContext) => void): void {
   for (const kind of ['moto', 'twin'] as const) {
     const unavailable = kind === 'moto' ? motoUnavailableReason() : undefined;
+    if (unavailable && process.env[REQUIRE_MOTO_ENV] === '1') {
+      throw new Error(`${REQUIRE_MOTO_ENV}=1 and ${unavailable}`);
+    }
     if (unavailable && !warned) {
       warned = true;
       process.stderr.write(`contract tests: skipping the moto backend: ${unavailable}\n`);
