@@ -124,8 +124,19 @@ export class DeployStateMachine extends Construct {
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
       tracingEnabled: true,
     });
-    // Unqualified ARNs only: the definition invokes $LATEST (grantInvoke would also allow `<arn>:*`).
-    for (const fn of Object.values<lambda.IFunction>(props.functions)) fn.grantInvokeLatestVersion(this.stateMachine);
+    // Only the functions this definition calls, and unqualified ARNs only: the definition invokes
+    // $LATEST (grantInvoke would also allow `<arn>:*`).
+    const called = placeholdersIn(definition);
+    for (const spec of FUNCTIONS) {
+      const fn = props.functions[spec.name as keyof StateMachineFunctions] as lambda.IFunction | undefined;
+      if (fn && 'placeholder' in spec && called.includes(spec.placeholder)) fn.grantInvokeLatestVersion(this.stateMachine);
+    }
+    // cfn-lint validates the definition without applying DefinitionSubstitutions, so every
+    // `arn:${Partition}:states:::…` Task resource (and OutputPath on a Succeed state, which ASL allows)
+    // is an E3601 false positive there; the definition itself is checked by test/state-machines.
+    (this.stateMachine.node.defaultChild as sfn.CfnStateMachine).addMetadata('cfn-lint', {
+      config: { ignore_checks: ['E3601'], ignore_reason: 'E3601: cfn-lint does not apply DefinitionSubstitutions (${Partition}, function ARNs); ASL allows OutputPath on Succeed states' },
+    });
     const used = Object.entries(startable).filter(([placeholder]) => placeholdersIn(definition).includes(placeholder));
     if (used.length > 0) this.allowStarting(used.map(([, arn]) => arn), definition.includes(':states:::states:startExecution.sync'));
 

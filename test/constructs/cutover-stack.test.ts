@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { FUNCTIONS, ROOT_DIR, TABLE_KEYS } from '../../lib/catalog';
+import { FUNCTIONS, ROOT_DIR, STATE_MACHINES, TABLE_KEYS, placeholdersIn, stateMachineFile } from '../../lib/catalog';
 import { loadConfigFile } from '../../lib/config';
 import { CutoverStack } from '../../lib/constructs';
 
@@ -272,6 +272,22 @@ describe('CutoverStack: rollback, rollback window and notifications', () => {
     assert.ok(allows(rollback, 'states:StopExecution', 'execution:cutover-deploy:*'));
     assert.ok(allows(rollback, 'events:PutRule', 'rule/StepFunctionsGetEventsForStepFunctionsExecutionRule'));
     assert.ok(!roleStatements('cutover-rollback-window').some((s) => [s.Action].flat().includes('states:StartExecution')), 'the window starts nothing');
+  });
+
+  it('lets each state machine invoke only the functions its own definition calls', () => {
+    const fns = template.findResources('AWS::Lambda::Function');
+    const logicalIdOf = (description: string) => Object.entries(fns).find(([, f]: any) => f.Properties.Description === description)![0];
+    for (const sm of STATE_MACHINES) {
+      const used = placeholdersIn(readFileSync(stateMachineFile(sm.file), 'utf8'));
+      const expected = FUNCTIONS.filter((f) => 'placeholder' in f && used.includes(f.placeholder)).map((f) => logicalIdOf(f.description));
+      const invoked = new Set(
+        roleStatements(`cutover-${sm.name}`)
+          .filter((s) => [s.Action].flat().includes('lambda:InvokeFunction'))
+          .flatMap((s) => [s.Resource].flat())
+          .map((r) => JSON.stringify(r).match(/"Fn::GetAtt":\["([^"]+)","Arn"\]/)![1]),
+      );
+      assert.deepEqual([...invoked].sort(), expected.sort(), `${sm.name} invokes exactly the functions of ${sm.file}`);
+    }
   });
 
   it('substitutes the state machine ARNs the definitions start', () => {
