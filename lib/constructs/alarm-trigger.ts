@@ -20,7 +20,7 @@ import type { Config } from '../config/schema';
 import { alarmEventPattern } from '../domain/alarm-events';
 import { CutoverFunction } from './cutover-function';
 import { eventTargetDeadLetterQueue } from './dead-letter-queue';
-import { taskTokenStatements } from './permissions';
+import { ledgerTableStatements, taskTokenStatements } from './permissions';
 
 export interface AlarmTriggerProps {
   /** The validated cutover config; at least one environment must list `alarms`. */
@@ -73,7 +73,7 @@ export class AlarmTrigger extends Construct {
         ...(props.topic ? { NOTIFICATION_TOPIC_ARN: props.topic.topicArn } : {}),
       },
     });
-    props.table.grantReadWriteData(this.function.role);
+    for (const st of ledgerTableStatements(props.table.tableArn)) this.function.addToRolePolicy(st.statement);
     this.function.addToRolePolicy(new iam.PolicyStatement({ sid: 'StartRollback', actions: ['states:StartExecution'], resources: [props.rollbackStateMachineArn] }));
     props.topic?.grantPublish(this.function.role);
     for (const s of taskTokenStatements(['states:SendTaskFailure'])) this.function.addToRolePolicy(s.statement, s.wildcardReason);

@@ -12,7 +12,7 @@ import { CONFIG_ENV_VAR } from '../config/load';
 import type { Config } from '../config/schema';
 import { CutoverFunction } from './cutover-function';
 import type { StateMachineFunctionName, StateMachineFunctions } from './deploy-state-machine';
-import { alarmCheckStatements, databaseStatements, ecsReleaseStatements, taskTokenStatements, trafficStatements, type ScopedStatement } from './permissions';
+import { alarmCheckStatements, databaseStatements, ecsReleaseStatements, ledgerTableStatements, taskTokenStatements, trafficStatements, type ScopedStatement } from './permissions';
 
 const IAM_ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 
@@ -70,7 +70,7 @@ export class DeployFunctions extends Construct {
       for (const s of statements[spec.name] ?? []) fn.addToRolePolicy(s.statement, s.wildcardReason);
       functions[spec.name] = fn;
     }
-    props.table.grantReadWriteData(functions.ledger!.role);
+    for (const st of ledgerTableStatements(props.table.tableArn)) functions.ledger!.addToRolePolicy(st.statement);
     this.functions = functions as Record<StateMachineFunctionName, CutoverFunction>;
   }
 

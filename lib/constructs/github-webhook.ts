@@ -7,6 +7,7 @@ import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -110,7 +111,8 @@ export class GitHubWebhook extends Construct {
         WEBHOOK_SECRET_ARN: this.secret.secretArn,
       },
     });
-    this.secret.grantRead(this.function.role);
+    // GetSecretValue only (grantRead would add DescribeSecret, which nothing calls).
+    this.function.addToRolePolicy(new iam.PolicyStatement({ sid: 'WebhookSecret', actions: ['secretsmanager:GetSecretValue'], resources: [this.secret.secretArn] }));
     props.stateMachine.grantStartExecution(this.function.role);
     const describe = props.stateMachine.grantExecution(this.function.role, 'states:DescribeExecution');
     acknowledgeWildcardResources(

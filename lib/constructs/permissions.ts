@@ -250,7 +250,6 @@ export function trafficStatements(_scope: IConstruct, config: Config): ScopedSta
         'elasticloadbalancing:DescribeListeners',
         'elasticloadbalancing:DescribeRules',
         'elasticloadbalancing:DescribeTargetHealth',
-        'elasticloadbalancing:DescribeTargetGroups',
       ],
       resources: ['*'],
     }),
@@ -260,22 +259,31 @@ export function trafficStatements(_scope: IConstruct, config: Config): ScopedSta
 }
 
 /**
- * `alarm-check`: read the state of the configured alarms. `cloudwatch:DescribeAlarms` supports the
- * `alarm` resource type for metric alarms (composite alarms would need `*`; cutover reads metric alarms by name).
+ * `alarm-check` (and the ledger, which checks the alarms as a bake starts): read the state of the
+ * configured alarms. `lib/aws/cloudwatch.ts` asks DescribeAlarms for metric *and* composite alarms, and
+ * CloudWatch returns composite alarms only to a caller whose `cloudwatch:DescribeAlarms` is scoped to
+ * `*` (CloudWatch API reference, DescribeAlarms): with alarm ARNs a composite alarm would read as
+ * missing and every deployment would roll back.
  * @returns no statements when no alarms are configured
  */
-export function alarmCheckStatements(scope: IConstruct, config: Config): ScopedStatement[] {
-  const names = unique(environments(config).flatMap((e) => e.alarms)).sort();
+export function alarmCheckStatements(_scope: IConstruct, config: Config): ScopedStatement[] {
+  const names = unique(environments(config).flatMap((e) => e.alarms));
   if (names.length === 0) return [];
   return [
     {
-      statement: new iam.PolicyStatement({
-        sid: 'Alarms',
-        actions: ['cloudwatch:DescribeAlarms'],
-        resources: names.map((n) => arn(scope, 'cloudwatch', 'alarm', n, ArnFormat.COLON_RESOURCE_NAME)),
-      }),
+      statement: new iam.PolicyStatement({ sid: 'Alarms', actions: ['cloudwatch:DescribeAlarms'], resources: ['*'] }),
+      wildcardReason:
+        'CloudWatch returns composite alarms to DescribeAlarms only when cloudwatch:DescribeAlarms is scoped to * (API reference, DescribeAlarms); cutover reads the configured metric and composite alarms by name. Read-only.',
     },
   ];
+}
+
+/** The DynamoDB actions the ledger adapter (`lib/aws/ledger.ts`) sends: no Scan, no Batch*, no streams. */
+export const LEDGER_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'] as const;
+
+/** Read and write the ledger's items with exactly {@link LEDGER_TABLE_ACTIONS} (no index is used). */
+export function ledgerTableStatements(tableArn: string): ScopedStatement[] {
+  return [{ statement: new iam.PolicyStatement({ sid: 'Ledger', actions: [...LEDGER_TABLE_ACTIONS], resources: [tableArn] }) }];
 }
 
 /** Why SendTaskSuccess / SendTaskFailure need `*`. */

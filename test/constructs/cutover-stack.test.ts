@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
@@ -172,8 +172,50 @@ describe('CutoverStack (sample config)', () => {
     const env = config.services['hello-world']!.environments.production!;
     assert.deepEqual(sorted(modify.Resource), sorted([(env.test as { listenerArn: string }).listenerArn, (env.production as { listenerArn: string }).listenerArn]));
     assert.ok(!statementsOf('traffic').some((s) => actionsOf(s).includes('elasticloadbalancing:ModifyRule')));
-    const alarms = statementsOf('alarm-check').find((s) => actionsOf(s).includes('cloudwatch:DescribeAlarms'))!;
-    assert.deepEqual(sorted(alarms.Resource), sorted(env.alarms.map((n) => arnJoin(`cloudwatch:alarm:${n}`))));
+    // DescribeAlarms returns composite alarms only to a caller allowed it on `*` (CloudWatch API
+    // reference, DescribeAlarms); cutover asks for both types, so a narrower scope would fail every bake.
+    for (const fn of ['alarm-check', 'ledger']) {
+      const alarms = statementsOf(fn).find((s) => actionsOf(s).includes('cloudwatch:DescribeAlarms'))!;
+      assert.deepEqual([alarms.Resource].flat(), ['*'], `${fn}: cloudwatch:DescribeAlarms on *`);
+    }
+  });
+
+  it('gives the ledger and alarm functions only the DynamoDB actions the ledger adapter sends, on the table', () => {
+    const table = Object.keys(template.findResources('AWS::DynamoDB::Table'))[0]!;
+    for (const fn of ['ledger', 'alarm']) {
+      const dynamo = statementsOf(fn).filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+      assert.deepEqual(dynamo.flatMap(actionsOf).sort(), ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], fn);
+      for (const s of dynamo) assert.deepEqual([s.Resource].flat(), [{ 'Fn::GetAtt': [table, 'Arn'] }], `${fn}: the table only`);
+    }
+  });
+
+  it('grants no action that no code path sends (each maps to an SDK command cutover uses)', () => {
+    const sources = [...readdirSync(join(ROOT_DIR, 'lib/aws')).map((f) => join(ROOT_DIR, 'lib/aws', f)), ...FUNCTIONS.map((f) => join(ROOT_DIR, 'lambdas', f.name, 'handler.ts'))]
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('inspect.ts'))
+      .map((f) => readFileSync(f, 'utf8'))
+      .join('\n');
+    /** Actions no SDK command of ours names directly, and why they are needed. */
+    const implicit: Record<string, string> = {
+      'xray:PutTraceSegments': 'active tracing (added by Lambda)',
+      'xray:PutTelemetryRecords': 'active tracing (added by Lambda)',
+      'logs:CreateLogStream': 'the function writes its own logs',
+      'logs:PutLogEvents': 'the function writes its own logs',
+      'iam:PassRole': 'RegisterTaskDefinition / RestoreDB* pass the original roles',
+      'ecs:TagResource': 'tags on RunTask / RegisterTaskDefinition',
+      'rds:AddTagsToResource': 'tags on CreateDBSnapshot / RestoreDB*',
+      'secretsmanager:GetSecretValue': 'Powertools getSecret (GetSecretValue) reads the webhook secret',
+      'kms:CreateGrant': 'RDS restores a CMK-encrypted snapshot on the caller’s behalf',
+      'kms:DescribeKey': 'RDS restores a CMK-encrypted snapshot on the caller’s behalf',
+    };
+    for (const spec of FUNCTIONS) {
+      for (const action of statementsOf(spec.name).flatMap(actionsOf)) {
+        if (action in implicit) continue;
+        const op = action.split(':')[1]!;
+        // The DynamoDB document client names its commands without "Item" (PutCommand for PutItem).
+        const names = action.startsWith('dynamodb:') ? [op, op.replace(/Item$/, '')] : [op];
+        assert.ok(names.some((n) => new RegExp(`\\b${n}Command\\b`).test(sources)), `${spec.name}: ${action} is granted but no code sends ${op}Command`);
+      }
+    }
   });
 
   it('lets ledger read/write the table and github-webhook start and describe deploy executions and read the secret', () => {
