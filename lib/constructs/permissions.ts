@@ -21,13 +21,16 @@ export interface ScopedStatement {
 export const SNAPSHOT_PREFIX = 'cutover-';
 
 /**
- * Prefix shared by the identifiers the restore swap gives a database (`restoreNames` in
- * lib/domain/restore.ts: `<base>-restored-<h>`, `<base>-pre-<h>`); `<base>` is the identifier, shortened
- * when it is long.
+ * IAM resource-name patterns of exactly the identifiers the restore swap gives a database
+ * (`restoreNames` in lib/domain/restore.ts: `<base>-restored-<6 hex>`, `<base>-pre-<6 hex>`, where
+ * `<base>` is the identifier, shortened when it is long). `?` matches one character in an IAM ARN, so
+ * other databases that share the prefix (`<id>-replica`, `<id>-pre-prod`) are out of reach.
+ * @returns `{ restored, aside }` patterns (without the ARN prefix)
  */
-export function restoreNamePrefix(identifier: string): string {
-  const { aside } = restoreNames(identifier, 'iam');
-  return aside.slice(0, aside.lastIndexOf('-pre-'));
+export function restoreNamePatterns(identifier: string): { restored: string; aside: string } {
+  const { restored, aside } = restoreNames(identifier, 'iam');
+  const hashed = (name: string) => name.replace(/[0-9a-f]{6}$/, '??????');
+  return { restored: hashed(restored), aside: hashed(aside) };
 }
 
 function environments(config: Config): EnvironmentConfig[] {
@@ -158,13 +161,13 @@ export function databaseStatements(scope: IConstruct, config: Config): ScopedSta
             'rds:AddTagsToResource',
           ],
           resources: [
-            ...instances.flatMap((id) => [rds('db', id), rds('db', `${restoreNamePrefix(id)}-*`)]),
+            ...instances.flatMap((id) => [rds('db', id), rds('db', restoreNamePatterns(id).restored), rds('db', restoreNamePatterns(id).aside)]),
             rds('snapshot', `${SNAPSHOT_PREFIX}*`),
           ],
         }),
         wildcardReason:
-          `Snapshots are named ${SNAPSHOT_PREFIX}<...> per deployment and the old instance is renamed aside to <id>-<...> (kept, never deleted); ` +
-          'the resources are the configured instance identifiers, their <id>-* renames, and cutover snapshots only.',
+          `Snapshots are named ${SNAPSHOT_PREFIX}<...> per deployment; the old instance is renamed aside to <id>-pre-<6 hex> (kept, never deleted) and the restore is <id>-restored-<6 hex>; ` +
+          'the resources are the configured instance identifiers, exactly those two names (? wildcards), and cutover snapshots only.',
       },
       {
         statement: new iam.PolicyStatement({
@@ -192,13 +195,17 @@ export function databaseStatements(scope: IConstruct, config: Config): ScopedSta
             'rds:AddTagsToResource',
           ],
           resources: [
-            ...clusters.flatMap((id) => [rds('cluster', id), rds('cluster', `${restoreNamePrefix(id)}-*`), rds('db', `${restoreNamePrefix(id)}-*`)]),
+            ...clusters.flatMap((id) => {
+              const names = restoreNamePatterns(id);
+              // The restored cluster's writer instance is `<restored cluster>-1` (lib/aws/rds.ts).
+              return [rds('cluster', id), rds('cluster', names.restored), rds('cluster', names.aside), rds('db', `${names.restored}-1`)];
+            }),
             rds('cluster-snapshot', `${SNAPSHOT_PREFIX}*`),
           ],
         }),
         wildcardReason:
-          `Cluster snapshots are named ${SNAPSHOT_PREFIX}<...> per deployment; the old cluster is renamed aside to <id>-<...> and the restored cluster's instances are named <id>-<...>; ` +
-          'the resources are the configured cluster identifiers, their <id>-* names, and cutover cluster snapshots only.',
+          `Cluster snapshots are named ${SNAPSHOT_PREFIX}<...> per deployment; the old cluster is renamed aside to <id>-pre-<6 hex>, the restore is <id>-restored-<6 hex> with the writer instance <id>-restored-<6 hex>-1; ` +
+          'the resources are the configured cluster identifiers, exactly those names (? wildcards), and cutover cluster snapshots only.',
       },
       {
         statement: new iam.PolicyStatement({

@@ -133,12 +133,13 @@ describe('CodeCommit trigger', () => {
     const cluster = statements.find((s: any) => [s.Action].flat().includes('rds:RestoreDBClusterFromSnapshot') && [s.Action].flat().includes('rds:CreateDBClusterSnapshot'));
     assert.deepEqual(sorted(cluster.Resource), sorted([
       accountArn('rds', 'cluster:orders-production'),
-      accountArn('rds', 'cluster:orders-production-*'),
-      accountArn('rds', 'db:orders-production-*'),
+      accountArn('rds', 'cluster:orders-production-restored-??????'),
+      accountArn('rds', 'cluster:orders-production-pre-??????'),
+      accountArn('rds', 'db:orders-production-restored-??????-1'),
       accountArn('rds', 'cluster-snapshot:cutover-*'),
     ]));
     const instance = statements.find((s: any) => [s.Action].flat().includes('rds:RestoreDBInstanceFromDBSnapshot') && [s.Action].flat().includes('rds:CreateDBSnapshot'));
-    assert.deepEqual(sorted(instance.Resource), sorted([accountArn('rds', 'db:orders-staging'), accountArn('rds', 'db:orders-staging-*'), accountArn('rds', 'snapshot:cutover-*')]));
+    assert.deepEqual(sorted(instance.Resource), sorted([accountArn('rds', 'db:orders-staging'), accountArn('rds', 'db:orders-staging-restored-??????'), accountArn('rds', 'db:orders-staging-pre-??????'), accountArn('rds', 'snapshot:cutover-*')]));
     const env = config.services.orders!.environments;
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {

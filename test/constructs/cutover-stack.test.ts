@@ -161,7 +161,10 @@ describe('CutoverStack (sample config)', () => {
     const main = statements.find((s) => actionsOf(s).includes('rds:CreateDBSnapshot'))!;
     assert.deepEqual(sorted(main.Resource), sorted([
       arnJoin('rds:db:hello-world-production'),
-      arnJoin('rds:db:hello-world-production-*'),
+      // Exactly the restore swap's names (restoreNames: -restored-<6 hex>, -pre-<6 hex>), so that an
+      // instance such as hello-world-production-replica is out of reach.
+      arnJoin('rds:db:hello-world-production-restored-??????'),
+      arnJoin('rds:db:hello-world-production-pre-??????'),
       arnJoin('rds:snapshot:cutover-*'),
     ]));
     assert.ok(!statements.some((s) => actionsOf(s).some((a) => a.includes('Cluster'))), 'no cluster actions without a configured cluster');
