@@ -1,7 +1,10 @@
 /**
  * CDK app entry (cdk.json "app"). Context:
  *  - `cutover:config`    path of the cutover config (JSON), relative to the current directory
- *  - `cutover:stackName` stack name (default `Cutover`)
+ *  - `cutover:stackName` stack name (default `Cutover`); the state machines and the webhook secret are
+ *                        named after it (`<stack>-deploy`, `<stack>/github-webhook-secret`)
+ *  - `cutover:taskRoleArns` the ECS task and execution role ARNs the functions may pass to ECS (a JSON
+ *                        array in cdk.json, or ARNs separated by commas with `-c`)
  * An invalid config ends synth with the path of each bad field and the fix, without a stack trace.
  */
 import { App, Validations } from 'aws-cdk-lib';
@@ -20,18 +23,32 @@ if (typeof stackName !== 'string' || !/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stack
   fail(`Context "cutover:stackName": ${JSON.stringify(stackName)} is not a valid stack name; use letters, digits and "-", starting with a letter.`);
 }
 
+const taskRoleArns = taskRoles(app.node.tryGetContext('cutover:taskRoleArns'));
+
 try {
   const config = loadConfigFile(configPath);
   new CutoverStack(app, stackName, {
     config,
+    taskRoleArns,
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
 } catch (err) {
-  if (err instanceof ConfigError) fail(err.message);
+  // A config or prop error is the user's to fix: its message, not a stack trace.
+  if (err instanceof ConfigError || (err instanceof Error && /^[A-Za-z]+Props\.[A-Za-z]/.test(err.message))) fail(err.message);
   throw err;
 }
 
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
+
+/** `cutover:taskRoleArns`: a JSON array (cdk.json) or a comma-separated string (`-c`). */
+function taskRoles(value: unknown): string[] {
+  if (value === undefined) return [];
+  const list = typeof value === 'string' ? value.split(',') : value;
+  if (!Array.isArray(list) || !list.every((v) => typeof v === 'string')) {
+    fail(`Context "cutover:taskRoleArns": ${JSON.stringify(value)} is not a list of role ARNs; use a JSON array in cdk.json or -c cutover:taskRoleArns=arn1,arn2.`);
+  }
+  return list.map((v) => v.trim()).filter(Boolean);
+}
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);

@@ -37,27 +37,29 @@ export interface CutoverStackProps extends StackProps {
   readonly logRetention?: logs.RetentionDays;
   /**
    * Name of the Secrets Manager secret holding the GitHub webhook secret.
-   * @default 'cutover/github-webhook-secret'
+   * @default `<stack name>/github-webhook-secret`
    */
   readonly webhookSecretName?: string;
   /**
-   * ARNs of the ECS task and execution roles the `ecs-release` function may pass to ECS.
-   * @default - any role, only to ecs-tasks.amazonaws.com
+   * ARNs of the ECS task and execution roles of the services' task definitions: a new task definition
+   * revision (and the migration task) keeps them, so `ecs-release` must pass them to ECS
+   * (`iam:PassRole`, only to ecs-tasks.amazonaws.com). Required: cutover never passes any role.
+   * In `bin/app.ts`, the context `cutover:taskRoleArns` (a JSON array, or ARNs separated by commas).
    */
-  readonly taskRoleArns?: readonly string[];
+  readonly taskRoleArns: readonly string[];
   /**
    * Name of the `deploy` state machine.
-   * @default 'cutover-deploy'
+   * @default `<stack name>-deploy`
    */
   readonly deployStateMachineName?: string;
   /**
    * Name of the `rollback` state machine.
-   * @default 'cutover-rollback'
+   * @default `<stack name>-rollback`
    */
   readonly rollbackStateMachineName?: string;
   /**
    * Name of the `rollback-window` state machine.
-   * @default 'cutover-rollback-window'
+   * @default `<stack name>-rollback-window`
    */
   readonly rollbackWindowStateMachineName?: string;
 }
@@ -87,6 +89,13 @@ export class CutoverStack extends Stack {
   constructor(scope: Construct, id: string, props: CutoverStackProps) {
     super(scope, id, props);
     this.config = parseConfig(props.config, 'CutoverStackProps.config');
+    if (!props.taskRoleArns || props.taskRoleArns.length === 0) {
+      throw new Error(
+        'CutoverStackProps.taskRoleArns: list the task and execution role ARNs of your services\' task definitions, which ecs-release passes on to each new revision ' +
+          '(context cutover:taskRoleArns, e.g. -c cutover:taskRoleArns=arn:aws:iam::111122223333:role/app-task,arn:aws:iam::111122223333:role/app-execution). ' +
+          'Find them with `aws ecs describe-task-definition --task-definition <family> --query "taskDefinition.[taskRoleArn,executionRoleArn]"`.',
+      );
+    }
 
     this.ledger = new LedgerTable(this, 'Ledger');
     this.functions = new DeployFunctions(this, 'Functions', {
@@ -97,9 +106,10 @@ export class CutoverStack extends Stack {
     });
     this.notifications = new NotificationTopic(this, 'Notifications');
     const names: Record<StateMachineName, string> = {
-      deploy: props.deployStateMachineName ?? stateMachineName('deploy'),
-      rollback: props.rollbackStateMachineName ?? stateMachineName('rollback'),
-      'rollback-window': props.rollbackWindowStateMachineName ?? stateMachineName('rollback-window'),
+      // From the stack name, so that two cutover stacks in one account and region never collide.
+      deploy: props.deployStateMachineName ?? `${this.stackName}-deploy`,
+      rollback: props.rollbackStateMachineName ?? `${this.stackName}-rollback`,
+      'rollback-window': props.rollbackWindowStateMachineName ?? `${this.stackName}-rollback-window`,
     };
     // ARNs from names, not resources: the state machines start each other and the functions start and
     // describe them, which as references would make cycles (state machine → function → role → state machine).
@@ -138,7 +148,7 @@ export class CutoverStack extends Stack {
     this.webhook = new GitHubWebhook(this, 'GitHubWebhook', {
       config: this.config,
       stateMachine: this.deploy.stateMachine,
-      secretName: props.webhookSecretName,
+      secretName: props.webhookSecretName ?? `${this.stackName}/github-webhook-secret`,
       logRetention: props.logRetention,
     });
     if (codeCommitRepositories(this.config).length > 0) {

@@ -22,10 +22,10 @@ export interface DeployFunctionsProps {
   /** The table of locks and deployment records (`ledger` gets read/write, as `TABLE_NAME`). */
   readonly table: dynamodb.ITable;
   /**
-   * ARNs of the ECS task and execution roles `ecs-release` may pass when it registers a revision or runs the migration task.
-   * @default - any role, only to ecs-tasks.amazonaws.com (iam:PassedToService)
+   * ARNs of the ECS task and execution roles `ecs-release` may pass when it registers a revision or
+   * runs the migration task (only to ecs-tasks.amazonaws.com: iam:PassedToService). Required, non-empty.
    */
-  readonly taskRoleArns?: readonly string[];
+  readonly taskRoleArns: readonly string[];
   /**
    * How long the functions' log groups keep their logs.
    * @default logs.RetentionDays.ONE_MONTH
@@ -40,7 +40,7 @@ export class DeployFunctions extends Construct {
 
   constructor(scope: Construct, id: string, props: DeployFunctionsProps) {
     super(scope, id);
-    for (const [i, roleArn] of (props.taskRoleArns ?? []).entries()) {
+    for (const [i, roleArn] of props.taskRoleArns.entries()) {
       if (!Token.isUnresolved(roleArn) && !IAM_ROLE_ARN.test(roleArn)) {
         throw new Error(`DeployFunctionsProps.taskRoleArns[${i}]: "${roleArn}" is not an IAM role ARN; use arn:aws:iam::<account>:role/<name>.`);
       }

@@ -50,9 +50,11 @@ function arn(scope: IConstruct, service: string, resource: string, resourceName:
  * run/stop the migration task in the configured clusters, pass task and execution roles to ECS tasks,
  * and read the migration task's log stream (`logs:GetLogEvents` on awslogs streams
  * `<prefix>/<configured container name>/<task id>`, in any log group of the stack's account and region).
- * @param taskRoleArns roles the function may pass to ECS tasks; `undefined` allows any role, but only to `ecs-tasks.amazonaws.com`
+ * @param taskRoleArns the task and execution roles the function may pass to ECS tasks (only to `ecs-tasks.amazonaws.com`)
+ * @throws Error when `taskRoleArns` is empty: cutover never passes an unnamed role
  */
-export function ecsReleaseStatements(scope: IConstruct, config: Config, taskRoleArns?: readonly string[]): ScopedStatement[] {
+export function ecsReleaseStatements(scope: IConstruct, config: Config, taskRoleArns: readonly string[]): ScopedStatement[] {
+  if (taskRoleArns.length === 0) throw new Error('ecsReleaseStatements: taskRoleArns is empty; name the task and execution roles the services use (CutoverStackProps.taskRoleArns).');
   const envs = environments(config);
   const clusters = unique(envs.map((e) => e.cluster)).sort();
   const clusterArns = clusters.map((c) => arn(scope, 'ecs', 'cluster', c, ArnFormat.SLASH_RESOURCE_NAME));
@@ -124,11 +126,9 @@ export function ecsReleaseStatements(scope: IConstruct, config: Config, taskRole
       statement: new iam.PolicyStatement({
         sid: 'PassTaskRoles',
         actions: ['iam:PassRole'],
-        resources: taskRoleArns && taskRoleArns.length > 0 ? [...taskRoleArns] : ['*'],
+        resources: [...taskRoleArns],
         conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
       }),
-      wildcardReason:
-        'A new task definition revision keeps the task and execution roles of the service\'s current one, which are not in the config (set CutoverStackProps.taskRoleArns to list them); roles can only be passed to ecs-tasks.amazonaws.com (condition iam:PassedToService).',
     },
   ];
 }

@@ -16,6 +16,7 @@ import { AwsSolutionsChecks, ServerlessChecks, type NagPack } from 'cdk-nag';
 import { ROOT_DIR } from '../../lib/catalog';
 import { loadConfigFile } from '../../lib/config';
 import { CutoverStack } from '../../lib/constructs';
+import { TASK_ROLES } from '../helpers/stacks';
 
 const cdkContext = JSON.parse(readFileSync(join(ROOT_DIR, 'cdk.json'), 'utf8')).context;
 const packs = (): NagPack[] => [new AwsSolutionsChecks(), new ServerlessChecks()];
@@ -23,7 +24,7 @@ const packs = (): NagPack[] => [new AwsSolutionsChecks(), new ServerlessChecks()
 /** Prepare an app like bin/app.ts does (packs registered), without bundling. */
 function nagApp(configFile: string): { app: App; stack: CutoverStack } {
   const app = new App({ context: { ...cdkContext, 'aws:cdk:bundling-stacks': [] } });
-  const stack = new CutoverStack(app, 'Cutover', { config: loadConfigFile(join(ROOT_DIR, configFile)) });
+  const stack = new CutoverStack(app, 'Cutover', { config: loadConfigFile(join(ROOT_DIR, configFile)), taskRoleArns: TASK_ROLES });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
   return { app, stack };
 }

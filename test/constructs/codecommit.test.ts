@@ -14,13 +14,14 @@ import { loadConfigFile } from '../../lib/config';
 import { CodeCommitTrigger, CutoverStack } from '../../lib/constructs';
 import { CodeCommitDeployInputSchema } from '../../lib/domain/deploy-input';
 import { codeCommitDeployInput, codeCommitEventPattern } from '../../lib/domain/event-rules';
+import { TASK_ROLES } from '../helpers/stacks';
 
 // Prepare
 const cdkContext = JSON.parse(readFileSync(join(ROOT_DIR, 'cdk.json'), 'utf8')).context;
 const FIXTURE = join(ROOT_DIR, 'test/constructs/fixtures/codecommit-aurora.json');
 const config = loadConfigFile(FIXTURE);
 const app = new App({ context: { ...cdkContext, 'aws:cdk:bundling-stacks': [] } });
-const stack = new CutoverStack(app, 'Cutover', { config });
+const stack = new CutoverStack(app, 'Cutover', { config, taskRoleArns: TASK_ROLES });
 const template = Template.fromStack(stack);
 
 const accountArn = (service: string, resource: string) => ({
@@ -166,7 +167,7 @@ describe('CodeCommit trigger', () => {
   it('fails when CodeCommitTrigger gets a config without CodeCommit repositories', () => {
     const sample = loadConfigFile(join(ROOT_DIR, 'lib/config/samples/hello-world.json'));
     const scratch = new Stack(new App(), 'Scratch');
-    const machine = sfn.StateMachine.fromStateMachineName(scratch, 'Sm', 'cutover-deploy');
+    const machine = sfn.StateMachine.fromStateMachineName(scratch, 'Sm', 'Cutover-deploy');
     assert.throws(
       () => new CodeCommitTrigger(scratch, 'Trigger', { config: sample, stateMachine: machine }),
       /CodeCommitTriggerProps\.config: no service uses a CodeCommit repository; add `"repository": \{ "codecommit": "<name>" \}`/,

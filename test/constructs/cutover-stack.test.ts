@@ -11,12 +11,13 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { FUNCTIONS, ROOT_DIR, STATE_MACHINES, TABLE_KEYS, placeholdersIn, stateMachineFile } from '../../lib/catalog';
 import { loadConfigFile } from '../../lib/config';
 import { CutoverStack } from '../../lib/constructs';
+import { TASK_ROLES } from '../helpers/stacks';
 
 // Prepare
 const cdkContext = JSON.parse(readFileSync(join(ROOT_DIR, 'cdk.json'), 'utf8')).context;
 const config = loadConfigFile(join(ROOT_DIR, 'lib/config/samples/hello-world.json'));
 const app = new App({ context: { ...cdkContext, 'aws:cdk:bundling-stacks': [] } });
-const stack = new CutoverStack(app, 'Cutover', { config });
+const stack = new CutoverStack(app, 'Cutover', { config, taskRoleArns: TASK_ROLES });
 const template = Template.fromStack(stack);
 
 type Statement = { Action: string | string[]; Resource: unknown; Condition?: unknown };
@@ -101,7 +102,7 @@ describe('CutoverStack (sample config)', () => {
   it('has a STANDARD state machine logging ALL with execution data, traced', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineType: 'STANDARD',
-      StateMachineName: 'cutover-deploy',
+      StateMachineName: 'Cutover-deploy',
       TracingConfiguration: { Enabled: true },
       LoggingConfiguration: {
         Level: 'ALL',
@@ -255,7 +256,7 @@ describe('CutoverStack (sample config)', () => {
 
   it('creates the webhook secret with the default name and outputs it and the webhook URL', () => {
     template.hasResourceProperties('AWS::SecretsManager::Secret', {
-      Name: 'cutover/github-webhook-secret',
+      Name: 'Cutover/github-webhook-secret',
       GenerateSecretString: Match.objectLike({ PasswordLength: 64 }),
     });
     const outputs = template.findOutputs('*');
@@ -304,19 +305,19 @@ describe('CutoverStack: rollback, rollback window and notifications', () => {
     statements.some((s) => [s.Action].flat().includes(action) && JSON.stringify(s.Resource).includes(resourcePart));
 
   it('has the deploy, rollback and rollback-window state machines', () => {
-    assert.deepEqual(Object.values(machines).map((m: any) => m.Properties.StateMachineName).sort(), ['cutover-deploy', 'cutover-rollback', 'cutover-rollback-window']);
+    assert.deepEqual(Object.values(machines).map((m: any) => m.Properties.StateMachineName).sort(), ['Cutover-deploy', 'Cutover-rollback', 'Cutover-rollback-window']);
   });
 
   it('lets deploy start only the rollback window, and rollback start and follow (.sync:2) only deploy', () => {
-    const deploy = roleStatements('cutover-deploy');
-    assert.ok(allows(deploy, 'states:StartExecution', 'stateMachine:cutover-rollback-window'));
-    assert.ok(!allows(deploy, 'states:StartExecution', 'stateMachine:cutover-deploy"'));
-    const rollback = roleStatements('cutover-rollback');
-    assert.ok(allows(rollback, 'states:StartExecution', 'stateMachine:cutover-deploy'));
-    assert.ok(allows(rollback, 'states:DescribeExecution', 'execution:cutover-deploy:*'));
-    assert.ok(allows(rollback, 'states:StopExecution', 'execution:cutover-deploy:*'));
+    const deploy = roleStatements('Cutover-deploy');
+    assert.ok(allows(deploy, 'states:StartExecution', 'stateMachine:Cutover-rollback-window'));
+    assert.ok(!allows(deploy, 'states:StartExecution', 'stateMachine:Cutover-deploy"'));
+    const rollback = roleStatements('Cutover-rollback');
+    assert.ok(allows(rollback, 'states:StartExecution', 'stateMachine:Cutover-deploy'));
+    assert.ok(allows(rollback, 'states:DescribeExecution', 'execution:Cutover-deploy:*'));
+    assert.ok(allows(rollback, 'states:StopExecution', 'execution:Cutover-deploy:*'));
     assert.ok(allows(rollback, 'events:PutRule', 'rule/StepFunctionsGetEventsForStepFunctionsExecutionRule'));
-    assert.ok(!roleStatements('cutover-rollback-window').some((s) => [s.Action].flat().includes('states:StartExecution')), 'the window starts nothing');
+    assert.ok(!roleStatements('Cutover-rollback-window').some((s) => [s.Action].flat().includes('states:StartExecution')), 'the window starts nothing');
   });
 
   it('lets each state machine invoke only the functions its own definition calls', () => {
@@ -326,7 +327,7 @@ describe('CutoverStack: rollback, rollback window and notifications', () => {
       const used = placeholdersIn(readFileSync(stateMachineFile(sm.file), 'utf8'));
       const expected = FUNCTIONS.filter((f) => 'placeholder' in f && used.includes(f.placeholder)).map((f) => logicalIdOf(f.description));
       const invoked = new Set(
-        roleStatements(`cutover-${sm.name}`)
+        roleStatements(`Cutover-${sm.name}`)
           .filter((s) => [s.Action].flat().includes('lambda:InvokeFunction'))
           .flatMap((s) => [s.Resource].flat())
           .map((r) => JSON.stringify(r).match(/"Fn::GetAtt":\["([^"]+)","Arn"\]/)![1]),
@@ -336,16 +337,16 @@ describe('CutoverStack: rollback, rollback window and notifications', () => {
   });
 
   it('substitutes the state machine ARNs the definitions start', () => {
-    const subs = (byName('cutover-rollback')[1] as any).Properties.DefinitionSubstitutions;
-    assert.match(JSON.stringify(subs.DeployStateMachineArn), /stateMachine:cutover-deploy/);
-    assert.match(JSON.stringify((byName('cutover-deploy')[1] as any).Properties.DefinitionSubstitutions.RollbackWindowStateMachineArn), /stateMachine:cutover-rollback-window/);
+    const subs = (byName('Cutover-rollback')[1] as any).Properties.DefinitionSubstitutions;
+    assert.match(JSON.stringify(subs.DeployStateMachineArn), /stateMachine:Cutover-deploy/);
+    assert.match(JSON.stringify((byName('Cutover-deploy')[1] as any).Properties.DefinitionSubstitutions.RollbackWindowStateMachineArn), /stateMachine:Cutover-rollback-window/);
   });
 
   it('lets the alarm function start the rollback and publish, and the ledger publish and describe every cutover execution', () => {
-    assert.ok(allows(statementsOf('alarm'), 'states:StartExecution', 'stateMachine:cutover-rollback'));
+    assert.ok(allows(statementsOf('alarm'), 'states:StartExecution', 'stateMachine:Cutover-rollback'));
     assert.ok(allows(statementsOf('alarm'), 'sns:Publish', 'Notifications'));
     assert.ok(allows(statementsOf('ledger'), 'sns:Publish', 'Notifications'));
-    for (const name of ['cutover-deploy', 'cutover-rollback', 'cutover-rollback-window']) {
+    for (const name of ['Cutover-deploy', 'Cutover-rollback', 'Cutover-rollback-window']) {
       assert.ok(allows(statementsOf('ledger'), 'states:DescribeExecution', `execution:${name}:*`), name);
     }
   });

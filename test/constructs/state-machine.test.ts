@@ -13,11 +13,12 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { FUNCTIONS, ROOT_DIR, STATE_MACHINES, placeholdersIn, stateMachineFile } from '../../lib/catalog';
 import { loadConfigFile } from '../../lib/config';
 import { CutoverStack, DeployStateMachine, definitionSubstitutions, type StateMachineFunctions } from '../../lib/constructs';
+import { TASK_ROLES } from '../helpers/stacks';
 
 // Prepare
 const cdkContext = JSON.parse(readFileSync(join(ROOT_DIR, 'cdk.json'), 'utf8')).context;
 const app = new App({ context: { ...cdkContext, 'aws:cdk:bundling-stacks': [] } });
-const stack = new CutoverStack(app, 'Cutover', { config: loadConfigFile(join(ROOT_DIR, 'lib/config/samples/hello-world.json')) });
+const stack = new CutoverStack(app, 'Cutover', { config: loadConfigFile(join(ROOT_DIR, 'lib/config/samples/hello-world.json')), taskRoleArns: TASK_ROLES });
 const template = Template.fromStack(stack);
 const stateMachine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0] as any;
 

@@ -9,10 +9,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { ROOT_DIR } from '../../lib/catalog';
 import { ConfigError, loadConfigFile, type Config } from '../../lib/config';
 import { AlarmTrigger, CutoverFunction, CutoverStack, GitHubWebhook, LedgerTable } from '../../lib/constructs';
+import { TASK_ROLES } from '../helpers/stacks';
 
 const ROLLBACK_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:cutover-rollback';
 
@@ -27,7 +29,7 @@ describe('CutoverStack props', () => {
     const raw = sampleRaw();
     raw.services['hello-world'].environments.production.strategy.percent = 150;
     assert.throws(
-      () => new CutoverStack(new App(), 'Cutover', { config: raw as Config }),
+      () => new CutoverStack(new App(), 'Cutover', { config: raw as Config, taskRoleArns: TASK_ROLES }),
       (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         assert.match(err.message, /CutoverStackProps\.config/);
@@ -44,9 +46,36 @@ describe('CutoverStack props', () => {
     );
   });
 
+  it('fails when no task role ARNs are given, naming the prop, the context key and where to find them', () => {
+    assert.throws(
+      () => new CutoverStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Cutover', { config, taskRoleArns: [] }),
+      (err: unknown) => {
+        assert.match(String((err as Error).message), /CutoverStackProps\.taskRoleArns: .*cutover:taskRoleArns.*describe-task-definition/);
+        return true;
+      },
+    );
+  });
+
+  it('two stacks in one account share no physical name (state machines, secret), derived from the stack name', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stacks = ['CutoverA', 'CutoverB'].map((id) => new CutoverStack(app, id, { config, taskRoleArns: TASK_ROLES }));
+    const names = (id: string) => {
+      const t = Template.fromStack(stacks.find((st) => st.stackName === id)!);
+      const out: string[] = [];
+      for (const r of Object.values(t.toJSON().Resources) as Array<{ Properties?: Record<string, unknown> }>) {
+        for (const [k, v] of Object.entries(r.Properties ?? {})) if (/^(StateMachineName|Name|TopicName|TableName|FunctionName|RoleName|LogGroupName|QueueName)$/.test(k) && typeof v === 'string' && v !== 'Api') out.push(v);
+      }
+      return out;
+    };
+    const a = names('CutoverA');
+    const b = names('CutoverB');
+    assert.ok(a.includes('CutoverA-deploy') && a.includes('CutoverA/github-webhook-secret'), a.join(', '));
+    assert.deepEqual(a.filter((n) => b.includes(n)), []);
+  });
+
   it('fails when the webhook secret name is invalid', () => {
     assert.throws(
-      () => new CutoverStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Cutover', { config, webhookSecretName: 'has spaces' }),
+      () => new CutoverStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Cutover', { config, taskRoleArns: TASK_ROLES, webhookSecretName: 'has spaces' }),
       /GitHubWebhookProps\.secretName: "has spaces" is not a valid Secrets Manager name/,
     );
   });
@@ -139,7 +168,14 @@ describe('bin/app.ts', () => {
   });
 
   it('synthesizes the sample config with the cdk-nag packs', () => {
-    const result = synth({ 'cutover:config': SAMPLE, 'cutover:stackName': 'CutoverTest' });
+    const result = synth({ 'cutover:config': SAMPLE, 'cutover:stackName': 'CutoverTest', 'cutover:taskRoleArns': TASK_ROLES.join(',') });
     assert.equal(result.status, 0, result.stderr);
+  });
+
+  it('ends synth without cutover:taskRoleArns with the prop error, exit 1, no stack trace', () => {
+    const result = synth({ 'cutover:config': SAMPLE });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /^CutoverStackProps\.taskRoleArns: .*cutover:taskRoleArns/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
   });
 });
