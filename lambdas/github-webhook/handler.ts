@@ -11,7 +11,7 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { verify } from '@octokit/webhooks-methods';
-import { CONFIG_ENV_VAR, ConfigError, configFromEnv, type Config } from '../../lib/config';
+import { CONFIG_ENV_VAR, CONFIG_FILE_ENV_VAR, ConfigError, configFromEnv, type Config } from '../../lib/config';
 import { startExecutionByName } from '../../lib/aws/sfn';
 import { getWebhookSecret } from '../../lib/aws/webhook-secret';
 import { decidePush, executionArnFor, isPushPayload, isValidExecutionName } from '../../lib/domain/github-push';
@@ -40,7 +40,7 @@ const reportedProblems = new Set<string>();
 /** Settings from the environment, read once per cold start (again only if the variables change). */
 function loadSettings(): Settings {
   const env = process.env;
-  const key = JSON.stringify([env[CONFIG_ENV_VAR], env.STATE_MACHINE_ARN, env.WEBHOOK_SECRET_ARN]);
+  const key = JSON.stringify([env[CONFIG_FILE_ENV_VAR], env[CONFIG_ENV_VAR], env.STATE_MACHINE_ARN, env.WEBHOOK_SECRET_ARN]);
   if (settings?.key === key) return settings.value;
   const stateMachineArn = env.STATE_MACHINE_ARN;
   if (!stateMachineArn) throw new MisconfiguredError('STATE_MACHINE_ARN is not set: the function needs the deploy state machine ARN');

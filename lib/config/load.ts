@@ -3,6 +3,7 @@
  * service and environment it deploys.
  */
 import { readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { ConfigSchema, type Config, type EnvironmentConfig, type ServiceConfig } from './schema';
 
@@ -73,16 +74,49 @@ export function loadConfigFile(path: string): Config {
   return parseConfig(raw, path);
 }
 
-/** Name of the environment variable that carries the config (JSON) to the Lambda handlers. */
-export const CONFIG_ENV_VAR = 'CUTOVER_CONFIG';
+/**
+ * Name of the environment variable that names the config file of a deployed function: the CDK app
+ * writes the validated config into each function's bundle as {@link BUNDLED_CONFIG_FILE} (no size
+ * limit; Lambda caps a function's whole environment at 4 KB, which two services already exceeded).
+ * A relative path is resolved against `LAMBDA_TASK_ROOT` (the bundle's directory, `/var/task`).
+ */
+export const CONFIG_FILE_ENV_VAR = 'CUTOVER_CONFIG_FILE';
+
+/** File name of the config inside a function's bundle. */
+export const BUNDLED_CONFIG_FILE = 'cutover-config.json';
 
 /**
- * Read the config from `CUTOVER_CONFIG` (JSON). Used by handlers; the CDK app sets the variable.
- * @throws ConfigError if unset or invalid
+ * Name of the environment variable that carries the config as JSON, for the local twin and tests
+ * (in-process handlers have no bundle). Deployed functions use {@link CONFIG_FILE_ENV_VAR}.
+ */
+export const CONFIG_ENV_VAR = 'CUTOVER_CONFIG';
+
+/** Configs read from files, by absolute path: a function reads its bundled file once per container. */
+const fileCache = new Map<string, Config>();
+
+/**
+ * The config of a running handler: the file named by `CUTOVER_CONFIG_FILE` (read and validated once,
+ * then cached for the life of the container), else the JSON in `CUTOVER_CONFIG` (the twin, tests).
+ * @throws ConfigError naming the variable or file when neither is set, the file is missing or not JSON,
+ *   or the config is invalid
  */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
+  const file = env[CONFIG_FILE_ENV_VAR];
+  if (file) {
+    const path = isAbsolute(file) ? file : join(env.LAMBDA_TASK_ROOT ?? process.cwd(), file);
+    const cached = fileCache.get(path);
+    if (cached) return cached;
+    let config: Config;
+    try {
+      config = loadConfigFile(path);
+    } catch (err) {
+      throw new ConfigError(`${CONFIG_FILE_ENV_VAR} (${path}): ${(err as Error).message}`);
+    }
+    fileCache.set(path, config);
+    return config;
+  }
   const text = env[CONFIG_ENV_VAR];
-  if (!text) throw new ConfigError(`${CONFIG_ENV_VAR} is not set: the function needs the cutover config as JSON.`);
+  if (!text) throw new ConfigError(`Neither ${CONFIG_FILE_ENV_VAR} nor ${CONFIG_ENV_VAR} is set: the function needs the cutover config (a bundled file, or JSON locally).`);
   let raw: unknown;
   try {
     raw = JSON.parse(text);

@@ -15,7 +15,6 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { CONFIG_ENV_VAR } from '../config/load';
 import type { Config } from '../config/schema';
 import { alarmEventPattern } from '../domain/alarm-events';
 import { CutoverFunction } from './cutover-function';
@@ -64,10 +63,10 @@ export class AlarmTrigger extends Construct {
 
     this.function = new CutoverFunction(this, 'Function', {
       name: 'alarm',
+      config: props.config,
       timeout: Duration.seconds(30),
       logRetention: props.logRetention,
       environment: {
-        [CONFIG_ENV_VAR]: JSON.stringify(props.config),
         TABLE_NAME: props.table.tableName,
         ROLLBACK_STATE_MACHINE_ARN: props.rollbackStateMachineArn,
         ...(props.topic ? { NOTIFICATION_TOPIC_ARN: props.topic.topicArn } : {}),

@@ -3,6 +3,10 @@
  * arm64 with the newest Node.js runtime, X-Ray tracing, its own log group with a retention, and a role
  * that starts with nothing but writing to that log group.
  */
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Duration, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -10,6 +14,8 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { FUNCTIONS, functionEntry, type FunctionName } from '../catalog';
+import { BUNDLED_CONFIG_FILE, CONFIG_FILE_ENV_VAR } from '../config/load';
+import type { Config } from '../config/schema';
 import { acknowledge, acknowledgeWildcardResources } from './nag';
 
 /** Runtime of every cutover function. */
@@ -29,6 +35,13 @@ export interface CutoverFunctionProps {
    * @default - none
    */
   readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * The validated cutover config, for a function that reads it (`configFromEnv`): written into the
+   * function's bundle as `cutover-config.json` and named by `CUTOVER_CONFIG_FILE`, so that its size is
+   * bounded by the bundle (250 MB unzipped), not by Lambda's 4 KB environment.
+   * @default - the function gets no config
+   */
+  readonly config?: Config;
   /**
    * Maximum run time of one invocation.
    * @default Duration.seconds(30)
@@ -75,6 +88,7 @@ export class CutoverFunction extends Construct {
     const environment: Record<string, string> = {
       POWERTOOLS_SERVICE_NAME: 'cutover',
       NODE_OPTIONS: '--enable-source-maps',
+      ...(props.config ? { [CONFIG_FILE_ENV_VAR]: BUNDLED_CONFIG_FILE } : {}),
       ...props.environment,
     };
     const size = Object.entries(environment)
@@ -83,7 +97,7 @@ export class CutoverFunction extends Construct {
     if (size > LAMBDA_ENVIRONMENT_LIMIT_BYTES - 512) {
       throw new Error(
         `CutoverFunctionProps.environment: the environment of function "${props.name}" is ${size} bytes; Lambda allows ${LAMBDA_ENVIRONMENT_LIMIT_BYTES} bytes in total ` +
-          '(ARNs added at deploy time need ~512 more). The cutover config (CUTOVER_CONFIG) is the large part: configure fewer services per stack (context "cutover:stackName") or shorten it.',
+          '(ARNs added at deploy time need ~512 more). Pass large values as files in the bundle (as the config is: CutoverFunctionProps.config), not as variables.',
       );
     }
 
@@ -114,6 +128,7 @@ export class CutoverFunction extends Construct {
         sourceMap: true,
         // Ship the SDK versions the handlers were tested with, not the runtime's.
         bundleAwsSDK: true,
+        ...(props.config ? { commandHooks: configFileHooks(props.config) } : {}),
       },
     });
 
@@ -141,4 +156,21 @@ export class CutoverFunction extends Construct {
       acknowledgeWildcardResources(this.role, [statement], wildcardReason);
     }
   }
+}
+
+/**
+ * Bundling hooks that copy the config into the bundle's output directory as {@link BUNDLED_CONFIG_FILE}
+ * (from a file named after its content hash, so that the asset hash follows the config).
+ */
+function configFileHooks(config: Config): { beforeBundling(): string[]; beforeInstall(): string[]; afterBundling(inputDir: string, outputDir: string): string[] } {
+  const text = `${JSON.stringify(config)}\n`;
+  const dir = join(tmpdir(), 'cutover-config');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${createHash('sha256').update(text).digest('hex').slice(0, 16)}.json`);
+  writeFileSync(file, text);
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (_inputDir, outputDir) => [`cp "${file}" "${join(outputDir, BUNDLED_CONFIG_FILE)}"`],
+  };
 }

@@ -8,7 +8,6 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { FUNCTIONS } from '../catalog';
-import { CONFIG_ENV_VAR } from '../config/load';
 import type { Config } from '../config/schema';
 import { CutoverFunction } from './cutover-function';
 import type { StateMachineFunctionName, StateMachineFunctions } from './deploy-state-machine';
@@ -46,7 +45,6 @@ export class DeployFunctions extends Construct {
       }
     }
     const environment: Partial<Record<StateMachineFunctionName, Record<string, string>>> = {
-      plan: { [CONFIG_ENV_VAR]: JSON.stringify(props.config) },
       ledger: { TABLE_NAME: props.table.tableName },
     };
     const statements: Partial<Record<StateMachineFunctionName, ScopedStatement[]>> = {
@@ -63,6 +61,8 @@ export class DeployFunctions extends Construct {
       if (!('placeholder' in spec)) continue;
       const fn = new CutoverFunction(this, pascal(spec.name), {
         name: spec.name,
+        // Only plan reads the config (the others get everything they need in their event).
+        ...(spec.name === 'plan' ? { config: props.config } : {}),
         timeout: Duration.seconds(30),
         logRetention: props.logRetention,
         environment: environment[spec.name],

@@ -11,7 +11,6 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { CONFIG_ENV_VAR } from '../config/load';
 import type { Config } from '../config/schema';
 import { CutoverFunction } from './cutover-function';
 import { acknowledge, acknowledgeWildcardResources } from './nag';
@@ -103,10 +102,10 @@ export class GitHubWebhook extends Construct {
 
     this.function = new CutoverFunction(this, 'Handler', {
       name: 'github-webhook',
+      config: props.config,
       timeout: Duration.seconds(10),
       logRetention: props.logRetention,
       environment: {
-        [CONFIG_ENV_VAR]: JSON.stringify(props.config),
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
         WEBHOOK_SECRET_ARN: this.secret.secretArn,
       },

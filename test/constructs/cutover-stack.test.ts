@@ -86,13 +86,14 @@ describe('CutoverStack (sample config)', () => {
     const fns = Object.values(template.findResources('AWS::Lambda::Function')) as any[];
     const envOf = (name: string) => fns.find((f) => f.Properties.Description === FUNCTIONS.find((s) => s.name === name)!.description).Properties.Environment.Variables;
     const base = ['NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME'];
-    assert.deepEqual(Object.keys(envOf('github-webhook')).sort(), [...base, 'CUTOVER_CONFIG', 'STATE_MACHINE_ARN', 'WEBHOOK_SECRET_ARN'].sort());
-    assert.deepEqual(JSON.parse(envOf('github-webhook').CUTOVER_CONFIG), config);
-    assert.deepEqual(JSON.parse(envOf('plan').CUTOVER_CONFIG), config);
-    assert.deepEqual(Object.keys(envOf('plan')).sort(), [...base, 'CUTOVER_CONFIG'].sort());
+    // The config is a file in the bundle (no 4 KB environment limit), named by CUTOVER_CONFIG_FILE.
+    assert.deepEqual(Object.keys(envOf('github-webhook')).sort(), [...base, 'CUTOVER_CONFIG_FILE', 'STATE_MACHINE_ARN', 'WEBHOOK_SECRET_ARN'].sort());
+    assert.equal(envOf('github-webhook').CUTOVER_CONFIG_FILE, 'cutover-config.json');
+    assert.equal(envOf('plan').CUTOVER_CONFIG_FILE, 'cutover-config.json');
+    assert.deepEqual(Object.keys(envOf('plan')).sort(), [...base, 'CUTOVER_CONFIG_FILE'].sort());
     assert.deepEqual(Object.keys(envOf('ledger')).sort(), [...base, 'NOTIFICATION_TOPIC_ARN', 'TABLE_NAME'].sort());
     assert.deepEqual(envOf('ledger').NOTIFICATION_TOPIC_ARN, { Ref: Object.keys(template.findResources('AWS::SNS::Topic'))[0] });
-    assert.deepEqual(Object.keys(envOf('alarm')).sort(), [...base, 'CUTOVER_CONFIG', 'NOTIFICATION_TOPIC_ARN', 'ROLLBACK_STATE_MACHINE_ARN', 'TABLE_NAME'].sort());
+    assert.deepEqual(Object.keys(envOf('alarm')).sort(), [...base, 'CUTOVER_CONFIG_FILE', 'NOTIFICATION_TOPIC_ARN', 'ROLLBACK_STATE_MACHINE_ARN', 'TABLE_NAME'].sort());
     assert.deepEqual(envOf('ledger').TABLE_NAME, { Ref: Object.keys(template.findResources('AWS::DynamoDB::Table'))[0] });
     for (const name of ['ecs-release', 'database', 'traffic', 'alarm-check']) assert.deepEqual(Object.keys(envOf(name)).sort(), base, name);
     const sm = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'))[0];
@@ -279,7 +280,7 @@ describe('CutoverStack (sample config)', () => {
       },
       Targets: [Match.objectLike({ Arn: Match.anyValue(), DeadLetterConfig: Match.objectLike({ Arn: Match.anyValue() }), RetryPolicy: { MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 900 } })],
     });
-    const fns = template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: Match.objectLike({ TABLE_NAME: Match.anyValue(), CUTOVER_CONFIG: Match.anyValue() }) } } });
+    const fns = template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: Match.objectLike({ TABLE_NAME: Match.anyValue(), CUTOVER_CONFIG_FILE: Match.anyValue() }) } } });
     assert.ok(Object.keys(fns).length >= 1, 'the alarm function reads the config and the table');
   });
 

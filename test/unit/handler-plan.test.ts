@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { DeploymentPlan } from '../../lib/domain/plan';
 import { handler } from '../../lambdas/plan/handler';
 import { ConfigError } from '../../lib/config';
@@ -39,13 +41,40 @@ describe('plan handler', () => {
     assert.equal(plan.cluster, 'other-cluster');
   });
 
-  it('fails with a ConfigError naming CUTOVER_CONFIG when it is not set', async () => {
+  it('fails with a ConfigError naming both variables when neither CUTOVER_CONFIG_FILE nor CUTOVER_CONFIG is set', async () => {
     delete process.env.CUTOVER_CONFIG;
     await assert.rejects(handler(event()), (err: unknown) => {
       assert.ok(err instanceof ConfigError);
-      assert.match(err.message, /^CUTOVER_CONFIG is not set: the function needs the cutover config as JSON\./);
+      assert.match(err.message, /^Neither CUTOVER_CONFIG_FILE nor CUTOVER_CONFIG is set/);
       return true;
     });
+  });
+
+  it('reads the bundled config file named by CUTOVER_CONFIG_FILE (relative to LAMBDA_TASK_ROOT), once', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cutover-task-'));
+    writeFileSync(join(root, 'cutover-config.json'), SAMPLE_TEXT);
+    delete process.env.CUTOVER_CONFIG;
+    process.env.CUTOVER_CONFIG_FILE = 'cutover-config.json';
+    process.env.LAMBDA_TASK_ROOT = root;
+    try {
+      assert.equal(((await handler(event())) as DeploymentPlan).service, 'hello-world');
+      // Read once per container: a file changed under a running function is not re-read.
+      writeFileSync(join(root, 'cutover-config.json'), '{"services":{}}');
+      assert.equal(((await handler(event())) as DeploymentPlan).service, 'hello-world');
+    } finally {
+      delete process.env.CUTOVER_CONFIG_FILE;
+      delete process.env.LAMBDA_TASK_ROOT;
+    }
+  });
+
+  it('names CUTOVER_CONFIG_FILE and the path when the bundled file is missing', async () => {
+    delete process.env.CUTOVER_CONFIG;
+    process.env.CUTOVER_CONFIG_FILE = '/nonexistent/cutover-config.json';
+    try {
+      await assert.rejects(handler(event()), /CUTOVER_CONFIG_FILE \(\/nonexistent\/cutover-config\.json\): Cannot read cutover config file/);
+    } finally {
+      delete process.env.CUTOVER_CONFIG_FILE;
+    }
   });
 
   it('fails with a ConfigError when CUTOVER_CONFIG is not JSON', async () => {
