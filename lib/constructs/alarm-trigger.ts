@@ -19,6 +19,7 @@ import type { Config } from '../config/schema';
 import { alarmEventPattern } from '../domain/alarm-events';
 import { CutoverFunction } from './cutover-function';
 import { eventTargetDeadLetterQueue } from './dead-letter-queue';
+import { splitByPatternSize } from './event-patterns';
 import { ledgerTableStatements, taskTokenStatements } from './permissions';
 
 export interface AlarmTriggerProps {
@@ -47,8 +48,10 @@ export interface AlarmTriggerProps {
 
 /** EventBridge rule (default bus, alarms going to ALARM) → `alarm` function, with a dead-letter queue. */
 export class AlarmTrigger extends Construct {
-  /** The rule. */
+  /** The first rule (the only one unless the patterns had to be split). */
   readonly rule: events.Rule;
+  /** Every rule: one per group of services whose pattern fits EventBridge's 2,048-character limit. */
+  readonly rules: events.Rule[];
   /** The `alarm` function. */
   readonly function: CutoverFunction;
   /** Events EventBridge could not deliver to the function. */
@@ -79,17 +82,24 @@ export class AlarmTrigger extends Construct {
 
     this.deadLetterQueue = eventTargetDeadLetterQueue(this, 'DeadLetterQueue', props.deadLetterRetention, 'AlarmTriggerProps.deadLetterRetention');
 
-    this.rule = new events.Rule(this, 'Rule', {
-      description: 'cutover: a watched alarm went to ALARM (ends the running bake at once, or rolls a promotion back)',
-      eventPattern: { source: [...pattern.source], detailType: [...pattern['detail-type']], detail: pattern.detail },
+    // One rule per group of services whose pattern fits EventBridge's 2,048 characters.
+    const groups = splitByPatternSize(props.config, alarmEventPattern);
+    this.rules = groups.map((group, i) => {
+      const p = alarmEventPattern(group)!;
+      const rule = new events.Rule(this, i === 0 ? 'Rule' : `Rule${i + 1}`, {
+        description: `cutover: a watched alarm went to ALARM (ends the running bake at once, or rolls a promotion back)${groups.length > 1 ? ` (${i + 1} of ${groups.length})` : ''}`,
+        eventPattern: { source: [...p.source], detailType: [...p['detail-type']], detail: p.detail },
+      });
+      rule.addTarget(
+        new targets.LambdaFunction(this.function.lambda, {
+          deadLetterQueue: this.deadLetterQueue,
+          // A late answer is worthless: the bake's end checks the alarms anyway.
+          retryAttempts: 4,
+          maxEventAge: Duration.minutes(15),
+        }),
+      );
+      return rule;
     });
-    this.rule.addTarget(
-      new targets.LambdaFunction(this.function.lambda, {
-        deadLetterQueue: this.deadLetterQueue,
-        // A late answer is worthless: the bake's end checks the alarms anyway.
-        retryAttempts: 4,
-        maxEventAge: Duration.minutes(15),
-      }),
-    );
+    this.rule = this.rules[0]!;
   }
 }

@@ -12,6 +12,7 @@ import { Construct } from 'constructs';
 import type { Config } from '../config/schema';
 import { CODECOMMIT_DEPLOY_INPUT_PATHS, codeCommitEventPattern } from '../domain/event-rules';
 import { eventTargetDeadLetterQueue } from './dead-letter-queue';
+import { LONGEST_ARN_CONTEXT, splitByPatternSize } from './event-patterns';
 
 export interface CodeCommitTriggerProps {
   /** The validated cutover config; at least one service must use a CodeCommit repository. */
@@ -27,8 +28,10 @@ export interface CodeCommitTriggerProps {
 
 /** EventBridge rule (default bus) → `deploy` state machine, with a dead-letter queue for failed deliveries. */
 export class CodeCommitTrigger extends Construct {
-  /** The rule. */
+  /** The first rule (the only one unless the patterns had to be split). */
   readonly rule: events.Rule;
+  /** Every rule: one per group of services whose pattern fits EventBridge's 2,048-character limit. */
+  readonly rules: events.Rule[];
   /** Events EventBridge could not deliver to the state machine. */
   readonly deadLetterQueue: sqs.Queue;
 
@@ -41,25 +44,27 @@ export class CodeCommitTrigger extends Construct {
 
     this.deadLetterQueue = eventTargetDeadLetterQueue(this, 'DeadLetterQueue', props.deadLetterRetention, 'CodeCommitTriggerProps.deadLetterRetention');
 
-    this.rule = new events.Rule(this, 'Rule', {
-      description: 'cutover: deploy on pushes to configured CodeCommit branches',
-      eventPattern: {
-        source: [...pattern.source],
-        detailType: [...pattern['detail-type']],
-        resources: [...pattern.resources],
-        detail: pattern.detail,
-      },
-    });
+    // One rule per group of services whose pattern fits EventBridge's 2,048 characters.
+    const groups = splitByPatternSize(props.config, (c) => codeCommitEventPattern(c, LONGEST_ARN_CONTEXT));
     const field = (path: string) => (path === '$.id' ? events.EventField.eventId : events.EventField.fromPath(path));
-    this.rule.addTarget(
-      new targets.SfnStateMachine(props.stateMachine, {
-        input: events.RuleTargetInput.fromObject({
-          codecommit: Object.fromEntries(Object.entries(CODECOMMIT_DEPLOY_INPUT_PATHS).map(([k, path]) => [k, field(path)])),
+    this.rules = groups.map((group, i) => {
+      const p = codeCommitEventPattern(group, { partition: Aws.PARTITION, region: Aws.REGION, account: Aws.ACCOUNT_ID })!;
+      const rule = new events.Rule(this, i === 0 ? 'Rule' : `Rule${i + 1}`, {
+        description: `cutover: deploy on pushes to configured CodeCommit branches${groups.length > 1 ? ` (${i + 1} of ${groups.length})` : ''}`,
+        eventPattern: { source: [...p.source], detailType: [...p['detail-type']], resources: [...p.resources], detail: p.detail },
+      });
+      rule.addTarget(
+        new targets.SfnStateMachine(props.stateMachine, {
+          input: events.RuleTargetInput.fromObject({
+            codecommit: Object.fromEntries(Object.entries(CODECOMMIT_DEPLOY_INPUT_PATHS).map(([k, path]) => [k, field(path)])),
+          }),
+          deadLetterQueue: this.deadLetterQueue,
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(2),
         }),
-        deadLetterQueue: this.deadLetterQueue,
-        retryAttempts: 8,
-        maxEventAge: Duration.hours(2),
-      }),
-    );
+      );
+      return rule;
+    });
+    this.rule = this.rules[0]!;
   }
 }

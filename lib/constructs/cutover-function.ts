@@ -7,12 +7,12 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Duration, Token } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { FUNCTIONS, functionEntry, type FunctionName } from '../catalog';
 import { BUNDLED_CONFIG_FILE, CONFIG_FILE_ENV_VAR } from '../config/load';
 import type { Config } from '../config/schema';
@@ -150,11 +150,68 @@ export class CutoverFunction extends Construct {
    *   (it becomes the cdk-nag `AwsSolutions-IAM5` acknowledgement of each such resource)
    */
   addToRolePolicy(statement: iam.PolicyStatement, wildcardReason?: string): void {
-    this.role.addToPrincipalPolicy(statement);
+    this.addToManagedPolicies(statement);
     if (statement.resources.some((r) => r.includes('*'))) {
       if (!wildcardReason) throw new Error(`A statement with a wildcard resource (${statement.actions.join(', ')}) needs a reason.`);
       acknowledgeWildcardResources(this.role, [statement], wildcardReason);
     }
+  }
+
+  /** Customer managed policies of the role, filled in order up to {@link MANAGED_POLICY_BUDGET} characters each. */
+  private readonly policies: Array<{ policy: iam.ManagedPolicy; size: number }> = [];
+
+  /**
+   * Put a statement into the role's customer managed policies, in order, each up to
+   * {@link MANAGED_POLICY_BUDGET} characters: a statement with more resources than the current policy
+   * has room for is cut into parts (same actions and conditions) that fill it, then the next. Inline
+   * policies share 10,240 characters per role, and CDK's own overflow split does not measure resolved
+   * ARNs (a 50-service fleet produced 14,745-character managed policies, which IAM refuses).
+   * @throws Error when the role would need more than {@link MAX_MANAGED_POLICIES_PER_ROLE} policies
+   */
+  private addToManagedPolicies(statement: iam.PolicyStatement): void {
+    const room = () => MANAGED_POLICY_BUDGET - (this.policies.at(-1)?.size ?? MANAGED_POLICY_BUDGET);
+    const whole = estimatedPolicySize(this, statement);
+    // A statement that fits a policy stays whole: in the current policy, else in a new one.
+    if (whole <= MANAGED_POLICY_BUDGET - EMPTY_POLICY_SIZE) {
+      if (whole > room()) this.newPolicy();
+      const target = this.policies.at(-1)!;
+      target.policy.addStatements(statement);
+      target.size += whole;
+      return;
+    }
+    // A larger one is cut into parts (same actions and conditions) that fill each policy in turn.
+    let rest = statement.resources;
+    let n = 0;
+    while (rest.length > 0) {
+      let take = 0;
+      while (take < rest.length && estimatedPolicySize(this, partOf(statement, rest.slice(0, take + 1), n + 1)) <= room()) take++;
+      if (take === 0) {
+        if (this.policies.length > 0 && this.policies.at(-1)!.size > EMPTY_POLICY_SIZE) {
+          this.newPolicy();
+          continue;
+        }
+        if (this.policies.length === 0) {
+          this.newPolicy();
+          continue;
+        }
+        take = 1; // one resource larger than a whole policy: IAM will say so at deploy time
+      }
+      const part = partOf(statement, rest.slice(0, take), ++n);
+      const target = this.policies.at(-1)!;
+      target.policy.addStatements(part);
+      target.size += estimatedPolicySize(this, part);
+      rest = rest.slice(take);
+    }
+  }
+
+  private newPolicy(): void {
+    if (this.policies.length === MAX_MANAGED_POLICIES_PER_ROLE) {
+      throw new Error(
+        `CutoverStackProps.config: the permissions of function "${this.node.id}" need more than ${MAX_MANAGED_POLICIES_PER_ROLE} managed policies of ${MANAGED_POLICY_BUDGET} characters ` +
+          '(IAM allows 10 managed policies per role by default). Split the services over several cutover stacks (context cutover:stackName and cutover:config per stack; stacks never collide).',
+      );
+    }
+    this.policies.push({ policy: new iam.ManagedPolicy(this.role, `Policy${this.policies.length + 1}`, { roles: [this.role] }), size: EMPTY_POLICY_SIZE });
   }
 }
 
@@ -173,4 +230,49 @@ function configFileHooks(config: Config): { beforeBundling(): string[]; beforeIn
     beforeInstall: () => [],
     afterBundling: (_inputDir, outputDir) => [`cp "${file}" "${join(outputDir, BUNDLED_CONFIG_FILE)}"`],
   };
+}
+
+/**
+ * IAM's limit on a customer managed policy is 6,144 characters without whitespace (IAM quotas); the
+ * budget leaves room for the estimate's error.
+ */
+export const MANAGED_POLICY_BUDGET = 5800;
+/** IAM's default quota of managed policies attached to one role (adjustable to 20). */
+export const MAX_MANAGED_POLICIES_PER_ROLE = 10;
+/** `{"Version":"2012-10-17","Statement":[]}` */
+const EMPTY_POLICY_SIZE = 40;
+
+/**
+ * Size in characters (no whitespace) of a statement once CloudFormation resolves it, with the longest
+ * partition (`aws-us-gov`), a long region name and a 12-digit account; other references (function or
+ * table ARNs) count 200 characters.
+ */
+export function estimatedPolicySize(scope: IConstruct, statement: iam.PolicyStatement): number {
+  const pseudo: Record<string, string> = { 'AWS::Partition': 'aws-us-gov', 'AWS::Region': 'ap-southeast-5', 'AWS::AccountId': '111122223333', 'AWS::URLSuffix': 'amazonaws.com.cn' };
+  const resolve = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(resolve);
+    if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (typeof o.Ref === 'string') return pseudo[o.Ref] ?? 'x'.repeat(200);
+      if ('Fn::GetAtt' in o) return 'x'.repeat(200);
+      if ('Fn::Join' in o) {
+        const [delimiter, items] = o['Fn::Join'] as [string, unknown[]];
+        return (resolve(items) as unknown[]).map(String).join(delimiter);
+      }
+      return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, resolve(x)]));
+    }
+    return v;
+  };
+  return JSON.stringify(resolve(Stack.of(scope).resolve(statement.toStatementJson()))).replace(/\s/g, '').length + 1;
+}
+
+/** Part `n` of a statement: the same actions, effect and conditions on `resources`. */
+function partOf(statement: iam.PolicyStatement, resources: string[], n: number): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    ...(statement.sid ? { sid: `${statement.sid}${n}` } : {}),
+    effect: statement.effect,
+    actions: statement.actions,
+    resources,
+    ...(Object.keys(statement.conditions ?? {}).length > 0 ? { conditions: statement.conditions } : {}),
+  });
 }

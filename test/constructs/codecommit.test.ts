@@ -16,6 +16,9 @@ import { CodeCommitDeployInputSchema } from '../../lib/domain/deploy-input';
 import { codeCommitDeployInput, codeCommitEventPattern } from '../../lib/domain/event-rules';
 import { TASK_ROLES } from '../helpers/stacks';
 
+/** The inline and customer managed policies of the template (cutover packs function statements into managed policies). */
+const rolePolicies = (t: Template): any[] => [...Object.values(t.findResources('AWS::IAM::Policy')), ...Object.values(t.findResources('AWS::IAM::ManagedPolicy'))];
+
 // Prepare
 const cdkContext = JSON.parse(readFileSync(join(ROOT_DIR, 'cdk.json'), 'utf8')).context;
 const FIXTURE = join(ROOT_DIR, 'test/constructs/fixtures/codecommit-aurora.json');
@@ -130,7 +133,7 @@ describe('CodeCommit trigger', () => {
   });
 
   it('scopes database to the configured cluster and instance, and traffic to the configured rule and listener', () => {
-    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    const statements = rolePolicies(template).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
     const cluster = statements.find((s: any) => [s.Action].flat().includes('rds:RestoreDBClusterFromSnapshot') && [s.Action].flat().includes('rds:CreateDBClusterSnapshot'));
     assert.deepEqual(sorted(cluster.Resource), sorted([
       accountArn('rds', 'cluster:orders-production'),
@@ -142,14 +145,8 @@ describe('CodeCommit trigger', () => {
     const instance = statements.find((s: any) => [s.Action].flat().includes('rds:RestoreDBInstanceFromDBSnapshot') && [s.Action].flat().includes('rds:CreateDBSnapshot'));
     assert.deepEqual(sorted(instance.Resource), sorted([accountArn('rds', 'db:orders-staging'), accountArn('rds', 'db:orders-staging-restored-??????'), accountArn('rds', 'db:orders-staging-pre-??????'), accountArn('rds', 'snapshot:cutover-*')]));
     const env = config.services.orders!.environments;
-    template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Action: 'elasticloadbalancing:ModifyListener', Resource: (env.staging!.production as { listenerArn: string }).listenerArn }),
-          Match.objectLike({ Action: 'elasticloadbalancing:ModifyRule', Resource: (env.production!.production as { ruleArn: string }).ruleArn }),
-        ]),
-      },
-    });
+    assert.ok(statements.some((s: any) => s.Action === 'elasticloadbalancing:ModifyListener' && JSON.stringify(s.Resource) === JSON.stringify((env.staging!.production as { listenerArn: string }).listenerArn)));
+    assert.ok(statements.some((s: any) => s.Action === 'elasticloadbalancing:ModifyRule' && JSON.stringify(s.Resource) === JSON.stringify((env.production!.production as { ruleArn: string }).ruleArn)));
     const services = statements.find((s: any) => [s.Action].flat().includes('ecs:UpdateService'));
     assert.deepEqual(sorted(services.Resource), sorted([
       accountArn('ecs', 'service/orders-prod/orders-blue'),

@@ -13,6 +13,9 @@ import { loadConfigFile } from '../../lib/config';
 import { CutoverStack } from '../../lib/constructs';
 import { TASK_ROLES } from '../helpers/stacks';
 
+/** The inline and customer managed policies of the template (cutover packs function statements into managed policies). */
+const rolePolicies = (t: Template): any[] => [...Object.values(t.findResources('AWS::IAM::Policy')), ...Object.values(t.findResources('AWS::IAM::ManagedPolicy'))];
+
 // Prepare
 const cdkContext = JSON.parse(readFileSync(join(ROOT_DIR, 'cdk.json'), 'utf8')).context;
 const config = loadConfigFile(join(ROOT_DIR, 'lib/config/samples/hello-world.json'));
@@ -27,7 +30,7 @@ function statementsOf(functionName: string): Statement[] {
   const fns = template.findResources('AWS::Lambda::Function', { Properties: { Description: spec.description } });
   assert.equal(Object.keys(fns).length, 1, `one function "${functionName}"`);
   const roleRef = JSON.stringify((Object.values(fns)[0] as any).Properties.Role['Fn::GetAtt'][0]);
-  const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p: any) =>
+  const policies = rolePolicies(template).filter((p: any) =>
     p.Properties.Roles.some((r: any) => JSON.stringify(r.Ref) === roleRef),
   );
   return policies.flatMap((p: any) => p.Properties.PolicyDocument.Statement);
@@ -115,7 +118,7 @@ describe('CutoverStack (sample config)', () => {
 
   it('lets the state machine invoke exactly the functions it calls', () => {
     const smRole = (Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0] as any).Properties.RoleArn['Fn::GetAtt'][0];
-    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+    const statements = rolePolicies(template)
       .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === smRole))
       .flatMap((p: any) => p.Properties.PolicyDocument.Statement as Statement[]);
     const invoked = new Set(
@@ -285,7 +288,7 @@ describe('CutoverStack (sample config)', () => {
   });
 
   it('lets the alarm function and the ledger fail task tokens (SendTaskFailure), and the ledger read the alarms', () => {
-    const policies = Object.values(template.findResources('AWS::IAM::Policy')).map((p: any) => JSON.stringify(p.Properties.PolicyDocument));
+    const policies = rolePolicies(template).map((p: any) => JSON.stringify(p.Properties.PolicyDocument));
     const withSendTaskFailure = policies.filter((p) => p.includes('states:SendTaskFailure'));
     assert.equal(withSendTaskFailure.length, 2, 'alarm and ledger');
     assert.ok(withSendTaskFailure.some((p) => p.includes('cloudwatch:DescribeAlarms')), 'the ledger checks alarms as a bake starts');
@@ -298,7 +301,7 @@ describe('CutoverStack: rollback, rollback window and notifications', () => {
   /** Statements of the policies attached to a state machine's role. */
   const roleStatements = (name: string): Statement[] => {
     const roleRef = JSON.stringify((byName(name)[1] as any).Properties.RoleArn['Fn::GetAtt'][0]);
-    return Object.values(template.findResources('AWS::IAM::Policy'))
+    return rolePolicies(template)
       .filter((p: any) => p.Properties.Roles.some((r: any) => JSON.stringify(r.Ref) === roleRef))
       .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
   };
