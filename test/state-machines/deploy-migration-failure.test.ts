@@ -203,6 +203,23 @@ describe('deploy: migration fails, policy approve', () => {
     assert.equal((await t.record(d))?.status, 'failed');
   });
 
+  for (const answer of [{}, { Decision: 'restore' }, 'restore', { decision: 7 }]) {
+    it(`keeps the database, and the execution ends normally, on an answer it cannot read: ${JSON.stringify(answer)}`, async () => {
+      t = await twinWithFailingMigration('approve');
+      const resourceId = resourceIdOf(t, DB);
+      const d = t.startDeployment();
+      const { token } = await t.pendingDecision(d);
+      await sfnClient().send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(answer) }));
+      const result = await t.wait(d);
+      // Not an uncatchable States.Runtime (the lock would stay held): a recorded failure, nothing discarded.
+      assert.equal(result.error, 'Cutover.MigrationFailed');
+      assert.ok(!t.statesEntered(d).includes('RestoreSnapshot'));
+      assertKept(t, resourceId);
+      assert.equal((await t.record(d))?.status, 'failed');
+      assert.equal(await t.lock(), undefined, 'the lock is released');
+    });
+  }
+
   it('keeps the database when the task fails (SendTaskFailure)', async () => {
     t = await twinWithFailingMigration('approve');
     const resourceId = resourceIdOf(t, DB);

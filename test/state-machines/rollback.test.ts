@@ -17,6 +17,7 @@ import { sfnClient } from '../../lib/aws/clients';
 import type { RollbackInput } from '../../lib/domain/rollback-input';
 import type { ExecutionDescription } from '../../lib/local/stepfunctions/service';
 import { ALARM_5XX, configVariant, deployInput, setAlarm, ENVIRONMENT, SERVICE, TestTwin, type StartedDeployment } from '../helpers/twin';
+import { createHash } from 'node:crypto';
 
 const ALARM = ALARM_5XX;
 
@@ -174,7 +175,8 @@ describe('rollback: an alarm after the window, alarmAfterWindow redeploy', () =>
     const deploys = executionsOf(t, 'deploy');
     assert.equal(deploys.length, 3, 'the rollback started one deploy execution');
     const redeploy = deploys[2]!;
-    assert.equal(redeploy.name, `${rb.name}-redeploy`);
+    // Named after a SHA-1 of the rollback's execution name: deterministic and within 80 characters.
+    assert.equal(redeploy.name, `${createHash('sha1').update(rb.name).digest('hex')}-redeploy`);
     const redeployInput = JSON.parse(t.twin.sfn.describeExecution({ executionArn: redeploy.executionArn! }).input!);
     assert.equal(redeployInput.release.commit, good.release.commit, 'the last known good release');
     assert.equal(redeployInput.release.migrations, false);
