@@ -21,7 +21,6 @@
 import { z } from 'zod';
 import {
   describeService,
-  isStable,
   oneOffTaskStatus,
   registerReleaseRevision,
   runOneOffTask,
@@ -33,6 +32,7 @@ import { awslogsStream, readTaskLogTail } from '../../lib/aws/logs';
 import { InvalidInputError, ResourceStateError } from '../../lib/domain/errors';
 import type { DeploymentPlan } from '../../lib/domain/plan';
 import { logger } from '../../lib/observability';
+import { greenRollout } from '../../lib/domain/ecs-rollout';
 
 const Slots = z.object({ live: z.enum(['blue', 'green']), idle: z.enum(['blue', 'green']) });
 const Release = z.object({
@@ -177,13 +177,14 @@ export const handler = async (event: unknown): Promise<unknown> => {
     }
     case 'checkGreen': {
       const svc = await describeService(plan.cluster, e.release.idleService);
-      const stable = isStable(svc, e.release.taskDefinitionArn);
-      const failed = svc.deployments?.[0]?.rolloutState === 'FAILED';
-      const checksLeft = failed ? 0 : e.green.checksLeft - 1;
+      // Every deployment, not only deployments[0]: a circuit-breaker rollback puts its own deployment first.
+      const rollout = greenRollout(svc, e.release.taskDefinitionArn);
+      const stable = rollout.state === 'stable';
+      const checksLeft = rollout.state === 'failed' ? 0 : e.green.checksLeft - 1;
       const lastEvent = svc.events?.[0]?.message;
       const message = stable
         ? `${e.release.idleService} is stable: ${svc.runningCount}/${svc.desiredCount} tasks running the new revision.`
-        : `${e.release.idleService} did not become stable: ${svc.runningCount ?? 0}/${svc.desiredCount ?? 0} tasks running, ${svc.deployments?.length ?? 0} deployment(s)${failed ? ', rollout FAILED' : ''}${lastEvent ? `; last event: ${lastEvent}` : ''}.`;
+        : `${e.release.idleService} did not become stable: ${svc.runningCount ?? 0}/${svc.desiredCount ?? 0} tasks running, ${svc.deployments?.length ?? 0} deployment(s)${rollout.state === 'failed' ? `, ${rollout.reason}` : ''}${lastEvent ? `; last event: ${lastEvent}` : ''}.`;
       return { deployed: true, service: e.release.idleService, desiredCount: e.release.desiredCount, stable, checksLeft, message };
     }
     case 'scaleDown': {

@@ -443,6 +443,30 @@ describe('ecs-release handler', () => {
       assert.match(out.message, /rollout FAILED/);
     });
 
+    it('a circuit-breaker rollback (rollback deployment PRIMARY, ours FAILED second) → checksLeft 0 at once, with ECS’s reason', async () => {
+      const out = await check(
+        {
+          desiredCount: 3,
+          runningCount: 3,
+          taskDefinition: TD_ARN(3),
+          deployments: [
+            primary({ id: 'ecs-svc/3', taskDefinition: TD_ARN(3), rolloutState: 'IN_PROGRESS', rolloutStateReason: 'ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1.' }),
+            { id: 'ecs-svc/2', status: 'ACTIVE', taskDefinition: TD_ARN(4), rolloutState: 'FAILED', rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.' },
+          ],
+        },
+        30,
+      );
+      assert.equal(out.stable, false);
+      assert.equal(out.checksLeft, 0);
+      assert.match(out.message, /rollout FAILED: ECS deployment circuit breaker: tasks failed to start\./);
+    });
+
+    it('the PRIMARY deployment runs another revision (rolled back, or replaced) → checksLeft 0', async () => {
+      const out = await check({ desiredCount: 3, runningCount: 3, taskDefinition: TD_ARN(3), deployments: [primary({ taskDefinition: TD_ARN(3) })] }, 30);
+      assert.equal(out.checksLeft, 0);
+      assert.match(out.message, /PRIMARY deployment runs .*task-definition\/hello-world-production:3, not/);
+    });
+
     it('scaleDown sets the idle slot’s desired count to 0', async () => {
       const out = await handler({ action: 'scaleDown', plan, slots: { live: 'blue', idle: 'green' } });
       assert.deepEqual(out, { service: 'hello-world-green', desiredCount: 0 });
