@@ -16,6 +16,7 @@ import {
   type LogConfiguration,
   type Service,
   type TaskDefinition,
+  type RegisterTaskDefinitionCommandInput,
 } from '@aws-sdk/client-ecs';
 import { ecsClient } from './clients';
 import { withRetryClassification } from './errors';
@@ -76,22 +77,11 @@ export async function registerReleaseRevision(
   const out = await send(() =>
     client.send(
       new RegisterTaskDefinitionCommand({
+        ...registrable(td),
         family,
-        taskRoleArn: td.taskRoleArn,
-        executionRoleArn: td.executionRoleArn,
-        networkMode: td.networkMode,
         containerDefinitions: containers.map((c) => (c.name === containerName ? { ...c, image } : c)),
-        volumes: td.volumes,
-        placementConstraints: td.placementConstraints,
-        requiresCompatibilities: td.requiresCompatibilities,
-        cpu: td.cpu,
-        memory: td.memory,
-        pidMode: td.pidMode,
-        ipcMode: td.ipcMode,
-        proxyConfiguration: td.proxyConfiguration,
-        ephemeralStorage: td.ephemeralStorage,
-        runtimePlatform: td.runtimePlatform,
-        tags: [...(current.tags ?? []).filter((t) => t.key !== DEPLOYMENT_TAG), { key: DEPLOYMENT_TAG, value: deploymentId }],
+        // AWS reserves the aws: prefix (CloudFormation's aws:cloudformation:* tags): RegisterTaskDefinition rejects them.
+        tags: [...(current.tags ?? []).filter((t) => t.key !== DEPLOYMENT_TAG && !t.key?.toLowerCase().startsWith('aws:')), { key: DEPLOYMENT_TAG, value: deploymentId }],
       }),
     ),
     `RegisterTaskDefinition ${family}`,
@@ -216,3 +206,25 @@ export function isStable(service: Service, taskDefinitionArn: string): boolean {
     (deployments[0]!.taskDefinition === taskDefinitionArn || service.taskDefinition === taskDefinitionArn)
   );
 }
+
+/** The fields of a described task definition that RegisterTaskDefinition does not take (ECS sets them). */
+type ReadOnlyTaskDefinitionField = 'taskDefinitionArn' | 'revision' | 'status' | 'requiresAttributes' | 'compatibilities' | 'registeredAt' | 'registeredBy' | 'deregisteredAt' | 'deleteRequestedAt';
+
+/**
+ * Everything of a described task definition that RegisterTaskDefinition accepts: the whole
+ * description minus the read-only fields. The two type checks below fail to compile when the SDK's
+ * `TaskDefinition` gains a field RegisterTaskDefinition does not take (list it as read-only) or the
+ * request gains one the description does not carry — so no new field is silently dropped (as
+ * `enableFaultInjection` was, when each field was copied by hand).
+ */
+function registrable(td: TaskDefinition): Omit<TaskDefinition, ReadOnlyTaskDefinitionField> {
+  const { taskDefinitionArn: _a, revision: _r, status: _s, requiresAttributes: _q, compatibilities: _c, registeredAt: _t, registeredBy: _b, deregisteredAt: _d, deleteRequestedAt: _x, ...rest } = td;
+  return rest;
+}
+type Registrable = Omit<TaskDefinition, ReadOnlyTaskDefinitionField>;
+type NotAccepted = Exclude<keyof Registrable, keyof RegisterTaskDefinitionCommandInput>;
+type NotCopied = Exclude<keyof RegisterTaskDefinitionCommandInput, keyof Registrable | 'tags'>;
+const _allAccepted: [NotAccepted] extends [never] ? true : NotAccepted = true;
+const _allCopied: [NotCopied] extends [never] ? true : NotCopied = true;
+void _allAccepted;
+void _allCopied;

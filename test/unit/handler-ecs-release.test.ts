@@ -109,6 +109,28 @@ describe('ecs-release handler', () => {
       assert.ok(describes.every((d) => d.include?.includes('TAGS')));
     });
 
+    it('copies every field RegisterTaskDefinition accepts (enableFaultInjection too), none of the read-only ones, and no aws: tags (AWS rejects them)', async () => {
+      servicesExist();
+      const described = {
+        ...liveTd,
+        enableFaultInjection: true,
+        revision: 3,
+        status: 'ACTIVE' as const,
+        requiresAttributes: [{ name: 'com.amazonaws.ecs.capability.logging-driver.awslogs' }],
+        compatibilities: ['EC2' as const, 'FARGATE' as const],
+        registeredAt: new Date('2026-01-01T00:00:00Z'),
+        registeredBy: 'arn:aws:iam::123456789012:role/ci',
+      };
+      const tags = [...liveTags, { key: 'aws:cloudformation:stack-name', value: 'app' }, { key: 'aws:cloudformation:logical-id', value: 'TaskDef' }];
+      ecsMock.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: described, tags });
+      ecsMock.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: { ...liveTd, taskDefinitionArn: TD_ARN(4), revision: 4 } });
+      await handler({ action: 'prepare', plan, slots: { live: 'blue', idle: 'green' } });
+      const input = ecsMock.commandCalls(RegisterTaskDefinitionCommand)[0]!.args[0].input as unknown as Record<string, unknown>;
+      assert.equal(input.enableFaultInjection, true);
+      for (const k of ['taskDefinitionArn', 'revision', 'status', 'requiresAttributes', 'compatibilities', 'registeredAt', 'registeredBy']) assert.ok(!(k in input), `${k} is read-only`);
+      assert.deepEqual(input.tags, [{ key: 'team', value: 'web' }, { key: 'cutover:deployment', value: 'run-1' }]);
+    });
+
     it('a retry finds the latest revision tagged with this deployment and registers nothing', async () => {
       servicesExist();
       ecsMock.on(DescribeTaskDefinitionCommand, { taskDefinition: TD_ARN(3) }).resolves({ taskDefinition: liveTd, tags: liveTags });
