@@ -78,7 +78,8 @@ export const handler = async (event: unknown): Promise<unknown> => {
           await rename(db.kind, names.original, names.aside);
           break;
         case 'rename-restored-into-place':
-          await rename(db.kind, names.restored, names.original);
+          // The original is now aside: its monitoring and Performance Insights settings go with the rename.
+          await rename(db.kind, names.restored, names.original, names.aside);
           break;
         default:
           break;

@@ -134,7 +134,27 @@ export async function findDb(kind: DbKind, identifier: string): Promise<DbState 
   return { identifier, status };
 }
 
-/** Restore `snapshotIdentifier` as a new database `newIdentifier`, shaped like `like` (class, network, parameters). */
+/** An option group name, unless it is a default one (`default:…`), which RDS chooses by itself. */
+function customOptionGroup(name: string | undefined): string | undefined {
+  return name && !name.startsWith('default:') ? name : undefined;
+}
+
+/** The original's own tags, without the `aws:` ones (reserved: RDS rejects them), plus where the restore came from. */
+function restoredTags(tags: ReadonlyArray<{ Key?: string; Value?: string }> | undefined, snapshotIdentifier: string): Array<{ Key: string; Value: string }> {
+  const own = (tags ?? []).filter((t) => t.Key && !t.Key.toLowerCase().startsWith('aws:') && t.Key !== 'cutover:restored-from');
+  return [...own.map((t) => ({ Key: t.Key!, Value: t.Value ?? '' })), { Key: 'cutover:restored-from', Value: snapshotIdentifier }];
+}
+
+/**
+ * Restore `snapshotIdentifier` as a new database `newIdentifier`, configured like `like`: everything of
+ * the original's configuration that the restore call accepts is carried over (RDS API reference,
+ * RestoreDBInstanceFromDBSnapshot / RestoreDBClusterFromSnapshot) — class, network, parameter and
+ * option groups, port, storage type / IOPS / throughput / size, deletion protection, tag copying, IAM
+ * database authentication, log exports, backup retention and window, CA certificate, minor version
+ * upgrades, and the original's tags (not `aws:*`). What a restore cannot take — enhanced monitoring and
+ * Performance Insights of an instance — is set by {@link rename} when the restored database takes the
+ * original's name (`settingsFrom`).
+ */
 export async function restoreAsNew(kind: DbKind, like: string, snapshotIdentifier: string, newIdentifier: string): Promise<void> {
   if (kind === 'instance') {
     const original = await findInstance(like);
@@ -147,9 +167,24 @@ export async function restoreAsNew(kind: DbKind, like: string, snapshotIdentifie
           DBSubnetGroupName: original?.DBSubnetGroup?.DBSubnetGroupName,
           VpcSecurityGroupIds: original?.VpcSecurityGroups?.map((g) => g.VpcSecurityGroupId!).filter(Boolean),
           DBParameterGroupName: original?.DBParameterGroups?.[0]?.DBParameterGroupName,
+          // A default option group (`default:<engine>-<major>`) is what a restore picks anyway: named only when custom.
+          OptionGroupName: customOptionGroup(original?.OptionGroupMemberships?.[0]?.OptionGroupName),
           MultiAZ: original?.MultiAZ,
           PubliclyAccessible: original?.PubliclyAccessible,
-          Tags: [{ Key: 'cutover:restored-from', Value: snapshotIdentifier }],
+          Port: original?.Endpoint?.Port ?? original?.DbInstancePort,
+          StorageType: original?.StorageType,
+          Iops: original?.Iops,
+          StorageThroughput: original?.StorageThroughput,
+          AllocatedStorage: original?.AllocatedStorage,
+          DeletionProtection: original?.DeletionProtection,
+          CopyTagsToSnapshot: original?.CopyTagsToSnapshot,
+          EnableIAMDatabaseAuthentication: original?.IAMDatabaseAuthenticationEnabled,
+          EnableCloudwatchLogsExports: original?.EnabledCloudwatchLogsExports,
+          BackupRetentionPeriod: original?.BackupRetentionPeriod,
+          PreferredBackupWindow: original?.PreferredBackupWindow,
+          AutoMinorVersionUpgrade: original?.AutoMinorVersionUpgrade,
+          CACertificateIdentifier: original?.CACertificateIdentifier,
+          Tags: restoredTags(original?.TagList, snapshotIdentifier),
         }),
       ),
       `RestoreDBInstanceFromDBSnapshot ${newIdentifier} from ${snapshotIdentifier}`,
@@ -167,7 +202,17 @@ export async function restoreAsNew(kind: DbKind, like: string, snapshotIdentifie
         DBSubnetGroupName: original?.DBSubnetGroup,
         VpcSecurityGroupIds: original?.VpcSecurityGroups?.map((g) => g.VpcSecurityGroupId!).filter(Boolean),
         DBClusterParameterGroupName: original?.DBClusterParameterGroup,
-        Tags: [{ Key: 'cutover:restored-from', Value: snapshotIdentifier }],
+        Port: original?.Port,
+        KmsKeyId: original?.KmsKeyId,
+        DeletionProtection: original?.DeletionProtection,
+        CopyTagsToSnapshot: original?.CopyTagsToSnapshot,
+        EnableIAMDatabaseAuthentication: original?.IAMDatabaseAuthenticationEnabled,
+        EnableCloudwatchLogsExports: original?.EnabledCloudwatchLogsExports,
+        StorageType: original?.StorageType,
+        Iops: original?.Iops,
+        BackupRetentionPeriod: original?.BackupRetentionPeriod,
+        PreferredBackupWindow: original?.PreferredBackupWindow,
+        Tags: restoredTags(original?.TagList, snapshotIdentifier),
       }),
     ),
     `RestoreDBClusterFromSnapshot ${newIdentifier} from ${snapshotIdentifier}`,
@@ -190,6 +235,15 @@ export async function createClusterWriter(like: string, restoredCluster: string)
           DBClusterIdentifier: restoredCluster,
           Engine: original?.Engine ?? 'aurora-postgresql',
           DBInstanceClass: writerInstance?.DBInstanceClass ?? 'db.r6g.large',
+          // The original writer's instance-level settings (Aurora keeps monitoring and PI per instance).
+          DBParameterGroupName: writerInstance?.DBParameterGroups?.[0]?.DBParameterGroupName,
+          AutoMinorVersionUpgrade: writerInstance?.AutoMinorVersionUpgrade,
+          CACertificateIdentifier: writerInstance?.CACertificateIdentifier,
+          MonitoringInterval: writerInstance?.MonitoringInterval,
+          MonitoringRoleArn: writerInstance?.MonitoringInterval ? writerInstance.MonitoringRoleArn : undefined,
+          EnablePerformanceInsights: writerInstance?.PerformanceInsightsEnabled,
+          PerformanceInsightsKMSKeyId: writerInstance?.PerformanceInsightsEnabled ? writerInstance.PerformanceInsightsKMSKeyId : undefined,
+          PerformanceInsightsRetentionPeriod: writerInstance?.PerformanceInsightsEnabled ? writerInstance.PerformanceInsightsRetentionPeriod : undefined,
         }),
       ),
       `CreateDBInstance ${restoredCluster}-1 (writer of ${restoredCluster})`,
@@ -199,11 +253,25 @@ export async function createClusterWriter(like: string, restoredCluster: string)
   }
 }
 
-/** Rename a DB instance or cluster at once (ApplyImmediately). */
-export async function rename(kind: DbKind, from: string, to: string): Promise<void> {
+/**
+ * Rename a DB instance or cluster at once (ApplyImmediately). With `settingsFrom` (an instance: the
+ * original, renamed aside), the same ModifyDBInstance also sets what a restore cannot take: enhanced
+ * monitoring (MonitoringInterval, MonitoringRoleArn) and Performance Insights (enabled, KMS key,
+ * retention). Idempotent as the restore steps are: the caller renames only what it observes unrenamed.
+ */
+export async function rename(kind: DbKind, from: string, to: string, settingsFrom?: string): Promise<void> {
   if (kind === 'instance') {
+    const like = settingsFrom ? await findInstance(settingsFrom) : undefined;
+    const settings = like
+      ? {
+          ...(like.MonitoringInterval ? { MonitoringInterval: like.MonitoringInterval, MonitoringRoleArn: like.MonitoringRoleArn } : {}),
+          ...(like.PerformanceInsightsEnabled
+            ? { EnablePerformanceInsights: true, PerformanceInsightsKMSKeyId: like.PerformanceInsightsKMSKeyId, PerformanceInsightsRetentionPeriod: like.PerformanceInsightsRetentionPeriod }
+            : {}),
+        }
+      : {};
     await send(
-      () => rdsClient().send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: from, NewDBInstanceIdentifier: to, ApplyImmediately: true })),
+      () => rdsClient().send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: from, NewDBInstanceIdentifier: to, ApplyImmediately: true, ...settings })),
       `ModifyDBInstance ${from} (rename to ${to})`,
     );
   } else {

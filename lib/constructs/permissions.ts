@@ -226,6 +226,39 @@ export function databaseStatements(scope: IConstruct, config: Config): ScopedSta
       },
     );
   }
+  if (instances.length > 0 || clusters.length > 0) {
+    const region = Stack.of(scope).region;
+    const viaRds = `rds.${region}.amazonaws.com`;
+    statements.push(
+      {
+        // A restore of an encrypted snapshot with a customer managed key makes RDS create a grant on the
+        // key on the caller's behalf (AWS KMS developer guide, "How Amazon RDS uses AWS KMS").
+        statement: new iam.PolicyStatement({
+          sid: 'RestoreEncryptedGrant',
+          actions: ['kms:CreateGrant'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'kms:ViaService': viaRds }, Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+        }),
+        wildcardReason:
+          'The KMS key of an encrypted database is not in the config; kms:CreateGrant is allowed only through RDS (kms:ViaService) and only for grants to AWS resources (kms:GrantIsForAWSResource), which a restore of a CMK-encrypted snapshot needs.',
+      },
+      {
+        statement: new iam.PolicyStatement({ sid: 'RestoreEncryptedDescribe', actions: ['kms:DescribeKey'], resources: ['*'], conditions: { StringEquals: { 'kms:ViaService': viaRds } } }),
+        wildcardReason: 'The KMS key of an encrypted database is not in the config; kms:DescribeKey is read-only and allowed only through RDS (kms:ViaService).',
+      },
+      {
+        // The restored database keeps the original's enhanced monitoring (MonitoringRoleArn).
+        statement: new iam.PolicyStatement({
+          sid: 'MonitoringRole',
+          actions: ['iam:PassRole'],
+          resources: [Stack.of(scope).formatArn({ service: 'iam', region: '', resource: 'role', resourceName: '*' })],
+          conditions: { StringEquals: { 'iam:PassedToService': 'monitoring.rds.amazonaws.com' } },
+        }),
+        wildcardReason:
+          'The enhanced-monitoring role of the original database is read from it at restore time (not in the config); roles of this account may be passed only to monitoring.rds.amazonaws.com (condition iam:PassedToService).',
+      },
+    );
+  }
   return statements;
 }
 

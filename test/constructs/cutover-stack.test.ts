@@ -175,6 +175,15 @@ describe('CutoverStack (sample config)', () => {
     assert.ok(!statements.some((s) => actionsOf(s).some((a) => a.includes('Cluster'))), 'no cluster actions without a configured cluster');
   });
 
+  it('lets database restore CMK-encrypted snapshots through RDS only, and pass a monitoring role only to RDS monitoring', () => {
+    const statements = statementsOf('database');
+    const grant = statements.find((s) => actionsOf(s).includes('kms:CreateGrant'))!;
+    assert.deepEqual(grant.Condition, { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['rds.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } }, Bool: { 'kms:GrantIsForAWSResource': 'true' } });
+    assert.ok(statements.some((s) => actionsOf(s).includes('kms:DescribeKey') && JSON.stringify(s.Condition).includes('kms:ViaService')));
+    const monitoring = statements.find((s) => actionsOf(s).includes('iam:PassRole'))!;
+    assert.deepEqual(monitoring.Condition, { StringEquals: { 'iam:PassedToService': 'monitoring.rds.amazonaws.com' } });
+  });
+
   it('scopes traffic to the configured listeners and alarm-check to the configured alarms', () => {
     const modify = statementsOf('traffic').find((s) => actionsOf(s).includes('elasticloadbalancing:ModifyListener'))!;
     const env = config.services['hello-world']!.environments.production!;

@@ -209,6 +209,63 @@ describe('database handler', () => {
       for (const m of rdsMock.commandCalls(ModifyDBInstanceCommand)) assert.equal(m.args[0].input.ApplyImmediately, true);
     });
 
+    it('carries every setting of the original the restore accepts, and monitoring / Performance Insights with the rename into place', async () => {
+      const full: DBInstance = {
+        ...original,
+        Endpoint: { Port: 5433 },
+        OptionGroupMemberships: [{ OptionGroupName: 'og-app', Status: 'in-sync' }],
+        DeletionProtection: true,
+        CopyTagsToSnapshot: true,
+        IAMDatabaseAuthenticationEnabled: true,
+        EnabledCloudwatchLogsExports: ['postgresql', 'upgrade'],
+        StorageType: 'gp3',
+        Iops: 12000,
+        StorageThroughput: 500,
+        AllocatedStorage: 400,
+        BackupRetentionPeriod: 14,
+        PreferredBackupWindow: '03:00-04:00',
+        AutoMinorVersionUpgrade: false,
+        CACertificateIdentifier: 'rds-ca-rsa2048-g1',
+        PerformanceInsightsEnabled: true,
+        PerformanceInsightsKMSKeyId: 'arn:aws:kms:us-east-1:123456789012:key/pi',
+        PerformanceInsightsRetentionPeriod: 31,
+        MonitoringInterval: 15,
+        MonitoringRoleArn: 'arn:aws:iam::123456789012:role/rds-monitoring',
+        TagList: [{ Key: 'team', Value: 'web' }, { Key: 'aws:cloudformation:stack-name', Value: 'db' }],
+      };
+      const { db } = fakeRds({ [original.DBInstanceIdentifier!]: full });
+      await step();
+      const input = rdsMock.commandCalls(RestoreDBInstanceFromDBSnapshotCommand)[0]!.args[0].input;
+      assert.deepEqual(
+        {
+          Port: input.Port, OptionGroupName: input.OptionGroupName, DeletionProtection: input.DeletionProtection, CopyTagsToSnapshot: input.CopyTagsToSnapshot,
+          EnableIAMDatabaseAuthentication: input.EnableIAMDatabaseAuthentication, EnableCloudwatchLogsExports: input.EnableCloudwatchLogsExports,
+          StorageType: input.StorageType, Iops: input.Iops, StorageThroughput: input.StorageThroughput, AllocatedStorage: input.AllocatedStorage,
+          BackupRetentionPeriod: input.BackupRetentionPeriod, PreferredBackupWindow: input.PreferredBackupWindow,
+          AutoMinorVersionUpgrade: input.AutoMinorVersionUpgrade, CACertificateIdentifier: input.CACertificateIdentifier,
+        },
+        {
+          Port: 5433, OptionGroupName: 'og-app', DeletionProtection: true, CopyTagsToSnapshot: true,
+          EnableIAMDatabaseAuthentication: true, EnableCloudwatchLogsExports: ['postgresql', 'upgrade'],
+          StorageType: 'gp3', Iops: 12000, StorageThroughput: 500, AllocatedStorage: 400,
+          BackupRetentionPeriod: 14, PreferredBackupWindow: '03:00-04:00',
+          AutoMinorVersionUpgrade: false, CACertificateIdentifier: 'rds-ca-rsa2048-g1',
+        },
+      );
+      assert.deepEqual(input.Tags, [{ Key: 'team', Value: 'web' }, { Key: 'cutover:restored-from', Value: SNAP }], 'the original tags but aws:*, plus where it came from');
+      // Restore cannot take monitoring or Performance Insights: the rename into place sets them.
+      db.get(names.restored)!.DBInstanceStatus = 'available';
+      for (let i = 0; i < 3; i++) await step(50);
+      const intoPlace = rdsMock.commandCalls(ModifyDBInstanceCommand).map((c) => c.args[0].input).find((m) => m.DBInstanceIdentifier === names.restored)!;
+      assert.deepEqual(
+        {
+          MonitoringInterval: intoPlace.MonitoringInterval, MonitoringRoleArn: intoPlace.MonitoringRoleArn, EnablePerformanceInsights: intoPlace.EnablePerformanceInsights,
+          PerformanceInsightsKMSKeyId: intoPlace.PerformanceInsightsKMSKeyId, PerformanceInsightsRetentionPeriod: intoPlace.PerformanceInsightsRetentionPeriod, ApplyImmediately: intoPlace.ApplyImmediately,
+        },
+        { MonitoringInterval: 15, MonitoringRoleArn: 'arn:aws:iam::123456789012:role/rds-monitoring', EnablePerformanceInsights: true, PerformanceInsightsKMSKeyId: 'arn:aws:kms:us-east-1:123456789012:key/pi', PerformanceInsightsRetentionPeriod: 31, ApplyImmediately: true },
+      );
+    });
+
     it('waits while the restored instance is still creating (no rename yet)', async () => {
       fakeRds({ [original.DBInstanceIdentifier!]: original, [names.restored]: { DBInstanceIdentifier: names.restored, DBInstanceStatus: 'creating' } });
       const out = await step(100);
