@@ -9,7 +9,7 @@
  *    restore → rename original aside → rename restored into place (see lib/domain/restore.ts).
  * Errors: `Cutover.Transient` (retried), `Cutover.ResourceState` (restore ran out of time), `Cutover.InvalidInput`.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { createClusterWriter, createSnapshot, describeSnapshot, findDb, rename, restoreAsNew } from '../../lib/aws/rds';
 import { InvalidInputError, ResourceStateError } from '../../lib/domain/errors';
 import type { DeploymentPlan } from '../../lib/domain/plan';
@@ -21,12 +21,12 @@ const RESTORE_CHECKS = 480;
 
 const Event = z.discriminatedUnion('action', [
   z.object({ action: z.literal('createSnapshot'), plan: z.looseObject({}) }),
-  z.object({ action: z.literal('checkSnapshot'), plan: z.looseObject({}), snapshot: z.object({ identifier: z.string(), checksLeft: z.number().int() }) }),
+  z.object({ action: z.literal('checkSnapshot'), plan: z.looseObject({}), snapshot: z.object({ identifier: z.string(), checksLeft: z.int() }) }),
   z.object({
     action: z.literal('restoreStep'),
     plan: z.looseObject({}),
     snapshot: z.object({ identifier: z.string() }),
-    restore: z.object({ phase: z.string(), checksLeft: z.number().int().optional() }),
+    restore: z.object({ phase: z.string(), checksLeft: z.optional(z.int()) }),
   }),
 ]);
 

@@ -18,7 +18,7 @@
  *  - `scaleDown` `{ slots }` → `{ service, desiredCount: 0 }` (the idle slot).
  * Errors: `Cutover.Transient` (retried), `Cutover.ResourceState` (missing service / container), `Cutover.InvalidInput`.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import {
   describeService,
   oneOffTaskStatus,
@@ -39,7 +39,7 @@ const Release = z.object({
   taskDefinitionArn: z.string(),
   liveService: z.string(),
   idleService: z.string(),
-  desiredCount: z.number().int().min(0),
+  desiredCount: z.int().check(z.gte(0)),
 });
 const Event = z.discriminatedUnion('action', [
   z.object({ action: z.literal('prepare'), plan: z.looseObject({}), slots: Slots }),
@@ -47,10 +47,10 @@ const Event = z.discriminatedUnion('action', [
   z.object({
     action: z.literal('checkMigration'),
     plan: z.looseObject({}),
-    migration: z.object({ taskArn: z.string(), checksLeft: z.number().int() }),
+    migration: z.object({ taskArn: z.string(), checksLeft: z.int() }),
   }),
   z.object({ action: z.literal('deployGreen'), plan: z.looseObject({}), release: Release }),
-  z.object({ action: z.literal('checkGreen'), plan: z.looseObject({}), release: Release, green: z.object({ checksLeft: z.number().int() }) }),
+  z.object({ action: z.literal('checkGreen'), plan: z.looseObject({}), release: Release, green: z.object({ checksLeft: z.int() }) }),
   z.object({ action: z.literal('scaleDown'), plan: z.looseObject({}), slots: Slots }),
 ]);
 

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ConfigSchema, type Config, type EnvironmentConfig, type ServiceConfig } from './schema';
 
 /** Thrown for a config that cannot be used. `message` lists every problem as `path: what to do`. */

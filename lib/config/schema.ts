@@ -2,25 +2,21 @@
  * The cutover configuration: which services it deploys, from which repositories and branches, into
  * which ECS / ELB / RDS resources, with which traffic strategy and database policy.
  *
- * The schema is zod (v4). {@link parseConfig} turns any zod issue into a {@link ConfigError} whose
+ * The schema is zod (v4) in its `zod/mini` form, whose functions tree-shake: the handlers that read the
+ * config carry only what they use (the full zod build was most of every Lambda bundle). {@link parseConfig} turns any zod issue into a {@link ConfigError} whose
  * message names the path of the bad field and how to fix it. The same schema is used by the CDK app at
- * synth time, by the Lambda handlers at run time (config arrives as JSON in `CUTOVER_CONFIG`) and by
+ * synth time, by the Lambda handlers at run time (config is a file in their bundle, `CUTOVER_CONFIG_FILE`) and by
  * the local twin at start.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /** Name of a service, an environment or a slot: used in ARNs, DynamoDB keys and execution names. */
-const identifier = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]{0,39}$/, 'use 1-40 lower-case letters, digits or "-", starting with a letter');
+const identifier = z.string().check(z.regex(/^[a-z][a-z0-9-]{0,39}$/, 'use 1-40 lower-case letters, digits or "-", starting with a letter'));
 
 const arn = (service: string, resource: string) =>
-  z
-    .string()
-    .regex(
-      new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]+:\\d{12}:${resource}`),
-      `expected an ARN of the form arn:aws:${service}:<region>:<account>:${resource}...`,
-    );
+  z.string().check(
+    z.regex(new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]+:\\d{12}:${resource}`), `expected an ARN of the form arn:aws:${service}:<region>:<account>:${resource}...`),
+  );
 
 /** ELBv2 target group ARN (`arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>`). */
 export const targetGroupArn = arn('elasticloadbalancing', 'targetgroup/[^/]+/[0-9a-f]+$');
@@ -29,17 +25,15 @@ export const listenerArn = arn('elasticloadbalancing', 'listener/app/[^/]+/[0-9a
 /** ELBv2 listener rule ARN (`...:listener-rule/app/<lb>/<lb-id>/<listener-id>/<rule-id>`). */
 export const listenerRuleArn = arn('elasticloadbalancing', 'listener-rule/app/[^/]+/[0-9a-f]+/[0-9a-f]+/[0-9a-f]+$');
 
-const percent = z.number().int('use a whole number of percent').min(1, 'use 1-100').max(100, 'use 1-100');
-const bakeSeconds = z
-  .number()
-  .int('use a whole number of seconds')
-  .min(0, 'use 0 or more seconds')
-  .max(86_400, 'use at most 86400 seconds (24 h); longer bakes belong to an approval gate');
+/** A whole number (`int` names the fix) within bounds. */
+const wholeNumber = (what: string, ...checks: Parameters<ReturnType<typeof z.number>['check']>) => z.number().check(z.refine((n) => Number.isInteger(n), `use a whole number of ${what}`), ...checks);
+const percent = wholeNumber('percent', z.gte(1, 'use 1-100'), z.lte(100, 'use 1-100'));
+const bakeSeconds = wholeNumber('seconds', z.gte(0, 'use 0 or more seconds'), z.lte(86_400, 'use at most 86400 seconds (24 h); longer bakes belong to an approval gate'));
 
 /** One ECS service and the target group its tasks register with. */
 export const SlotSchema = z.strictObject({
   /** ECS service name (not ARN) inside the environment's cluster. */
-  service: z.string().min(1).max(255),
+  service: z.string().check(z.minLength(1), z.maxLength(255)),
   /** Target group the service's tasks are registered in. */
   targetGroupArn,
 });
@@ -61,20 +55,17 @@ export const TrafficRouteSchema = z.union([
  * alarms once more.
  */
 export const StrategySchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('all-at-once'), bakeSeconds: bakeSeconds.default(0) }),
-  z.strictObject({ type: z.literal('canary'), percent: percent.max(99, 'a canary sends 1-99 percent'), bakeSeconds }),
+  z.strictObject({ type: z.literal('all-at-once'), bakeSeconds: z._default(bakeSeconds, 0) }),
+  z.strictObject({ type: z.literal('canary'), percent: percent.check(z.lte(99, 'a canary sends 1-99 percent')), bakeSeconds }),
   z.strictObject({ type: z.literal('linear'), stepPercent: percent, stepBakeSeconds: bakeSeconds }),
   z.strictObject({
     type: z.literal('steps'),
-    steps: z
-      .array(z.strictObject({ percent, bakeSeconds }))
-      .min(1, 'give at least one step')
-      .max(20, 'use at most 20 steps')
-      .refine(
-        (steps) => steps.every((s, i) => i === 0 || s.percent > steps[i - 1]!.percent),
-        'step percentages must increase',
-      )
-      .refine((steps) => steps[steps.length - 1]!.percent === 100, 'the last step must be percent 100'),
+    steps: z.array(z.strictObject({ percent, bakeSeconds })).check(
+      z.minLength(1, 'give at least one step'),
+      z.maxLength(20, 'use at most 20 steps'),
+      z.refine((steps) => steps.every((s, i) => i === 0 || s.percent > steps[i - 1]!.percent), 'step percentages must increase'),
+      z.refine((steps) => steps.length === 0 || steps[steps.length - 1]!.percent === 100, 'the last step must be percent 100'),
+    ),
   }),
 ]);
 
@@ -82,12 +73,12 @@ export const StrategySchema = z.discriminatedUnion('type', [
 export const DatabaseSchema = z
   .strictObject({
     /** Identifier of an RDS for PostgreSQL DB instance. Give this or `clusterIdentifier`. */
-    instanceIdentifier: z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, 'an RDS DB instance identifier').optional(),
+    instanceIdentifier: z.optional(z.string().check(z.regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, 'an RDS DB instance identifier'))),
     /** Identifier of an Aurora PostgreSQL DB cluster. Give this or `instanceIdentifier`. */
-    clusterIdentifier: z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, 'an Aurora DB cluster identifier').optional(),
+    clusterIdentifier: z.optional(z.string().check(z.regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, 'an Aurora DB cluster identifier'))),
     migration: z.strictObject({
       /** Command (exec form) run as a one-off ECS task of the new image, e.g. `["npm","run","migrate"]`. */
-      command: z.array(z.string().min(1)).min(1, 'give the command as an array, e.g. ["npm","run","migrate"]'),
+      command: z.array(z.string().check(z.minLength(1))).check(z.minLength(1, 'give the command as an array, e.g. ["npm","run","migrate"]')),
       /**
        * When the migration command runs: `always` (every release; migration tools apply only pending
        * migrations, and a push's diff cannot tell what is pending in the database — e.g. after a
@@ -95,52 +86,54 @@ export const DatabaseSchema = z
        * console deployments, whose changes are unknown, still run it).
        * @default 'always'
        */
-      run: z.enum(['always', 'when-changed']).default('always'),
+      run: z._default(z.enum(['always', 'when-changed']), 'always'),
       /**
        * Path prefixes whose change in a push marks the release as carrying migrations (`run: when-changed`).
        * @default ["migrations/"]
        */
-      paths: z.array(z.string().min(1)).min(1).default(['migrations/']),
+      paths: z._default(z.array(z.string().check(z.minLength(1))).check(z.minLength(1)), ['migrations/']),
       /**
        * Seconds the migration task may run before it is stopped and treated as failed.
        * @default 1800
        */
-      timeoutSeconds: z.number().int().min(30).max(86_400).default(1800),
+      timeoutSeconds: z._default(wholeNumber('seconds', z.gte(30), z.lte(86_400)), 1800),
     }),
     /**
      * When to snapshot: `before-migrations` (whenever the migration command runs),
      * `always` (every release), `never` (no snapshot; `restore` policy then cannot be used).
      * @default 'before-migrations'
      */
-    snapshot: z.enum(['before-migrations', 'always', 'never']).default('before-migrations'),
+    snapshot: z._default(z.enum(['before-migrations', 'always', 'never']), 'before-migrations'),
   })
-  .refine((d) => (d.instanceIdentifier === undefined) !== (d.clusterIdentifier === undefined), {
-    message: 'give exactly one of instanceIdentifier (RDS instance) or clusterIdentifier (Aurora cluster)',
-  });
+  .check(
+    z.refine((d) => (d.instanceIdentifier === undefined) !== (d.clusterIdentifier === undefined), {
+      error: 'give exactly one of instanceIdentifier (RDS instance) or clusterIdentifier (Aurora cluster)',
+    }),
+  );
 
 export const EnvironmentSchema = z
   .strictObject({
     /** ECS cluster name. */
-    cluster: z.string().min(1).max(255),
+    cluster: z.string().check(z.minLength(1), z.maxLength(255)),
     /** The two slots of blue/green. Either can be live; cutover discovers which from listener weights. */
     slots: z.strictObject({ blue: SlotSchema, green: SlotSchema }),
     /** Name of the container in the task definition whose image a release replaces. */
-    containerName: z.string().min(1),
+    containerName: z.string().check(z.minLength(1)),
     /** Image repository (ECR URI without tag); a release's image is `<imageRepository>:<commit>`. */
-    imageRepository: z.string().min(1),
+    imageRepository: z.string().check(z.minLength(1)),
     /** Production listener or listener rule whose forward weights cutover shifts. */
     production: TrafficRouteSchema,
     /** Optional test listener or rule, pointed at the new release for smoke tests before any traffic. */
-    test: TrafficRouteSchema.optional(),
+    test: z.optional(TrafficRouteSchema),
     /** CloudWatch alarm names watched while baking; any in ALARM rolls the deployment back. */
-    alarms: z.array(z.string().min(1).max(255)).max(100).default([]),
+    alarms: z._default(z.array(z.string().check(z.minLength(1), z.maxLength(255))).check(z.maxLength(100)), []),
     strategy: StrategySchema,
     /**
      * Seconds the new release may take to become stable (all tasks running, one deployment).
      * @default 600
      */
-    stabilizationTimeoutSeconds: z.number().int().min(30).max(7200).default(600),
-    database: DatabaseSchema.optional(),
+    stabilizationTimeoutSeconds: z._default(wholeNumber('seconds', z.gte(30), z.lte(7200)), 600),
+    database: z.optional(DatabaseSchema),
     /**
      * What happens to the database when a deployment fails after its migrations ran:
      * `restore` restores the pre-migration snapshot automatically (discards writes made since; for
@@ -148,19 +141,14 @@ export const EnvironmentSchema = z
      * schema and data as they are.
      * @default 'keep'
      */
-    databaseFailurePolicy: z.enum(['restore', 'approve', 'keep']).default('keep'),
+    databaseFailurePolicy: z._default(z.enum(['restore', 'approve', 'keep']), 'keep'),
     /**
      * Seconds the previous release keeps running in its slot after a promotion. Inside the window an
      * alarm (or an operator's rollback) flips production traffic back to it at once; when it ends the
      * slot is scaled down to 0 tasks. 0 scales it down right after the promotion.
      * @default 1800 (30 minutes)
      */
-    rollbackWindowSeconds: z
-      .number()
-      .int('use a whole number of seconds')
-      .min(0, 'use 0 or more seconds')
-      .max(604_800, 'use at most 604800 seconds (7 days)')
-      .default(1800),
+    rollbackWindowSeconds: z._default(wholeNumber('seconds', z.gte(0, 'use 0 or more seconds'), z.lte(604_800, 'use at most 604800 seconds (7 days)')), 1800),
     /**
      * What an alarm going to ALARM does when no deployment runs and the rollback window is over:
      * `notify` publishes a notification naming the alarm and the `cutover rollback` command (an
@@ -169,47 +157,38 @@ export const EnvironmentSchema = z
      * the last known good release. Never for a live release that is itself a rollback's redeploy.
      * @default 'notify'
      */
-    alarmAfterWindow: z.enum(['notify', 'redeploy']).default('notify'),
+    alarmAfterWindow: z._default(z.enum(['notify', 'redeploy']), 'notify'),
     /**
      * Where a deployment waits for an operator's approval: `before-traffic` (the new release is up and
      * stable, on the test listener if any, before any production traffic), `before-promote` (before
      * the step that takes it to 100%, after the earlier steps baked), or `none`.
      * @default 'none'
      */
-    approval: z.enum(['none', 'before-traffic', 'before-promote']).default('none'),
+    approval: z._default(z.enum(['none', 'before-traffic', 'before-promote']), 'none'),
     /**
      * Seconds an approval waits for an answer; without one the deployment is rolled back
      * (`Cutover.ApprovalTimedOut`).
      * @default 86400 (24 h)
      */
-    approvalTimeoutSeconds: z
-      .number()
-      .int('use a whole number of seconds')
-      .min(60, 'use at least 60 seconds')
-      .max(604_800, 'use at most 604800 seconds (7 days)')
-      .default(86_400),
+    approvalTimeoutSeconds: z._default(wholeNumber('seconds', z.gte(60, 'use at least 60 seconds'), z.lte(604_800, 'use at most 604800 seconds (7 days)')), 86_400),
   })
-  .refine((e) => e.slots.blue.service !== e.slots.green.service, {
-    message: 'blue and green must be different ECS services',
-    path: ['slots', 'green', 'service'],
-  })
-  .refine((e) => e.slots.blue.targetGroupArn !== e.slots.green.targetGroupArn, {
-    message: 'blue and green must use different target groups',
-    path: ['slots', 'green', 'targetGroupArn'],
-  })
-  .refine((e) => !(e.databaseFailurePolicy === 'restore' && e.database?.snapshot === 'never'), {
-    message: 'databaseFailurePolicy "restore" needs a snapshot: set database.snapshot to "before-migrations" or "always"',
-    path: ['databaseFailurePolicy'],
-  });
+  .check(
+    z.refine((e) => e.slots.blue.service !== e.slots.green.service, { error: 'blue and green must be different ECS services', path: ['slots', 'green', 'service'] }),
+    z.refine((e) => e.slots.blue.targetGroupArn !== e.slots.green.targetGroupArn, { error: 'blue and green must use different target groups', path: ['slots', 'green', 'targetGroupArn'] }),
+    z.refine((e) => !(e.databaseFailurePolicy === 'restore' && e.database?.snapshot === 'never'), {
+      error: 'databaseFailurePolicy "restore" needs a snapshot: set database.snapshot to "before-migrations" or "always"',
+      path: ['databaseFailurePolicy'],
+    }),
+  );
 
 export const RepositorySchema = z.union([
   z.strictObject({
     /** GitHub repository `owner/name`, as in the push payload's `repository.full_name`. */
-    github: z.string().regex(/^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/, 'use the GitHub "owner/name" form'),
+    github: z.string().check(z.regex(/^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/, 'use the GitHub "owner/name" form')),
   }),
   z.strictObject({
     /** AWS CodeCommit repository name. */
-    codecommit: z.string().regex(/^[\w.-]{1,100}$/, 'a CodeCommit repository name'),
+    codecommit: z.string().check(z.regex(/^[\w.-]{1,100}$/, 'a CodeCommit repository name')),
   }),
 ]);
 
@@ -217,24 +196,27 @@ export const ServiceSchema = z
   .strictObject({
     repository: RepositorySchema,
     /** Branch name (without `refs/heads/`) → environment name. */
-    branches: z.record(z.string().min(1), identifier),
+    branches: z.record(z.string().check(z.minLength(1)), identifier),
     environments: z.record(identifier, EnvironmentSchema),
   })
-  .superRefine((s, ctx) => {
+  .check(
+    z.superRefine((s, ctx) => {
     for (const [branch, env] of Object.entries(s.branches)) {
       if (!(env in s.environments)) {
         ctx.addIssue({
           code: 'custom',
+          input: s,
           path: ['branches', branch],
           message: `environment "${env}" is not defined; add it under environments or map the branch to one of: ${Object.keys(s.environments).join(', ') || '(none defined)'}`,
         });
       }
     }
-  });
+    }),
+  );
 
 export const ConfigSchema = z.strictObject({
   /** Service name → service. */
-  services: z.record(identifier, ServiceSchema).refine((s) => Object.keys(s).length > 0, 'configure at least one service'),
+  services: z.record(identifier, ServiceSchema).check(z.refine((s) => Object.keys(s).length > 0, 'configure at least one service')),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

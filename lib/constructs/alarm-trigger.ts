@@ -20,6 +20,7 @@ import { alarmEventPattern } from '../domain/alarm-events';
 import { CutoverFunction } from './cutover-function';
 import { eventTargetDeadLetterQueue } from './dead-letter-queue';
 import { splitByPatternSize } from './event-patterns';
+import { ROLLBACK_PATH_MEMORY_MB } from './cutover-function';
 import { ledgerTableStatements, taskTokenStatements } from './permissions';
 
 export interface AlarmTriggerProps {
@@ -66,6 +67,9 @@ export class AlarmTrigger extends Construct {
 
     this.function = new CutoverFunction(this, 'Function', {
       name: 'alarm',
+      // On the rollback path: Lambda gives CPU in proportion to memory, and 1024 MB cuts the cold start
+      // (module import, first TLS handshakes) several times over 256 MB for a few cents a month.
+      memorySize: ROLLBACK_PATH_MEMORY_MB,
       config: props.config,
       timeout: Duration.seconds(30),
       logRetention: props.logRetention,

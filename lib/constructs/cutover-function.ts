@@ -18,11 +18,21 @@ import { BUNDLED_CONFIG_FILE, CONFIG_FILE_ENV_VAR } from '../config/load';
 import type { Config } from '../config/schema';
 import { acknowledge, acknowledgeWildcardResources } from './nag';
 
+/** Memory of the functions on the alarm → rollback path (`alarm`, `traffic`), MiB: CPU share, hence cold start, grows with it. */
+export const ROLLBACK_PATH_MEMORY_MB = 1024;
+
 /** Runtime of every cutover function. */
 export const CUTOVER_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 /** Lambda's limit on the total size of a function's environment variables (keys and values). */
 export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
+
+/**
+ * Module replacements of every Lambda bundle (esbuild `alias`, paths relative to the repository root,
+ * where NodejsFunction runs esbuild): see lib/aws/lambda-credentials.ts. `npm run bench -- --bundles`
+ * builds the bundles with the same options and reports their size and import time.
+ */
+export const LAMBDA_ESBUILD_ALIAS: Readonly<Record<string, string>> = { '@aws-sdk/credential-provider-node': './lib/aws/lambda-credentials.ts' };
 
 /** Banner that lets an ESM bundle `require` CommonJS dependencies. */
 export const ESM_REQUIRE_BANNER = "import { createRequire } from 'module';const require = createRequire(import.meta.url);";
@@ -128,6 +138,8 @@ export class CutoverFunction extends Construct {
         sourceMap: true,
         // Ship the SDK versions the handlers were tested with, not the runtime's.
         bundleAwsSDK: true,
+        // Lambda's credentials are in the environment: the env-only provider, not the SDK's whole chain.
+        esbuildArgs: Object.fromEntries(Object.entries(LAMBDA_ESBUILD_ALIAS).map(([from, to]) => [`--alias:${from}`, to])),
         ...(props.config ? { commandHooks: configFileHooks(props.config) } : {}),
       },
     });

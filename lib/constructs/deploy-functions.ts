@@ -9,7 +9,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { FUNCTIONS } from '../catalog';
 import type { Config } from '../config/schema';
-import { CutoverFunction } from './cutover-function';
+import { CutoverFunction, ROLLBACK_PATH_MEMORY_MB } from './cutover-function';
 import type { StateMachineFunctionName, StateMachineFunctions } from './deploy-state-machine';
 import { alarmCheckStatements, databaseStatements, ecsReleaseStatements, ledgerTableStatements, taskTokenStatements, trafficStatements, type ScopedStatement } from './permissions';
 
@@ -61,6 +61,8 @@ export class DeployFunctions extends Construct {
       if (!('placeholder' in spec)) continue;
       const fn = new CutoverFunction(this, pascal(spec.name), {
         name: spec.name,
+        // traffic moves production traffic back on a rollback: sized for latency, as the alarm function is.
+        ...(spec.name === 'traffic' ? { memorySize: ROLLBACK_PATH_MEMORY_MB } : {}),
         // Only plan reads the config (the others get everything they need in their event).
         ...(spec.name === 'plan' ? { config: props.config } : {}),
         timeout: Duration.seconds(30),

@@ -46,6 +46,7 @@ import { figuresBetween, LoadGenerator } from '../../lib/local/live/load-generat
 import '../../lib/local/node-warnings';
 import type { LiveEcs } from '../../lib/local/simulator';
 import { Twin } from '../../lib/local/twin';
+import { measureBundles, printBundles } from './bundles';
 
 interface BenchOptions {
   runs: number;
@@ -100,9 +101,14 @@ async function main(argv: string[]): Promise<number> {
     .option('--db-mb <n>', 'database size (MB of table data) for the snapshot/restore measurement', positiveInt('--db-mb'), 32)
     .option('--snapshots <n>', 'snapshot + restore round trips', positiveInt('--snapshots'), 3)
     .option('--json <file>', 'also write every measurement as JSON to this file')
+    .option('--bundles', 'only the Lambda bundles: size and import time of each (always measured first)')
     .showHelpAfterError();
   program.parse(argv, { from: 'user' });
-  const opts = program.opts<BenchOptions>();
+  const opts = program.opts<BenchOptions & { bundles?: boolean }>();
+
+  const bundles = await measureBundles();
+  printBundles(bundles);
+  if (opts.bundles) return 0;
 
   const stateDir = mkdtempSync(join(tmpdir(), 'cutover-bench-'));
   const config: Config = structuredClone(loadConfigFile(join(ROOT_DIR, 'lib/config/samples/hello-world.json')));

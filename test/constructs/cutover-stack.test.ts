@@ -64,7 +64,7 @@ describe('CutoverStack (sample config)', () => {
     });
   });
 
-  it('has one function per FUNCTIONS entry: nodejs >= 22, arm64, traced, 256 MiB, own log group with retention', () => {
+  it('has one function per FUNCTIONS entry: nodejs >= 22, arm64, traced, 256 MiB (1024 on the rollback path: alarm, traffic), own log group with retention', () => {
     const fns = template.findResources('AWS::Lambda::Function');
     assert.equal(Object.keys(fns).length, FUNCTIONS.length);
     const logGroups = template.findResources('AWS::Logs::LogGroup');
@@ -76,7 +76,7 @@ describe('CutoverStack (sample config)', () => {
       assert.deepEqual(p.Architectures, ['arm64'], spec.name);
       assert.deepEqual(p.TracingConfig, { Mode: 'Active' }, spec.name);
       assert.equal(p.Handler, 'index.handler', spec.name);
-      assert.equal(p.MemorySize, 256, spec.name);
+      assert.equal(p.MemorySize, ['alarm', 'traffic'].includes(spec.name) ? 1024 : 256, spec.name);
       assert.equal(p.Timeout, spec.name === 'github-webhook' ? 10 : 30, spec.name);
       assert.equal(p.Environment.Variables.POWERTOOLS_SERVICE_NAME, 'cutover', spec.name);
       const logGroupId = p.LoggingConfig?.LogGroup?.Ref;
