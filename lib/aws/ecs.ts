@@ -128,7 +128,7 @@ export async function runOneOffTask(spec: OneOffTaskSpec): Promise<string> {
 }
 
 export interface OneOffTaskStatus {
-  /** `RUNNING` (not stopped yet), `SUCCEEDED` (exit 0), `FAILED` */
+  /** `RUNNING` (not stopped yet), `SUCCEEDED` (exit 0 of a task that ended by itself), `FAILED` */
   status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
   exitCode: number | null;
   /** Why it stopped (ECS stoppedReason / container reason). */
@@ -148,7 +148,10 @@ export async function oneOffTaskStatus(cluster: string, taskArn: string, contain
   const container = task.containers?.find((c) => c.name === containerName) ?? task.containers?.[0];
   const exitCode = container?.exitCode ?? null;
   const reason = [task.stoppedReason, container?.reason].filter(Boolean).join('; ') || task.stopCode || 'stopped';
-  return { status: exitCode === 0 ? 'SUCCEEDED' : 'FAILED', exitCode, reason };
+  // Exit 0 counts only when the task ended by itself (the essential container exited): a task stopped
+  // by someone or by ECS (stopCode UserInitiated, SpotInterruption, …) may exit 0 on SIGTERM mid-way.
+  const endedByItself = task.stopCode === undefined || task.stopCode === 'EssentialContainerExited';
+  return { status: exitCode === 0 && endedByItself ? 'SUCCEEDED' : 'FAILED', exitCode, reason };
 }
 
 /** Where a task's container sends its output: what a log reader needs (see `readTaskLogTail` in ./logs). */

@@ -245,6 +245,15 @@ describe('ecs-release handler', () => {
       assert.equal(ecsMock.commandCalls(StopTaskCommand).length, 0);
     });
 
+    it('exit 0 of a task someone stopped (stopCode UserInitiated) → FAILED: a migration that exits 0 on SIGTERM did not finish', async () => {
+      ecsMock.on(DescribeTasksCommand).resolves({
+        tasks: [{ taskArn: TASK, lastStatus: 'STOPPED', stopCode: 'UserInitiated', stoppedReason: 'Task stopped by user', containers: [{ name: 'app', exitCode: 0 }] }],
+      });
+      const out = (await handler({ action: 'checkMigration', plan, migration: { taskArn: TASK, checksLeft: 10 } })) as Record<string, unknown>;
+      assert.equal(out.status, 'FAILED');
+      assert.match(out.message as string, /Task stopped by user/);
+    });
+
     it('exit 1 → FAILED with the exit code and the reason in the message', async () => {
       stopped(1);
       const out = (await handler({ action: 'checkMigration', plan, migration: { taskArn: TASK, checksLeft: 10 } })) as Record<string, unknown>;
