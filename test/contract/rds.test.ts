@@ -49,7 +49,7 @@ contract('RDS (lib/aws/rds.ts, lib/aws/inspect.ts)', (ctx) => {
 
   it(
     'DescribeDBInstances: VpcSecurityGroups and DBParameterGroups, which a restore copies (without them the restored database gets the VPC\'s default security group)',
-    ctx.kind === 'twin' ? { todo: "the twin's RDS (lib/local/simulator/rds.ts) answers no VpcSecurityGroups / DBParameterGroups: the restore path that copies them is never exercised" } : {},
+    {},
     async () => {
       const i = await findInstance(ctx.fx.instanceId);
       assert.ok((i?.VpcSecurityGroups ?? []).length >= 1, 'an instance in a VPC has at least one VPC security group');

@@ -190,6 +190,10 @@ interface SimInstance {
   restoredFrom?: string;
   /** With an engine: the snapshot key being written while the instance is `backing-up` (its failure ends the backup). */
   backingUpTo?: string;
+  /** VpcSecurityGroupIds it was created or restored with (AWS: the VPC's default security group otherwise). */
+  securityGroupIds?: string[];
+  /** DBParameterGroupName it was created or restored with (AWS: the engine's default group otherwise). */
+  parameterGroup?: string;
 }
 
 interface SimDbCluster {
@@ -636,6 +640,8 @@ export class RdsSimulator extends SimulatedService {
     }
     const facts = { ...snapshot.facts, instanceClass: input.DBInstanceClass ?? snapshot.facts.instanceClass, port: input.Port ?? snapshot.facts.port };
     const instance = this.newInstance(id, facts, input.Tags, snapshot.data);
+    instance.securityGroupIds = input.VpcSecurityGroupIds;
+    instance.parameterGroup = input.DBParameterGroupName;
     transition(instance.state, 'creating', 'available', this.restoreSeconds, now);
     if (this.engine) instance.restoredFrom = snapshot.engineKey ?? snapshot.id;
     this.startDatabase(instance.resourceId, `DB instance ${instance.id}`, { snapshot: snapshot.engineKey ?? snapshot.id });
@@ -729,6 +735,8 @@ export class RdsSimulator extends SimulatedService {
           port: input.Port ?? 5432,
         };
     const instance = this.newInstance(id, facts, input.Tags, undefined);
+    instance.securityGroupIds = input.VpcSecurityGroupIds;
+    instance.parameterGroup = input.DBParameterGroupName;
     if (cluster) {
       instance.clusterId = cluster.id;
       cluster.members.push(id);
@@ -1081,6 +1089,9 @@ export class RdsSimulator extends SimulatedService {
       TagList: i.tags,
       DeletionProtection: false,
       CopyTagsToSnapshot: false,
+      // As AWS: a VPC instance always has security groups and a parameter group (defaults when none were given).
+      VpcSecurityGroups: (i.securityGroupIds?.length ? i.securityGroupIds : ['sg-0default0000000000']).map((id) => ({ VpcSecurityGroupId: id, Status: 'active' })),
+      DBParameterGroups: [{ DBParameterGroupName: i.parameterGroup ?? `default.${i.facts.engine}${i.facts.engineVersion.split('.')[0]}`, ParameterApplyStatus: 'in-sync' }],
     } satisfies DBInstance);
   }
 
