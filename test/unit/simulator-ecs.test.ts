@@ -96,6 +96,17 @@ describe('simulator: ECS', () => {
     );
   });
 
+  it('rejects tag keys beginning with aws: (any case) on RegisterTaskDefinition, as AWS does', async () => {
+    const register = (key: string) =>
+      ecsClient().send(
+        new RegisterTaskDefinitionCommand({ family: 'hello-world-production', containerDefinitions: [{ name: 'app', image: 'x' }], tags: [{ key, value: 'v' }] }),
+      );
+    for (const key of ['aws:cloudformation:stack-name', 'AWS:owner']) {
+      await assert.rejects(register(key), (err: Error) => err.name === 'InvalidParameterException' && err.message.includes(key));
+    }
+    await register('team');
+  });
+
   it('becomes stable only after deploymentSeconds, matching the SDK waiter', async () => {
     const arn = await registerRevision(`${env.imageRepository}:v2`);
 

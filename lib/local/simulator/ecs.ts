@@ -342,6 +342,9 @@ export class EcsSimulator extends SimulatedService {
       this.errors.fail('ClientException', 'Family contains invalid characters: use up to 255 letters, numbers, hyphens and underscores.');
     }
     if (!input.containerDefinitions?.length) this.errors.fail('ClientException', 'Container list cannot be empty.');
+    // Tag keys may not start with aws: in any case (Amazon ECS developer guide, "Tagging your Amazon ECS resources").
+    const reserved = input.tags?.find((t) => t.key?.toLowerCase().startsWith('aws:'));
+    if (reserved) this.errors.fail('InvalidParameterException', `Tag keys beginning with "aws:" are reserved for AWS use: ${reserved.key}.`);
     const names = new Set<string>();
     const containerDefinitions = input.containerDefinitions.map((c): ContainerDefinition => {
       if (!c.name) this.errors.fail('ClientException', 'Container.name should not be null or empty.');
