@@ -119,6 +119,12 @@ export function decideOutcome(state: DeploymentState, requested: 'succeeded' | '
   };
 }
 
+/**
+ * Why the database was kept when the operator's answer was neither {"decision":"restore"} nor
+ * {"decision":"keep"} (the state machines' DatabaseDecision keeps it rather than fail on the answer).
+ */
+const UNREADABLE_ANSWER = 'the operator\'s answer could not be read (expected {"decision":"restore"} or {"decision":"keep"}), so nothing was discarded';
+
 function databaseSentence(state: DeploymentState): string {
   if (!state.migration?.ran) return '';
   const rb = state.rollback ?? {};
@@ -130,7 +136,9 @@ function databaseSentence(state: DeploymentState): string {
   const why =
     rb.decision?.decision === 'keep'
       ? `an operator${rb.decision.operator ? ` (${rb.decision.operator})` : ''} chose to keep it`
-      : rb.decisionError
+      : rb.decision !== undefined
+        ? UNREADABLE_ANSWER
+        : rb.decisionError
         ? `no operator decision arrived (${rb.decisionError.Error}), so nothing was discarded`
         : state.plan.databaseFailurePolicy === 'keep'
           ? 'policy "keep"'
@@ -224,7 +232,9 @@ function rollbackDatabaseSentence(state: RollbackState): string {
   const why =
     state.decision?.decision === 'keep'
       ? `an operator${state.decision.operator ? ` (${state.decision.operator})` : ''} chose to keep it`
-      : state.decisionError
+      : state.decision !== undefined
+        ? UNREADABLE_ANSWER
+        : state.decisionError
         ? `no operator decision arrived (${state.decisionError.Error}), so nothing was discarded`
         : `policy "${state.plan.databaseFailurePolicy}"`;
   return ` Database: schema and data kept as they are (${why}); snapshot ${snap.identifier} is kept.`;

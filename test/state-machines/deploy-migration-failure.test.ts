@@ -213,6 +213,7 @@ describe('deploy: migration fails, policy approve', () => {
       const result = await t.wait(d);
       // Not an uncatchable States.Runtime (the lock would stay held): a recorded failure, nothing discarded.
       assert.equal(result.error, 'Cutover.MigrationFailed');
+      assert.match(result.cause!, /kept as they are \(the operator's answer could not be read \(expected \{"decision":"restore"\} or \{"decision":"keep"\}\)/);
       assert.ok(!t.statesEntered(d).includes('RestoreSnapshot'));
       assertKept(t, resourceId);
       assert.equal((await t.record(d))?.status, 'failed');
