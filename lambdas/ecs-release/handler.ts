@@ -160,6 +160,18 @@ export const handler = async (event: unknown): Promise<unknown> => {
           logTail: null,
         };
       }
+      if (s.status === 'NOT_STARTED') {
+        // Nothing of the command ran: not a failed migration (no restore, no database decision).
+        return {
+          ran: false,
+          taskArn: e.migration.taskArn,
+          status: s.status,
+          exitCode: null,
+          checksLeft,
+          message: `Migration "${cmd}" did not start (${s.reason}); nothing of it ran, so the database is as it was.`,
+          logTail: null,
+        };
+      }
       if (s.status === 'FAILED') {
         const base = `Migration "${cmd}" failed with exit code ${s.exitCode ?? 'none'}: ${s.reason}.`;
         const { message, logTail } = await withLogTail(base, plan.cluster, e.migration.taskArn, plan.containerName, plan.deploymentId);

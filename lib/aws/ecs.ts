@@ -127,9 +127,16 @@ export async function runOneOffTask(spec: OneOffTaskSpec): Promise<string> {
   return task.taskArn;
 }
 
+/** ECS stop reasons of a container that never started (Amazon ECS developer guide, "Stopped tasks error codes"). */
+const NEVER_STARTED = /CannotPullContainer|ResourceInitializationError|CannotStartContainer|CannotCreateContainer|CannotInspectContainer|InvalidImage/i;
+
 export interface OneOffTaskStatus {
-  /** `RUNNING` (not stopped yet), `SUCCEEDED` (exit 0 of a task that ended by itself), `FAILED` */
-  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  /**
+   * `RUNNING` (not stopped yet), `SUCCEEDED` (exit 0 of a task that ended by itself), `NOT_STARTED`
+   * (stopped before its container ran: TaskFailedToStart, an image pull or container start error —
+   * nothing of the command ran), `FAILED`
+   */
+  status: 'RUNNING' | 'SUCCEEDED' | 'NOT_STARTED' | 'FAILED';
   exitCode: number | null;
   /** Why it stopped (ECS stoppedReason / container reason). */
   reason: string;
@@ -148,6 +155,12 @@ export async function oneOffTaskStatus(cluster: string, taskArn: string, contain
   const container = task.containers?.find((c) => c.name === containerName) ?? task.containers?.[0];
   const exitCode = container?.exitCode ?? null;
   const reason = [task.stoppedReason, container?.reason].filter(Boolean).join('; ') || task.stopCode || 'stopped';
+  // No exit code and ECS says the container never started (Amazon ECS developer guide, "Stopped tasks
+  // error codes": TaskFailedToStart, CannotPullContainerError, ResourceInitializationError, …).
+  if (exitCode === null && (task.stopCode === 'TaskFailedToStart' || NEVER_STARTED.test(`${task.stoppedReason ?? ''} ${container?.reason ?? ''}`))) {
+    const unique = [...new Set([task.stoppedReason, container?.reason].filter(Boolean))].join('; ');
+    return { status: 'NOT_STARTED', exitCode, reason: `${task.stopCode ?? 'stopped'}: ${unique || 'the container never started'}` };
+  }
   // Exit 0 counts only when the task ended by itself (the essential container exited): a task stopped
   // by someone or by ECS (stopCode UserInitiated, SpotInterruption, …) may exit 0 on SIGTERM mid-way.
   const endedByItself = task.stopCode === undefined || task.stopCode === 'EssentialContainerExited';

@@ -144,6 +144,30 @@ describe('deploy: migration fails, policy restore', () => {
   });
 });
 
+describe('deploy: the migration task never started (its image cannot be pulled), policy restore and approve', () => {
+  for (const policy of ['restore', 'approve'] as const) {
+    it(`${policy}: not a failed migration — no restore, no database decision, the cause names what stopped it`, async () => {
+      t = await TestTwin.start({ config: configVariant((env) => (env.databaseFailurePolicy = policy)) });
+      t.sim.rds.setInstanceData(DB, { rows: 'before' });
+      const PULL = 'CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref hello-world:abc: not found';
+      t.sim.ecs.setRunTaskOutcome(() => ({ exitCode: 0, failedToStart: PULL }));
+      const resourceId = resourceIdOf(t, DB);
+      const { d, result } = await t.deploy();
+      assert.equal(result.status, 'FAILED');
+      assert.equal(result.error, 'Cutover.MigrationNotStarted');
+      assert.match(result.cause!, /did not start \(TaskFailedToStart: CannotPullContainerError: pull image manifest/);
+      const states = t.statesEntered(d);
+      assert.ok(!states.includes('RestoreSnapshot') && !states.includes('AwaitDatabaseDecision'), states.join(' → '));
+      assert.deepEqual(instanceIds(t), [DB], 'no instance restored or renamed');
+      assert.equal(resourceIdOf(t, DB), resourceId);
+      assert.deepEqual(t.sim.rds.instanceData(DB), { rows: 'before' }, 'the data as it was');
+      assert.deepEqual(t.writeCalls().filter((c) => c.service === 'rds').map((c) => c.operation), ['CreateDBSnapshot']);
+      await assertReleaseNeverReachedProduction(t, d);
+      assert.equal(await t.lock(), undefined, 'the lock is released');
+    });
+  }
+});
+
 describe('deploy: migration fails, policy restore, a 63-character DB identifier', () => {
   it('restores under names RDS accepts (regression: the restored name was 65 characters)', async () => {
     const id = `hello-world-${'x'.repeat(51)}`;

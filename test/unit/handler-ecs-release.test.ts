@@ -254,6 +254,16 @@ describe('ecs-release handler', () => {
       assert.match(out.message as string, /Task stopped by user/);
     });
 
+    it('stopped before its container ran (TaskFailedToStart, image pull) → NOT_STARTED, ran: false (nothing of it ran)', async () => {
+      ecsMock.on(DescribeTasksCommand).resolves({
+        tasks: [{ taskArn: TASK, lastStatus: 'STOPPED', stopCode: 'TaskFailedToStart', stoppedReason: 'CannotPullContainerError: pull image manifest has been retried 5 time(s)', containers: [{ name: 'app' }] }],
+      });
+      const out = (await handler({ action: 'checkMigration', plan, migration: { taskArn: TASK, checksLeft: 10 } })) as Record<string, unknown>;
+      assert.equal(out.status, 'NOT_STARTED');
+      assert.equal(out.ran, false);
+      assert.match(out.message as string, /did not start \(TaskFailedToStart: CannotPullContainerError/);
+    });
+
     it('exit 1 → FAILED with the exit code and the reason in the message', async () => {
       stopped(1);
       const out = (await handler({ action: 'checkMigration', plan, migration: { taskArn: TASK, checksLeft: 10 } })) as Record<string, unknown>;

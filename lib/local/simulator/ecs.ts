@@ -82,8 +82,14 @@ export interface RunTaskInfo {
 
 /** How a task started with RunTask ends. */
 export interface RunTaskOutcome {
-  /** Exit code of the main container. */
+  /** Exit code of the main container (ignored with `failedToStart`). */
   readonly exitCode: number;
+  /**
+   * The task never starts (e.g. `CannotPullContainerError: …` for an image that is not in the
+   * registry): after PROVISIONING it is STOPPED with `stopCode: TaskFailedToStart`, this text as its
+   * `stoppedReason` and container reason, and no exit code — as ECS reports it.
+   */
+  readonly failedToStart?: string;
   /** Container `reason` shown by DescribeTasks, e.g. `OutOfMemoryError: Container killed due to memory usage`. */
   readonly reason?: string;
   /** Simulated seconds the task is RUNNING (after 5 s PROVISIONING) before the container exits. @default 20 */
@@ -116,7 +122,7 @@ interface SimTask extends EcsTaskRecord {
   /** When it reaches RUNNING; undefined if it never does (crashing image). */
   runningAtMs?: number;
   /** Natural end (RunTask): the main container exits. */
-  exit?: { atMs: number; exitCode: number; reason?: string };
+  exit?: { atMs: number; exitCode: number | undefined; reason?: string; failedToStart?: boolean };
   /** StopTask or scheduler stop. */
   stopRequest?: { atMs: number; code: Task['stopCode']; reason: string };
   /** Service task: the deployment that owns it. */
@@ -467,8 +473,10 @@ export class EcsSimulator extends SimulatedService {
         launchType: input.launchType,
         overrides,
         mainContainer: main.name!,
-        runningAtMs: crash ? undefined : now + TASK_START_SECONDS * 1000,
-        exit: { atMs: now + (TASK_START_SECONDS + duration) * 1000, exitCode: outcome.exitCode, reason: outcome.reason },
+        runningAtMs: crash || outcome.failedToStart ? undefined : now + TASK_START_SECONDS * 1000,
+        exit: outcome.failedToStart
+          ? { atMs: now + TASK_START_SECONDS * 1000, exitCode: undefined, reason: outcome.failedToStart, failedToStart: true }
+          : { atMs: now + (TASK_START_SECONDS + duration) * 1000, exitCode: outcome.exitCode, reason: outcome.reason },
         tags: input.tags,
       });
       tasks.push(this.taskOutput(task, now, false));
@@ -734,8 +742,8 @@ export class EcsSimulator extends SimulatedService {
         stoppingAtMs: byRequest ? requestAt : exitAt,
         exitCode: byRequest ? (wasRunning ? 143 : undefined) : t.exit!.exitCode,
         containerReason: byRequest ? undefined : t.exit!.reason,
-        stopCode: byRequest ? t.stopRequest!.code : 'EssentialContainerExited',
-        stoppedReason: byRequest ? t.stopRequest!.reason : 'Essential container in task exited',
+        stopCode: byRequest ? t.stopRequest!.code : t.exit!.failedToStart ? 'TaskFailedToStart' : 'EssentialContainerExited',
+        stoppedReason: byRequest ? t.stopRequest!.reason : t.exit!.failedToStart ? t.exit!.reason! : 'Essential container in task exited',
       } as const;
     }
     if (now >= requestAt) return { lastStatus: 'STOPPING', desiredStatus: 'STOPPED', stoppingAtMs: requestAt } as const;
