@@ -42,6 +42,16 @@ export async function describeService(cluster: string, service: string): Promise
 
 const DEPLOYMENT_TAG = 'cutover:deployment';
 
+/**
+ * A tag AWS reserves: its key or its value begins with `aws:` in any case (CloudFormation's
+ * `aws:cloudformation:*` tags on a stack's task definition). ECS lists them in DescribeTaskDefinition
+ * but RegisterTaskDefinition refuses them ("Do not use aws:, AWS:, or any upper or lowercase
+ * combination of such as a prefix for either keys or values", ECS API reference, Tag).
+ */
+export function reservedTag(tag: { key?: string; value?: string }): boolean {
+  return /^aws:/i.test(tag.key ?? '') || /^aws:/i.test(tag.value ?? '');
+}
+
 export interface RegisteredRevision {
   taskDefinitionArn: string;
   previousTaskDefinitionArn: string;
@@ -52,6 +62,11 @@ export interface RegisteredRevision {
  * Register a new revision of `fromArn`'s family with `image` in container `containerName`, tagged with
  * the deployment id. A retry finds the revision it registered before (latest revision of the family
  * tagged with the same deployment) instead of registering another.
+ *
+ * The revision is the described one minus ECS's read-only fields (see `registrable`: every field
+ * RegisterTaskDefinition accepts is copied, e.g. runtimePlatform, ephemeralStorage, proxyConfiguration,
+ * volumes, placementConstraints, pidMode, ipcMode, enableFaultInjection), with the described tags
+ * except the reserved ones ({@link reservedTag}) and the previous `cutover:deployment` tag.
  * @throws ResourceStateError when the container does not exist in the task definition
  */
 export async function registerReleaseRevision(
@@ -80,8 +95,7 @@ export async function registerReleaseRevision(
         ...registrable(td),
         family,
         containerDefinitions: containers.map((c) => (c.name === containerName ? { ...c, image } : c)),
-        // AWS reserves the aws: prefix (CloudFormation's aws:cloudformation:* tags): RegisterTaskDefinition rejects them.
-        tags: [...(current.tags ?? []).filter((t) => t.key !== DEPLOYMENT_TAG && !t.key?.toLowerCase().startsWith('aws:')), { key: DEPLOYMENT_TAG, value: deploymentId }],
+        tags: [...(current.tags ?? []).filter((t) => t.key !== DEPLOYMENT_TAG && !reservedTag(t)), { key: DEPLOYMENT_TAG, value: deploymentId }],
       }),
     ),
     `RegisterTaskDefinition ${family}`,

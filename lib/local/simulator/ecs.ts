@@ -348,9 +348,12 @@ export class EcsSimulator extends SimulatedService {
       this.errors.fail('ClientException', 'Family contains invalid characters: use up to 255 letters, numbers, hyphens and underscores.');
     }
     if (!input.containerDefinitions?.length) this.errors.fail('ClientException', 'Container list cannot be empty.');
-    // Tag keys may not start with aws: in any case (Amazon ECS developer guide, "Tagging your Amazon ECS resources").
-    const reserved = input.tags?.find((t) => t.key?.toLowerCase().startsWith('aws:'));
-    if (reserved) this.errors.fail('InvalidParameterException', `Tag keys beginning with "aws:" are reserved for AWS use: ${reserved.key}.`);
+    // Neither a tag key nor a value may start with aws: in any case (ECS API reference, Tag: "Do not use
+    // aws:, AWS:, or any upper or lowercase combination of such as a prefix for either keys or values").
+    for (const t of input.tags ?? []) {
+      if (/^aws:/i.test(t.key ?? '')) this.errors.fail('InvalidParameterException', `Tag keys beginning with "aws:" are reserved for AWS use: ${t.key}.`);
+      if (/^aws:/i.test(t.value ?? '')) this.errors.fail('InvalidParameterException', `Tag values beginning with "aws:" are reserved for AWS use: ${t.key}=${t.value}.`);
+    }
     const names = new Set<string>();
     const containerDefinitions = input.containerDefinitions.map((c): ContainerDefinition => {
       if (!c.name) this.errors.fail('ClientException', 'Container.name should not be null or empty.');
