@@ -227,7 +227,11 @@ export class HistoryRecorder {
 
   private push(type: HistoryEventType, at: number, details: Partial<HistoryEvent>): void {
     const id = this.events.length + 1;
-    const event: HistoryEvent = { timestamp: new Date(at), type, id, previousEventId: id - 1, ...details };
+    // A history's timestamps never go back (as AWS's): library events carry the library's time mapped
+    // onto the service clock, task events the service clock itself, and on a fast simulated clock the
+    // two may be a few simulated seconds apart in either order.
+    const previous = this.events.at(-1)?.timestamp?.getTime() ?? -Infinity;
+    const event: HistoryEvent = { timestamp: new Date(Math.max(at, previous)), type, id, previousEventId: id - 1, ...details };
     this.events.push(event);
     this.emit(event);
   }
