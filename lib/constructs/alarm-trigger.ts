@@ -21,7 +21,7 @@ import { CutoverFunction } from './cutover-function';
 import { eventTargetDeadLetterQueue } from './dead-letter-queue';
 import { splitByPatternSize } from './event-patterns';
 import { ROLLBACK_PATH_MEMORY_MB } from './cutover-function';
-import { ledgerTableStatements, taskTokenStatements } from './permissions';
+import { ALARM_LEDGER_ACTIONS, ledgerTableStatements, taskTokenStatements } from './permissions';
 
 export interface AlarmTriggerProps {
   /** The validated cutover config; at least one environment must list `alarms`. */
@@ -79,7 +79,7 @@ export class AlarmTrigger extends Construct {
         ...(props.topic ? { NOTIFICATION_TOPIC_ARN: props.topic.topicArn } : {}),
       },
     });
-    for (const st of ledgerTableStatements(props.table.tableArn)) this.function.addToRolePolicy(st.statement);
+    for (const st of ledgerTableStatements(props.table.tableArn, ALARM_LEDGER_ACTIONS)) this.function.addToRolePolicy(st.statement);
     this.function.addToRolePolicy(new iam.PolicyStatement({ sid: 'StartRollback', actions: ['states:StartExecution'], resources: [props.rollbackStateMachineArn] }));
     props.topic?.grantPublish(this.function.role);
     for (const s of taskTokenStatements(['states:SendTaskFailure'])) this.function.addToRolePolicy(s.statement, s.wildcardReason);

@@ -318,12 +318,26 @@ export function alarmCheckStatements(_scope: IConstruct, config: Config): Scoped
   ];
 }
 
-/** The DynamoDB actions the ledger adapter (`lib/aws/ledger.ts`) sends: no Scan, no Batch*, no streams. */
+/**
+ * The DynamoDB actions the ledger adapter (`lib/aws/ledger.ts`) sends for the `ledger` function: no Scan,
+ * no Batch*, no streams (test/constructs/cutover-stack.test.ts derives them from the handler's calls).
+ */
 export const LEDGER_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'] as const;
 
-/** Read and write the ledger's items with exactly {@link LEDGER_TABLE_ACTIONS} (no index is used). */
-export function ledgerTableStatements(tableArn: string): ScopedStatement[] {
-  return [{ statement: new iam.PolicyStatement({ sid: 'Ledger', actions: [...LEDGER_TABLE_ACTIONS], resources: [tableArn] }) }];
+/**
+ * The DynamoDB actions of the `alarm` function: it reads the lock and the environment state
+ * (`Ledger.getLock` / `getEnvironment`: GetItem) and appends to the audit timeline (`Ledger.audit`: PutItem).
+ */
+export const ALARM_LEDGER_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem'] as const;
+
+/**
+ * Read and write the ledger's items (no index is used).
+ * @param tableArn the ledger table's ARN
+ * @param actions the DynamoDB actions of the function
+ * @default actions {@link LEDGER_TABLE_ACTIONS}
+ */
+export function ledgerTableStatements(tableArn: string, actions: readonly string[] = LEDGER_TABLE_ACTIONS): ScopedStatement[] {
+  return [{ statement: new iam.PolicyStatement({ sid: 'Ledger', actions: [...actions], resources: [tableArn] }) }];
 }
 
 /** Why SendTaskSuccess / SendTaskFailure need `*`. */

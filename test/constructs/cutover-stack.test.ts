@@ -36,6 +36,43 @@ function statementsOf(functionName: string): Statement[] {
   return policies.flatMap((p: any) => p.Properties.PolicyDocument.Statement);
 }
 const actionsOf = (s: Statement) => [s.Action].flat();
+
+/** IAM action of each SDK command the ledger adapter (lib/aws/ledger.ts) sends. */
+const LEDGER_COMMAND_ACTIONS: Record<string, string> = {
+  GetCommand: 'dynamodb:GetItem',
+  PutCommand: 'dynamodb:PutItem',
+  UpdateCommand: 'dynamodb:UpdateItem',
+  DeleteCommand: 'dynamodb:DeleteItem',
+  QueryCommand: 'dynamodb:Query',
+  DescribeExecutionCommand: 'states:DescribeExecution',
+};
+/**
+ * The IAM actions a handler needs for its ledger: each `ledger.<method>(` call of the handler, followed
+ * through the adapter's methods (`this.<method>(`) and module functions, to the commands they send.
+ * @throws (assert) on a called method the adapter does not have, or a command with no known action
+ */
+function ledgerActionsOf(handlerFile: string): string[] {
+  const source = readFileSync(join(ROOT_DIR, 'lib/aws/ledger.ts'), 'utf8');
+  const starts = [...source.matchAll(/^(?: {2}(?:private |public )?(?:async )?|(?:export )?(?:async )?function )([a-zA-Z]\w*)\(/gm)];
+  const bodies = new Map(starts.map((m, i) => [m[1]!, source.slice(m.index, starts[i + 1]?.index ?? source.length)]));
+  const todo = [...readFileSync(handlerFile, 'utf8').matchAll(/\bledger\.(\w+)\(/g)].map((m) => m[1]!);
+  assert.ok(todo.length > 0, `${handlerFile} calls the ledger`);
+  const seen = new Set<string>();
+  const actions = new Set<string>();
+  while (todo.length > 0) {
+    const name = todo.pop()!;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const body = bodies.get(name);
+    assert.ok(body, `Ledger.${name} (called by ${handlerFile}) is in lib/aws/ledger.ts`);
+    for (const [, command] of body.matchAll(/\bnew (\w+Command)\(/g)) {
+      assert.ok(command! in LEDGER_COMMAND_ACTIONS, `lib/aws/ledger.ts sends ${command}: add its IAM action to LEDGER_COMMAND_ACTIONS (and grant it)`);
+      actions.add(LEDGER_COMMAND_ACTIONS[command!]!);
+    }
+    for (const [, callee] of body.matchAll(/\b(?:this\.)?(\w+)\(/g)) if (bodies.has(callee!) && callee !== name) todo.push(callee!);
+  }
+  return [...actions].sort();
+}
 /** Compare resource lists ignoring order (policy minimization sorts them). */
 const sorted = (items: unknown) => [items].flat().map((i) => JSON.stringify(i)).sort();
 const arnJoin = (suffix: string) => ({
@@ -197,13 +234,17 @@ describe('CutoverStack (sample config)', () => {
     }
   });
 
-  it('gives the ledger and alarm functions only the DynamoDB actions the ledger adapter sends, on the table', () => {
+  it('gives the ledger and alarm functions only the DynamoDB actions their own handler sends through the ledger adapter, on the table', () => {
     const table = Object.keys(template.findResources('AWS::DynamoDB::Table'))[0]!;
     for (const fn of ['ledger', 'alarm']) {
+      const needed = ledgerActionsOf(join(ROOT_DIR, 'lambdas', fn, 'handler.ts')).filter((a) => a.startsWith('dynamodb:'));
       const dynamo = statementsOf(fn).filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
-      assert.deepEqual(dynamo.flatMap(actionsOf).sort(), ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], fn);
+      assert.deepEqual(dynamo.flatMap(actionsOf).sort(), needed, `${fn}: exactly the DynamoDB actions its Ledger calls send`);
       for (const s of dynamo) assert.deepEqual([s.Resource].flat(), [{ 'Fn::GetAtt': [table, 'Arn'] }], `${fn}: the table only`);
     }
+    // The alarm function reads the lock and the environment and appends to the audit timeline: no
+    // update, delete or query (ledger.getLock / getEnvironment / audit).
+    assert.deepEqual(ledgerActionsOf(join(ROOT_DIR, 'lambdas/alarm/handler.ts')), ['dynamodb:GetItem', 'dynamodb:PutItem']);
   });
 
   it('grants no action that no code path sends (each maps to an SDK command cutover uses)', () => {
