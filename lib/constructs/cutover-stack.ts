@@ -5,7 +5,7 @@
  * Outputs: `TableName`, `DeployStateMachineArn`, `RollbackStateMachineArn`, `NotificationTopicArn`
  * (what `cutover status --stack <name>` reads), plus the webhook's.
  */
-import { ArnFormat, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Stack, Token, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -23,6 +23,9 @@ import { LedgerTable } from './ledger-table';
 import { acknowledgeWildcardResources } from './nag';
 import { NotificationTopic } from './notification-topic';
 import { STATE_MACHINES, stateMachineName, type StateMachineName } from '../catalog';
+
+/** Step Functions' limit on a state machine name (CreateStateMachine, name: 1-80 characters). */
+const MAX_STATE_MACHINE_NAME = 80;
 
 export interface CutoverStackProps extends StackProps {
   /**
@@ -105,11 +108,22 @@ export class CutoverStack extends Stack {
       logRetention: props.logRetention,
     });
     this.notifications = new NotificationTopic(this, 'Notifications');
+    // From the stack name, so that two cutover stacks in one account and region never collide.
+    const nameOf = (given: string | undefined, suffix: StateMachineName, prop: string): string => {
+      if (given !== undefined) return given;
+      const name = `${this.stackName}-${suffix}`;
+      if (!Token.isUnresolved(name) && name.length > MAX_STATE_MACHINE_NAME) {
+        throw new Error(
+          `CutoverStackProps.${prop}: the default "${name}", from the stack name "${this.stackName}" (${this.stackName.length} characters), is ${name.length} characters; ` +
+            `Step Functions allows ${MAX_STATE_MACHINE_NAME}. Use a stack name of at most ${MAX_STATE_MACHINE_NAME - '-rollback-window'.length} characters (context cutover:stackName) or set ${prop}.`,
+        );
+      }
+      return name;
+    };
     const names: Record<StateMachineName, string> = {
-      // From the stack name, so that two cutover stacks in one account and region never collide.
-      deploy: props.deployStateMachineName ?? `${this.stackName}-deploy`,
-      rollback: props.rollbackStateMachineName ?? `${this.stackName}-rollback`,
-      'rollback-window': props.rollbackWindowStateMachineName ?? `${this.stackName}-rollback-window`,
+      deploy: nameOf(props.deployStateMachineName, 'deploy', 'deployStateMachineName'),
+      rollback: nameOf(props.rollbackStateMachineName, 'rollback', 'rollbackStateMachineName'),
+      'rollback-window': nameOf(props.rollbackWindowStateMachineName, 'rollback-window', 'rollbackWindowStateMachineName'),
     };
     // ARNs from names, not resources: the state machines start each other and the functions start and
     // describe them, which as references would make cycles (state machine → function → role → state machine).

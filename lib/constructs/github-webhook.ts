@@ -2,7 +2,7 @@
  * The GitHub webhook: an HTTP API route `POST /webhooks/github` → the `github-webhook` function, which
  * verifies the delivery's HMAC signature with a secret from Secrets Manager and starts `deploy` executions.
  */
-import { CfnOutput, Duration, Token } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, Token } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -40,10 +40,16 @@ export interface GitHubWebhookProps {
   readonly stateMachine: sfn.IStateMachine;
   /**
    * Name of the Secrets Manager secret holding the webhook secret (a generated value; copy it into
-   * GitHub's webhook settings).
-   * @default 'cutover/github-webhook-secret'
+   * GitHub's webhook settings). Secret names are unique per account and region.
+   * @default `<stack name>/github-webhook-secret`
    */
   readonly secretName?: string;
+  /**
+   * Name of the HTTP API (shown in the API Gateway console; API Gateway does not require it to be unique,
+   * but two stacks' webhooks should not look alike).
+   * @default `<stack name>-github-webhook`
+   */
+  readonly apiName?: string;
   /**
    * Steady-state request rate limit of the API stage (requests per second).
    * @default 10
@@ -76,7 +82,7 @@ export class GitHubWebhook extends Construct {
 
   constructor(scope: Construct, id: string, props: GitHubWebhookProps) {
     super(scope, id);
-    const secretName = props.secretName ?? 'cutover/github-webhook-secret';
+    const secretName = props.secretName ?? `${Stack.of(this).stackName}/github-webhook-secret`;
     if (!Token.isUnresolved(secretName) && !/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(secretName)) {
       throw new Error(`GitHubWebhookProps.secretName: "${secretName}" is not a valid Secrets Manager name; use 1-512 letters, digits or /_+=.@- characters.`);
     }
@@ -122,6 +128,7 @@ export class GitHubWebhook extends Construct {
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
     this.httpApi = new apigwv2.HttpApi(this, 'Api', {
+      apiName: props.apiName ?? `${Stack.of(this).stackName}-github-webhook`,
       description: 'cutover: GitHub webhook',
       createDefaultStage: false,
     });

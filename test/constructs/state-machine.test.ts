@@ -91,6 +91,18 @@ describe('state machine placeholders', () => {
     assert.throws(() => definitionSubstitutions(rest), /functions\.plan: missing; .*\$\{PlanFunctionArn\}/);
   });
 
+  it('leaves the name to CloudFormation when none is given, so two state machines (or stacks) never share one', () => {
+    const scratch = new Stack(new App(), 'Scratch');
+    const functions = importedFunctions(scratch);
+    // The rollback-window definition starts no other state machine.
+    const definitionFile = stateMachineFile(STATE_MACHINES.find((m) => m.name === 'rollback-window')!.file);
+    new DeployStateMachine(scratch, 'One', { functions, definitionFile });
+    new DeployStateMachine(scratch, 'Two', { functions, definitionFile });
+    const machines = Object.values(Template.fromStack(scratch).findResources('AWS::StepFunctions::StateMachine')) as any[];
+    assert.equal(machines.length, 2);
+    for (const m of machines) assert.equal(m.Properties.StateMachineName, undefined);
+  });
+
   it('fails when the state machine name is invalid', () => {
     const scratch = new Stack(new App(), 'Scratch');
     assert.throws(

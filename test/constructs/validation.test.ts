@@ -56,21 +56,38 @@ describe('CutoverStack props', () => {
     );
   });
 
-  it('two stacks in one account share no physical name (state machines, secret), derived from the stack name', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-    const stacks = ['CutoverA', 'CutoverB'].map((id) => new CutoverStack(app, id, { config, taskRoleArns: TASK_ROLES }));
-    const names = (id: string) => {
-      const t = Template.fromStack(stacks.find((st) => st.stackName === id)!);
-      const out: string[] = [];
-      for (const r of Object.values(t.toJSON().Resources) as Array<{ Properties?: Record<string, unknown> }>) {
-        for (const [k, v] of Object.entries(r.Properties ?? {})) if (/^(StateMachineName|Name|TopicName|TableName|FunctionName|RoleName|LogGroupName|QueueName)$/.test(k) && typeof v === 'string' && v !== 'Api') out.push(v);
-      }
-      return out;
-    };
-    const a = names('CutoverA');
-    const b = names('CutoverB');
-    assert.ok(a.includes('CutoverA-deploy') && a.includes('CutoverA/github-webhook-secret'), a.join(', '));
-    assert.deepEqual(a.filter((n) => b.includes(n)), []);
+  it('two stacks in one account share no name (state machines, secret, HTTP API, anything named), derived from the stack name', () => {
+    // Names that are not account-wide: key attributes, a stage name inside its API, a role's inline policy name (the role is the stack's).
+    const scoped = /^(AttributeName|StageName|PolicyName|DisplayName)$/;
+    for (const file of [SAMPLE, join(ROOT_DIR, 'test/constructs/fixtures/codecommit-aurora.json')]) {
+      const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+      const stacks = ['CutoverA', 'CutoverB'].map((id) => new CutoverStack(app, id, { config: loadConfigFile(file), taskRoleArns: TASK_ROLES }));
+      /** Every string property whose key ends in "Name", anywhere in a resource's properties (not inside the definition). */
+      const names = (stack: Stack): string[] => {
+        const out: string[] = [];
+        const walk = (v: unknown): void => {
+          if (!v || typeof v !== 'object') return;
+          for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+            if (/Name$/.test(k) && !scoped.test(k) && typeof x === 'string') out.push(`${k}=${x}`);
+            if (k !== 'DefinitionString' && k !== 'DefinitionSubstitutions' && k !== 'InputTransformer') walk(x);
+          }
+        };
+        for (const r of Object.values(Template.fromStack(stack).toJSON().Resources) as Array<{ Properties?: unknown }>) walk(r.Properties);
+        return out;
+      };
+      const [a, b] = stacks.map(names) as [string[], string[]];
+      for (const expected of ['StateMachineName=CutoverA-deploy', 'Name=CutoverA/github-webhook-secret', 'Name=CutoverA-github-webhook']) assert.ok(a.includes(expected), `${expected} in ${a.join(', ')}`);
+      assert.deepEqual(a.filter((n) => b.includes(n)), [], file);
+    }
+  });
+
+  it('fails when the stack name is too long for the state machine names derived from it, naming the limit and the fix', () => {
+    const id = `C${'x'.repeat(64)}`; // 65 characters: "<id>-rollback-window" would be 81, over Step Functions' 80
+    assert.throws(
+      () => new CutoverStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), id, { config, taskRoleArns: TASK_ROLES }),
+      /^Error: CutoverStackProps\.rollbackWindowStateMachineName: the default "Cx+-rollback-window", from the stack name "Cx+" \(65 characters\), is 81 characters; Step Functions allows 80\. Use a stack name of at most 64 characters \(context cutover:stackName\) or set rollbackWindowStateMachineName\.$/,
+    );
+    assert.doesNotThrow(() => new CutoverStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), id.slice(0, 64), { config, taskRoleArns: TASK_ROLES }));
   });
 
   it('fails when the webhook secret name is invalid', () => {
