@@ -5,6 +5,9 @@
  *                        named after it (`<stack>-deploy`, `<stack>/github-webhook-secret`)
  *  - `cutover:taskRoleArns` the ECS task and execution role ARNs the functions may pass to ECS (a JSON
  *                        array in cdk.json, or ARNs separated by commas with `-c`)
+ *  - `cutover:managedPoliciesPerRole` managed policies a function's role may have (default 10, IAM's
+ *                        default quota; up to 20 once the account's quota was raised): ~90 services
+ *                        per stack with 10, ~175 with 20
  * An invalid config ends synth with the path of each bad field and the fix, without a stack trace.
  */
 import { App, Validations } from 'aws-cdk-lib';
@@ -24,12 +27,14 @@ if (typeof stackName !== 'string' || !/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stack
 }
 
 const taskRoleArns = taskRoles(app.node.tryGetContext('cutover:taskRoleArns'));
+const maxManagedPoliciesPerRole = policiesPerRole(app.node.tryGetContext('cutover:managedPoliciesPerRole'));
 
 try {
   const config = loadConfigFile(configPath);
   new CutoverStack(app, stackName, {
     config,
     taskRoleArns,
+    maxManagedPoliciesPerRole,
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
 } catch (err) {
@@ -48,6 +53,16 @@ function taskRoles(value: unknown): string[] {
     fail(`Context "cutover:taskRoleArns": ${JSON.stringify(value)} is not a list of role ARNs; use a JSON array in cdk.json or -c cutover:taskRoleArns=arn1,arn2.`);
   }
   return list.map((v) => v.trim()).filter(Boolean);
+}
+
+/** `cutover:managedPoliciesPerRole`: a number (cdk.json) or a numeric string (`-c`), 1-20. */
+function policiesPerRole(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 20) {
+    fail(`Context "cutover:managedPoliciesPerRole": ${JSON.stringify(value)} is not a whole number from 1 to 20 (managed policies per IAM role: 10 by default, up to 20 once the account's IAM quota was raised).`);
+  }
+  return n;
 }
 
 function fail(message: string): never {

@@ -67,6 +67,12 @@ export interface CutoverFunctionProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * How many customer managed policies the role may have (IAM quota "Managed policies per role":
+   * 10 by default, adjustable up to 20 with Service Quotas). Permissions that need more fail synth.
+   * @default MAX_MANAGED_POLICIES_PER_ROLE (10)
+   */
+  readonly maxManagedPolicies?: number;
 }
 
 /**
@@ -80,6 +86,8 @@ export class CutoverFunction extends Construct {
   readonly role: iam.Role;
   /** The function's log group. */
   readonly logGroup: logs.LogGroup;
+  /** How many customer managed policies the role may have. */
+  private readonly maxManagedPolicies: number;
 
   constructor(scope: Construct, id: string, props: CutoverFunctionProps) {
     super(scope, id);
@@ -91,6 +99,7 @@ export class CutoverFunction extends Construct {
     if (!Token.isUnresolved(memorySize) && (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240)) {
       throw new Error(`CutoverFunctionProps.memorySize: ${memorySize} is not a valid Lambda memory size; use a whole number of MiB from 128 to 10240.`);
     }
+    this.maxManagedPolicies = validateMaxManagedPolicies(props.maxManagedPolicies ?? MAX_MANAGED_POLICIES_PER_ROLE, 'CutoverFunctionProps.maxManagedPolicies');
     const timeout = props.timeout ?? Duration.seconds(30);
     if (!timeout.isUnresolved() && (timeout.toMilliseconds() < 1000 || timeout.toSeconds() > 900)) {
       throw new Error(`CutoverFunctionProps.timeout: ${timeout.toHumanString()} is outside Lambda's limits; use 1 second to 15 minutes.`);
@@ -178,7 +187,7 @@ export class CutoverFunction extends Construct {
    * has room for is cut into parts (same actions and conditions) that fill it, then the next. Inline
    * policies share 10,240 characters per role, and CDK's own overflow split does not measure resolved
    * ARNs (a 50-service fleet produced 14,745-character managed policies, which IAM refuses).
-   * @throws Error when the role would need more than {@link MAX_MANAGED_POLICIES_PER_ROLE} policies
+   * @throws Error when the role would need more than `maxManagedPolicies` policies
    */
   private addToManagedPolicies(statement: iam.PolicyStatement): void {
     const room = () => MANAGED_POLICY_BUDGET - (this.policies.at(-1)?.size ?? MANAGED_POLICY_BUDGET);
@@ -217,10 +226,11 @@ export class CutoverFunction extends Construct {
   }
 
   private newPolicy(): void {
-    if (this.policies.length === MAX_MANAGED_POLICIES_PER_ROLE) {
+    if (this.policies.length === this.maxManagedPolicies) {
       throw new Error(
-        `CutoverStackProps.config: the permissions of function "${this.node.id}" need more than ${MAX_MANAGED_POLICIES_PER_ROLE} managed policies of ${MANAGED_POLICY_BUDGET} characters ` +
-          '(IAM allows 10 managed policies per role by default). Split the services over several cutover stacks (context cutover:stackName and cutover:config per stack; stacks never collide).',
+        `CutoverStackProps.config: the permissions of function "${this.node.id}" need more than ${this.maxManagedPolicies} managed policies of ${MANAGED_POLICY_BUDGET} characters ` +
+          `(IAM allows ${MAX_MANAGED_POLICIES_PER_ROLE} managed policies per role by default, up to ${MAX_MANAGED_POLICIES_QUOTA} with a quota increase: then set CutoverStackProps.maxManagedPoliciesPerRole, context cutover:managedPoliciesPerRole). ` +
+          'Split the services over several cutover stacks (context cutover:stackName and cutover:config per stack; stacks never collide).',
       );
     }
     this.policies.push({ policy: new iam.ManagedPolicy(this.role, `Policy${this.policies.length + 1}`, { roles: [this.role] }), size: EMPTY_POLICY_SIZE });
@@ -249,8 +259,22 @@ function configFileHooks(config: Config): { beforeBundling(): string[]; beforeIn
  * budget leaves room for the estimate's error.
  */
 export const MANAGED_POLICY_BUDGET = 5800;
-/** IAM's default quota of managed policies attached to one role (adjustable to 20). */
+/** IAM's default quota of managed policies attached to one role (IAM quotas: "Managed policies per role"). */
 export const MAX_MANAGED_POLICIES_PER_ROLE = 10;
+/** The most that quota can be raised to (Service Quotas, IAM "Managed policies per role"). */
+export const MAX_MANAGED_POLICIES_QUOTA = 20;
+
+/**
+ * Check a number of managed policies per role against IAM's quota.
+ * @returns the number
+ * @throws Error naming `prop`, the value and the accepted range (1 to {@link MAX_MANAGED_POLICIES_QUOTA})
+ */
+export function validateMaxManagedPolicies(value: number, prop: string): number {
+  if (!Number.isInteger(value) || value < 1 || value > MAX_MANAGED_POLICIES_QUOTA) {
+    throw new Error(`${prop}: ${value} is not a number of managed policies IAM allows per role; use a whole number from 1 to ${MAX_MANAGED_POLICIES_QUOTA} (${MAX_MANAGED_POLICIES_PER_ROLE} unless the IAM quota "Managed policies per role" was raised).`);
+  }
+  return value;
+}
 /** `{"Version":"2012-10-17","Statement":[]}` */
 const EMPTY_POLICY_SIZE = 40;
 

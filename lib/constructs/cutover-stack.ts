@@ -16,6 +16,7 @@ import { codeCommitRepositories } from '../domain/event-rules';
 import { stateMachineFile } from '../catalog';
 import { AlarmTrigger } from './alarm-trigger';
 import { CodeCommitTrigger } from './codecommit-trigger';
+import { validateMaxManagedPolicies } from './cutover-function';
 import { DeployFunctions } from './deploy-functions';
 import { DeployStateMachine } from './deploy-state-machine';
 import { GitHubWebhook } from './github-webhook';
@@ -50,6 +51,14 @@ export interface CutoverStackProps extends StackProps {
    * In `bin/app.ts`, the context `cutover:taskRoleArns` (a JSON array, or ARNs separated by commas).
    */
   readonly taskRoleArns: readonly string[];
+  /**
+   * How many customer managed policies a function's role may have. IAM allows 10 per role unless the
+   * account's quota ("Managed policies per role", Service Quotas) was raised, up to 20; one stack holds
+   * about 80 services with 10 and about 150 with 20 (the `database` function's role fills first).
+   * In `bin/app.ts`, the context `cutover:managedPoliciesPerRole`.
+   * @default 10
+   */
+  readonly maxManagedPoliciesPerRole?: number;
   /**
    * Name of the `deploy` state machine.
    * @default `<stack name>-deploy`
@@ -106,6 +115,8 @@ export class CutoverStack extends Stack {
       table: this.ledger.table,
       taskRoleArns: props.taskRoleArns,
       logRetention: props.logRetention,
+      maxManagedPoliciesPerRole:
+        props.maxManagedPoliciesPerRole === undefined ? undefined : validateMaxManagedPolicies(props.maxManagedPoliciesPerRole, 'CutoverStackProps.maxManagedPoliciesPerRole'),
     });
     this.notifications = new NotificationTopic(this, 'Notifications');
     // From the stack name, so that two cutover stacks in one account and region never collide.

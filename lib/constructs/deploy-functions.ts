@@ -30,6 +30,11 @@ export interface DeployFunctionsProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * How many customer managed policies each function's role may have (IAM quota, 10 by default, up to 20).
+   * @default MAX_MANAGED_POLICIES_PER_ROLE (10)
+   */
+  readonly maxManagedPoliciesPerRole?: number;
 }
 
 /** `plan`, `ledger`, `ecs-release`, `database`, `traffic`, `alarm-check` (30 s, 256 MiB each). */
@@ -67,6 +72,7 @@ export class DeployFunctions extends Construct {
         ...(spec.name === 'plan' ? { config: props.config } : {}),
         timeout: Duration.seconds(30),
         logRetention: props.logRetention,
+        maxManagedPolicies: props.maxManagedPoliciesPerRole,
         environment: environment[spec.name],
       });
       for (const s of statements[spec.name] ?? []) fn.addToRolePolicy(s.statement, s.wildcardReason);

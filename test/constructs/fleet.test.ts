@@ -83,10 +83,33 @@ describe('a 50-service fleet in one stack', () => {
     assert.deepEqual([...watched].sort(), [...alarms].sort());
   });
 
-  it('beyond one stack (100 services), synth stops with the limit and how to split the fleet', () => {
+  it('beyond one stack (100 services), synth stops with the limit and both ways out: a raised IAM quota or more stacks', () => {
     assert.throws(
       () => new CutoverStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Big', { config: fleetConfig(100), taskRoleArns: TASK_ROLES }),
-      /CutoverStackProps\.config: .* need more than 10 managed policies .* Split the services over several cutover stacks/,
+      /CutoverStackProps\.config: .* need more than 10 managed policies .*maxManagedPoliciesPerRole.*cutover:managedPoliciesPerRole.* Split the services over several cutover stacks/,
+    );
+  });
+
+  it('with the IAM quota raised to 20 managed policies per role, 150 services fit one stack inside every other limit', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    new CutoverStack(app, 'Big', { config: fleetConfig(150), taskRoleArns: TASK_ROLES, maxManagedPoliciesPerRole: 20 });
+    const big = app.synth().getStackByName('Big').template as { Resources: Record<string, { Type: string; Properties: Record<string, any> }> };
+    const all = Object.entries(big.Resources);
+    assert.ok(JSON.stringify(big).length < 900 * 1024, `template ${JSON.stringify(big).length} bytes (1 MB allowed)`);
+    assert.ok(all.length <= 250, `${all.length} resources (500 allowed)`);
+    const perRole = new Map<string, number>();
+    for (const [id, r] of all.filter(([, r]) => r.Type === 'AWS::IAM::ManagedPolicy')) {
+      assert.ok(chars(r.Properties.PolicyDocument) <= 6144, `${id}: ${chars(r.Properties.PolicyDocument)} characters`);
+      for (const role of r.Properties.Roles) perRole.set(role.Ref, (perRole.get(role.Ref) ?? 0) + 1);
+    }
+    for (const [role, n] of perRole) assert.ok(n <= 20, `${role}: ${n} managed policies`);
+    assert.ok(Math.max(...perRole.values()) > 10, 'the fleet needed the raised quota');
+  });
+
+  it('fails when maxManagedPoliciesPerRole is outside what IAM allows (1-20)', () => {
+    assert.throws(
+      () => new CutoverStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Bad', { config: fleetConfig(1), taskRoleArns: TASK_ROLES, maxManagedPoliciesPerRole: 25 }),
+      /CutoverStackProps\.maxManagedPoliciesPerRole: 25 is not a number of managed policies IAM allows per role; use a whole number from 1 to 20/,
     );
   });
 });

@@ -14,6 +14,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { ROOT_DIR } from '../../lib/catalog';
 import { ConfigError, loadConfigFile, type Config } from '../../lib/config';
 import { AlarmTrigger, CutoverFunction, CutoverStack, GitHubWebhook, LedgerTable } from '../../lib/constructs';
+import { fleetConfigRaw } from '../helpers/fleet';
 import { TASK_ROLES } from '../helpers/stacks';
 
 const ROLLBACK_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:cutover-rollback';
@@ -187,6 +188,24 @@ describe('bin/app.ts', () => {
   it('synthesizes the sample config with the cdk-nag packs', () => {
     const result = synth({ 'cutover:config': SAMPLE, 'cutover:stackName': 'CutoverTest', 'cutover:taskRoleArns': TASK_ROLES.join(',') });
     assert.equal(result.status, 0, result.stderr);
+  });
+
+  it('ends synth of a fleet too large for one stack with the limit and the ways out, exit 1, no stack trace; cutover:managedPoliciesPerRole=20 lets it synthesize', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'cutover-cfg-')), 'fleet.json');
+    writeFileSync(file, JSON.stringify(fleetConfigRaw(100)));
+    const refused = synth({ 'cutover:config': file, 'cutover:taskRoleArns': TASK_ROLES.join(',') });
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /^CutoverStackProps\.config: the permissions of function "Database" need more than 10 managed policies .*cutover:managedPoliciesPerRole.*Split the services over several cutover stacks/);
+    assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');
+    const raised = synth({ 'cutover:config': file, 'cutover:taskRoleArns': TASK_ROLES.join(','), 'cutover:managedPoliciesPerRole': '20' });
+    assert.equal(raised.status, 0, raised.stderr);
+  });
+
+  it('ends synth of an invalid cutover:managedPoliciesPerRole with the context key and the range, exit 1', () => {
+    const result = synth({ 'cutover:config': SAMPLE, 'cutover:taskRoleArns': TASK_ROLES.join(','), 'cutover:managedPoliciesPerRole': 'lots' });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /^Context "cutover:managedPoliciesPerRole": "lots" is not a whole number from 1 to 20/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
   });
 
   it('ends synth without cutover:taskRoleArns with the prop error, exit 1, no stack trace', () => {
