@@ -33,6 +33,19 @@ export function restoreNamePatterns(identifier: string): { restored: string; asi
   return { restored: hashed(restored), aside: hashed(aside) };
 }
 
+/** RDS identifiers are at most 63 characters. */
+const MAX_RDS_IDENTIFIER = 63;
+
+/**
+ * IAM pattern of the writer instance `lib/aws/rds.ts` creates in a restored Aurora cluster:
+ * `<restored cluster>-1`, cut to RDS's 63 characters (so for a cluster identifier of 47 or more
+ * characters the writer has the restored cluster's own identifier).
+ * @param restoredPattern the restored cluster's pattern ({@link restoreNamePatterns}`.restored`)
+ */
+export function writerInstancePattern(restoredPattern: string): string {
+  return `${restoredPattern}-1`.slice(0, MAX_RDS_IDENTIFIER);
+}
+
 function environments(config: Config): EnvironmentConfig[] {
   return Object.values(config.services).flatMap((s) => Object.values(s.environments));
 }
@@ -197,8 +210,7 @@ export function databaseStatements(scope: IConstruct, config: Config): ScopedSta
           resources: [
             ...clusters.flatMap((id) => {
               const names = restoreNamePatterns(id);
-              // The restored cluster's writer instance is `<restored cluster>-1` (lib/aws/rds.ts).
-              return [rds('cluster', id), rds('cluster', names.restored), rds('cluster', names.aside), rds('db', `${names.restored}-1`)];
+              return [rds('cluster', id), rds('cluster', names.restored), rds('cluster', names.aside), rds('db', writerInstancePattern(names.restored))];
             }),
             rds('cluster-snapshot', `${SNAPSHOT_PREFIX}*`),
           ],
