@@ -22,6 +22,8 @@ export class LambdaFunctionError extends Error {
 
 export class LocalLambda {
   private readonly handlers = new Map<FunctionName, Handler>();
+  /** Invocations that have not returned yet (see `settled`). */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly region: string,
@@ -43,8 +45,13 @@ export class LocalLambda {
   async load(): Promise<void> {
     for (const f of FUNCTIONS) {
       const mod = (await import(`../../lambdas/${f.name}/handler.ts`)) as { handler: Handler };
-      this.handlers.set(f.name, mod.handler);
+      this.register(f.name, mod.handler);
     }
+  }
+
+  /** Use `handler` for function `name` (what `load` does for each real handler; tests use it directly). */
+  register(name: FunctionName, handler: Handler): void {
+    this.handlers.set(name, handler);
   }
 
   /**
@@ -56,12 +63,38 @@ export class LocalLambda {
     const handler = name && this.handlers.get(name);
     if (!handler) throw new LambdaFunctionError('ResourceNotFoundException', `Function not found: ${arnOrName}`);
     let result: unknown;
+    const running = handler(JSON.parse(JSON.stringify(event ?? null)), { functionName: `cutover-${name}`, awsRequestId: crypto.randomUUID() });
+    this.inFlight.add(running);
     try {
-      result = await handler(JSON.parse(JSON.stringify(event ?? null)), { functionName: `cutover-${name}`, awsRequestId: crypto.randomUUID() });
+      result = await running;
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
       throw new LambdaFunctionError(e.name || 'Error', e.message);
+    } finally {
+      this.inFlight.delete(running);
     }
     return result === undefined ? null : JSON.parse(JSON.stringify(result));
+  }
+
+  /**
+   * Resolves when every invocation running now has returned (or thrown), or after `timeoutMs` real
+   * milliseconds, whichever comes first; never rejects. The twin awaits it before it closes the
+   * services the handlers call, so a handler still writing (e.g. the alarm function's audit entry
+   * after its notification) finishes instead of failing against a closed table.
+   * @param timeoutMs upper bound in real ms (default 5,000)
+   * @returns true when nothing was running any more, false when the timeout came first
+   */
+  async settled(timeoutMs = 5_000): Promise<boolean> {
+    if (this.inFlight.size === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const all = Promise.allSettled([...this.inFlight]).then(() => true as const);
+    try {
+      return await Promise.race([all, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

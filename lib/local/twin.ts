@@ -506,6 +506,9 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
    */
   async stop(): Promise<void> {
     this.readiness.stopping();
+    // Let handlers that are still running finish against open services (bounded: a stuck one
+    // does not hold the stop).
+    await this.lambda.settled();
     const closers = this.closers.splice(0).reverse();
     for (const close of closers) await close().catch(() => undefined);
   }

@@ -113,6 +113,9 @@ describe('rollback window: its end', () => {
     const note = t.sim.sns.published.slice(published).find((m) => m.attributes.kind === 'alarm')!;
     assert.match(note.message, /cutover rollback hello-world production/);
     assert.deepEqual(t.weights(), { blue: 0, green: 100 });
+    // The alarm function writes its audit entry after the notification: wait for it (the twin's stop
+    // also waits for running handlers, so nothing writes to a closed table).
+    await t.waitFor('the alarm audit entry', async () => (await t!.twin.ledger.timeline(SERVICE, ENVIRONMENT)).find((e) => e.kind === 'alarm' && /notified/.test(e.message ?? '')));
   });
 
   it('a kept slot that cannot be scaled down: the lock is released, the failure is audited and notified with the slot and the command that scales it down', async () => {
