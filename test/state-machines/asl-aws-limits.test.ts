@@ -7,6 +7,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { STATE_MACHINES, stateMachineFile } from '../../lib/catalog';
+import { DatabaseSchema, EnvironmentSchema, StrategySchema, type Strategy } from '../../lib/config/schema';
+import { GREEN_CHECK_INTERVAL_SECONDS, MIGRATION_CHECK_INTERVAL_SECONDS, SNAPSHOT_CHECK_INTERVAL_SECONDS, SNAPSHOT_TIMEOUT_SECONDS } from '../../lib/domain/plan';
+import { trafficSteps } from '../../lib/domain/traffic-plan';
 
 type State = { Type: string; Resource?: string; Retry?: Array<{ ErrorEquals: string[] }>; TimeoutSeconds?: number; TimeoutSecondsPath?: string; Seconds?: number; Iterator?: Asl; ItemProcessor?: Asl; Branches?: Asl[] };
 type Asl = { StartAt: string; States: Record<string, State>; TimeoutSeconds?: number };
@@ -54,25 +57,59 @@ describe('AWS limits of the state machines', () => {
     }
   });
 
-  it('no execution times out before its longest configured wait ends: worst cases from the config schema maxima fit each TimeoutSeconds', () => {
-    // Config schema maxima (lib/config/schema.ts): approval 7 d; up to 20 traffic steps of up to 1 d bake;
-    // stabilization 2 h; migration up to 24 h (timeoutSeconds 86,400); the database decision waits 24 h;
-    // the rollback window up to 7 d. Polling loops, retries and Lambda calls add at most a few hours.
+  it('no execution times out before its longest configured wait ends: worst cases from the config schema maxima and the ASL fit each TimeoutSeconds', () => {
     const H = 3600;
     const D = 24 * H;
-    const slack = 6 * H;
-    const deployWorst = 7 * D + 20 * D + 2 * H /* green */ + D /* migration */ + D /* snapshot */ + D /* database decision */ + 2 * H /* rollback's scale-down and restore */ + slack;
-    // Redeploy runs an all-at-once deployment without migrations or approval gate: green, one bake.
-    const redeploy = [...states(load('rollback.asl.json'))].find(([n]) => n === 'Redeploy')![1];
-    const redeployWorst = 2 * H + D + slack;
+    // Config schema maxima (lib/config/schema.ts), each checked: the maximum is accepted, one more is refused.
+    const env = EnvironmentSchema.shape;
+    const maxOf = (what: string, schema: { safeParse: (v: unknown) => { success: boolean } }, max: number) => {
+      assert.ok(schema.safeParse(max).success && !schema.safeParse(max + 1).success, `${what}: the schema's maximum is ${max}`);
+      return max;
+    };
+    const approval = maxOf('approvalTimeoutSeconds', env.approvalTimeoutSeconds, 604_800);
+    const stabilization = maxOf('stabilizationTimeoutSeconds', env.stabilizationTimeoutSeconds, 7_200);
+    const migration = maxOf('database.migration.timeoutSeconds', DatabaseSchema.shape.migration.shape.timeoutSeconds, 86_400);
+    const window = maxOf('rollbackWindowSeconds', env.rollbackWindowSeconds, 604_800);
+    const bake = maxOf('a bake', { safeParse: (v) => StrategySchema.safeParse({ type: 'all-at-once', bakeSeconds: v }) }, 86_400);
+    // The longest traffic plan any valid strategy gives (linear 1% is 99 bakes, not the 20 of `steps`).
+    const strategies = [
+      { type: 'all-at-once', bakeSeconds: bake },
+      { type: 'canary', percent: 1, bakeSeconds: bake },
+      ...Array.from({ length: 100 }, (_, i) => ({ type: 'linear', stepPercent: i + 1, stepBakeSeconds: bake })),
+      { type: 'steps', steps: Array.from({ length: 20 }, (_, i) => ({ percent: i === 19 ? 100 : i + 1, bakeSeconds: bake })) },
+    ].map((x) => StrategySchema.parse(x) as Strategy);
+    assert.ok(!StrategySchema.safeParse({ type: 'steps', steps: Array.from({ length: 21 }, (_, i) => ({ percent: i === 20 ? 100 : i + 1, bakeSeconds: 0 })) }).success, 'at most 20 steps');
+    const plans = strategies.map((x) => trafficSteps(x));
+    const maxSteps = Math.max(...plans.map((p) => p.length));
+    const maxBakes = Math.max(...plans.map((p) => p.reduce((sum, step) => sum + step.bakeSeconds, 0)));
+
+    // Read from the ASL: a poll loop's iteration is its Wait plus its check task's TimeoutSeconds.
+    const deploy = load('deploy.asl.json');
+    const st = (asl: Asl, name: string) => [...states(asl)].find(([n]) => n === name)![1];
+    const iteration = (asl: Asl, wait: string, check: string) => st(asl, wait).Seconds! + st(asl, check).TimeoutSeconds!;
+    const lambdaTasks = (asl: Asl) => [...states(asl)].filter(([, s]) => isLambdaTask(s) && !/waitForTaskToken/.test(s.Resource ?? '') && s.TimeoutSeconds !== undefined).reduce((sum, [, s]) => sum + s.TimeoutSeconds!, 0);
+    const restoreChecks = Number(/const RESTORE_CHECKS = (\d+);/.exec(readFileSync('lambdas/database/handler.ts', 'utf8'))![1]);
+    const snapshotLoop = Math.ceil(SNAPSHOT_TIMEOUT_SECONDS / SNAPSHOT_CHECK_INTERVAL_SECONDS) * iteration(deploy, 'WaitForSnapshot', 'CheckSnapshot');
+    const greenLoop = Math.ceil(stabilization / GREEN_CHECK_INTERVAL_SECONDS) * iteration(deploy, 'WaitForGreen', 'CheckGreen');
+    const migrationLoop = Math.ceil(migration / MIGRATION_CHECK_INTERVAL_SECONDS) * iteration(deploy, 'WaitForMigration', 'CheckMigration');
+    const restoreLoop = restoreChecks * (st(deploy, 'WaitForRestore').Seconds! + st(deploy, 'RestoreSnapshot').TimeoutSeconds!);
+    const perStep = st(deploy, 'ShiftTraffic').TimeoutSeconds! + st(deploy, 'CheckAlarms').TimeoutSeconds!;
+    const slack = 6 * H; // retries' backoff and Lambda calls retried after a timeout
+    const deployWorst = approval + maxBakes + maxSteps * perStep + snapshotLoop + migrationLoop + greenLoop + st(deploy, 'AwaitDatabaseDecision').TimeoutSeconds! + restoreLoop + lambdaTasks(deploy) + slack;
+
+    // The rollback's Redeploy is a deploy of one all-at-once step without bake, migrations or gate.
+    const rollback = load('rollback.asl.json');
+    const redeploy = st(rollback, 'Redeploy');
+    const redeployWorst = snapshotLoop + greenLoop + perStep + lambdaTasks(deploy) + slack;
     assert.ok(redeploy.TimeoutSeconds! >= redeployWorst, `Redeploy: TimeoutSeconds ${redeploy.TimeoutSeconds} < worst case ${redeployWorst}`);
-    const rollbackWorst = 2 * H + redeploy.TimeoutSeconds! + D /* its database decision */ + slack;
-    const windowWorst = 7 * D + slack;
-    const timeout = (name: string) => load(STATE_MACHINES.find((m) => m.name === name)!.file).TimeoutSeconds ?? 365 * D;
-    assert.ok(timeout('deploy') >= deployWorst, `deploy: TimeoutSeconds ${timeout('deploy')} < worst case ${deployWorst}`);
-    assert.ok(timeout('rollback') >= rollbackWorst, `rollback: TimeoutSeconds ${timeout('rollback')} < worst case ${rollbackWorst}`);
-    assert.ok(timeout('rollback-window') >= windowWorst, `rollback-window: TimeoutSeconds ${timeout('rollback-window')} < worst case ${windowWorst}`);
-    for (const name of ['deploy', 'rollback', 'rollback-window']) assert.ok(timeout(name) <= 365 * D, `${name}: Standard workflows run at most one year`);
+    const rollbackWorst = redeploy.TimeoutSeconds! + st(rollback, 'AwaitDatabaseDecision').TimeoutSeconds! + restoreChecks * (st(rollback, 'WaitForRestore').Seconds! + st(rollback, 'RestoreSnapshot').TimeoutSeconds!) + lambdaTasks(rollback) + slack;
+    const windowWorst = window + lambdaTasks(load('rollback-window.asl.json')) + slack;
+
+    const timeout = (file: string) => load(file).TimeoutSeconds ?? 365 * D;
+    for (const [file, worst] of [['deploy.asl.json', deployWorst], ['rollback.asl.json', rollbackWorst], ['rollback-window.asl.json', windowWorst]] as const) {
+      assert.ok(timeout(file) >= worst, `${file}: TimeoutSeconds ${timeout(file)} (${(timeout(file) / D).toFixed(1)} d) < worst case ${worst} (${(worst / D).toFixed(1)} d)`);
+      assert.ok(timeout(file) <= 365 * D, `${file}: Standard workflows run at most one year`);
+    }
   });
 });
 
