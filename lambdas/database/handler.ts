@@ -5,15 +5,19 @@
  *  - `createSnapshot` → `{ taken: true, identifier, kind, status, checksLeft, createdAt, message }` (idempotent).
  *  - `checkSnapshot` `{ snapshot }` → same shape with the current `status` (`creating` | `available` | `failed`)
  *    and `checksLeft` decremented.
- *  - `restoreStep` `{ snapshot, restore }` → `{ phase, done, checksLeft, message, names }`: one idempotent step of
- *    restore → rename original aside → rename restored into place (see lib/domain/restore.ts).
+ *  - `restoreStep` `{ snapshot, restore }` → `{ phase, done, checksLeft, message, names, configureAttempts, unappliedSettings }`:
+ *    one idempotent step of restore → configure the restored database with what the restore call cannot take
+ *    (monitoring, Performance Insights, …; phase `configuring`, at most MAX_CONFIGURE_ATTEMPTS times) → rename
+ *    original aside → rename restored into place (see lib/domain/restore.ts, lib/aws/rds.ts). `restore` is the
+ *    previous step's output (`configureAttempts` counts the modifies sent); `unappliedSettings` names settings
+ *    that still did not show after the last attempt (the swap went on without them), else [].
  * Errors: `Cutover.Transient` (retried), `Cutover.ResourceState` (restore ran out of time), `Cutover.InvalidInput`.
  */
 import * as z from 'zod/mini';
-import { createClusterWriter, createSnapshot, describeSnapshot, findDb, rename, restoreAsNew } from '../../lib/aws/rds';
+import { applyMissingSettings, createClusterWriter, createSnapshot, describeSnapshot, findDb, missingSettings, rename, restoreAsNew } from '../../lib/aws/rds';
 import { InvalidInputError, ResourceStateError } from '../../lib/domain/errors';
 import type { DeploymentPlan } from '../../lib/domain/plan';
-import { nextRestoreAction, restoreNames } from '../../lib/domain/restore';
+import { MAX_CONFIGURE_ATTEMPTS, nextRestoreAction, restoreNames, type Observed } from '../../lib/domain/restore';
 import { logger } from '../../lib/observability';
 
 /** Restore steps (every RESTORE_CHECK_INTERVAL_SECONDS = 30 s) before giving up: 4 h. */
@@ -26,7 +30,7 @@ const Event = z.discriminatedUnion('action', [
     action: z.literal('restoreStep'),
     plan: z.looseObject({}),
     snapshot: z.object({ identifier: z.string() }),
-    restore: z.object({ phase: z.string(), checksLeft: z.optional(z.int()) }),
+    restore: z.object({ phase: z.string(), checksLeft: z.optional(z.int()), configureAttempts: z.optional(z.int()), unappliedSettings: z.optional(z.array(z.string())) }),
   }),
 ]);
 
@@ -62,7 +66,16 @@ export const handler = async (event: unknown): Promise<unknown> => {
     case 'restoreStep': {
       const names = restoreNames(db.identifier, plan.deploymentId);
       const [original, restored, aside] = await Promise.all([findDb(db.kind, names.original), findDb(db.kind, names.restored), findDb(db.kind, names.aside)]);
-      const action = nextRestoreAction({ original, restored, aside });
+      const configureAttempts = e.restore.configureAttempts ?? 0;
+      const observed: Observed = { original, restored, aside, configureAttempts };
+      // Before the swap (the original still in place, nothing aside): does the restored one lack settings?
+      let unappliedSettings = e.restore.unappliedSettings ?? [];
+      if (restored?.status === 'available' && original && !aside) {
+        const missing = (await missingSettings(db.kind, names.original, names.restored)).names;
+        observed.restored = { ...restored, missingSettings: missing };
+        if (configureAttempts >= MAX_CONFIGURE_ATTEMPTS) unappliedSettings = [...missing];
+      }
+      const action = nextRestoreAction(observed);
       const checksLeft = (e.restore.checksLeft ?? RESTORE_CHECKS) - 1;
       if (action.do !== 'done' && checksLeft <= 0) {
         throw new ResourceStateError(`Restoring ${e.snapshot.identifier} into ${db.identifier} did not finish in time (phase ${action.phase}); ${names.aside} / ${names.restored} are kept for inspection.`);
@@ -74,22 +87,36 @@ export const handler = async (event: unknown): Promise<unknown> => {
         case 'create-writer':
           await createClusterWriter(names.original, names.restored);
           break;
+        case 'configure-restored':
+          await applyMissingSettings(db.kind, names.original, names.restored);
+          break;
         case 'rename-original-aside':
           await rename(db.kind, names.original, names.aside);
           break;
         case 'rename-restored-into-place':
-          // The original is now aside: its monitoring and Performance Insights settings go with the rename.
-          await rename(db.kind, names.restored, names.original, names.aside);
+          await rename(db.kind, names.restored, names.original);
           break;
         default:
           break;
       }
+      const unapplied = unappliedSettings.length
+        ? `; settings of the original that did not apply after ${MAX_CONFIGURE_ATTEMPTS} attempts: ${unappliedSettings.join(', ')} (set them by hand)`
+        : '';
       const message =
         action.do === 'done'
-          ? `${db.identifier} now holds snapshot ${e.snapshot.identifier}; the previous database is kept as ${names.aside}`
-          : `restore of ${e.snapshot.identifier}: ${action.phase}`;
+          ? `${db.identifier} now holds snapshot ${e.snapshot.identifier}; the previous database is kept as ${names.aside}${unapplied}`
+          : `restore of ${e.snapshot.identifier}: ${action.phase}${unapplied}`;
+      if (unapplied) logger.warn('restore goes on without some settings of the original', { deploymentId: plan.deploymentId, unappliedSettings });
       logger.info('restore step', { deploymentId: plan.deploymentId, phase: action.phase });
-      return { phase: action.phase, done: action.do === 'done', checksLeft, message, names };
+      return {
+        phase: action.phase,
+        done: action.do === 'done',
+        checksLeft,
+        message,
+        names,
+        configureAttempts: configureAttempts + (action.do === 'configure-restored' ? 1 : 0),
+        unappliedSettings,
+      };
     }
   }
 };

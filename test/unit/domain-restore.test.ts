@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { nextRestoreAction, restoreNames, type Observed } from '../../lib/domain/restore';
+import { MAX_CONFIGURE_ATTEMPTS, nextRestoreAction, restoreNames, type Observed } from '../../lib/domain/restore';
 
 const A = { status: 'available' };
 const busy = (status: string) => ({ status });
@@ -27,6 +27,25 @@ describe('nextRestoreAction: the restore-and-swap sequence', () => {
   it('an unexpected state waits rather than acting', () => {
     assert.deepEqual(nextRestoreAction({ aside: A }), { do: 'wait', phase: 'unknown' });
     assert.deepEqual(nextRestoreAction({ restored: A }), { do: 'wait', phase: 'unknown' });
+  });
+
+  it('restored available but lacking settings the restore could not take → configure it before the swap', () => {
+    assert.deepEqual(nextRestoreAction({ original: A, restored: { ...A, missingSettings: ['MonitoringInterval'] } }), { do: 'configure-restored', phase: 'configuring' });
+    assert.deepEqual(nextRestoreAction({ original: A, restored: { ...A, missingSettings: [] } }), { do: 'rename-original-aside', phase: 'renaming-original' });
+  });
+
+  it('a restored database being modified (its settings) is the configuring phase', () => {
+    assert.deepEqual(nextRestoreAction({ original: A, restored: busy('modifying'), configureAttempts: 1 }), { do: 'wait', phase: 'configuring' });
+  });
+
+  it(`after ${MAX_CONFIGURE_ATTEMPTS} attempts the swap goes on without the settings that never showed`, () => {
+    const o: Observed = { original: A, restored: { ...A, missingSettings: ['MaxAllocatedStorage'] }, configureAttempts: MAX_CONFIGURE_ATTEMPTS };
+    assert.deepEqual(nextRestoreAction(o), { do: 'rename-original-aside', phase: 'renaming-original' });
+  });
+
+  it('settings are never applied once the swap began (aside exists)', () => {
+    const o: Observed = { restored: { ...A, missingSettings: ['MonitoringInterval'] }, aside: A };
+    assert.deepEqual(nextRestoreAction(o), { do: 'rename-restored-into-place', phase: 'renaming-restored' });
   });
 
   it('never issues restore once an aside copy exists (the swap already began)', () => {

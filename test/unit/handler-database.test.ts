@@ -159,8 +159,15 @@ describe('database handler', () => {
         return {};
       });
       rdsMock.on(ModifyDBInstanceCommand).callsFake((input: ModifyDBInstanceCommandInput) => {
-        log.push(`rename ${input.DBInstanceIdentifier} -> ${input.NewDBInstanceIdentifier}`);
         const inst = db.get(input.DBInstanceIdentifier!)!;
+        if (!input.NewDBInstanceIdentifier) {
+          // Settings (monitoring, Performance Insights, …): applied as described.
+          const { DBInstanceIdentifier: _i, ApplyImmediately: _a, EnablePerformanceInsights: pi, ...rest } = input;
+          log.push(`modify ${input.DBInstanceIdentifier}`);
+          db.set(input.DBInstanceIdentifier!, { ...inst, ...(rest as DBInstance), ...(pi === undefined ? {} : { PerformanceInsightsEnabled: pi }) });
+          return {};
+        }
+        log.push(`rename ${input.DBInstanceIdentifier} -> ${input.NewDBInstanceIdentifier}`);
         db.delete(input.DBInstanceIdentifier!);
         db.set(input.NewDBInstanceIdentifier!, { ...inst, DBInstanceIdentifier: input.NewDBInstanceIdentifier });
         return {};
@@ -209,7 +216,7 @@ describe('database handler', () => {
       for (const m of rdsMock.commandCalls(ModifyDBInstanceCommand)) assert.equal(m.args[0].input.ApplyImmediately, true);
     });
 
-    it('carries every setting of the original the restore accepts, and monitoring / Performance Insights with the rename into place', async () => {
+    it('carries every setting of the original the restore accepts, and sets monitoring / Performance Insights on the restored instance before the swap (not with a rename)', async () => {
       const full: DBInstance = {
         ...original,
         Endpoint: { Port: 5433 },
@@ -253,10 +260,15 @@ describe('database handler', () => {
         },
       );
       assert.deepEqual(input.Tags, [{ Key: 'team', Value: 'web' }, { Key: 'cutover:restored-from', Value: SNAP }], 'the original tags but aws:*, plus where it came from');
-      // Restore cannot take monitoring or Performance Insights: the rename into place sets them.
+      // Restore cannot take monitoring or Performance Insights: a modify of the restored instance sets them, before any rename.
       db.get(names.restored)!.DBInstanceStatus = 'available';
-      for (let i = 0; i < 3; i++) await step(50);
-      const intoPlace = rdsMock.commandCalls(ModifyDBInstanceCommand).map((c) => c.args[0].input).find((m) => m.DBInstanceIdentifier === names.restored)!;
+      let restore: Record<string, unknown> = { phase: 'restoring', checksLeft: 50 };
+      for (let i = 0; i < 4; i++) restore = await handler({ action: 'restoreStep', plan, snapshot: { identifier: SNAP }, restore }) as Record<string, unknown>;
+      const modifies = rdsMock.commandCalls(ModifyDBInstanceCommand).map((c) => c.args[0].input);
+      const intoPlace = modifies[0]!;
+      assert.equal(intoPlace.DBInstanceIdentifier, names.restored);
+      assert.equal(intoPlace.NewDBInstanceIdentifier, undefined, 'not with a rename');
+      assert.ok(modifies.slice(1).every((m) => m.MonitoringInterval === undefined && m.EnablePerformanceInsights === undefined), 'renames carry no settings');
       assert.deepEqual(
         {
           MonitoringInterval: intoPlace.MonitoringInterval, MonitoringRoleArn: intoPlace.MonitoringRoleArn, EnablePerformanceInsights: intoPlace.EnablePerformanceInsights,

@@ -10,6 +10,8 @@ import {
   DBInstanceNotFoundFault,
   DBSnapshotAlreadyExistsFault,
   DBSnapshotNotFoundFault,
+  AddRoleToDBInstanceCommand,
+  DBInstanceRoleAlreadyExistsFault,
   DeleteDBSnapshotCommand,
   DescribeDBClustersCommand,
   DescribeDBClusterSnapshotsCommand,
@@ -225,5 +227,100 @@ describe('simulator: RDS', () => {
 
     assert.equal(byUpper.DBInstanceIdentifier, DB);
     assert.equal(byArn.DBInstanceIdentifier, DB);
+  });
+
+  describe('keeps the settings cutover carries over in a restore (issue 11)', () => {
+    const ROLE = 'arn:aws:iam::123456789012:role/rds-monitoring';
+    async function restored(extra: Record<string, unknown> = {}) {
+      await rdsClient().send(new CreateDBSnapshotCommand({ DBSnapshotIdentifier: 'snap-s', DBInstanceIdentifier: DB }));
+      h.clock.advance(120);
+      return rdsClient().send(new RestoreDBInstanceFromDBSnapshotCommand({ DBInstanceIdentifier: 'orders-r', DBSnapshotIdentifier: 'snap-s', ...extra }));
+    }
+
+    it('a restore keeps what the request set (storage, protection, backups, extended support, network type, AZ …)', async () => {
+      await restored({
+        StorageType: 'io2', Iops: 20000, DeletionProtection: true, CopyTagsToSnapshot: true, EnableIAMDatabaseAuthentication: true,
+        EnableCloudwatchLogsExports: ['postgresql'], BackupRetentionPeriod: 21, PreferredBackupWindow: '02:00-02:30', AutoMinorVersionUpgrade: false,
+        EngineLifecycleSupport: 'open-source-rds-extended-support-disabled', NetworkType: 'DUAL', AvailabilityZone: 'us-east-1c', MultiAZ: false,
+        OptionGroupName: 'og-app', CACertificateIdentifier: 'rds-ca-ecc384-g1', DedicatedLogVolume: true,
+      });
+      const r = await instance('orders-r');
+      assert.deepEqual(
+        {
+          StorageType: r.StorageType, Iops: r.Iops, DeletionProtection: r.DeletionProtection, CopyTagsToSnapshot: r.CopyTagsToSnapshot, IAM: r.IAMDatabaseAuthenticationEnabled,
+          Logs: r.EnabledCloudwatchLogsExports, Backup: r.BackupRetentionPeriod, Window: r.PreferredBackupWindow, Minor: r.AutoMinorVersionUpgrade,
+          Els: r.EngineLifecycleSupport, Net: r.NetworkType, Az: r.AvailabilityZone, Og: r.OptionGroupMemberships?.[0]?.OptionGroupName, Ca: r.CACertificateIdentifier, Dlv: r.DedicatedLogVolume,
+        },
+        {
+          StorageType: 'io2', Iops: 20000, DeletionProtection: true, CopyTagsToSnapshot: true, IAM: true, Logs: ['postgresql'], Backup: 21, Window: '02:00-02:30', Minor: false,
+          Els: 'open-source-rds-extended-support-disabled', Net: 'DUAL', Az: 'us-east-1c', Og: 'og-app', Ca: 'rds-ca-ecc384-g1', Dlv: true,
+        },
+      );
+      assert.equal(r.MonitoringInterval, 0, 'a restore never enables enhanced monitoring');
+      assert.equal(r.PerformanceInsightsEnabled, false, 'nor Performance Insights');
+    });
+
+    it('ModifyDBInstance (ApplyImmediately) applies monitoring, Performance Insights, storage autoscaling and windows; the instance is modifying meanwhile', async () => {
+      await restored();
+      h.clock.advance(300);
+      await rdsClient().send(new ModifyDBInstanceCommand({
+        DBInstanceIdentifier: 'orders-r', ApplyImmediately: true, MonitoringInterval: 30, MonitoringRoleArn: ROLE, EnablePerformanceInsights: true,
+        PerformanceInsightsKMSKeyId: 'arn:aws:kms:us-east-1:123456789012:key/pi', PerformanceInsightsRetentionPeriod: 465, DatabaseInsightsMode: 'advanced',
+        MaxAllocatedStorage: 2000, PreferredMaintenanceWindow: 'tue:04:00-tue:04:30', BackupRetentionPeriod: 14,
+      }));
+      const busy = await instance('orders-r');
+      h.clock.advance(60);
+      const r = await instance('orders-r');
+      assert.equal(busy.DBInstanceStatus, 'modifying');
+      assert.equal(r.DBInstanceStatus, 'available');
+      assert.deepEqual(
+        [r.MonitoringInterval, r.MonitoringRoleArn, r.PerformanceInsightsEnabled, r.PerformanceInsightsKMSKeyId, r.PerformanceInsightsRetentionPeriod, r.DatabaseInsightsMode, r.MaxAllocatedStorage, r.PreferredMaintenanceWindow, r.BackupRetentionPeriod],
+        [30, ROLE, true, 'arn:aws:kms:us-east-1:123456789012:key/pi', 465, 'advanced', 2000, 'tue:04:00-tue:04:30', 14],
+      );
+    });
+
+    it('refuses what AWS refuses: monitoring without its role, a zone with Multi-AZ, backup retention over 35', async () => {
+      await restored();
+      h.clock.advance(300);
+      await assert.rejects(
+        rdsClient().send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: 'orders-r', ApplyImmediately: true, MonitoringInterval: 30 })),
+        (err: Error) => err.name === 'InvalidParameterCombination' && /MonitoringRoleARN/i.test(err.message),
+      );
+      await assert.rejects(
+        rdsClient().send(new RestoreDBInstanceFromDBSnapshotCommand({ DBInstanceIdentifier: 'orders-r2', DBSnapshotIdentifier: 'snap-s', MultiAZ: true, AvailabilityZone: 'us-east-1a' })),
+        (err: Error) => err.name === 'InvalidParameterCombination',
+      );
+      await assert.rejects(
+        rdsClient().send(new RestoreDBInstanceFromDBSnapshotCommand({ DBInstanceIdentifier: 'orders-r3', DBSnapshotIdentifier: 'snap-s', BackupRetentionPeriod: 36 })),
+        (err: Error) => err.name === 'InvalidParameterValue',
+      );
+    });
+
+    it('AddRoleToDBInstance associates a role once (DBInstanceRoleAlreadyExistsFault after)', async () => {
+      await restored();
+      h.clock.advance(300);
+      const add = () => rdsClient().send(new AddRoleToDBInstanceCommand({ DBInstanceIdentifier: 'orders-r', RoleArn: 'arn:aws:iam::123456789012:role/s3', FeatureName: 's3Import' }));
+      await add();
+      await assert.rejects(add(), (err: Error) => err instanceof DBInstanceRoleAlreadyExistsFault);
+      assert.deepEqual((await instance('orders-r')).AssociatedRoles, [{ RoleArn: 'arn:aws:iam::123456789012:role/s3', FeatureName: 's3Import', Status: 'ACTIVE' }]);
+    });
+
+    it('Aurora: a cluster restore keeps Serverless v2 scaling, roles and windows; ModifyDBCluster applies the maintenance window and Data API', async () => {
+      h.sim.rds.seedCluster('orders-aurora', { data: 'rows' });
+      await rdsClient().send(new CreateDBClusterSnapshotCommand({ DBClusterSnapshotIdentifier: 'csnap', DBClusterIdentifier: 'orders-aurora' }));
+      h.clock.advance(120);
+      await rdsClient().send(new RestoreDBClusterFromSnapshotCommand({
+        DBClusterIdentifier: 'orders-aurora-r', SnapshotIdentifier: 'csnap', Engine: 'aurora-postgresql',
+        ServerlessV2ScalingConfiguration: { MinCapacity: 0.5, MaxCapacity: 16 }, DeletionProtection: true, BackupRetentionPeriod: 10,
+        AssociatedRoles: [{ RoleArn: 'arn:aws:iam::123456789012:role/s3', FeatureName: 's3Import' }],
+      }));
+      h.clock.advance(300);
+      await rdsClient().send(new ModifyDBClusterCommand({ DBClusterIdentifier: 'orders-aurora-r', ApplyImmediately: true, PreferredMaintenanceWindow: 'wed:03:00-wed:03:30', EnableHttpEndpoint: true }));
+      const c = (await rdsClient().send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'orders-aurora-r' }))).DBClusters![0]!;
+      assert.deepEqual(
+        [c.ServerlessV2ScalingConfiguration, c.DeletionProtection, c.BackupRetentionPeriod, c.AssociatedRoles, c.PreferredMaintenanceWindow, c.HttpEndpointEnabled],
+        [{ MinCapacity: 0.5, MaxCapacity: 16 }, true, 10, [{ RoleArn: 'arn:aws:iam::123456789012:role/s3', FeatureName: 's3Import', Status: 'ACTIVE' }], 'wed:03:00-wed:03:30', true],
+      );
+    });
   });
 });

@@ -32,6 +32,7 @@
  * of the twin (a Wait state, a health-check grace period) runs out meanwhile.
  */
 import type {
+  AddRoleToDBInstanceMessage,
   CreateDBClusterSnapshotMessage,
   CreateDBClusterSnapshotResult,
   CreateDBInstanceMessage,
@@ -129,6 +130,8 @@ export interface RdsInstanceState {
   readonly tags: Tag[];
   /** Engine snapshot key it was still being restored from when exported (status `creating`). */
   readonly restoringFrom?: string;
+  /** Settings given at create / restore / modify, as DescribeDBInstances returns them. */
+  readonly settings?: InstanceSettings;
 }
 
 /** An Aurora DB cluster in {@link RdsState}. Times are simulated epoch milliseconds. */
@@ -144,7 +147,35 @@ export interface RdsClusterState {
   readonly pendingIdentifier?: string;
   readonly tags: Tag[];
   readonly restoringFrom?: string;
+  /** Settings given at restore / modify, as DescribeDBClusters returns them. */
+  readonly settings?: ClusterSettings;
 }
+
+/**
+ * The described settings of an instance that a create / restore / modify sets (AWS's defaults for the
+ * others): storage, protection, backups and windows, monitoring, Performance Insights, roles, …
+ */
+export type InstanceSettings = Partial<
+  Pick<
+    DBInstance,
+    | 'StorageType' | 'Iops' | 'StorageThroughput' | 'AllocatedStorage' | 'MaxAllocatedStorage' | 'DeletionProtection' | 'CopyTagsToSnapshot'
+    | 'IAMDatabaseAuthenticationEnabled' | 'EnabledCloudwatchLogsExports' | 'BackupRetentionPeriod' | 'PreferredBackupWindow'
+    | 'PreferredMaintenanceWindow' | 'AutoMinorVersionUpgrade' | 'EngineLifecycleSupport' | 'NetworkType' | 'AvailabilityZone' | 'MultiAZ'
+    | 'PubliclyAccessible' | 'CACertificateIdentifier' | 'DedicatedLogVolume' | 'LicenseModel' | 'MonitoringInterval' | 'MonitoringRoleArn'
+    | 'PerformanceInsightsEnabled' | 'PerformanceInsightsKMSKeyId' | 'PerformanceInsightsRetentionPeriod' | 'DatabaseInsightsMode'
+    | 'OptionGroupMemberships' | 'AssociatedRoles' | 'PromotionTier'
+  >
+>;
+
+/** The described settings of a cluster that a restore / modify sets. */
+export type ClusterSettings = Partial<
+  Pick<
+    DBCluster,
+    | 'ServerlessV2ScalingConfiguration' | 'DeletionProtection' | 'CopyTagsToSnapshot' | 'IAMDatabaseAuthenticationEnabled' | 'EnabledCloudwatchLogsExports'
+    | 'BackupRetentionPeriod' | 'PreferredBackupWindow' | 'PreferredMaintenanceWindow' | 'EngineLifecycleSupport' | 'NetworkType' | 'StorageType'
+    | 'Iops' | 'HttpEndpointEnabled' | 'DatabaseInsightsMode' | 'AssociatedRoles' | 'KmsKeyId'
+  >
+>;
 
 /** A manual DB snapshot or DB cluster snapshot in {@link RdsState}. Times are simulated epoch milliseconds. */
 export interface RdsSnapshotState {
@@ -194,6 +225,8 @@ interface SimInstance {
   securityGroupIds?: string[];
   /** DBParameterGroupName it was created or restored with (AWS: the engine's default group otherwise). */
   parameterGroup?: string;
+  /** Settings set by create / restore / modify (see {@link InstanceSettings}). */
+  settings: InstanceSettings;
 }
 
 interface SimDbCluster {
@@ -209,6 +242,8 @@ interface SimDbCluster {
   data: unknown;
   /** With an engine: the snapshot key a restore loads (RestoreDBClusterFromSnapshot). */
   restoredFrom?: string;
+  /** Settings set by restore / modify (see {@link ClusterSettings}). */
+  settings: ClusterSettings;
 }
 
 interface SimSnapshot {
@@ -261,6 +296,7 @@ export class RdsSimulator extends SimulatedService {
     DescribeDBClusterSnapshots: (i: DescribeDBClusterSnapshotsMessage) => this.describeDBClusterSnapshots(i),
     RestoreDBClusterFromSnapshot: (i: RestoreDBClusterFromSnapshotMessage) => this.restoreDBClusterFromSnapshot(i),
     ModifyDBCluster: (i: ModifyDBClusterMessage) => this.modifyDBCluster(i),
+    AddRoleToDBInstance: (i: AddRoleToDBInstanceMessage) => this.addRoleToDBInstance(i),
   };
 
   constructor(ctx: SimContext, opts: RdsSimulatorOptions = {}) {
@@ -376,6 +412,7 @@ export class RdsSimulator extends SimulatedService {
           ...(i.pendingIdentifier === undefined ? {} : { pendingIdentifier: i.pendingIdentifier }),
           tags: copy(i.tags),
           ...(status === 'creating' && i.restoredFrom !== undefined ? { restoringFrom: i.restoredFrom } : {}),
+          ...(Object.keys(i.settings).length ? { settings: copy(i.settings) } : {}),
         };
       }),
       clusters: this.sorted(this.clusters).map((c) => {
@@ -390,6 +427,7 @@ export class RdsSimulator extends SimulatedService {
           ...(c.pendingIdentifier === undefined ? {} : { pendingIdentifier: c.pendingIdentifier }),
           tags: copy(c.tags),
           ...(status === 'creating' && c.restoredFrom !== undefined ? { restoringFrom: c.restoredFrom } : {}),
+          ...(Object.keys(c.settings).length ? { settings: copy(c.settings) } : {}),
         };
       }),
       snapshots: [...this.snapshots.values()].sort(byStart).map(snapshotState),
@@ -443,6 +481,7 @@ export class RdsSimulator extends SimulatedService {
         tags: copy(i.tags),
         data: undefined,
         restoredFrom: i.restoringFrom,
+        settings: copy(i.settings ?? {}),
       });
     }
     const clusters = new Map<string, SimDbCluster>();
@@ -464,6 +503,7 @@ export class RdsSimulator extends SimulatedService {
         tags: copy(c.tags),
         data: undefined,
         restoredFrom: c.restoringFrom,
+        settings: copy(c.settings ?? {}),
       });
     }
     for (const i of instances.values()) {
@@ -639,9 +679,11 @@ export class RdsSimulator extends SimulatedService {
       this.errors.fail('InvalidDBSnapshotStateFault', `Snapshot ${snapshot.id} is not in the available state (it is ${status}).`);
     }
     const facts = { ...snapshot.facts, instanceClass: input.DBInstanceClass ?? snapshot.facts.instanceClass, port: input.Port ?? snapshot.facts.port };
+    const settings = this.instanceSettings(input, {});
     const instance = this.newInstance(id, facts, input.Tags, snapshot.data);
     instance.securityGroupIds = input.VpcSecurityGroupIds;
     instance.parameterGroup = input.DBParameterGroupName;
+    instance.settings = settings;
     transition(instance.state, 'creating', 'available', this.restoreSeconds, now);
     if (this.engine) instance.restoredFrom = snapshot.engineKey ?? snapshot.id;
     this.startDatabase(instance.resourceId, `DB instance ${instance.id}`, { snapshot: snapshot.engineKey ?? snapshot.id });
@@ -689,6 +731,14 @@ export class RdsSimulator extends SimulatedService {
       instance.facts.instanceClass = input.DBInstanceClass;
       if (instance.state.status === 'available') transition(instance.state, 'modifying', 'available', this.renameSeconds, now);
     }
+    // Settings (monitoring, Performance Insights, windows, …): validated as a whole, applied at once with
+    // ApplyImmediately (the instance is `modifying` meanwhile); without it they wait for the maintenance
+    // window, which never comes in the simulator.
+    const settings = this.instanceSettings(input, instance.settings);
+    if (input.ApplyImmediately && JSON.stringify(settings) !== JSON.stringify(instance.settings)) {
+      instance.settings = settings;
+      if (this.instanceStatus(instance, now) === 'available') transition(instance.state, 'modifying', 'available', this.renameSeconds, now);
+    }
     this.syncRoutes();
     return { DBInstance: this.instanceOutput(instance) };
   }
@@ -734,9 +784,11 @@ export class RdsSimulator extends SimulatedService {
           allocatedStorage: input.AllocatedStorage ?? 20,
           port: input.Port ?? 5432,
         };
+    const settings = this.instanceSettings(input, {});
     const instance = this.newInstance(id, facts, input.Tags, undefined);
     instance.securityGroupIds = input.VpcSecurityGroupIds;
     instance.parameterGroup = input.DBParameterGroupName;
+    instance.settings = settings;
     if (cluster) {
       instance.clusterId = cluster.id;
       cluster.members.push(id);
@@ -824,7 +876,9 @@ export class RdsSimulator extends SimulatedService {
       this.errors.fail('InvalidDBClusterSnapshotStateFault', `Cluster snapshot ${snapshot.id} is not in the available state (it is ${status}).`);
     }
     const facts = { ...snapshot.facts, engine: input.Engine!, engineVersion: input.EngineVersion ?? snapshot.facts.engineVersion, port: input.Port ?? snapshot.facts.port };
+    const settings = this.clusterSettings(input, {});
     const cluster = this.newCluster(id, facts, input.Tags, snapshot.data);
+    cluster.settings = settings;
     transition(cluster.state, 'creating', 'available', this.restoreSeconds, now);
     if (this.engine) cluster.restoredFrom = snapshot.engineKey ?? `${snapshot.id}.cluster`;
     this.startDatabase(cluster.resourceId, `DB cluster ${cluster.id}`, { snapshot: snapshot.engineKey ?? `${snapshot.id}.cluster` });
@@ -860,11 +914,89 @@ export class RdsSimulator extends SimulatedService {
         cluster.pendingIdentifier = newId;
       }
     }
+    const settings = this.clusterSettings(input, cluster.settings);
+    if (input.ApplyImmediately) cluster.settings = settings;
     this.syncRoutes();
     return { DBCluster: this.clusterOutput(cluster) };
   }
 
+  /**
+   * AddRoleToDBInstance: `DBInstanceIdentifier`, `RoleArn` and `FeatureName` required; the instance must
+   * exist (DBInstanceNotFoundFault); a role already associated is DBInstanceRoleAlreadyExistsFault. The
+   * role is `ACTIVE` at once (AWS: `PENDING` briefly).
+   */
+  addRoleToDBInstance(input: AddRoleToDBInstanceMessage): Record<string, never> {
+    this.errors.require(input, 'DBInstanceIdentifier', 'RoleArn', 'FeatureName');
+    const instance = this.instance(input.DBInstanceIdentifier!);
+    const roles = instance.settings.AssociatedRoles ?? [];
+    if (roles.some((r) => r.RoleArn === input.RoleArn)) {
+      this.errors.fail('DBInstanceRoleAlreadyExistsFault', `Role ${input.RoleArn} is already associated with DB instance ${instance.id}.`);
+    }
+    instance.settings = { ...instance.settings, AssociatedRoles: [...roles, { RoleArn: input.RoleArn, FeatureName: input.FeatureName, Status: 'ACTIVE' }] };
+    return {};
+  }
+
   // ---------------------------------------------------------------- internals
+
+  /**
+   * `current` with what a create / restore / modify request sets, in DescribeDBInstances' terms, checked
+   * as RDS checks them: MonitoringInterval 0|1|5|10|15|30|60, a MonitoringRoleArn exactly when it is not 0
+   * (InvalidParameterCombination), no AvailabilityZone with MultiAZ (InvalidParameterCombination),
+   * BackupRetentionPeriod 0-35 (InvalidParameterValue).
+   */
+  private instanceSettings(
+    input: Partial<RestoreDBInstanceFromDBSnapshotMessage & CreateDBInstanceMessage & ModifyDBInstanceMessage>,
+    current: InstanceSettings,
+  ): InstanceSettings {
+    const next: Record<string, unknown> = { ...current };
+    const same = [
+      'StorageType', 'Iops', 'StorageThroughput', 'AllocatedStorage', 'MaxAllocatedStorage', 'DeletionProtection', 'CopyTagsToSnapshot',
+      'BackupRetentionPeriod', 'PreferredBackupWindow', 'PreferredMaintenanceWindow', 'AutoMinorVersionUpgrade', 'EngineLifecycleSupport',
+      'NetworkType', 'AvailabilityZone', 'MultiAZ', 'PubliclyAccessible', 'CACertificateIdentifier', 'DedicatedLogVolume', 'LicenseModel',
+      'MonitoringInterval', 'MonitoringRoleArn', 'PerformanceInsightsKMSKeyId', 'PerformanceInsightsRetentionPeriod', 'DatabaseInsightsMode', 'PromotionTier',
+    ] as const;
+    for (const k of same) if (input[k] !== undefined) next[k] = copy(input[k]);
+    if (input.EnableIAMDatabaseAuthentication !== undefined) next.IAMDatabaseAuthenticationEnabled = input.EnableIAMDatabaseAuthentication;
+    if (input.EnableCloudwatchLogsExports !== undefined) next.EnabledCloudwatchLogsExports = [...input.EnableCloudwatchLogsExports];
+    if (input.EnablePerformanceInsights !== undefined) {
+      next.PerformanceInsightsEnabled = input.EnablePerformanceInsights;
+      if (input.EnablePerformanceInsights && next.PerformanceInsightsRetentionPeriod === undefined) next.PerformanceInsightsRetentionPeriod = 7;
+    }
+    if (input.OptionGroupName !== undefined) next.OptionGroupMemberships = [{ OptionGroupName: input.OptionGroupName, Status: 'in-sync' }];
+    const s = next as InstanceSettings;
+    this.errors.integerInRange('BackupRetentionPeriod', s.BackupRetentionPeriod, 0, 35);
+    if (s.MonitoringInterval !== undefined && ![0, 1, 5, 10, 15, 30, 60].includes(s.MonitoringInterval)) {
+      this.errors.invalid(`Invalid value ${s.MonitoringInterval} for MonitoringInterval: must be 0, 1, 5, 10, 15, 30 or 60.`);
+    }
+    if ((s.MonitoringInterval ?? 0) > 0 && !s.MonitoringRoleArn) {
+      this.errors.fail('InvalidParameterCombination', 'A MonitoringRoleARN value is required if you specify a MonitoringInterval value other than 0.');
+    }
+    if (input.MonitoringRoleArn && !((s.MonitoringInterval ?? 0) > 0)) {
+      this.errors.fail('InvalidParameterCombination', 'A MonitoringInterval value other than 0 is required if you specify a MonitoringRoleARN value.');
+    }
+    if (s.MultiAZ && input.AvailabilityZone !== undefined) {
+      this.errors.fail('InvalidParameterCombination', 'Requesting a specific availability zone is not valid for Multi-AZ instances.');
+    }
+    return s;
+  }
+
+  /** `current` with what a cluster restore / modify request sets, in DescribeDBClusters' terms (BackupRetentionPeriod 1-35). */
+  private clusterSettings(input: Partial<RestoreDBClusterFromSnapshotMessage & ModifyDBClusterMessage>, current: ClusterSettings): ClusterSettings {
+    const next: Record<string, unknown> = { ...current };
+    const same = [
+      'DeletionProtection', 'CopyTagsToSnapshot', 'BackupRetentionPeriod', 'PreferredBackupWindow', 'PreferredMaintenanceWindow', 'EngineLifecycleSupport',
+      'NetworkType', 'StorageType', 'Iops', 'DatabaseInsightsMode', 'KmsKeyId',
+    ] as const;
+    for (const k of same) if (input[k] !== undefined) next[k] = copy(input[k]);
+    if (input.ServerlessV2ScalingConfiguration !== undefined) next.ServerlessV2ScalingConfiguration = copy(input.ServerlessV2ScalingConfiguration);
+    if (input.EnableIAMDatabaseAuthentication !== undefined) next.IAMDatabaseAuthenticationEnabled = input.EnableIAMDatabaseAuthentication;
+    if (input.EnableCloudwatchLogsExports !== undefined) next.EnabledCloudwatchLogsExports = [...input.EnableCloudwatchLogsExports];
+    if (input.EnableHttpEndpoint !== undefined) next.HttpEndpointEnabled = input.EnableHttpEndpoint;
+    if (input.AssociatedRoles !== undefined) next.AssociatedRoles = input.AssociatedRoles.map((r) => ({ RoleArn: r.RoleArn, FeatureName: r.FeatureName, Status: 'ACTIVE' }));
+    const s = next as ClusterSettings;
+    this.errors.integerInRange('BackupRetentionPeriod', s.BackupRetentionPeriod, 1, 35);
+    return s;
+  }
 
   private normalize(idOrArn: string): string {
     return nameFromArn(idOrArn, ':').toLowerCase();
@@ -933,6 +1065,7 @@ export class RdsSimulator extends SimulatedService {
       resourceId: `db-${alnumId(26).toUpperCase()}`,
       tags: copy(tags ?? []),
       data,
+      settings: {},
     };
     this.instances.set(id, instance);
     return instance;
@@ -948,6 +1081,7 @@ export class RdsSimulator extends SimulatedService {
       members: [],
       tags: copy(tags ?? []),
       data,
+      settings: {},
     };
     this.clusters.set(id, cluster);
     return cluster;
@@ -1092,6 +1226,12 @@ export class RdsSimulator extends SimulatedService {
       // As AWS: a VPC instance always has security groups and a parameter group (defaults when none were given).
       VpcSecurityGroups: (i.securityGroupIds?.length ? i.securityGroupIds : ['sg-0default0000000000']).map((id) => ({ VpcSecurityGroupId: id, Status: 'active' })),
       DBParameterGroups: [{ DBParameterGroupName: i.parameterGroup ?? `default.${i.facts.engine}${i.facts.engineVersion.split('.')[0]}`, ParameterApplyStatus: 'in-sync' }],
+      // AWS's defaults for what was not set: no enhanced monitoring, no Performance Insights, the engine's default option group.
+      MonitoringInterval: 0,
+      PerformanceInsightsEnabled: false,
+      OptionGroupMemberships: [{ OptionGroupName: `default:${i.facts.engine}-${i.facts.engineVersion.split('.')[0]}`, Status: 'in-sync' }],
+      AssociatedRoles: [],
+      ...i.settings,
     } satisfies DBInstance);
   }
 
@@ -1129,6 +1269,11 @@ export class RdsSimulator extends SimulatedService {
       TagList: c.tags,
       DeletionProtection: false,
       CopyTagsToSnapshot: false,
+      PreferredMaintenanceWindow: 'sun:05:00-sun:05:30',
+      PreferredBackupWindow: '03:00-03:30',
+      HttpEndpointEnabled: false,
+      AssociatedRoles: [],
+      ...c.settings,
     } satisfies DBCluster);
   }
 
