@@ -258,7 +258,7 @@ export const INSTANCE_RESTORE: RestoreFields<RestoreDBInstanceFromDBSnapshotMess
  * reference, RestoreDBClusterFromSnapshot). An Aurora cluster's monitoring and Performance Insights
  * live on its instances: the writer gets them at creation ({@link createClusterWriter}); the cluster-level
  * fields below are carried when the original describes them (Multi-AZ DB clusters, or Aurora's
- * cluster-level Database Insights). What the restore cannot take (maintenance window, Data API,
+ * cluster-level Database Insights). What the restore cannot take (maintenance window, Serverless v1 Data API,
  * Database Insights mode) is applied after it by {@link applyMissingSettings}.
  */
 export const CLUSTER_RESTORE: RestoreFields<RestoreDBClusterFromSnapshotMessage, DBCluster> = {
@@ -411,8 +411,9 @@ export async function createClusterWriter(like: string, restoredCluster: string)
  * PerformanceInsightsRetentionPeriod, DatabaseInsightsMode, MaxAllocatedStorage (storage autoscaling),
  * PreferredMaintenanceWindow; and, checked again because a restore in an older API version ignored them,
  * BackupRetentionPeriod and PreferredBackupWindow. Associated IAM roles are not carried (see NEEDS_ROLE).
- * Cluster (ModifyDBCluster): PreferredMaintenanceWindow, EnableHttpEndpoint (Data API), DatabaseInsightsMode,
- * BackupRetentionPeriod, PreferredBackupWindow.
+ * Cluster (ModifyDBCluster): PreferredMaintenanceWindow, DatabaseInsightsMode, BackupRetentionPeriod,
+ * PreferredBackupWindow, and EnableHttpEndpoint (Data API) of an Aurora Serverless v1 cluster only — a provisioned /
+ * Serverless v2 cluster's Data API needs the EnableHttpEndpoint operation and is not carried.
  */
 export interface MissingSettings {
   /** Fields for ModifyDBInstance / ModifyDBCluster (without the identifier and ApplyImmediately); empty when none. */
@@ -460,7 +461,10 @@ export function clusterMissingSettings(o: DBCluster, r: DBCluster): MissingSetti
       names.push(field);
     }
   }
-  if (o.HttpEndpointEnabled && !r.HttpEndpointEnabled) {
+  // ModifyDBCluster's EnableHttpEndpoint is for Aurora Serverless v1 only (RDS API reference,
+  // ModifyDBCluster / EnableHttpEndpoint); a provisioned or Serverless v2 cluster's Data API is turned on
+  // by the EnableHttpEndpoint operation (rds:EnableHttpEndpoint), which cutover is not granted: not carried.
+  if (o.EngineMode === 'serverless' && o.HttpEndpointEnabled && !r.HttpEndpointEnabled) {
     modify.EnableHttpEndpoint = true;
     names.push('EnableHttpEndpoint');
   }

@@ -379,8 +379,24 @@ describe('restore keeps the original’s configuration', () => {
       }
       assert.deepEqual(log, ['restore ' + cnames.restored, 'create-writer', `modify ${cnames.restored}`, `rename hello-aurora -> ${cnames.aside}`, `rename ${cnames.restored} -> hello-aurora`]);
       const modify = rdsMock.commandCalls(ModifyDBClusterCommand)[0]!.args[0].input;
-      assert.deepEqual(modify, { DBClusterIdentifier: cnames.restored, ApplyImmediately: true, PreferredMaintenanceWindow: 'wed:03:00-wed:03:30', EnableHttpEndpoint: true });
+      // ModifyDBCluster's EnableHttpEndpoint applies to Aurora Serverless v1 only (RDS API reference); a
+      // provisioned / Serverless v2 cluster's Data API takes the EnableHttpEndpoint operation, which
+      // cutover is not granted: not carried, rather than a modify RDS refuses or ignores (3 attempts).
+      assert.deepEqual(modify, { DBClusterIdentifier: cnames.restored, ApplyImmediately: true, PreferredMaintenanceWindow: 'wed:03:00-wed:03:30' });
       assert.ok(phases.includes('configuring'));
+      assert.deepEqual(phases.filter((p) => p === 'configuring').length, 1, 'one modify: nothing left missing after it');
+    });
+
+    it('a Serverless v1 cluster (EngineMode serverless) gets its Data API back with ModifyDBCluster', async () => {
+      fakeClusters({ 'hello-aurora': { ...originalCluster, EngineMode: 'serverless', ServerlessV2ScalingConfiguration: undefined } });
+      let restore: Record<string, unknown> = { phase: 'start' };
+      for (let i = 0; i < 10; i++) {
+        const out = await cstep(restore);
+        restore = out;
+        if (out.done) break;
+      }
+      const modify = rdsMock.commandCalls(ModifyDBClusterCommand)[0]!.args[0].input;
+      assert.equal(modify.EnableHttpEndpoint, true);
     });
   });
 });
