@@ -32,8 +32,11 @@
  *  - `lockRollback` `{ plan, rollbackTarget }` → the lock item (purpose `rollback`).
  *  - `finishRollback` `{ outcome: 'rolled-back'|'failed', rollback: <the rollback state> }` → the outcome;
  *    records it, updates the environment state, marks the release rolled back, releases the lock.
- *  - `closeWindow` `{ plan, executionArn }` (the rollback-window state machine, when the window ends) →
- *    `{ action: 'scale-down'|'superseded'|'busy', message }`; `scale-down` holds the lock for the caller.
+ *  - `closeWindow` `{ plan, executionArn, executionStartTime, windowSeconds }` (the rollback-window state
+ *    machine, when the window ends; the window ended at executionStartTime + windowSeconds) →
+ *    `{ action: 'scale-down'|'superseded'|'busy'|'give-up', message, retryInSeconds? }`; `scale-down`
+ *    holds the lock for the caller; `busy` says when to try again (60 s … 1 h, lib/domain
+ *    `decideWindowBusy`); `give-up` after 24 h busy (the caller records it with `windowCloseFailed`).
  *  - `windowCloseFailed` `{ plan, executionArn, slots?, error }` (the rollback-window state machine, when
  *    scaling the kept slot down failed) → `{ message }`; releases the lock, audits
  *    `rollback-window-close-failed` and notifies with the slot left running and the command to scale it down.
@@ -51,7 +54,7 @@ import { notify, type NotificationKind } from '../../lib/aws/notify';
 import { failTask } from '../../lib/aws/task-tokens';
 import { DeploymentInProgressError, InvalidInputError } from '../../lib/domain/errors';
 import type { DeploymentPlan, RollbackPlan } from '../../lib/domain/plan';
-import { DATABASE_DECISION_TIMEOUT_SECONDS, minutesSince } from '../../lib/domain/ledger-decisions';
+import { DATABASE_DECISION_TIMEOUT_SECONDS, decideWindowBusy, eventTime, minutesSince } from '../../lib/domain/ledger-decisions';
 import { deploymentKey, type AuditEvent } from '../../lib/domain/ledger-items';
 import { chooseRollbackTarget } from '../../lib/domain/rollback-target';
 import { causeText, decideOutcome, decideRollbackOutcome, type DeploymentState, type Outcome, type RollbackState, type RollbackTarget } from '../../lib/domain/records';
@@ -86,7 +89,15 @@ const Event = z.discriminatedUnion('action', [
     outcome: z.enum(['rolled-back', 'failed']),
     rollback: z.looseObject({ plan: z.extend(PlanShape, { kind: z.literal('rollback') }) }),
   }),
-  z.object({ action: z.literal('closeWindow'), plan: PlanShape, executionArn: z.string().check(z.minLength(1)) }),
+  z.object({
+    action: z.literal('closeWindow'),
+    plan: PlanShape,
+    executionArn: z.string().check(z.minLength(1)),
+    /** The closer's `$$.Execution.StartTime` (ISO-8601). */
+    executionStartTime: z.string().check(z.minLength(1)),
+    /** The window's length, seconds (the closer's input `windowSeconds`). */
+    windowSeconds: z.number().check(z.gte(0)),
+  }),
   z.object({
     action: z.literal('windowCloseFailed'),
     plan: PlanShape,
@@ -252,7 +263,7 @@ export const handler = async (event: unknown): Promise<unknown> => {
       return outcome;
     }
     case 'closeWindow':
-      return closeWindow(ledger, e.plan as unknown as DeploymentPlan, e.executionArn);
+      return closeWindow(ledger, e.plan as unknown as DeploymentPlan, e.executionArn, eventTime([e.executionStartTime], now).getTime() + e.windowSeconds * 1000);
     case 'windowCloseFailed':
       return windowCloseFailed(e.plan as unknown as DeploymentPlan, e.executionArn, e.slots?.idle, e.error);
     case 'releaseLock':
@@ -341,8 +352,11 @@ export const handler = async (event: unknown): Promise<unknown> => {
     const slot = kept ? plan.slots[kept] : undefined;
     const what = kept && slot ? `${kept} (ECS service ${slot.service} in cluster ${plan.cluster})` : 'the kept slot';
     const message =
-      `${plan.service}/${plan.environment}: the rollback window of ${plan.deploymentId} ended, but scaling ${what} down failed ` +
-      `(${error.Error}: ${causeText(error.Cause).replace(/\.+$/, '')}). It keeps running the previous release; the next deployment reuses it, or scale it down by hand.`;
+      error.Error === 'Cutover.EnvironmentBusy'
+        ? `${plan.service}/${plan.environment}: the rollback window of ${plan.deploymentId} ended, but ${causeText(error.Cause).replace(/\.+$/, '')}. ` +
+          `If that execution deployed, the kept slot is its own now; if it failed before deploying, ${what} still runs the previous release: scale it down by hand, or the next deployment reuses it.`
+        : `${plan.service}/${plan.environment}: the rollback window of ${plan.deploymentId} ended, but scaling ${what} down failed ` +
+          `(${error.Error}: ${causeText(error.Cause).replace(/\.+$/, '')}). It keeps running the previous release; the next deployment reuses it, or scale it down by hand.`;
     const actions = slot ? [`aws ecs update-service --cluster ${plan.cluster} --service ${slot.service} --desired-count 0`] : [];
     await audit(
       { service: plan.service, environment: plan.environment, kind: 'rollback-window-close-failed', deploymentId: plan.deploymentId, executionArn, actor: 'cutover', message, detail: { keptSlot: kept, error: error.Error } },
@@ -353,7 +367,12 @@ export const handler = async (event: unknown): Promise<unknown> => {
     return { message };
   }
 
-  async function closeWindow(ledger: Ledger, plan: DeploymentPlan, executionArn: string): Promise<{ action: 'scale-down' | 'superseded' | 'busy'; message: string }> {
+  async function closeWindow(
+    ledger: Ledger,
+    plan: DeploymentPlan,
+    executionArn: string,
+    windowEndedAt: number,
+  ): Promise<{ action: 'scale-down' | 'superseded' | 'busy' | 'give-up'; message: string; retryInSeconds?: number }> {
     const env = await ledger.getEnvironment(plan.service, plan.environment);
     if (env?.current?.deploymentId !== plan.deploymentId) {
       return { action: 'superseded', message: `deployment ${plan.deploymentId} is no longer the live release; the slots belong to what came after it` };
@@ -361,7 +380,14 @@ export const handler = async (event: unknown): Promise<unknown> => {
     try {
       await ledger.takeLock(plan.service, plan.environment, { deploymentId: plan.deploymentId, executionArn, commit: plan.release.commit, purpose: 'rollback-window' }, now);
     } catch (err) {
-      if (err instanceof DeploymentInProgressError) return { action: 'busy', message: 'a deployment or rollback is running; it owns the kept slot now' };
+      if (err instanceof DeploymentInProgressError) {
+        const busy = decideWindowBusy(windowEndedAt, now);
+        if (busy.kind === 'retry') return { action: 'busy', retryInSeconds: busy.retryInSeconds, message: 'a deployment or rollback is running; it owns the kept slot now' };
+        return {
+          action: 'give-up',
+          message: `a deployment or rollback has held ${plan.service}/${plan.environment} for ${Math.floor(busy.busySeconds / 3600)} h since the rollback window of ${plan.deploymentId} ended (${err.message.replace(/\.+$/, '')}); the closer stops trying`,
+        };
+      }
       throw err;
     }
     const again = await ledger.getEnvironment(plan.service, plan.environment);

@@ -88,6 +88,39 @@ export function minutesSince(since: string | undefined, now: Instant): number | 
   return elapsed >= 0 ? Math.round(elapsed / 60_000) : undefined;
 }
 
+// ───────────────────────────── the rollback window's closer ─────────────────────────────
+
+/** First wait before the window's closer tries again while another execution holds the lock, seconds. */
+export const WINDOW_BUSY_MIN_RETRY_SECONDS = 60;
+/** Longest wait between the closer's tries, seconds (1 h). */
+export const WINDOW_BUSY_MAX_RETRY_SECONDS = 3_600;
+/**
+ * How long after the window ended the closer keeps trying while the environment is busy, seconds
+ * (24 h). A deployment may hold the lock for weeks (long bakes): an unbounded loop would end in the
+ * execution's timeout or its 25,000-event history limit, both uncatchable. Past this, the closer
+ * records that it gave up and says how to scale the kept slot down.
+ */
+export const WINDOW_BUSY_GIVE_UP_SECONDS = 86_400;
+
+/** What the closer does when the lock is held by another execution. */
+export type WindowBusyDecision =
+  | { readonly kind: 'retry'; readonly retryInSeconds: number }
+  | { readonly kind: 'give-up'; readonly busySeconds: number };
+
+/**
+ * The rollback window's closer found the environment busy at `now`: try again later, waiting a tenth
+ * of the time it has been busy (between 60 s and 1 h, so ~70 tries in 24 h, ~9 history events each),
+ * or give up once it has been busy for WINDOW_BUSY_GIVE_UP_SECONDS.
+ * @param windowEndedAt when the window ended (the closer's execution start + the window's seconds)
+ * @param now the time of this try
+ */
+export function decideWindowBusy(windowEndedAt: Instant, now: Instant): WindowBusyDecision {
+  const busySeconds = Math.max(0, Math.floor((ms(now) - ms(windowEndedAt)) / 1000));
+  if (busySeconds >= WINDOW_BUSY_GIVE_UP_SECONDS) return { kind: 'give-up', busySeconds };
+  const retryInSeconds = Math.min(WINDOW_BUSY_MAX_RETRY_SECONDS, Math.max(WINDOW_BUSY_MIN_RETRY_SECONDS, Math.ceil(busySeconds / 10)));
+  return { kind: 'retry', retryInSeconds };
+}
+
 /**
  * Whether a lock may be taken over: its holder execution is no longer running (stopped, failed, timed
  * out or gone — DescribeExecution's status), so it can never release the lock itself.

@@ -21,12 +21,29 @@ import { trafficSteps, type TrafficStep } from './traffic-plan';
 export const GREEN_CHECK_INTERVAL_SECONDS = 15;
 /** Wait between snapshot status checks, seconds (`WaitForSnapshot`). */
 export const SNAPSHOT_CHECK_INTERVAL_SECONDS = 30;
-/** Wait between migration task checks, seconds (`WaitForMigration`). */
+/** Shortest wait between migration task checks, seconds (`WaitForMigration`). */
 export const MIGRATION_CHECK_INTERVAL_SECONDS = 10;
+/**
+ * At most this many migration checks per deployment. Each check writes about 9 events to the
+ * execution's history (Wait, Task, Choice), and Step Functions fails an execution that passes 25,000
+ * events (an uncatchable failure: the lock stays held, nothing is recorded) — a 24 h migration checked
+ * every 10 s would write ~78,000. A long migration is therefore checked less often: see
+ * `migrationCheckIntervalSeconds`.
+ */
+export const MIGRATION_MAX_CHECKS = 600;
+
+/**
+ * Seconds between checks of a migration that may run `timeoutSeconds`: 10 s, or longer when 10 s would
+ * take more than MIGRATION_MAX_CHECKS checks (a timeout over 6,000 s; 86,400 s → 144 s). Step Functions quotas: "Maximum
+ * execution history size: 25,000 events".
+ * @param timeoutSeconds the migration's timeout (`database.migration.timeoutSeconds`), seconds
+ * @returns whole seconds, >= MIGRATION_CHECK_INTERVAL_SECONDS
+ */
+export function migrationCheckIntervalSeconds(timeoutSeconds: number): number {
+  return Math.max(MIGRATION_CHECK_INTERVAL_SECONDS, Math.ceil(timeoutSeconds / MIGRATION_MAX_CHECKS));
+}
 /** Wait between snapshot-restore steps, seconds (`WaitForRestore`). */
 export const RESTORE_CHECK_INTERVAL_SECONDS = 30;
-/** Wait before the rollback window's closer tries again while a deployment or rollback holds the lock, seconds (`WaitWhileBusy`). */
-export const WINDOW_BUSY_RETRY_SECONDS = 60;
 /** How long a snapshot may take before the deployment gives up, seconds (2 h). */
 export const SNAPSHOT_TIMEOUT_SECONDS = 7200;
 
@@ -42,7 +59,9 @@ export interface DatabasePlan {
   readonly identifier: string;
   /** Migration command (exec form), run as a one-off task of the new release. */
   readonly migrationCommand: string[];
-  /** Number of migration checks (every MIGRATION_CHECK_INTERVAL_SECONDS) before the task is stopped. */
+  /** Seconds between migration checks (`WaitForMigration` reads it): see `migrationCheckIntervalSeconds`. */
+  readonly migrationCheckIntervalSeconds: number;
+  /** Number of migration checks (every `migrationCheckIntervalSeconds`) before the task is stopped; <= MIGRATION_MAX_CHECKS. */
   readonly migrationChecks: number;
   /** Identifier of this deployment's snapshot (deterministic, so retries find it). */
   readonly snapshotIdentifier: string;
@@ -94,6 +113,8 @@ export interface DeploymentPlan extends ExecutionPlanBase {
    * down at once. Always 0 for a rollback's redeploy (its previous slot runs the release rolled back).
    */
   readonly rollbackWindowSeconds: number;
+  /** Name of the rollback-window execution this deployment starts: see `childExecutionName` (`<SHA-1 hex>-window`). */
+  readonly rollbackWindowExecutionName: string;
 }
 
 export const PlanRequestSchema = z.object({
@@ -127,11 +148,13 @@ export function snapshotIdentifier(service: string, environment: string, deploym
 
 function databasePlan(db: DatabaseConfig | undefined, service: string, environment: string, deploymentId: string): DatabasePlan | null {
   if (!db) return null;
+  const interval = migrationCheckIntervalSeconds(db.migration.timeoutSeconds);
   return {
     kind: db.instanceIdentifier ? 'instance' : 'cluster',
     identifier: (db.instanceIdentifier ?? db.clusterIdentifier)!,
     migrationCommand: db.migration.command,
-    migrationChecks: Math.ceil(db.migration.timeoutSeconds / MIGRATION_CHECK_INTERVAL_SECONDS),
+    migrationCheckIntervalSeconds: interval,
+    migrationChecks: Math.ceil(db.migration.timeoutSeconds / interval),
     snapshotIdentifier: snapshotIdentifier(service, environment, deploymentId),
   };
 }
@@ -227,6 +250,7 @@ export function resolvePlan(config: Config, request: PlanRequest): DeploymentPla
       beforeStepIndex: gate === 'before-traffic' ? 0 : gate === 'before-promote' ? steps.length - 1 : -1,
     },
     rollbackWindowSeconds: isRollback ? 0 : env.rollbackWindowSeconds,
+    rollbackWindowExecutionName: childExecutionName(deploymentId, 'window'),
   };
 }
 
@@ -243,6 +267,22 @@ export interface RollbackPlan extends ExecutionPlanBase {
   /** The deployment to go back to, when the operator named one. */
   readonly toDeployment: string | null;
   readonly trigger: { readonly source: 'alarm' | 'cli' | 'console'; readonly actor?: string; readonly deliveryId?: string };
+  /** Name of the deploy execution a redeploy starts: see `childExecutionName` (`<SHA-1 hex>-redeploy`). */
+  readonly redeployExecutionName: string;
+}
+
+/**
+ * The name of an execution that the execution `parentName` starts (its rollback window, a rollback's
+ * redeploy): `<SHA-1 hex of parentName>-<suffix>`. Deterministic, so a retried StartExecution finds the
+ * execution it started (ExecutionAlreadyExists) instead of starting a second one, and at most 80
+ * characters (StartExecution's limit) whatever the parent's name — 40 + 1 + suffix. The same value
+ * `States.Hash(parentName, 'SHA-1')` gives on AWS; computed here because the local runner's SHA-1 is
+ * wrong for inputs of 56 bytes or more (aws-local-stepfunctions 3.0.0).
+ * @param parentName an execution name (1–80 characters)
+ * @param suffix lowercase letters, at most 38 characters
+ */
+export function childExecutionName(parentName: string, suffix: string): string {
+  return `${createHash('sha1').update(parentName, 'utf8').digest('hex')}-${suffix}`;
 }
 
 /**
@@ -287,5 +327,6 @@ export function resolveRollbackPlan(config: Config, request: PlanRequest): Rollb
     reason: input.reason,
     toDeployment: input.toDeployment ?? null,
     trigger: input.trigger ?? { source: 'console' },
+    redeployExecutionName: childExecutionName(deploymentId, 'redeploy'),
   };
 }

@@ -6,9 +6,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { STATE_MACHINES, stateMachineFile } from '../../lib/catalog';
 import { DatabaseSchema, EnvironmentSchema, StrategySchema, type Strategy } from '../../lib/config/schema';
-import { GREEN_CHECK_INTERVAL_SECONDS, MIGRATION_CHECK_INTERVAL_SECONDS, SNAPSHOT_CHECK_INTERVAL_SECONDS, SNAPSHOT_TIMEOUT_SECONDS } from '../../lib/domain/plan';
+import { childExecutionName, GREEN_CHECK_INTERVAL_SECONDS, MIGRATION_MAX_CHECKS, migrationCheckIntervalSeconds, SNAPSHOT_CHECK_INTERVAL_SECONDS, SNAPSHOT_TIMEOUT_SECONDS } from '../../lib/domain/plan';
+import { decideWindowBusy, WINDOW_BUSY_GIVE_UP_SECONDS, WINDOW_BUSY_MAX_RETRY_SECONDS } from '../../lib/domain/ledger-decisions';
 import { trafficSteps } from '../../lib/domain/traffic-plan';
 
 type State = { Type: string; Resource?: string; Retry?: Array<{ ErrorEquals: string[] }>; TimeoutSeconds?: number; TimeoutSecondsPath?: string; Seconds?: number; Iterator?: Asl; ItemProcessor?: Asl; Branches?: Asl[] };
@@ -47,13 +49,17 @@ describe('AWS limits of the state machines', () => {
     });
   }
 
-  it('names the executions it starts deterministically and within 80 characters (a hash, not the up-to-80-character execution name)', () => {
+  it('names the executions it starts deterministically and within 80 characters: <SHA-1 hex of the parent execution name>-<suffix>, computed by the plan', () => {
     const deploy = [...states(load('deploy.asl.json'))].find(([n]) => n === 'StartRollbackWindow')![1] as State & { Parameters: Record<string, string> };
     const redeploy = [...states(load('rollback.asl.json'))].find(([n]) => n === 'Redeploy')![1] as State & { Parameters: Record<string, string> };
-    for (const [state, suffix] of [[deploy, '-window'], [redeploy, '-redeploy']] as const) {
-      const name = state.Parameters['Name.$'];
-      assert.match(name, /^States\.Format\('\{\}-[a-z]+', States\.Hash\([^)]+, 'SHA-1'\)\)$/, name);
-      assert.ok(40 + suffix.length <= 80, 'SHA-1 hex (40) + suffix fits 80 characters');
+    assert.equal(deploy.Parameters['Name.$'], '$.plan.rollbackWindowExecutionName');
+    assert.equal(redeploy.Parameters['Name.$'], '$.plan.redeployExecutionName');
+    const longest = 'x'.repeat(80);
+    for (const suffix of ['window', 'redeploy']) {
+      const name = childExecutionName(longest, suffix);
+      assert.equal(name, `${createHash('sha1').update(longest).digest('hex')}-${suffix}`);
+      assert.ok(name.length <= 80 && /^[0-9A-Za-z_-]+$/.test(name), name);
+      assert.equal(childExecutionName(longest, suffix), name, 'deterministic');
     }
   });
 
@@ -91,7 +97,8 @@ describe('AWS limits of the state machines', () => {
     const restoreChecks = Number(/const RESTORE_CHECKS = (\d+);/.exec(readFileSync('lambdas/database/handler.ts', 'utf8'))![1]);
     const snapshotLoop = Math.ceil(SNAPSHOT_TIMEOUT_SECONDS / SNAPSHOT_CHECK_INTERVAL_SECONDS) * iteration(deploy, 'WaitForSnapshot', 'CheckSnapshot');
     const greenLoop = Math.ceil(stabilization / GREEN_CHECK_INTERVAL_SECONDS) * iteration(deploy, 'WaitForGreen', 'CheckGreen');
-    const migrationLoop = Math.ceil(migration / MIGRATION_CHECK_INTERVAL_SECONDS) * iteration(deploy, 'WaitForMigration', 'CheckMigration');
+    const migrationInterval = migrationCheckIntervalSeconds(migration);
+    const migrationLoop = Math.ceil(migration / migrationInterval) * (migrationInterval + st(deploy, 'CheckMigration').TimeoutSeconds!);
     const restoreLoop = restoreChecks * (st(deploy, 'WaitForRestore').Seconds! + st(deploy, 'RestoreSnapshot').TimeoutSeconds!);
     const perStep = st(deploy, 'ShiftTraffic').TimeoutSeconds! + st(deploy, 'CheckAlarms').TimeoutSeconds!;
     const slack = 6 * H; // retries' backoff and Lambda calls retried after a timeout
@@ -103,12 +110,56 @@ describe('AWS limits of the state machines', () => {
     const redeployWorst = snapshotLoop + greenLoop + perStep + lambdaTasks(deploy) + slack;
     assert.ok(redeploy.TimeoutSeconds! >= redeployWorst, `Redeploy: TimeoutSeconds ${redeploy.TimeoutSeconds} < worst case ${redeployWorst}`);
     const rollbackWorst = redeploy.TimeoutSeconds! + st(rollback, 'AwaitDatabaseDecision').TimeoutSeconds! + restoreChecks * (st(rollback, 'WaitForRestore').Seconds! + st(rollback, 'RestoreSnapshot').TimeoutSeconds!) + lambdaTasks(rollback) + slack;
-    const windowWorst = window + lambdaTasks(load('rollback-window.asl.json')) + slack;
+    // The closer tries again while another execution holds the lock, for at most 24 h (+ its last wait).
+    const windowWorst = window + WINDOW_BUSY_GIVE_UP_SECONDS + WINDOW_BUSY_MAX_RETRY_SECONDS + lambdaTasks(load('rollback-window.asl.json')) + slack;
 
     const timeout = (file: string) => load(file).TimeoutSeconds ?? 365 * D;
     for (const [file, worst] of [['deploy.asl.json', deployWorst], ['rollback.asl.json', rollbackWorst], ['rollback-window.asl.json', windowWorst]] as const) {
       assert.ok(timeout(file) >= worst, `${file}: TimeoutSeconds ${timeout(file)} (${(timeout(file) / D).toFixed(1)} d) < worst case ${worst} (${(worst / D).toFixed(1)} d)`);
       assert.ok(timeout(file) <= 365 * D, `${file}: Standard workflows run at most one year`);
+    }
+  });
+});
+
+describe("Step Functions' 25,000-event history limit", () => {
+  // Events a state writes to the history each time it runs (Step Functions developer guide, history
+  // event types): a Lambda Task 5 (TaskStateEntered, LambdaFunctionScheduled/Started/Succeeded,
+  // TaskStateExited), a .waitForTaskToken Task 6 (TaskScheduled, TaskStarted, TaskSubmitted, then
+  // TaskSucceeded/Failed/TimedOut), any other state 2 (entered, exited).
+  const eventsOf = (s: State) => (s.Type === 'Task' ? (/waitForTaskToken/.test(s.Resource ?? '') ? 6 : 5) : 2);
+  const LIMIT = 25_000;
+  const MARGIN = 1.2; // retries (3 events per retried attempt), the execution's own start/end events
+
+  it('no execution can pass it: every poll loop is bounded and the worst path stays below 25,000 / 1.2', () => {
+    const deploy = load('deploy.asl.json');
+    const st = (asl: Asl, name: string) => {
+      const found = [...states(asl)].find(([n]) => n === name);
+      assert.ok(found, `state ${name}`);
+      return found[1];
+    };
+    const loop = (asl: Asl, names: string[]) => names.reduce((sum, n) => sum + eventsOf(st(asl, n)), 0);
+    const once = (asl: Asl) => [...states(asl)].reduce((sum, [, s]) => sum + eventsOf(s), 0); // every state at most once outside the loops
+    const env = EnvironmentSchema.shape;
+    assert.ok(!env.stabilizationTimeoutSeconds.safeParse(7_201).success && !DatabaseSchema.shape.migration.shape.timeoutSeconds.safeParse(86_401).success);
+    const restoreChecks = Number(/const RESTORE_CHECKS = (\d+);/.exec(readFileSync('lambdas/database/handler.ts', 'utf8'))![1]);
+    const migrationChecks = Math.ceil(86_400 / migrationCheckIntervalSeconds(86_400));
+    assert.ok(migrationChecks <= MIGRATION_MAX_CHECKS);
+    const maxSteps = Math.max(...Array.from({ length: 100 }, (_, i) => trafficSteps(StrategySchema.parse({ type: 'linear', stepPercent: i + 1, stepBakeSeconds: 60 }) as Strategy).length), 20);
+    const deployWorst =
+      once(deploy) +
+      Math.ceil(SNAPSHOT_TIMEOUT_SECONDS / SNAPSHOT_CHECK_INTERVAL_SECONDS) * loop(deploy, ['WaitForSnapshot', 'CheckSnapshot', 'SnapshotReady']) +
+      migrationChecks * loop(deploy, ['WaitForMigration', 'CheckMigration', 'MigrationResult']) +
+      Math.ceil(7_200 / GREEN_CHECK_INTERVAL_SECONDS) * loop(deploy, ['WaitForGreen', 'CheckGreen', 'GreenStable']) +
+      maxSteps * loop(deploy, ['ApprovalGate', 'ShiftTraffic', 'BakeNeeded', 'Bake', 'BakeAnswer', 'CheckAlarms', 'AlarmFiring', 'MoreSteps', 'PromoteNow']) +
+      restoreChecks * loop(deploy, ['WaitForRestore', 'RestoreSnapshot', 'RestoreDone']);
+    const rollback = load('rollback.asl.json');
+    const rollbackWorst = once(rollback) + restoreChecks * loop(rollback, ['WaitForRestore', 'RestoreSnapshot', 'RestoreDone']);
+    const window = load('rollback-window.asl.json');
+    let tries = 0;
+    for (let t = 0; decideWindowBusy(0, t * 1000).kind === 'retry'; tries++) t += (decideWindowBusy(0, t * 1000) as { retryInSeconds: number }).retryInSeconds;
+    const windowWorst = once(window) + (tries + 1) * loop(window, ['CloseWindow', 'ScaleDownNeeded', 'WaitWhileBusy']);
+    for (const [file, worst] of [['deploy.asl.json', deployWorst], ['rollback.asl.json', rollbackWorst], ['rollback-window.asl.json', windowWorst]] as const) {
+      assert.ok(worst * MARGIN <= LIMIT, `${file}: up to ${worst} history events (x${MARGIN} = ${Math.round(worst * MARGIN)}) > ${LIMIT}`);
     }
   });
 });

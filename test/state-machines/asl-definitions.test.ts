@@ -17,10 +17,8 @@ import { FUNCTIONS, PARTITION_PLACEHOLDER, ROOT_DIR, STATE_MACHINES, stateMachin
 import { RETRYABLE_TASK_ERRORS } from '../../lib/domain/errors';
 import {
   GREEN_CHECK_INTERVAL_SECONDS,
-  MIGRATION_CHECK_INTERVAL_SECONDS,
   RESTORE_CHECK_INTERVAL_SECONDS,
   SNAPSHOT_CHECK_INTERVAL_SECONDS,
-  WINDOW_BUSY_RETRY_SECONDS,
 } from '../../lib/domain/plan';
 import { substituteDefinition } from '../../lib/local/twin';
 
@@ -50,15 +48,15 @@ const SUBSTITUTIONS: Record<string, string> = {
 /** Wait states whose length comes from the input (SecondsPath) → the path they read. */
 const DYNAMIC_WAITS: Record<string, string> = {
   WaitForWindowEnd: '$.windowSeconds',
+  WaitForMigration: '$.plan.database.migrationCheckIntervalSeconds',
+  WaitWhileBusy: '$.close.retryInSeconds',
 };
 
 /** Wait state name → the constant the domain code uses for its interval. */
 const WAIT_INTERVALS: Record<string, number> = {
   WaitForSnapshot: SNAPSHOT_CHECK_INTERVAL_SECONDS,
-  WaitForMigration: MIGRATION_CHECK_INTERVAL_SECONDS,
   WaitForGreen: GREEN_CHECK_INTERVAL_SECONDS,
   WaitForRestore: RESTORE_CHECK_INTERVAL_SECONDS,
-  WaitWhileBusy: WINDOW_BUSY_RETRY_SECONDS,
 };
 
 function allStates(def: { States?: Record<string, State> }): Array<[string, State]> {

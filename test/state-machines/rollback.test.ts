@@ -137,6 +137,45 @@ describe('rollback window: its end', () => {
     assert.match(note.message, /aws ecs update-service --cluster \S+ --service hello-world-blue --desired-count 0/);
   });
 
+  it('a closer that finds the environment busy for 24 h gives up: recorded and notified with the scale-down command, the busy deployment\'s lock untouched', async () => {
+    // 20,000 simulated seconds per real second: the window (1 d) and the busy day pass in ~9 s real.
+    t = await TestTwin.start({
+      timeScale: 20_000,
+      config: fastConfig((env) => {
+        env.rollbackWindowSeconds = 86_400;
+        env.approval = 'before-traffic';
+        env.approvalTimeoutSeconds = 604_800;
+      }),
+    });
+    const approveWhenAsked = async (d: StartedDeployment) => {
+      const lock = await t!.waitFor('the approval wait', async () => {
+        const l = await t!.lock();
+        return l?.executionArn === d.executionArn && l.pendingKind === 'approval' && l.pendingTaskToken ? l : undefined;
+      });
+      await sfnClient().send(new SendTaskSuccessCommand({ taskToken: lock.pendingTaskToken!, output: JSON.stringify({ approved: true, operator: 'ada' }) }));
+    };
+    const v2 = t.startDeployment(deployInput({ message: 'v2' }));
+    await approveWhenAsked(v2);
+    assert.equal((await t.wait(v2)).status, 'SUCCEEDED');
+    // v3 holds the lock, waiting for an approval that does not come (for 7 days).
+    const v3 = t.startDeployment(deployInput({ message: 'v3' }));
+    await t.waitFor('v3 waiting for approval', async () => (await t!.lock())?.executionArn === v3.executionArn && (await t!.lock())?.pendingKind === 'approval');
+    const published = t.sim.sns.published.length;
+    const closer = await firstExecutionResult(t, 'rollback-window');
+    assert.equal(closer.status, 'FAILED');
+    assert.equal(closer.error, 'Cutover.RollbackWindowCloseFailed');
+    assert.match(closer.cause!, /^hello-world\/production: the rollback window of .* ended, but a deployment or rollback has held hello-world\/production for 24 h since the rollback window of .* ended \(.*\); the closer stops trying\. If that execution deployed, the kept slot is its own now/);
+    const closerHistory = t.twin.sfn.getExecutionHistory({ executionArn: closer.executionArn, maxResults: 1000 }).events;
+    assert.ok(closerHistory.length < 1000, `${closerHistory.length} history events`);
+    const tries = closerHistory.filter((e) => e.type === 'TaskStateEntered' && e.stateEnteredEventDetails?.name === 'CloseWindow').length;
+    assert.ok(tries > 10 && tries < 80, `${tries} tries`);
+    assert.equal((await t.lock())?.executionArn, v3.executionArn, 'v3 still holds its lock');
+    const failed = (await t.twin.ledger.timeline(SERVICE, ENVIRONMENT)).find((e) => e.kind === 'rollback-window-close-failed');
+    assert.ok(failed, 'audited');
+    const note = t.sim.sns.published.slice(published).find((m) => m.attributes.kind === 'failed');
+    assert.match(note?.message ?? '', /aws ecs update-service --cluster \S+ --service hello-world-\w+ --desired-count 0/);
+  });
+
   it('a new deployment inside the window takes the kept slot over; the old window closer then does nothing', async () => {
     t = await TestTwin.start({ config: fastConfig((env) => (env.rollbackWindowSeconds = 600)) });
     const first = await t.deploy(deployInput({ message: 'v2' }));

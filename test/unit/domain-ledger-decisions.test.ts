@@ -7,6 +7,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   decideAlarmAction,
+  decideWindowBusy,
+  WINDOW_BUSY_GIVE_UP_SECONDS,
   eventTime,
   isLockReclaimable,
   isRollbackWindowOpen,
@@ -143,5 +145,32 @@ describe('the ledger item model', () => {
       () => parseLedgerItem(DeploymentRecordSchema, { pk: 'D', sk: 'x', deploymentId: 'd', executionArn: 'a', service: 's', environment: 'e', status: 'maybe', commit: 'c', image: 'i', trigger: { source: 'cli' }, startedAt: 't' }, 'the record'),
       /status/,
     );
+  });
+});
+
+describe('decideWindowBusy (the rollback window closer while another execution holds the lock)', () => {
+  const ended = T('2031-05-01T10:30:00Z');
+  const after = (s: number) => new Date(ended.getTime() + s * 1000);
+  it('tries again in 60 s at first, then a tenth of the time busy, at most 1 h', () => {
+    assert.deepEqual(decideWindowBusy(ended, ended), { kind: 'retry', retryInSeconds: 60 });
+    assert.deepEqual(decideWindowBusy(ended, after(599)), { kind: 'retry', retryInSeconds: 60 });
+    assert.deepEqual(decideWindowBusy(ended, after(7200)), { kind: 'retry', retryInSeconds: 720 });
+    assert.deepEqual(decideWindowBusy(ended, after(23 * 3600)), { kind: 'retry', retryInSeconds: 3600 });
+    assert.deepEqual(decideWindowBusy(ended, after(-30)), { kind: 'retry', retryInSeconds: 60 }, 'a clock behind the window end');
+  });
+  it('gives up after 24 h busy', () => {
+    assert.deepEqual(decideWindowBusy(ended, after(WINDOW_BUSY_GIVE_UP_SECONDS)), { kind: 'give-up', busySeconds: 86_400 });
+  });
+  it('following its own answers, the closer tries fewer than 80 times before it gives up (~9 history events each)', () => {
+    let t = 0;
+    let tries = 0;
+    for (;;) {
+      tries++;
+      const d = decideWindowBusy(ended, after(t));
+      if (d.kind === 'give-up') break;
+      t += d.retryInSeconds;
+    }
+    assert.ok(tries < 80, `${tries} tries`);
+    assert.ok(t >= WINDOW_BUSY_GIVE_UP_SECONDS && t < WINDOW_BUSY_GIVE_UP_SECONDS + 3600);
   });
 });

@@ -6,6 +6,8 @@ import { InvalidInputError } from '../../lib/domain/errors';
 import {
   GREEN_CHECK_INTERVAL_SECONDS,
   MIGRATION_CHECK_INTERVAL_SECONDS,
+  MIGRATION_MAX_CHECKS,
+  migrationCheckIntervalSeconds,
   SNAPSHOT_CHECK_INTERVAL_SECONDS,
   SNAPSHOT_TIMEOUT_SECONDS,
   resolvePlan,
@@ -79,9 +81,24 @@ describe('resolvePlan: explicit input', () => {
       kind: 'instance',
       identifier: 'hello-world-production',
       migrationCommand: ['npm', 'run', 'migrate'],
+      migrationCheckIntervalSeconds: MIGRATION_CHECK_INTERVAL_SECONDS,
       migrationChecks: Math.ceil(1800 / MIGRATION_CHECK_INTERVAL_SECONDS),
       snapshotIdentifier: snapshotIdentifier('hello-world', 'production', 'run-1'),
     });
+  });
+
+  it('checks a long migration less often: at most MIGRATION_MAX_CHECKS checks, so the history stays under 25,000 events', () => {
+    assert.equal(migrationCheckIntervalSeconds(1800), 10);
+    assert.equal(migrationCheckIntervalSeconds(6_000), 10);
+    assert.equal(migrationCheckIntervalSeconds(6_001), 11);
+    assert.equal(migrationCheckIntervalSeconds(86_400), 144);
+    for (const timeoutSeconds of [30, 1800, 6_000, 6_001, 43_210, 86_400]) {
+      const cfg = config((raw: any) => (raw.services['hello-world'].environments.production.database.migration.timeoutSeconds = timeoutSeconds));
+      const db = resolvePlan(cfg, explicit()).database!;
+      assert.ok(db.migrationChecks <= MIGRATION_MAX_CHECKS, `${timeoutSeconds} s: ${db.migrationChecks} checks`);
+      assert.ok(db.migrationChecks * db.migrationCheckIntervalSeconds >= timeoutSeconds, `${timeoutSeconds} s: the checks cover the timeout`);
+      assert.ok((db.migrationChecks - 1) * db.migrationCheckIntervalSeconds < timeoutSeconds, `${timeoutSeconds} s: no check beyond the timeout`);
+    }
   });
 
   it('defaults the image to <imageRepository>:<commit>', () => {

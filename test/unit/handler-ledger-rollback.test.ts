@@ -487,7 +487,10 @@ describe('ledger handler: rollback', () => {
       input: { service: 'hello-world', environment: 'production', release: { commit: SHA3 } },
       execution: { id: DEPLOY_ARN('run-3'), name: 'run-3', startTime: T3 },
     });
-    const close = async () => (await handler({ action: 'closeWindow', plan, executionArn: WINDOW_ARN })) as { action: string; message: string };
+    /** The closer's start time when its window (1800 s) ended `busyFor` seconds before the clock's now. */
+    const startedBusyFor = (busyFor: number) => new Date(Date.now() - (1800 + busyFor) * 1000).toISOString();
+    const close = async (busyFor = 0) =>
+      (await handler({ action: 'closeWindow', plan, executionArn: WINDOW_ARN, executionStartTime: startedBusyFor(busyFor), windowSeconds: 1800 })) as { action: string; message: string; retryInSeconds?: number };
 
     it('superseded when another deployment is live: touches nothing', async () => {
       givenEnvironment(envState({ current: { ...CURRENT, deploymentId: 'run-5' } }));
@@ -509,11 +512,32 @@ describe('ledger handler: rollback', () => {
       dynamoMock.on(GetCommand, { Key: LOCK_KEY }).resolves({ Item: { ...LOCK_KEY, deploymentId: 'rb-1', executionArn: RB_ARN, commit: '-', acquiredAt: T4, purpose: 'rollback' } });
       sfnMock.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
       const out = await close();
-      assert.deepEqual(out, { action: 'busy', message: 'a deployment or rollback is running; it owns the kept slot now' });
+      assert.deepEqual(out, { action: 'busy', retryInSeconds: 60, message: 'a deployment or rollback is running; it owns the kept slot now' });
       assert.equal(sfnMock.commandCalls(DescribeExecutionCommand)[0]!.args[0].input.executionArn, RB_ARN);
       assert.equal(updates().length, 0, 'the window is not removed');
       assert.equal(deletes().length, 0);
       assert.equal(audits().length, 0);
+    });
+
+    it('busy for longer: tries again less often (a tenth of the time busy, at most 1 h); busy for 24 h: gives up, naming the holder', async () => {
+      givenEnvironment(envState({ rollbackWindow: WINDOW }));
+      dynamoMock.on(PutCommand, { Item: LOCK_KEY }).rejects(ccf());
+      dynamoMock.on(GetCommand, { Key: LOCK_KEY }).resolves({ Item: { ...LOCK_KEY, deploymentId: 'run-4', executionArn: DEPLOY_ARN('run-4'), commit: sha('4'), acquiredAt: T4 } });
+      sfnMock.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
+      const twoHours = await close(7200);
+      assert.equal(twoHours.action, 'busy');
+      assert.ok(twoHours.retryInSeconds! >= 720 && twoHours.retryInSeconds! <= 721, `${twoHours.retryInSeconds}`);
+      assert.equal((await close(20 * 3600)).retryInSeconds, 3600);
+      const over = await close(24 * 3600 + 5);
+      assert.equal(over.action, 'give-up');
+      assert.equal(over.retryInSeconds, undefined);
+      assert.match(over.message, /^a deployment or rollback has held hello-world\/production for 24 h since the rollback window of run-3 ended \(.*run-4.*\); the closer stops trying$/);
+      assert.equal(updates().length, 0, 'the window is not removed');
+      assert.equal(deletes().length, 0);
+    });
+
+    it('refuses a closeWindow event without the closer\'s start time or window length, naming the field', async () => {
+      await assert.rejects(handler({ action: 'closeWindow', plan, executionArn: WINDOW_ARN, windowSeconds: 1800 }), (err: Error) => err.name === 'Cutover.InvalidInput' && /executionStartTime/.test(err.message));
     });
 
     it('scale-down otherwise: takes the lock, removes the window (only if still its own) and keeps the lock for the scale-down', async () => {
