@@ -30,6 +30,7 @@ export const FUNCTIONS = [
   { name: 'traffic', placeholder: 'TrafficFunctionArn', description: 'Listener weights between the blue and green target groups (ELBv2)' },
   { name: 'alarm-check', placeholder: 'AlarmCheckFunctionArn', description: 'Reads the state of the environment alarms (CloudWatch)' },
   { name: 'alarm', description: 'Reacts to a watched alarm going to ALARM: fails the running bake at once (EventBridge rule)' },
+  { name: 'image-events', description: 'Ends a deployment\'s wait for its image when ECR reports the push (EventBridge rule)' },
 ] as const satisfies readonly FunctionSpec[];
 
 export type FunctionName = (typeof FUNCTIONS)[number]['name'];

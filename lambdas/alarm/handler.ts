@@ -46,6 +46,7 @@ export interface AlarmAction {
   action:
     | 'failed-bake'
     | 'failed-approval'
+    | 'stopped-gate-rollback-started'
     | 'wait-already-over'
     | 'not-baking'
     | 'rollback-running'
@@ -83,7 +84,8 @@ export const handler = async (event: unknown): Promise<{ alarm: string; reason: 
   const environments: AlarmAction[] = [];
   for (const { service, environment } of environmentsWatching(config, alarm.detail.alarmName)) {
     const lock = await ledger.getLock(service, environment);
-    const state = lock ? undefined : await ledger.getEnvironment(service, environment);
+    // A deployment waiting for its image changed nothing: the live release (and its window) still matter.
+    const state = lock && lock.pendingKind !== 'image' ? undefined : await ledger.getEnvironment(service, environment);
     const decision = decideAlarmAction({ lock, environment: state, alarmAfterWindow: config.services[service]!.environments[environment]!.alarmAfterWindow, firedAt });
     const action: AlarmAction = { service, environment, ...(await act(decision, { alarm, reason, service, environment, state })) };
     environments.push(action);
@@ -148,6 +150,12 @@ async function act(decision: AlarmDecision, c: ActContext): Promise<Omit<AlarmAc
         actions: [rollbackCommand, `cutover history ${c.service} ${c.environment}`],
       });
       return { action: 'notified', deploymentId: current.deploymentId, detail: `${why}; notified (roll back with: ${rollbackCommand})` };
+    }
+    case 'stop-gate-and-rollback': {
+      const answer = await failTask(decision.taskToken, 'Cutover.AlarmFiring', `${c.reason} (the live release alarms inside its rollback window: this deployment, still waiting for its image, stops having changed nothing, and the live release rolls back)`);
+      const started = await act({ kind: 'start-rollback', how: 'kept-slot', keptSlot: decision.keptSlot, ...(decision.deploymentId ? { deploymentId: decision.deploymentId } : {}) }, c);
+      const stopped = answer === 'closed' ? `deployment ${decision.waitingDeploymentId} was no longer waiting for its image` : `deployment ${decision.waitingDeploymentId} (waiting for its image) stopped`;
+      return { ...started, action: started.action === 'rollback-started' ? 'stopped-gate-rollback-started' : started.action, detail: `${stopped}; ${started.detail}` };
     }
     case 'start-rollback': {
       const input: RollbackInput = {

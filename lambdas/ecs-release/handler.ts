@@ -2,6 +2,9 @@
  * ecs-release — the new release on ECS.
  *
  * Events (`action`), all with `plan` (DeploymentPlan):
+ *  - `findImage` → lib/aws/ecr.ts `ImageLookup` plus `message`: is `plan.image` in ECR (DescribeImages by
+ *    tag), and its digest-pinned reference `<repositoryUri>@sha256:…` when it is. An image that is not
+ *    an ECR reference, or already pinned, is `{ found: true, checked: false }` (ECS pulls it as it is).
  *  - `prepare` `{ slots }` → `{ taskDefinitionArn, previousTaskDefinitionArn, family, liveService, idleService, desiredCount }`:
  *    registers a revision of the live slot's task definition with the release image (idempotent).
  *  - `runMigration` `{ release }` → `{ ran: true, taskArn, status: 'RUNNING', checksLeft, message }`:
@@ -29,6 +32,7 @@ import {
   updateService,
 } from '../../lib/aws/ecs';
 import { awslogsStream, readTaskLogTail } from '../../lib/aws/logs';
+import { findImage } from '../../lib/aws/ecr';
 import { InvalidInputError, ResourceStateError } from '../../lib/domain/errors';
 import type { DeploymentPlan } from '../../lib/domain/plan';
 import { logger } from '../../lib/observability';
@@ -42,6 +46,7 @@ const Release = z.object({
   desiredCount: z.int().check(z.gte(0)),
 });
 const Event = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('findImage'), plan: z.looseObject({}) }),
   z.object({ action: z.literal('prepare'), plan: z.looseObject({}), slots: Slots }),
   z.object({ action: z.literal('runMigration'), plan: z.looseObject({}), release: Release }),
   z.object({
@@ -115,6 +120,18 @@ export const handler = async (event: unknown): Promise<unknown> => {
   const e = parsed.data;
   const plan = e.plan as unknown as DeploymentPlan;
   switch (e.action) {
+    case 'findImage': {
+      const found = await findImage(plan.image);
+      const message = found.found
+        ? found.checked
+          ? `${plan.image} is in ECR: the release runs ${found.reference}`
+          : `${plan.image} is not checked (${found.why}); ECS pulls it as it is`
+        : found.repositoryMissing
+          ? `the ECR repository ${found.repositoryName} does not exist (yet): waiting up to ${plan.imageTimeoutSeconds} s for ${found.repositoryName}:${found.tag} — check imageRepository if it never comes`
+          : `${found.repositoryName}:${found.tag} is not in ECR yet (CI may still be building it): waiting up to ${plan.imageTimeoutSeconds} s for the push`;
+      logger.info('image lookup', { deploymentId: plan.deploymentId, image: plan.image, found: found.found });
+      return { ...found, message };
+    }
     case 'prepare': {
       const liveService = plan.slots[e.slots.live].service;
       const idleService = plan.slots[e.slots.idle].service;

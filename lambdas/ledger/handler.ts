@@ -19,6 +19,15 @@
  *  - `awaitApproval` `{ taskToken, plan, traffic }` (`.waitForTaskToken`, timeout = the approval timeout) →
  *    stores the token as an `approval` wait and notifies who must act; approve with SendTaskSuccess
  *    `{"approved":true,"operator":"<name>"}`, reject with SendTaskFailure error `Cutover.Rejected`.
+ *  - `awaitImage` `{ taskToken, plan, image }` (`.waitForTaskToken`, timeout = `plan.imageTimeoutSeconds`) →
+ *    stores the token as an `image` wait with `pendingImage` = `plan.image` (the image-events function
+ *    ends it when ECR reports the push), then looks in ECR once more: an image pushed between the
+ *    deployment's first look and the stored token ends the wait at once (no missed event). A pending
+ *    `abortRequested` fails it with `Cutover.Aborted`.
+ *  - `beginChanges` `{ plan, image }` → `{ closedRollbackWindow }`: the gates passed and the deployment is
+ *    about to change things (snapshot, migrations, the kept slot): removes the pending wait from the lock,
+ *    closes the previous release's rollback window (the deployment reuses its kept slot) and audits it.
+ *    Until then a waiting deployment has changed nothing: no window closed, no slot touched.
  *  - `awaitDatabaseDecision` `{ taskToken, deployment }` (`.waitForTaskToken`) → stores the token and
  *    publishes the question with the data-loss window (writes since the snapshot); the operator answers
  *    SendTaskSuccess `{"decision":"restore"|"keep","operator":"<name>"}`. `deployment` is a deploy or a
@@ -51,7 +60,8 @@ import { checkAlarms } from '../../lib/domain/alarm-events';
 import { clockNow } from '../../lib/aws/clock';
 import { Ledger } from '../../lib/aws/ledger';
 import { notify, type NotificationKind } from '../../lib/aws/notify';
-import { failTask } from '../../lib/aws/task-tokens';
+import { failTask, succeedTask } from '../../lib/aws/task-tokens';
+import { findImage } from '../../lib/aws/ecr';
 import { DeploymentInProgressError, InvalidInputError } from '../../lib/domain/errors';
 import type { DeploymentPlan, RollbackPlan } from '../../lib/domain/plan';
 import { DATABASE_DECISION_TIMEOUT_SECONDS, decideWindowBusy, eventTime, minutesSince } from '../../lib/domain/ledger-decisions';
@@ -82,6 +92,8 @@ const Event = z.discriminatedUnion('action', [
     traffic: z.looseObject({ percent: z.number(), nextIndex: z.number() }),
   }),
   z.object({ action: z.literal('awaitDatabaseDecision'), taskToken: z.string().check(z.minLength(1)), deployment: z.looseObject({ plan: PlanShape }) }),
+  z.object({ action: z.literal('awaitImage'), taskToken: z.string().check(z.minLength(1)), plan: z.extend(PlanShape, { image: z.string(), imageTimeoutSeconds: z.number() }), image: z.looseObject({}) }),
+  z.object({ action: z.literal('beginChanges'), plan: z.extend(PlanShape, { image: z.string() }), image: z.optional(z.looseObject({ reference: z.optional(z.string()), checked: z.optional(z.boolean()) })) }),
   z.object({ action: z.literal('beginRollback'), plan: z.extend(PlanShape, { kind: z.literal('rollback') }) }),
   z.object({ action: z.literal('lockRollback'), plan: z.extend(PlanShape, { kind: z.literal('rollback') }), rollbackTarget: z.looseObject({ mode: z.string() }) }),
   z.object({
@@ -137,7 +149,6 @@ export const handler = async (event: unknown): Promise<unknown> => {
     case 'acquire': {
       const plan = e.plan as unknown as DeploymentPlan;
       const lock = await ledger.acquire(plan, now);
-      const closed = await ledger.closeRollbackWindow(plan.service, plan.environment);
       const rel = `release ${plan.release.commit.slice(0, 7)}${plan.release.message ? ` ("${plan.release.message}")` : ''}`;
       const why = plan.trigger.reason ? ` (${plan.trigger.reason})` : '';
       await audit(
@@ -154,9 +165,6 @@ export const handler = async (event: unknown): Promise<unknown> => {
         },
         `${plan.deploymentId}-started`,
       );
-      if (closed) {
-        await audit({ service: plan.service, environment: plan.environment, kind: 'rollback-window-closed', deploymentId: plan.deploymentId, actor: 'cutover', message: `deployment ${plan.deploymentId} closed the rollback window: it reuses the kept slot` });
-      }
       await notifyAbout('started', plan, `${plan.service}/${plan.environment}: deploying ${plan.release.commit.slice(0, 7)}`, `Deployment ${plan.deploymentId} of ${rel} started by ${actorOf(plan.trigger)}${why}.`, [cli('status', plan)]);
       return lock;
     }
@@ -206,6 +214,42 @@ export const handler = async (event: unknown): Promise<unknown> => {
       ]);
       logger.info('awaiting approval', { deploymentId: plan.deploymentId, gate: plan.approval.gate });
       return { waiting: true };
+    }
+    case 'awaitImage': {
+      const plan = e.plan as unknown as DeploymentPlan;
+      const question =
+        `${plan.service}/${plan.environment}: deployment ${plan.deploymentId} of ${plan.release.commit.slice(0, 7)} waits for its image ${plan.image} ` +
+        `(CI may still be building it); without it in ${plan.imageTimeoutSeconds} s it fails, having changed nothing. ` +
+        'It goes on as soon as ECR reports the push. Abort: SendTaskFailure with error "Cutover.Aborted" and your reason.';
+      await ledger.setPending(plan, 'image', e.taskToken, question, now, plan.imageTimeoutSeconds, plan.image);
+      await audit({ service: plan.service, environment: plan.environment, kind: 'waiting', deploymentId: plan.deploymentId, actor: 'cutover', message: `waiting for the image ${plan.image}`, detail: { image: plan.image, timeoutSeconds: plan.imageTimeoutSeconds } });
+      if (await failIfAbortRequested(ledger, plan, e.taskToken)) return { waiting: false, aborted: true };
+      // A push between the first look and the stored token sent its event to nobody: look once more.
+      const found = await findImage(plan.image);
+      if (found.found) {
+        await succeedTask(e.taskToken, found);
+        logger.info('image arrived before the wait began', { deploymentId: plan.deploymentId, image: found.reference });
+        return { waiting: false, found: true };
+      }
+      logger.info('waiting for the image', { deploymentId: plan.deploymentId, image: plan.image });
+      return { waiting: true };
+    }
+    case 'beginChanges': {
+      const plan = e.plan as unknown as DeploymentPlan;
+      await ledger.clearPending(plan);
+      const closed = await ledger.closeRollbackWindow(plan.service, plan.environment);
+      const pinned = e.image?.checked ? ` (pinned: ${plan.image})` : '';
+      await audit(
+        { service: plan.service, environment: plan.environment, kind: 'gates-passed', deploymentId: plan.deploymentId, actor: 'cutover', message: `the image is there${pinned}: the deployment starts changing things`, detail: { image: plan.image } },
+        `${plan.deploymentId}-gates-passed`,
+      );
+      if (closed) {
+        await audit(
+          { service: plan.service, environment: plan.environment, kind: 'rollback-window-closed', deploymentId: plan.deploymentId, actor: 'cutover', message: `deployment ${plan.deploymentId} closed the rollback window: it reuses the kept slot` },
+          `${plan.deploymentId}-closed-window`,
+        );
+      }
+      return { closedRollbackWindow: closed };
     }
     case 'awaitDatabaseDecision': {
       const state = e.deployment as unknown as DeploymentState | RollbackState;

@@ -21,8 +21,9 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { ECRClient } from '@aws-sdk/client-ecr';
 
-export type AwsService = 'ecs' | 'elbv2' | 'rds' | 'cloudwatch' | 'logs' | 'dynamodb' | 'sfn' | 'secretsmanager' | 'sns';
+export type AwsService = 'ecs' | 'elbv2' | 'rds' | 'cloudwatch' | 'logs' | 'dynamodb' | 'sfn' | 'secretsmanager' | 'sns' | 'ecr';
 
 /**
  * An in-process implementation of some AWS services.
@@ -134,6 +135,8 @@ export const logsClient = (region?: string): CloudWatchLogsClient =>
 export const sfnClient = (): SFNClient => cached('sfn', () => create('sfn', SFNClient));
 export const secretsManagerClient = (): SecretsManagerClient =>
   cached('secretsmanager', () => create('secretsmanager', SecretsManagerClient));
+/** Amazon ECR client (the image gate: DescribeImages, lib/aws/ecr.ts). */
+export const ecrClient = (): ECRClient => cached('ecr', () => create('ecr', ECRClient));
 /** Amazon SNS client (deployment notifications, lib/aws/notify.ts). */
 export const snsClient = (): SNSClient => cached('sns', () => create('sns', SNSClient));
 /** DynamoDB document client (marshalls plain JS objects; `removeUndefinedValues` on). */

@@ -194,13 +194,18 @@ export class Ledger {
    * and on the environment's lock, where the alarm function and the CLI find it. The lock is only
    * updated while this execution holds it. Idempotent (a retried task stores its new token).
    * @param timeoutSeconds the wait's timeout (its state's TimeoutSeconds), if it has one
+   * @param image with `kind: 'image'`: the image reference waited for (`pendingImage`, read by the
+   *   image-events function)
    */
-  async setPending(plan: DeploymentPlan, kind: PendingKind, taskToken: string, question: string, now: Date, timeoutSeconds?: number): Promise<void> {
+  async setPending(plan: DeploymentPlan, kind: PendingKind, taskToken: string, question: string, now: Date, timeoutSeconds?: number, image?: string): Promise<void> {
     const db = dynamoDocClient();
     const bounds = pendingWindow(now, timeoutSeconds);
     const values: Record<string, string> = { ':t': taskToken, ':k': kind, ':q': question, ':s': bounds.pendingSince };
     if (bounds.pendingUntil) values[':u'] = bounds.pendingUntil;
-    const update = `SET pendingTaskToken = :t, pendingKind = :k, pendingQuestion = :q, pendingSince = :s${bounds.pendingUntil ? ', pendingUntil = :u' : ' REMOVE pendingUntil'}`;
+    if (image) values[':i'] = image;
+    const set = ['pendingTaskToken = :t', 'pendingKind = :k', 'pendingQuestion = :q', 'pendingSince = :s', ...(bounds.pendingUntil ? ['pendingUntil = :u'] : []), ...(image ? ['pendingImage = :i'] : [])];
+    const remove = [...(bounds.pendingUntil ? [] : ['pendingUntil']), ...(image ? [] : ['pendingImage'])];
+    const update = `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`;
     await withRetryClassification(() =>
       db.send(
         new UpdateCommand({
@@ -225,6 +230,35 @@ export class Ledger {
       );
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err; // not ours (released or reclaimed): the record has it
+    }
+  }
+
+  /**
+   * The callback wait is over: remove the pending wait (token, kind, question, bounds, image) from
+   * the deployment's record and from the lock, while this execution holds it, so nothing answers or
+   * fails a token that no longer waits; and record `plan.image` on the record (the image gate pins
+   * it by digest). Idempotent.
+   */
+  async clearPending(plan: DeploymentPlan): Promise<void> {
+    const db = dynamoDocClient();
+    const update = 'REMOVE pendingTaskToken, pendingKind, pendingQuestion, pendingSince, pendingUntil, pendingImage';
+    await withRetryClassification(() =>
+      db.send(new UpdateCommand({ TableName: this.tableName, Key: deploymentKey(plan), UpdateExpression: `SET image = :i ${update}`, ExpressionAttributeValues: { ':i': plan.image } })),
+    );
+    try {
+      await withRetryClassification(() =>
+        db.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: lockKey(plan.service, plan.environment),
+            UpdateExpression: update,
+            ConditionExpression: 'executionArn = :me',
+            ExpressionAttributeValues: { ':me': plan.executionArn },
+          }),
+        ),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err; // not ours any more
     }
   }
 
@@ -255,7 +289,7 @@ export class Ledger {
           TableName: this.tableName,
           Key: deploymentKey(key),
           UpdateExpression:
-            'SET #status = :s, finishedAt = :f, #error = :e, message = :m, liveSlot = :l REMOVE pendingTaskToken, pendingKind, pendingQuestion, pendingSince, pendingUntil',
+            'SET #status = :s, finishedAt = :f, #error = :e, message = :m, liveSlot = :l REMOVE pendingTaskToken, pendingKind, pendingQuestion, pendingSince, pendingUntil, pendingImage',
           ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
           ExpressionAttributeValues: { ':s': outcome.status, ':f': now.toISOString(), ':e': outcome.error, ':m': outcome.message, ':l': outcome.liveSlot },
         }),

@@ -70,6 +70,7 @@ const WAIT_LABEL: Record<PendingKind, string> = {
   bake: 'the bake to end',
   approval: 'an operator approval',
   'database-decision': 'a database decision',
+  image: 'its image to be pushed to ECR',
 };
 
 /** What happens when a wait reaches its `pendingUntil` without an answer. */
@@ -77,6 +78,7 @@ const UNTIL_TEXT: Record<PendingKind, string> = {
   bake: 'then the alarms are checked once more and traffic moves on',
   approval: 'without an answer the deployment rolls back (Cutover.ApprovalTimedOut)',
   'database-decision': 'without an answer the database is kept as it is',
+  image: 'without the image the deployment fails (Cutover.ImageNotFound), having changed nothing',
 };
 
 /**
@@ -101,6 +103,8 @@ export function waitActions(ref: EnvRef, kind: PendingKind): string[] {
       return [cmd(ref, 'approve', '[--comment <text>]'), cmd(ref, 'reject', '--reason <text>')];
     case 'database-decision':
       return [cmd(ref, 'approve', '--decision restore'), cmd(ref, 'approve', '--decision keep')];
+    case 'image':
+      return [cmd(ref, 'abort', '--reason <text>')];
   }
 }
 
@@ -879,8 +883,10 @@ export async function abort(ctx: CommandContext, ref: EnvRef, opts: { reason: st
   if (r.wait) {
     const answer = await failTask(r.wait.token, 'Cutover.Aborted', cause);
     if (answer === 'answered') {
-      await auditAction(ctx, ref, at, `${ctx.operator} aborted deployment ${id} during ${r.wait.kind === 'bake' ? 'the bake' : 'the approval wait'}: ${reason}`, { action: 'abort', reason, during: r.wait.kind }, r.lock);
-      return printAction(ctx, `Aborted deployment ${id} of ${envName(ref)} (${ctx.operator}): it rolls back now. Follow it with ${cmd(ref, 'status')}.`, { action: 'abort', ...base, result: 'aborted' });
+      const during = r.wait.kind === 'bake' ? 'the bake' : r.wait.kind === 'image' ? 'the wait for its image' : 'the approval wait';
+      await auditAction(ctx, ref, at, `${ctx.operator} aborted deployment ${id} during ${during}: ${reason}`, { action: 'abort', reason, during: r.wait.kind }, r.lock);
+      const next = r.wait.kind === 'image' ? 'it ends now, having changed nothing' : 'it rolls back now';
+      return printAction(ctx, `Aborted deployment ${id} of ${envName(ref)} (${ctx.operator}): ${next}. Follow it with ${cmd(ref, 'status')}.`, { action: 'abort', ...base, result: 'aborted' });
     }
     // The wait ended meanwhile: fall through to a requested abort for the next wait.
   }

@@ -171,6 +171,13 @@ export const EnvironmentSchema = z
      * @default 86400 (24 h)
      */
     approvalTimeoutSeconds: z._default(wholeNumber('seconds', z.gte(60, 'use at least 60 seconds'), z.lte(604_800, 'use at most 604800 seconds (7 days)')), 86_400),
+    /**
+     * Seconds a deployment waits for its image (`<imageRepository>:<commit>`) to appear in ECR after
+     * it took the lock (CI may still be building it); then it fails with `Cutover.ImageNotFound`,
+     * having changed nothing. The wait ends as soon as ECR reports the push (EventBridge).
+     * @default 3600 (1 h)
+     */
+    imageTimeoutSeconds: z._default(wholeNumber('seconds', z.gte(60, 'use at least 60 seconds'), z.lte(86_400, 'use at most 86400 seconds (24 h)')), 3600),
   })
   .check(
     z.refine((e) => e.slots.blue.service !== e.slots.green.service, { error: 'blue and green must be different ECS services', path: ['slots', 'green', 'service'] }),

@@ -141,6 +141,12 @@ export function lockHolderWhat(purpose: LockItem['purpose']): string {
 export type AlarmDecision =
   /** Fail the running deployment's bake or approval wait with `Cutover.AlarmFiring` (it rolls back). */
   | { readonly kind: 'fail-wait'; readonly wait: Extract<PendingKind, 'bake' | 'approval'>; readonly taskToken: string; readonly deploymentId: string }
+  /**
+   * A deployment waits for its image (it has changed nothing) while the live release alarms inside its
+   * rollback window: stop that deployment (fail its wait with `Cutover.AlarmFiring`) and roll the live
+   * release back to the kept slot (the rollback takes the lock once the deployment let it go).
+   */
+  | { readonly kind: 'stop-gate-and-rollback'; readonly taskToken: string; readonly waitingDeploymentId: string; readonly keptSlot: string; readonly deploymentId?: string }
   /** A rollback (or the window closing) holds the environment: it decides on its own. */
   | { readonly kind: 'rollback-running'; readonly deploymentId: string; readonly purpose: 'rollback' | 'rollback-window' }
   /** A deployment runs outside a bake or approval wait: it checks the alarms itself before moving traffic. */
@@ -166,6 +172,8 @@ export interface AlarmDecisionInput {
 /**
  * Decide what an alarm going to ALARM means for one environment:
  *  - a deployment holds the lock in a bake or approval wait → fail that wait;
+ *  - a deployment waits for its image (nothing changed yet) while the live release's rollback window
+ *    is open → stop that deployment and roll the live release back to the kept slot;
  *  - a rollback or the window's closer holds it → leave it; any other deployment step → nothing (it
  *    checks the alarms itself before it moves traffic and when each wait starts);
  *  - nothing runs and the live release is itself a rollback's redeploy → notify only (cutover never
@@ -182,6 +190,14 @@ export function decideAlarmAction(input: AlarmDecisionInput): AlarmDecision {
     }
     if ((lock.pendingKind === 'bake' || lock.pendingKind === 'approval') && lock.pendingTaskToken) {
       return { kind: 'fail-wait', wait: lock.pendingKind, taskToken: lock.pendingTaskToken, deploymentId: lock.deploymentId };
+    }
+    if (lock.pendingKind === 'image' && lock.pendingTaskToken) {
+      // The waiting deployment changed nothing and left the window open: the live release is what alarms.
+      const current = input.environment?.current;
+      const window = input.environment?.rollbackWindow;
+      if (current && current.source !== 'rollback' && isRollbackWindowOpen(window, input.firedAt)) {
+        return { kind: 'stop-gate-and-rollback', taskToken: lock.pendingTaskToken, waitingDeploymentId: lock.deploymentId, keptSlot: window!.keptSlot, ...(current.deploymentId ? { deploymentId: current.deploymentId } : {}) };
+      }
     }
     return { kind: 'not-baking', deploymentId: lock.deploymentId };
   }

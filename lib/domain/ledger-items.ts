@@ -38,7 +38,7 @@ export const deploymentsPartition = (service: string, environment: string) => `D
  * The kinds of callback waits a deployment can be in: a bake (an alarm or an operator ends it early),
  * an approval gate, an operator's database decision.
  */
-export const PendingKindSchema = z.enum(['bake', 'approval', 'database-decision']);
+export const PendingKindSchema = z.enum(['bake', 'approval', 'database-decision', 'image']);
 export type PendingKind = z.infer<typeof PendingKindSchema>;
 
 /** What an execution holds the environment's lock for. */
@@ -68,6 +68,8 @@ const lockItemShape = {
   pendingSince: z.optional(iso),
   /** ISO-8601 time the wait ends by itself (its timeout), when it has one. */
   pendingUntil: z.optional(iso),
+  /** With `pendingKind: image`: the image reference (`<repositoryUri>:<tag>`) the deployment waits for. */
+  pendingImage: z.optional(z.string()),
   /** What holds the lock. Absent on items written before purposes existed: a deployment. */
   purpose: z.optional(LockPurposeSchema),
   /**
@@ -216,6 +218,7 @@ export const AuditKindSchema = z.enum([
   'rollback-window-closed',
   'rollback-window-close-failed',
   'notification',
+  'gates-passed',
 ]);
 export type AuditKind = z.infer<typeof AuditKindSchema>;
 

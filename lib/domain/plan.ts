@@ -113,6 +113,11 @@ export interface DeploymentPlan extends ExecutionPlanBase {
    * down at once. Always 0 for a rollback's redeploy (its previous slot runs the release rolled back).
    */
   readonly rollbackWindowSeconds: number;
+  /**
+   * Seconds the deployment waits for its image to appear in ECR (`AwaitImage`'s TimeoutSecondsPath)
+   * before it fails with `Cutover.ImageNotFound`, having changed nothing.
+   */
+  readonly imageTimeoutSeconds: number;
   /** Name of the rollback-window execution this deployment starts: see `childExecutionName` (`<SHA-1 hex>-window`). */
   readonly rollbackWindowExecutionName: string;
 }
@@ -251,6 +256,7 @@ export function resolvePlan(config: Config, request: PlanRequest): DeploymentPla
     },
     rollbackWindowSeconds: isRollback ? 0 : env.rollbackWindowSeconds,
     rollbackWindowExecutionName: childExecutionName(deploymentId, 'window'),
+    imageTimeoutSeconds: env.imageTimeoutSeconds,
   };
 }
 

@@ -10,8 +10,12 @@
  *     balancer's real metrics, cutover rolls back, traffic returns to v2.
  *  3. v4's migration fails: schema and rows stay as they were, the deployment is recorded as failed
  *     with the migration's error.
+ *  4. v5's image is never built: after `imageTimeoutSeconds` it fails with `Cutover.ImageNotFound`,
+ *     having changed nothing (no snapshot, the lock released, production still on v2).
  *
- * Before each push, "CI" pushes the release's image to the twin's registry under the commit's tag.
+ * Pushes play in the real order: the git push (webhook) first; the deployment takes the lock and waits
+ * for its image (`⏳ waiting for image …`); "CI" pushes the image to the twin's ECR a simulated 90 s
+ * later, ECR's push event ends the wait, and the release is pinned by its digest.
  * Whenever the database policy (`approve`) asks an operator, the demo answers "keep": the migrations
  * are transactional, so nothing needs restoring and no write is discarded.
  * Every check is made against the living twin (weights, tasks, database rows, alarm history), not
@@ -24,7 +28,9 @@ import { createRequire } from 'node:module';
 import { DescribeAlarmHistoryCommand, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { SendTaskSuccessCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import type { PushEvent } from '@octokit/webhooks-types';
-import { cloudWatchClient, sfnClient } from '../aws/clients';
+import { DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
+import { cloudWatchClient, rdsClient, sfnClient } from '../aws/clients';
+import { parseEcrImage } from '../domain/image-events';
 import type { EnvironmentConfig } from '../config/schema';
 import { databaseShape, missingIds, type DatabaseShape } from './live/db-inspect';
 import { figuresBetween, formatFigures, LoadGenerator, type LoadFigures } from './live/load-generator';
@@ -120,7 +126,11 @@ export const DEMO_RELEASES = [
   { version: 'v2', message: 'v2: orders get a priority (migration adds a column and backfills it)' },
   { version: 'v3', message: 'v3: new pricing code (answers some requests with 500)' },
   { version: 'v4', message: 'v4: order tags (its migration fails)' },
+  { version: 'v5', message: 'v5: invoices (CI never builds its image)' },
 ] as const;
+
+/** Simulated seconds "CI" takes to build and push a release's image after the git push. */
+export const DEMO_CI_SECONDS = 90;
 
 /**
  * Play the three pushes on a living twin (`Twin.start({ live })`). Resolves with every check; `ok`
@@ -169,12 +179,24 @@ export async function playDemo(twin: Twin<LiveEcs>, options: DemoOptions = {}): 
     for (const [i, release] of DEMO_RELEASES.entries()) {
       push = i === 0 ? { ...push, head_commit: { ...push.head_commit!, message: release.message } } : nextPush(push, release.message);
       const image = `${env.imageRepository}:${push.after}`;
-      const source = live.registry.resolve(`${env.imageRepository}:${release.version}`);
-      if (!source) throw new Error(`The twin registry has no ${env.imageRepository}:${release.version} to build the demo's release from.`);
-      live.registry.push(image, source);
+      const built = release.version !== 'v5';
+      const source = built ? live.registry.resolve(`${env.imageRepository}:${release.version}`) : undefined;
+      if (built && !source) throw new Error(`The twin registry has no ${env.imageRepository}:${release.version} to build the demo's release from.`);
       write(`\n● Push ${i + 1}: ${push.repository.full_name} ${push.ref} ${push.after.slice(0, 7)} "${release.message}"`);
-      write(`  CI pushed image ${image.split('/').pop()} (${release.version})`);
-      const step = await deployStep(twin, push, release.version, load, dbUrl, table, write);
+      const snapshotsBefore = await snapshotCount(dbIdentifier);
+      // CI: the image comes after the push, as on GitHub; the deployment waits for it.
+      const ci = async (executionArn: string) => {
+        const waiting = await waitForImageWait(twin, serviceName, environmentName, executionArn);
+        write(`  ⏳ waiting for image ${image.split('/').pop()}${waiting ? '' : ' (the wait did not start)'}`);
+        if (!built) {
+          write(`  CI never pushes ${image.split('/').pop()} (its build failed)`);
+          return;
+        }
+        await twin.clock.sleep(DEMO_CI_SECONDS);
+        live.registry.push(image, source!);
+        write(`  CI pushed image ${image.split('/').pop()} (${release.version}) ${DEMO_CI_SECONDS} s (simulated) after the push`);
+      };
+      const step = await deployStep(twin, push, release.version, load, dbUrl, table, write, ci);
       steps.push(step);
       const onLive = productionRelease(twin, env);
       if (release.version === 'v2') {
@@ -192,6 +214,14 @@ export async function playDemo(twin: Twin<LiveEcs>, options: DemoOptions = {}): 
           'v3 rolled back by an alarm from real metrics',
           step.status === 'FAILED' && step.error === 'Cutover.RolledBackOnAlarm' && alarm.computed && onLive === v2Commit(steps),
           `execution ${step.status} (${step.error ?? '-'}); ${alarm.detail}; production 100% on ${onLive === v2Commit(steps) ? 'v2' : String(onLive)}`,
+        );
+      } else if (release.version === 'v5') {
+        const snapshotsAfter = await snapshotCount(dbIdentifier);
+        const lock = await twin.ledger.getLock(serviceName, environmentName);
+        check(
+          'v5 without an image fails having changed nothing',
+          step.status === 'FAILED' && step.error === 'Cutover.ImageNotFound' && snapshotsAfter === snapshotsBefore && !lock && onLive === v2Commit(steps),
+          `execution ${step.status} (${step.error ?? '-'}); snapshots ${snapshotsBefore} → ${snapshotsAfter}; lock ${lock ? 'HELD' : 'released'}; production still on ${onLive === v2Commit(steps) ? 'v2' : String(onLive)}`,
         );
       } else {
         const sameSchema = JSON.stringify(step.before.columns) === JSON.stringify(step.after.columns);
@@ -238,7 +268,16 @@ function v2Commit(steps: StepReport[]): string | undefined {
   return steps.find((s) => s.release === 'v2')?.commit;
 }
 
-async function deployStep(twin: Twin<LiveEcs>, push: PushEvent, version: string, load: LoadGenerator, dbUrl: string, table: string, write: (l: string) => void): Promise<StepReport> {
+async function deployStep(
+  twin: Twin<LiveEcs>,
+  push: PushEvent,
+  version: string,
+  load: LoadGenerator,
+  dbUrl: string,
+  table: string,
+  write: (l: string) => void,
+  ci: (executionArn: string) => Promise<void>,
+): Promise<StepReport> {
   const before = await databaseShape(dbUrl);
   const ackedBefore = load.acknowledgedIds();
   const figuresBefore = load.figures();
@@ -246,6 +285,7 @@ async function deployStep(twin: Twin<LiveEcs>, push: PushEvent, version: string,
   const r = await deliverPush(twin.url, twin.webhookSecret, push);
   write(`  webhook → ${r.status} ${JSON.stringify(r.body)}`);
   const arn = String(r.body.executionArn ?? '');
+  if (arn) await ci(arn);
   const done = arn ? await twin.sfn.waitForExecution(arn) : undefined;
   const realMs = Date.now() - started;
   const traffic = figuresBetween(figuresBefore, load.figures());
@@ -281,7 +321,29 @@ function productionRelease(twin: Twin<LiveEcs>, env: EnvironmentConfig): string 
   const svc = twin.sim.ecs.describeService(env.cluster, env.slots[slot].service);
   const td = svc?.taskDefinition ? twin.sim.ecs.describeTaskDefinition({ taskDefinition: svc.taskDefinition }).taskDefinition : undefined;
   const image = td?.containerDefinitions?.find((c) => c.name === env.containerName)?.image;
-  return image?.split(':').pop();
+  if (!image) return undefined;
+  // A release pinned by digest: the commit is the tag that points at that digest.
+  const ref = parseEcrImage(image);
+  if (ref?.digest) return twin.sim.ecr.tagsOf(ref.repositoryName, ref.digest).find((t) => /^[0-9a-f]{40}$/.test(t)) ?? ref.digest;
+  return image.split(':').pop();
+}
+
+/** DB snapshots of the demo's database (a deployment that changed nothing took none). */
+async function snapshotCount(dbIdentifier: string): Promise<number> {
+  const out = await rdsClient().send(new DescribeDBSnapshotsCommand({ DBInstanceIdentifier: dbIdentifier }));
+  return out.DBSnapshots?.length ?? 0;
+}
+
+/** Wait (real time, bounded) until the deployment `executionArn` holds the lock waiting for its image. */
+async function waitForImageWait(twin: Twin<LiveEcs>, service: string, environment: string, executionArn: string): Promise<boolean> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const lock = await twin.ledger.getLock(service, environment);
+    if (lock?.executionArn === executionArn && lock.pendingKind === 'image') return true;
+    const done = twin.sfn.describeExecution({ executionArn });
+    if (done.status !== 'RUNNING') return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
 }
 
 function liveRelease(twin: Twin<LiveEcs>, env: EnvironmentConfig): string {

@@ -4,6 +4,8 @@
  *  - `POST /webhooks/github` → an API Gateway HTTP API (payload 2.0) event → the github-webhook handler
  *  - `POST /events` → an EventBridge event (or `{ "Entries": [...] }` as PutEvents sends) → the rules
  *  - `POST /` with `X-Amz-Target: AWSStepFunctions.*` → the Step Functions JSON 1.0 API
+ *  - `POST /` with `X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.*` → the simulated ECR (AWS JSON
+ *    1.1), so a CI step or `aws ecr put-image --endpoint-url <twin>` pushes or re-tags an image
  *  - `POST /aws/<service>/<Operation>` → the simulated account's read-only ECS / ELBv2 / RDS / CloudWatch
  *    calls (Describe* / List* / Get*), for `cutover doctor` in another process (lib/aws/inspect.ts)
  *  - `GET /` → a small JSON index of the twin's URLs and state machines
@@ -123,9 +125,28 @@ export interface HttpRoutes {
   webhook(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2>;
   events(body: unknown): Promise<{ statusCode: number; body: unknown }>;
   stepFunctions(target: string, body: string): Promise<{ statusCode: number; headers: Record<string, string>; body: string }>;
+  /** ECR's JSON 1.1 API: `operation` from `X-Amz-Target`, e.g. `PutImage`. @default none: 404 */
+  ecr?(operation: string, body: string): Promise<{ statusCode: number; body: string }>;
   /** `POST /aws/<service>/<Operation>` (`path` is the part after `/aws`). @default none: 404 */
   aws?(path: string, body: string): Promise<{ statusCode: number; body: string }>;
   index(): unknown;
+}
+
+/** `X-Amz-Target` prefix of Amazon ECR's API (AWS JSON 1.1). */
+const ECR_TARGET_PREFIX = 'AmazonEC2ContainerRegistry_V20150921.';
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The `__type` of an AWS JSON error body, if it has one. */
+function messageType(body: string): string | undefined {
+  try {
+    const t = (JSON.parse(body) as { __type?: unknown }).__type;
+    return typeof t === 'string' ? t : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
@@ -229,6 +250,12 @@ export async function startHttpServer(
       if (sfnRequest) {
         const out = await routes.stepFunctions(String(req.headers['x-amz-target']), body.toString('utf8'));
         return answer(out.statusCode, out.body, out.headers);
+      }
+      const target = headerText(req.headers['x-amz-target']);
+      if (req.method === 'POST' && target?.startsWith(ECR_TARGET_PREFIX) && routes.ecr) {
+        const out = await routes.ecr(target.slice(ECR_TARGET_PREFIX.length), body.toString('utf8'));
+        const type = out.statusCode >= 400 ? messageType(out.body) : undefined;
+        return answer(out.statusCode, out.body, { 'content-type': 'application/x-amz-json-1.1', ...(type ? { 'x-amzn-errortype': type } : {}) });
       }
       if (req.method === 'POST' && path === '/webhooks/github') {
         const out = await routes.webhook(toApiGatewayEvent(req, body, 'POST /webhooks/github'));

@@ -18,6 +18,7 @@ import { FUNCTIONS, PARTITION_PLACEHOLDER, STATE_MACHINES, placeholdersIn, state
 import { CONFIG_ENV_VAR } from '../config/load';
 import type { Config } from '../config/schema';
 import { alarmEventPattern } from '../domain/alarm-events';
+import { imageEventPattern } from '../domain/image-events';
 import { codeCommitDeployInput, codeCommitEventPattern } from '../domain/event-rules';
 import { SimClock } from './clock';
 import { createLedgerTable, startDynalite, type LocalDynamo } from './dynamodb';
@@ -73,6 +74,13 @@ export interface TwinOptions {
   readonly accountId?: string;
   /** Simulator options, e.g. deployment / snapshot durations (simulated seconds). */
   readonly simulator?: Partial<ConstructorParameters<typeof Simulator>[0]>;
+  /**
+   * Without a living twin only: every release image counts as pushed to ECR already (the simulator's
+   * `ecr.autoPush`), for tests that are not about the image wait. The living twin never does: its ECR
+   * holds the account's images and what is pushed later.
+   * @default true
+   */
+  readonly autoPushImages?: boolean;
   /**
    * Called with the API's URL (`http://127.0.0.1:<port>`) as soon as it listens — before the twin is
    * ready: until then it answers every request with 503, `Retry-After` and what it is waiting for.
@@ -231,6 +239,8 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
           events: (body) => routeEvents(body),
           stepFunctions: (target, body) => handleStepFunctionsRequest(sfn, target, body),
           aws: (path, body) => handleTwinAwsRequest(sim, path, body),
+          // ECR with writes: a CI (or `aws ecr put-image`) pushes and re-tags images here.
+          ecr: (operation, body) => handleTwinAwsRequest(sim, `/ecr/${operation}`, body, { allowWrites: true }),
           index: () => ({
             service: 'cutover local twin',
             webhook: `${http.url}/webhooks/github`,
@@ -285,6 +295,7 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
       } else {
         sim = new Simulator<EcsSimulator>({ clock, region, accountId, ...options.simulator });
         sim.seedFromConfig(options.config, { webhookSecret, webhookSecretName: WEBHOOK_SECRET_NAME });
+        sim.ecr.autoPush = options.autoPushImages ?? true;
       }
       checkpoint('account');
 
@@ -370,6 +381,7 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
 
       const codeCommitPattern = codeCommitEventPattern(options.config, { partition: 'aws', region, account: accountId });
       const alarmPattern = alarmEventPattern(options.config);
+      const imagePattern = imageEventPattern(options.config);
       async function routeEvents(body: unknown): Promise<{ statusCode: number; body: unknown }> {
         const entries: unknown[] =
           body && typeof body === 'object' && Array.isArray((body as { Entries?: unknown[] }).Entries)
@@ -399,6 +411,10 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
             // EventBridge invokes the function asynchronously: a failure is its own (logged), not the sender's.
             const result = await lambda.invoke('alarm', ev).catch((err: unknown) => ({ error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }));
             results.push({ rule: 'alarm', result });
+          } else if (imagePattern && matchesPattern(imagePattern as never, ev)) {
+            // Asynchronous invocation, as for alarms: a failure is the function's own.
+            const result = await lambda.invoke('image-events', ev).catch((err: unknown) => ({ error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }));
+            results.push({ rule: 'image-push', result });
           } else {
             results.push({ rule: null, ignored: 'no rule matches this event' });
           }
@@ -413,6 +429,9 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
           alarmEvents.push(event);
           return routeEvents(event).then(() => undefined);
         });
+        // ECR's push events (a CI's push, `aws ecr put-image`) go to the image-events rule.
+        const unsubscribeImages = liveSim.ecr.onImageAction((event) => void routeEvents(event));
+        closers.push(async () => void unsubscribeImages());
         const stopEvaluation = liveSim.cloudwatch.startEvaluation();
         closers.push(async () => stopEvaluation());
         const saved = persisted.saved;
@@ -473,6 +492,8 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
       // The lazy simulator emits alarm events on SetAlarmState: the same rules route them.
       const unsubscribeAlarms = sim.cloudwatch.onStateChange((event) => routeEvents(event).then(() => undefined));
       closers.push(async () => void unsubscribeAlarms());
+      const unsubscribeImages = sim.ecr.onImageAction((event) => void routeEvents(event));
+      closers.push(async () => void unsubscribeImages());
       checkpoint();
       readiness.ready();
       return new Twin<EcsSimulator>(options.config, clock, sim as Simulator<EcsSimulator>, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, allArns, dynamoInfo, webhookSecret, readiness, closers, undefined);
@@ -612,6 +633,8 @@ async function startLive(
     liveEcs: { targets, images: registry, logDir },
   });
   closers.push(() => sim.close());
+  // Every account image is an ECR image too (no events: nothing listens yet).
+  registry.linkEcr(sim.ecr);
   if (saved) restoreAccountResources(saved, { sim, registry, postgres });
   seedLiveResources(sim, config, options.account);
   lb = new LiveLoadBalancer({

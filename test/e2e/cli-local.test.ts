@@ -34,6 +34,10 @@ describe('e2e: the cutover CLI', () => {
     assert.match(out, /✔ v2 promoted with zero failed requests: execution SUCCEEDED; production 100% on v2; \d+ requests during the deployment, 0 5xx, 0 failed/);
     assert.match(out, /✔ v3 rolled back by an alarm from real metrics: execution FAILED \(Cutover\.RolledBackOnAlarm\); hello-world-production-5xx → ALARM: Threshold Crossed/);
     assert.match(out, /✔ v4 migration failed, schema unchanged: execution FAILED \(Cutover\.MigrationFailed/);
+    // Pushes in the real order: the webhook first, the deployment waits, CI pushes the image later.
+    assert.match(out, /⏳ waiting for image hello-world:[0-9a-f]{40}\n/);
+    assert.match(out, /CI pushed image hello-world:[0-9a-f]{40} \(v2\) 90 s \(simulated\) after the push/);
+    assert.match(out, /✔ v5 without an image fails having changed nothing: execution FAILED \(Cutover\.ImageNotFound\); snapshots (\d+) → \1; lock released; production still on v2/);
     assert.match(out, /✔ no write lost in the whole demo: \d+ acknowledged writes, 0 missing/);
     assert.match(out, /Demo passed in [\d.]+ s/);
     assert.doesNotMatch(out, /^ {2}✘ /m, 'no demo check failed');

@@ -185,7 +185,8 @@ describe('e2e: operator commands against a running twin', () => {
 
   it('`retry` deploys a failed deployment\'s release again (and refuses a succeeded one)', async () => {
     const commit = randomCommit();
-    const image = `${t.twin.config.services[SERVICE]!.environments.staging!.imageRepository}:${commit}`;
+    // What the deployment runs: the image CI pushed, pinned by digest.
+    const image = t.pushImage(commit, 'staging');
     t.sim.ecs.setImageHealth(image, 'crash');
     t.sim.ecs.setRunTaskOutcome(() => ({ exitCode: 0 }));
     const failed = await cli('deploy', SERVICE, 'staging', '--commit', commit, '--message', 'crashes on start', '--wait');

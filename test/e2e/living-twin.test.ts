@@ -4,6 +4,7 @@
  * under steady traffic. One twin for the file; the steps run in order (v2, v3, v4) as a user's
  * pushes would.
  */
+import { parseEcrImage } from '../../lib/domain/image-events';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -89,7 +90,11 @@ describe('e2e: the living twin', () => {
     const slot = (['blue', 'green'] as const).find((s) => weights[env().slots[s].targetGroupArn] === 100);
     if (!slot) return undefined;
     const td = twin.sim.ecs.describeService(env().cluster, env().slots[slot].service)!.taskDefinition!;
-    return twin.sim.ecs.describeTaskDefinition({ taskDefinition: td }).taskDefinition!.containerDefinitions![0]!.image!.split(':').pop();
+    const image = twin.sim.ecs.describeTaskDefinition({ taskDefinition: td }).taskDefinition!.containerDefinitions![0]!.image!;
+    // Releases run pinned by digest: the commit is the 40-hex tag that points at it in the twin's ECR.
+    const ref = parseEcrImage(image);
+    if (ref?.digest) return twin.sim.ecr.tagsOf(ref.repositoryName, ref.digest).find((tag) => /^[0-9a-f]{40}$/.test(tag)) ?? ref.digest;
+    return image.split(':').pop();
   }
 
   it('v2 (a migration that adds a column) is promoted with zero failed requests and no lost write', async () => {

@@ -7,6 +7,7 @@
  *
  * One state directory for the file; the steps run in order, as a user's sessions would.
  */
+import { parseEcrImage } from '../../lib/domain/image-events';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -162,7 +163,10 @@ describe('e2e: the living twin survives a restart', () => {
 
     const resumed = twin.live.resumed;
     assert.ok(resumed, 'the twin says it resumed');
-    assert.equal(resumed.environments[0]!.image, `${env.imageRepository}:${before_.v2Commit}`);
+    // v2 runs pinned by digest: the digest the twin's ECR has under v2's commit tag.
+    const pinned = parseEcrImage(resumed.environments[0]!.image ?? '');
+    assert.ok(pinned?.digest, `pinned by digest: ${resumed.environments[0]!.image}`);
+    assert.ok(twin.sim.ecr.tagsOf(pinned.repositoryName, pinned.digest).includes(before_.v2Commit), 'the digest of v2\'s commit tag');
     assert.ok(resumed.removed.includes(orphan), 'a data directory no resource references is deleted');
     assert.equal(existsSync(orphan), false);
     assert.deepEqual(await productionVersions(twin, 20), ['v2'], 'production answers with v2');

@@ -20,6 +20,7 @@ import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SFNClient, SFNServiceException } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { ECRClient, ECRServiceException } from '@aws-sdk/client-ecr';
 import { logger } from '../../lib/observability';
 
 export const ecsMock = mockClient(ECSClient);
@@ -38,6 +39,10 @@ const all = [ecsMock, elbv2Mock, rdsMock, cloudWatchMock, logsMock, dynamoMock, 
 /** SNS (lib/aws/notify.ts): Publish of deployment notifications. */
 export const snsMock = mockClient(SNSClient);
 all.push(snsMock);
+
+/** ECR (lib/aws/ecr.ts): DescribeImages of the image gate. */
+export const ecrMock = mockClient(ECRClient);
+all.push(ecrMock);
 
 /** Clear behaviour and call history of every mock; silence the handlers' logger. */
 export function resetSdkMocks(): void {
@@ -64,6 +69,7 @@ const serviceExceptions = {
   logs: CloudWatchLogsServiceException,
   dynamodb: DynamoDBServiceException,
   sfn: SFNServiceException,
+  ecr: ECRServiceException,
 } as const;
 
 /**

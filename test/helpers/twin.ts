@@ -29,6 +29,7 @@ import { parseConfig } from '../../lib/config/load';
 import type { Config, EnvironmentConfig } from '../../lib/config/schema';
 import type { ExplicitDeployInput } from '../../lib/domain/deploy-input';
 import type { SlotName } from '../../lib/domain/slots';
+import { parseEcrImage } from '../../lib/domain/image-events';
 import type { DeploymentRecord, LockItem } from '../../lib/aws/ledger';
 import { loadTwinAccountFile } from '../../lib/local/live/account';
 import { Twin, type LiveTwinOptions, type TwinOptions } from '../../lib/local/twin';
@@ -114,6 +115,12 @@ export interface TestTwinOptions {
   readonly timeScale?: number;
   /** @default FAST_SIMULATOR */
   readonly simulator?: TwinOptions['simulator'];
+  /**
+   * Every release image counts as pushed to the twin's ECR already (the tests that are not about the
+   * image wait). `false`: only what the test pushes (`sim.ecr.pushImage`) exists.
+   * @default true
+   */
+  readonly autoPushImages?: boolean;
 }
 
 let executionCounter = 0;
@@ -131,6 +138,7 @@ export class TestTwin {
       port: 0,
       timeScale: opts.timeScale ?? TEST_TIME_SCALE,
       simulator: opts.simulator ?? FAST_SIMULATOR,
+      autoPushImages: opts.autoPushImages ?? true,
     });
     return new TestTwin(twin);
   }
@@ -290,6 +298,18 @@ export class TestTwin {
         const forward = (i.DefaultActions ?? i.Actions ?? []).find((a) => a.Type === 'forward');
         return forward?.ForwardConfig?.TargetGroups?.find((g) => g.TargetGroupArn === tg)?.Weight ?? 0;
       });
+  }
+
+  /**
+   * Push `<imageRepository>:<commit>` of `environment` to the twin's ECR (as CI would) and return the
+   * digest-pinned reference a deployment of that commit runs (`<repositoryUri>@sha256:…`), e.g. to
+   * mark it crashing with `sim.ecs.setImageHealth`.
+   */
+  pushImage(commit: string, environment: string = ENVIRONMENT): string {
+    const repositoryUri = this.twin.config.services[SERVICE]!.environments[environment]!.imageRepository;
+    const ref = parseEcrImage(`${repositoryUri}:${commit}`)!;
+    const { digest } = this.sim.ecr.pushImage(ref.repositoryName, commit);
+    return `${ref.repositoryUri}@${digest}`;
   }
 
   /** Simulator calls that change AWS state (anything but Describe* / List* / Get*). */

@@ -28,7 +28,7 @@ describe('deploy: green never becomes stable', () => {
       }),
     });
     const input = deployInput();
-    t.sim.ecs.setImageHealth(`${t.env.imageRepository}:${input.release.commit}`, 'crash');
+    t.sim.ecs.setImageHealth(t.pushImage(input.release.commit), 'crash');
     t.sim.ecs.setRunTaskOutcome(() => ({ exitCode: 0 }));
     // Act
     const { d, result } = await t.deploy(input);

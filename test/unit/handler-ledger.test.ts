@@ -90,14 +90,11 @@ describe('ledger handler', () => {
       assert.equal(started.detail.approval, 'none');
       assert.equal(lock.deploymentId, 'run-1');
       assert.equal(lock.commit, SHA);
-      const [close] = dynamoMock.commandCalls(UpdateCommand).map((c) => c.args[0].input);
-      assert.deepEqual(close!.Key, ENV_KEY);
-      assert.equal(close!.UpdateExpression, 'REMOVE rollbackWindow');
-      assert.equal(close!.ConditionExpression, 'attribute_exists(rollbackWindow)', 'closes any open window');
+      assert.equal(dynamoMock.commandCalls(UpdateCommand).length, 0, 'the lock changes nothing else: the rollback window stays open until the gates passed (beginChanges)');
       assert.equal(published().length, 0, 'NOTIFICATION_TOPIC_ARN unset: no notification');
     });
 
-    it('closes an open rollback window (the deployment reuses the kept slot), audits it and notifies the start', async () => {
+    it('audits and notifies the start, and leaves an open rollback window alone (nothing changes before the gates pass)', async () => {
       process.env.NOTIFICATION_TOPIC_ARN = TOPIC;
       dynamoMock.on(PutCommand).resolves({});
       dynamoMock.on(UpdateCommand).resolves({});
@@ -106,13 +103,11 @@ describe('ledger handler', () => {
         execution: { id: plan.executionArn, name: 'run-1', startTime: plan.startedAt },
       });
       await handler({ action: 'acquire', plan: github });
-      const close = dynamoMock.commandCalls(UpdateCommand)[0]!.args[0].input;
-      assert.equal(close.UpdateExpression, 'REMOVE rollbackWindow');
+      assert.equal(dynamoMock.commandCalls(UpdateCommand).length, 0, 'no REMOVE rollbackWindow at acquire');
       const kinds = audits().map((a) => a.kind);
-      assert.deepEqual(kinds, ['deployment-started', 'rollback-window-closed']);
+      assert.deepEqual(kinds, ['deployment-started']);
       assert.equal(audits()[0]!.actor, 'octocat');
       assert.match(audits()[0]!.message, /^github-push started the deployment of release c0ffee0 \("Fix login"\)$/);
-      assert.match(audits()[1]!.message, /deployment run-1 closed the rollback window: it reuses the kept slot/);
       const [note] = published();
       assert.equal(published().length, 1);
       assert.equal(note!.TopicArn, TOPIC);
@@ -359,7 +354,7 @@ describe('ledger handler', () => {
       assert.deepEqual(out, { waiting: true });
       const update = dynamoMock.commandCalls(UpdateCommand)[0]!.args[0].input;
       assert.deepEqual(update.Key, RECORD_KEY);
-      assert.equal(update.UpdateExpression, 'SET pendingTaskToken = :t, pendingKind = :k, pendingQuestion = :q, pendingSince = :s, pendingUntil = :u');
+      assert.equal(update.UpdateExpression, 'SET pendingTaskToken = :t, pendingKind = :k, pendingQuestion = :q, pendingSince = :s, pendingUntil = :u REMOVE pendingImage');
       assert.equal(update.ExpressionAttributeValues![':k'], 'database-decision');
       // The wait's bounds: since the handler's clock, until 24 h later (the state's TimeoutSeconds).
       const since = Date.parse(update.ExpressionAttributeValues![':s']);

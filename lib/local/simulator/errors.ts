@@ -14,9 +14,10 @@ import * as cloudwatch from '@aws-sdk/client-cloudwatch';
 import * as secretsmanager from '@aws-sdk/client-secrets-manager';
 import * as logs from '@aws-sdk/client-cloudwatch-logs';
 import * as sns from '@aws-sdk/client-sns';
+import * as ecr from '@aws-sdk/client-ecr';
 
 /** The services the simulator implements (a subset of `AwsService` in lib/aws/clients.ts). */
-export type SimServiceName = 'ecs' | 'elbv2' | 'rds' | 'cloudwatch' | 'secretsmanager' | 'logs' | 'sns';
+export type SimServiceName = 'ecs' | 'elbv2' | 'rds' | 'cloudwatch' | 'secretsmanager' | 'logs' | 'sns' | 'ecr';
 
 type ExceptionCtor = new (opts: Record<string, unknown>) => Error;
 
@@ -28,6 +29,7 @@ const PACKAGES: Record<SimServiceName, { module: Record<string, unknown>; base: 
   secretsmanager: { module: secretsmanager, base: secretsmanager.SecretsManagerServiceException as unknown as ExceptionCtor },
   logs: { module: logs, base: logs.CloudWatchLogsServiceException as unknown as ExceptionCtor },
   sns: { module: sns, base: sns.SNSServiceException as unknown as ExceptionCtor },
+  ecr: { module: ecr, base: ecr.ECRServiceException as unknown as ExceptionCtor },
 };
 
 /** Error codes the SDK's `isThrottlingError` treats as throttling (@smithy/core/retry). */
@@ -88,6 +90,7 @@ export const FAULT_CODES: Readonly<Record<SimServiceName, ServiceFaultCodes>> = 
   secretsmanager: { throttling: 'ThrottlingException', serverError: 'InternalServiceError', accessDenied: 'AccessDeniedException', iamPrefix: 'secretsmanager' },
   logs: { throttling: 'ThrottlingException', serverError: 'ServiceUnavailableException', accessDenied: 'AccessDeniedException', iamPrefix: 'logs' },
   sns: { throttling: 'ThrottledException', serverError: 'InternalErrorException', accessDenied: 'AuthorizationErrorException', iamPrefix: 'sns' },
+  ecr: { throttling: 'ThrottlingException', serverError: 'ServerException', accessDenied: 'AccessDeniedException', iamPrefix: 'ecr' },
 };
 
 /** The validation error code each service returns for a bad or missing input field. */
@@ -99,6 +102,7 @@ export const VALIDATION_ERROR: Record<SimServiceName, string> = {
   secretsmanager: 'InvalidParameterException',
   logs: 'InvalidParameterException',
   sns: 'InvalidParameterException',
+  ecr: 'InvalidParameterException',
 };
 
 /** The missing-required-field error code each service returns. */

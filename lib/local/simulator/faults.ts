@@ -159,6 +159,9 @@ const VANISHED: Readonly<Record<SimServiceName, Readonly<Record<string, Vanished
   secretsmanager: {
     GetSecretValue: { error: 'ResourceNotFoundException', message: () => "Secrets Manager can't find the specified secret." },
   },
+  ecr: {
+    DescribeImages: { error: 'RepositoryNotFoundException', message: (i) => `The repository with name '${i.repositoryName}' does not exist` },
+  },
 };
 
 /**

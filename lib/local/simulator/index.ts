@@ -2,7 +2,7 @@
  * An in-process AWS simulator with AWS semantics, plugged into the SDK client factory as an
  * {@link InProcessTransport} (`configureClients({ transport: sim })` in lib/aws/clients.ts).
  *
- * It implements the parts of ECS, ELBv2, RDS, CloudWatch, CloudWatch Logs, Secrets Manager and SNS that cutover uses:
+ * It implements the parts of ECS, ELBv2, RDS, CloudWatch, CloudWatch Logs, Secrets Manager, SNS and ECR that cutover uses:
  * the same input validation, resource states computed lazily from a {@link SimClock} (no timers:
  * `clock.advance()` makes things happen), pagination, and the SDK's own typed exceptions. Faults and
  * latency can be injected per operation, and every call is logged in {@link Simulator.calls}.
@@ -23,6 +23,7 @@ import { seedFromConfig, type SeedOptions } from './seed';
 import type { SimulatedService } from './service';
 import { nameFromArn } from './util';
 import { SnsSimulator } from './sns';
+import { EcrSimulator } from './ecr';
 
 export { SimClock } from '../clock';
 export type { AlarmStateChangeEvent, AlarmStateListener } from './cloudwatch';
@@ -33,6 +34,8 @@ export { FAULT_KINDS, faultAction, type FaultAction, type FaultCall, type FaultK
 export { logsError } from './logs';
 export type { SeedOptions } from './seed';
 export type { SnsPublishedMessage, SnsPublishListener } from './sns';
+export type { EcrEvent, EcrFinding, EcrSeverity } from './ecr';
+export { EcrSimulator, ecrDigest } from './ecr';
 export { CloudWatchSimulator, EcsSimulator, Elbv2Simulator, LiveEcs, LogsSimulator, RdsSimulator, SecretsSimulator, SnsSimulator };
 
 export interface SimulatorOptions extends EcsSimulatorOptions, RdsSimulatorOptions {
@@ -107,6 +110,11 @@ export class Simulator<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> implem
    * accepted message is in `published`; faults through {@link injectFault} with `service: 'sns'`.
    */
   readonly sns: SnsSimulator;
+  /**
+   * ECR: repositories, images, pushes and scans. Scenario hooks: `pushImage`, `setScanFindings`,
+   * `onImageAction` / `onScanComplete` (the EventBridge events), `tagsOf`, `autoPush`.
+   */
+  readonly ecr: EcrSimulator;
   /** Every call made through {@link send}, oldest first. Tests may clear it (`calls.length = 0`). */
   readonly calls: SimCall[] = [];
   private readonly faults = new Faults();
@@ -127,6 +135,7 @@ export class Simulator<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> implem
     this.secrets = new SecretsSimulator(ctx);
     this.logs = new LogsSimulator(ctx, { ecs: this.ecs, logDir: opts.liveEcs?.logDir });
     this.sns = new SnsSimulator(ctx);
+    this.ecr = new EcrSimulator(ctx);
     this.services = {
       ecs: this.ecs,
       elbv2: this.elbv2,
@@ -135,10 +144,11 @@ export class Simulator<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> implem
       secretsmanager: this.secrets,
       logs: this.logs,
       sns: this.sns,
+      ecr: this.ecr,
     };
   }
 
-  /** True for ecs, elbv2, rds, cloudwatch, logs, secretsmanager and sns. */
+  /** True for ecs, elbv2, rds, cloudwatch, logs, secretsmanager, sns and ecr. */
   handles(service: AwsService): boolean {
     return Object.hasOwn(this.services, service);
   }

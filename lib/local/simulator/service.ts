@@ -19,6 +19,7 @@ const UNKNOWN_OPERATION: Record<SimServiceName, string> = {
   rds: 'InvalidAction',
   cloudwatch: 'InvalidAction',
   sns: 'InvalidAction',
+  ecr: 'UnknownOperationException',
 };
 
 export abstract class SimulatedService {
