@@ -5,6 +5,8 @@
  *  - `findImage` → lib/aws/ecr.ts `ImageLookup` plus `message`: is `plan.image` in ECR (DescribeImages by
  *    tag), and its digest-pinned reference `<repositoryUri>@sha256:…` when it is. An image that is not
  *    an ECR reference, or already pinned, is `{ found: true, checked: false }` (ECS pulls it as it is).
+ *  - `checkScan` → `ScanDecision` (lib/domain/scan-gate.ts): the pinned image's ECR scan
+ *    (DescribeImageScanFindings) against `plan.scan.maxSeverity`; `{ status: 'passed' }` without a gate.
  *  - `prepare` `{ slots }` → `{ taskDefinitionArn, previousTaskDefinitionArn, family, liveService, idleService, desiredCount }`:
  *    registers a revision of the live slot's task definition with the release image (idempotent).
  *  - `runMigration` `{ release }` → `{ ran: true, taskArn, status: 'RUNNING', checksLeft, message }`:
@@ -32,7 +34,7 @@ import {
   updateService,
 } from '../../lib/aws/ecs';
 import { awslogsStream, readTaskLogTail } from '../../lib/aws/logs';
-import { findImage } from '../../lib/aws/ecr';
+import { findImage, scanGate } from '../../lib/aws/ecr';
 import { InvalidInputError, ResourceStateError } from '../../lib/domain/errors';
 import type { DeploymentPlan } from '../../lib/domain/plan';
 import { logger } from '../../lib/observability';
@@ -47,6 +49,7 @@ const Release = z.object({
 });
 const Event = z.discriminatedUnion('action', [
   z.object({ action: z.literal('findImage'), plan: z.looseObject({}) }),
+  z.object({ action: z.literal('checkScan'), plan: z.looseObject({}) }),
   z.object({ action: z.literal('prepare'), plan: z.looseObject({}), slots: Slots }),
   z.object({ action: z.literal('runMigration'), plan: z.looseObject({}), release: Release }),
   z.object({
@@ -131,6 +134,11 @@ export const handler = async (event: unknown): Promise<unknown> => {
           : `${found.repositoryName}:${found.tag} is not in ECR yet (CI may still be building it): waiting up to ${plan.imageTimeoutSeconds} s for the push`;
       logger.info('image lookup', { deploymentId: plan.deploymentId, image: plan.image, found: found.found });
       return { ...found, message };
+    }
+    case 'checkScan': {
+      const decision = await scanGate(plan);
+      logger.info('image scan', { deploymentId: plan.deploymentId, image: plan.image, status: decision.status });
+      return decision;
     }
     case 'prepare': {
       const liveService = plan.slots[e.slots.live].service;

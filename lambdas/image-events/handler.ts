@@ -12,6 +12,10 @@
  * TaskTimedOut / InvalidToken, taken as `wait-already-over`) or no image wait any more, and changes
  * nothing. An event that is not a successful push (DELETE, FAILURE, no tag) changes nothing.
  *
+ * It also ends scan waits (`pendingKind: scan`) on ECR's "ECR Image Scan" and Inspector's "Inspector2
+ * Scan" events for the waiting digest, with the scan gate's decision (lib/aws/ecr.ts `scanGate`:
+ * DescribeImageScanFindings against the environment's `scan.maxSeverity`).
+ *
  * Returns `{ repository, tag, digest, environments: [{ service, environment, action, deploymentId?, detail }] }`,
  * `action` one of `ended-wait` | `wait-already-over` | `nothing`.
  * Throws: `Cutover.InvalidInput` for an event that is not an ECR image action (names the field);
@@ -22,7 +26,8 @@ import { Ledger } from '../../lib/aws/ledger';
 import { succeedTask } from '../../lib/aws/task-tokens';
 import { configFromEnv } from '../../lib/config/load';
 import { InvalidInputError } from '../../lib/domain/errors';
-import { decideImagePush, environmentsUsingRepository, ImageActionEventSchema } from '../../lib/domain/image-events';
+import { decideImagePush, environmentsUsingRepository, ImageActionEventSchema, repositoryNameOf, ScanEventSchema, waitsForScan } from '../../lib/domain/image-events';
+import { scanGate } from '../../lib/aws/ecr';
 import { logger } from '../../lib/observability';
 
 export interface ImageEventAction {
@@ -41,6 +46,8 @@ export interface ImageEventResult {
 }
 
 export const handler = async (event: unknown): Promise<ImageEventResult> => {
+  const type = (event as { 'detail-type'?: unknown } | null)?.['detail-type'];
+  if (type === 'ECR Image Scan' || type === 'Inspector2 Scan') return scanCompleted(event);
   const parsed = ImageActionEventSchema.safeParse(event);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -76,3 +83,42 @@ export const handler = async (event: unknown): Promise<ImageEventResult> => {
   logger.info('image pushed', { repository, tag, digest, environments: environments.map((e) => `${e.service}/${e.environment}: ${e.action}`) });
   return { repository, tag, digest, environments };
 };
+
+/** A scan completed: end the scan wait of the deployments that wait for that digest's scan. */
+async function scanCompleted(event: unknown): Promise<ImageEventResult> {
+  const parsed = ScanEventSchema.safeParse(event);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new InvalidInputError(`image-events: not a scan-complete event: ${issue.path.join('.') || '(event)'}: ${issue.message}`);
+  }
+  const repository = repositoryNameOf(parsed.data.detail['repository-name']);
+  const digest = parsed.data.detail['image-digest'];
+  const tableName = process.env.TABLE_NAME;
+  if (!tableName) throw new Error('TABLE_NAME is not set: the image-events function needs the DynamoDB table name.');
+  const ledger = new Ledger(tableName);
+  const config = configFromEnv();
+  const environments: ImageEventAction[] = [];
+  for (const { service, environment } of environmentsUsingRepository(config, repository, parsed.data.account)) {
+    const lock = await ledger.getLock(service, environment);
+    const scan = config.services[service]!.environments[environment]!.scan;
+    if (!scan || !waitsForScan(lock, repository, digest)) {
+      environments.push({ service, environment, action: 'nothing', ...(lock ? { deploymentId: lock.deploymentId } : {}), detail: 'no deployment waits for the scan of this image here' });
+      continue;
+    }
+    const decision = await scanGate({ image: lock!.pendingImage!, scan });
+    if (decision.status === 'pending') {
+      environments.push({ service, environment, deploymentId: lock!.deploymentId, action: 'nothing', detail: decision.message });
+      continue;
+    }
+    const answer = await succeedTask(lock!.pendingTaskToken!, decision);
+    environments.push({
+      service,
+      environment,
+      deploymentId: lock!.deploymentId,
+      action: answer === 'closed' ? 'wait-already-over' : 'ended-wait',
+      detail: answer === 'closed' ? 'the scan wait was already over' : `scan ${decision.status}: ${decision.message}`,
+    });
+  }
+  logger.info('image scanned', { repository, digest, environments: environments.map((e) => `${e.service}/${e.environment}: ${e.action}`) });
+  return { repository, digest, environments };
+}

@@ -24,6 +24,10 @@
  *    ends it when ECR reports the push), then looks in ECR once more: an image pushed between the
  *    deployment's first look and the stored token ends the wait at once (no missed event). A pending
  *    `abortRequested` fails it with `Cutover.Aborted`.
+ *  - `awaitScan` `{ taskToken, plan }` (`.waitForTaskToken`, timeout = `plan.scan.waitSeconds`) → stores
+ *    the token as a `scan` wait (`pendingImage` = the pinned image; the image-events function ends it on
+ *    ECR's "ECR Image Scan" / Inspector's "Inspector2 Scan" event with the gate's decision), then reads
+ *    the scan once more: a result that came meanwhile ends the wait at once.
  *  - `beginChanges` `{ plan, image }` → `{ closedRollbackWindow }`: the gates passed and the deployment is
  *    about to change things (snapshot, migrations, the kept slot): removes the pending wait from the lock,
  *    closes the previous release's rollback window (the deployment reuses its kept slot) and audits it.
@@ -61,7 +65,7 @@ import { clockNow } from '../../lib/aws/clock';
 import { Ledger } from '../../lib/aws/ledger';
 import { notify, type NotificationKind } from '../../lib/aws/notify';
 import { failTask, succeedTask } from '../../lib/aws/task-tokens';
-import { findImage } from '../../lib/aws/ecr';
+import { findImage, scanGate } from '../../lib/aws/ecr';
 import { DeploymentInProgressError, InvalidInputError } from '../../lib/domain/errors';
 import type { DeploymentPlan, RollbackPlan } from '../../lib/domain/plan';
 import { DATABASE_DECISION_TIMEOUT_SECONDS, decideWindowBusy, eventTime, minutesSince } from '../../lib/domain/ledger-decisions';
@@ -93,6 +97,7 @@ const Event = z.discriminatedUnion('action', [
   }),
   z.object({ action: z.literal('awaitDatabaseDecision'), taskToken: z.string().check(z.minLength(1)), deployment: z.looseObject({ plan: PlanShape }) }),
   z.object({ action: z.literal('awaitImage'), taskToken: z.string().check(z.minLength(1)), plan: z.extend(PlanShape, { image: z.string(), imageTimeoutSeconds: z.number() }), image: z.looseObject({}) }),
+  z.object({ action: z.literal('awaitScan'), taskToken: z.string().check(z.minLength(1)), plan: z.extend(PlanShape, { image: z.string(), scan: z.object({ maxSeverity: z.string(), waitSeconds: z.number() }) }) }),
   z.object({ action: z.literal('beginChanges'), plan: z.extend(PlanShape, { image: z.string() }), image: z.optional(z.looseObject({ reference: z.optional(z.string()), checked: z.optional(z.boolean()) })) }),
   z.object({ action: z.literal('beginRollback'), plan: z.extend(PlanShape, { kind: z.literal('rollback') }) }),
   z.object({ action: z.literal('lockRollback'), plan: z.extend(PlanShape, { kind: z.literal('rollback') }), rollbackTarget: z.looseObject({ mode: z.string() }) }),
@@ -232,6 +237,21 @@ export const handler = async (event: unknown): Promise<unknown> => {
         return { waiting: false, found: true };
       }
       logger.info('waiting for the image', { deploymentId: plan.deploymentId, image: plan.image });
+      return { waiting: true };
+    }
+    case 'awaitScan': {
+      const plan = e.plan as unknown as DeploymentPlan;
+      const question =
+        `${plan.service}/${plan.environment}: deployment ${plan.deploymentId} of ${plan.release.commit.slice(0, 7)} waits for the vulnerability scan of ${plan.image}; ` +
+        `without a result in ${plan.scan!.waitSeconds} s it is refused, having changed nothing. Abort: SendTaskFailure with error "Cutover.Aborted" and your reason.`;
+      await ledger.setPending(plan, 'scan', e.taskToken, question, now, plan.scan!.waitSeconds, plan.image);
+      await audit({ service: plan.service, environment: plan.environment, kind: 'waiting', deploymentId: plan.deploymentId, actor: 'cutover', message: `waiting for the scan of ${plan.image}`, detail: { image: plan.image, maxSeverity: plan.scan!.maxSeverity, timeoutSeconds: plan.scan!.waitSeconds } });
+      if (await failIfAbortRequested(ledger, plan, e.taskToken)) return { waiting: false, aborted: true };
+      const decision = await scanGate(plan);
+      if (decision.status !== 'pending') {
+        await succeedTask(e.taskToken, decision);
+        return { waiting: false, scan: decision.status };
+      }
       return { waiting: true };
     }
     case 'beginChanges': {

@@ -71,6 +71,7 @@ const WAIT_LABEL: Record<PendingKind, string> = {
   approval: 'an operator approval',
   'database-decision': 'a database decision',
   image: 'its image to be pushed to ECR',
+  scan: 'the scan of its image',
 };
 
 /** What happens when a wait reaches its `pendingUntil` without an answer. */
@@ -79,6 +80,7 @@ const UNTIL_TEXT: Record<PendingKind, string> = {
   approval: 'without an answer the deployment rolls back (Cutover.ApprovalTimedOut)',
   'database-decision': 'without an answer the database is kept as it is',
   image: 'without the image the deployment fails (Cutover.ImageNotFound), having changed nothing',
+  scan: 'without a scan result the deployment is refused (Cutover.ScanNotComplete), having changed nothing',
 };
 
 /**
@@ -104,6 +106,7 @@ export function waitActions(ref: EnvRef, kind: PendingKind): string[] {
     case 'database-decision':
       return [cmd(ref, 'approve', '--decision restore'), cmd(ref, 'approve', '--decision keep')];
     case 'image':
+    case 'scan':
       return [cmd(ref, 'abort', '--reason <text>')];
   }
 }
@@ -883,9 +886,9 @@ export async function abort(ctx: CommandContext, ref: EnvRef, opts: { reason: st
   if (r.wait) {
     const answer = await failTask(r.wait.token, 'Cutover.Aborted', cause);
     if (answer === 'answered') {
-      const during = r.wait.kind === 'bake' ? 'the bake' : r.wait.kind === 'image' ? 'the wait for its image' : 'the approval wait';
+      const during = r.wait.kind === 'bake' ? 'the bake' : r.wait.kind === 'image' ? 'the wait for its image' : r.wait.kind === 'scan' ? 'the wait for its image scan' : 'the approval wait';
       await auditAction(ctx, ref, at, `${ctx.operator} aborted deployment ${id} during ${during}: ${reason}`, { action: 'abort', reason, during: r.wait.kind }, r.lock);
-      const next = r.wait.kind === 'image' ? 'it ends now, having changed nothing' : 'it rolls back now';
+      const next = r.wait.kind === 'image' || r.wait.kind === 'scan' ? 'it ends now, having changed nothing' : 'it rolls back now';
       return printAction(ctx, `Aborted deployment ${id} of ${envName(ref)} (${ctx.operator}): ${next}. Follow it with ${cmd(ref, 'status')}.`, { action: 'abort', ...base, result: 'aborted' });
     }
     // The wait ended meanwhile: fall through to a requested abort for the next wait.

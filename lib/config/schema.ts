@@ -178,6 +178,22 @@ export const EnvironmentSchema = z
      * @default 3600 (1 h)
      */
     imageTimeoutSeconds: z._default(wholeNumber('seconds', z.gte(60, 'use at least 60 seconds'), z.lte(86_400, 'use at most 86400 seconds (24 h)')), 3600),
+    /**
+     * The scan gate: the release's image must have an ECR scan result (basic scanning, or Amazon
+     * Inspector enhanced scanning — whichever the registry uses) with no finding above `maxSeverity`,
+     * or the deployment is refused before anything changes (`Cutover.ScanRefused`, with the counts and
+     * the worst CVE ids). It waits up to `waitSeconds` for the scan to complete (ended by ECR's "ECR
+     * Image Scan" / Inspector's "Inspector2 Scan" event); no result by then refuses (`Cutover.ScanNotComplete`).
+     * @default no scan gate
+     */
+    scan: z.optional(
+      z.strictObject({
+        /** The highest severity a release may carry: INFORMATIONAL, LOW, MEDIUM, HIGH or CRITICAL (CRITICAL lets every finding through). */
+        maxSeverity: z.enum(['INFORMATIONAL', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL']),
+        /** @default 600 */
+        waitSeconds: z._default(wholeNumber('seconds', z.gte(60, 'use at least 60 seconds'), z.lte(86_400, 'use at most 86400 seconds (24 h)')), 600),
+      }),
+    ),
   })
   .check(
     z.refine((e) => e.slots.blue.service !== e.slots.green.service, { error: 'blue and green must be different ECS services', path: ['slots', 'green', 'service'] }),

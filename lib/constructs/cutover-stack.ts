@@ -1,7 +1,8 @@
 /**
  * The cutover stack: the ledger table, the functions, the `deploy`, `rollback` and `rollback-window`
  * state machines, the notification topic, the GitHub webhook, the CodeCommit trigger (when the config
- * has CodeCommit repositories) and the alarm rule and function (when an environment lists alarms).
+ * has CodeCommit repositories), the alarm rule and function (when an environment lists alarms) and
+ * the image rule and `image-events` function (when an environment's image is in Amazon ECR).
  * Outputs: `TableName`, `DeployStateMachineArn`, `RollbackStateMachineArn`, `NotificationTopicArn`
  * (what `cutover status --stack <name>` reads), plus the webhook's.
  */
@@ -13,6 +14,7 @@ import { parseConfig } from '../config/load';
 import type { Config } from '../config/schema';
 import { alarmEventPattern } from '../domain/alarm-events';
 import { codeCommitRepositories } from '../domain/event-rules';
+import { imageEventPattern } from '../domain/image-events';
 import { stateMachineFile } from '../catalog';
 import { AlarmTrigger } from './alarm-trigger';
 import { CodeCommitTrigger } from './codecommit-trigger';
@@ -20,6 +22,7 @@ import { validateMaxManagedPolicies } from './cutover-function';
 import { DeployFunctions } from './deploy-functions';
 import { DeployStateMachine } from './deploy-state-machine';
 import { GitHubWebhook } from './github-webhook';
+import { ImageTrigger } from './image-trigger';
 import { LedgerTable } from './ledger-table';
 import { acknowledgeWildcardResources } from './nag';
 import { NotificationTopic } from './notification-topic';
@@ -97,6 +100,8 @@ export class CutoverStack extends Stack {
   readonly codeCommit?: CodeCommitTrigger;
   /** The alarm rule and function, when an environment lists alarms. */
   readonly alarms?: AlarmTrigger;
+  /** The image rule and `image-events` function, when an environment's `imageRepository` is an Amazon ECR repository. */
+  readonly images?: ImageTrigger;
 
   constructor(scope: Construct, id: string, props: CutoverStackProps) {
     super(scope, id, props);
@@ -110,13 +115,14 @@ export class CutoverStack extends Stack {
     }
 
     this.ledger = new LedgerTable(this, 'Ledger');
+    const maxManagedPoliciesPerRole =
+      props.maxManagedPoliciesPerRole === undefined ? undefined : validateMaxManagedPolicies(props.maxManagedPoliciesPerRole, 'CutoverStackProps.maxManagedPoliciesPerRole');
     this.functions = new DeployFunctions(this, 'Functions', {
       config: this.config,
       table: this.ledger.table,
       taskRoleArns: props.taskRoleArns,
       logRetention: props.logRetention,
-      maxManagedPoliciesPerRole:
-        props.maxManagedPoliciesPerRole === undefined ? undefined : validateMaxManagedPolicies(props.maxManagedPoliciesPerRole, 'CutoverStackProps.maxManagedPoliciesPerRole'),
+      maxManagedPoliciesPerRole,
     });
     this.notifications = new NotificationTopic(this, 'Notifications');
     // From the stack name, so that two cutover stacks in one account and region never collide.
@@ -186,6 +192,14 @@ export class CutoverStack extends Stack {
         rollbackStateMachineArn: arnOf('rollback'),
         topic: this.notifications.topic,
         logRetention: props.logRetention,
+      });
+    }
+    if (imageEventPattern(this.config)) {
+      this.images = new ImageTrigger(this, 'Images', {
+        config: this.config,
+        table: this.ledger.table,
+        logRetention: props.logRetention,
+        maxManagedPolicies: maxManagedPoliciesPerRole,
       });
     }
 

@@ -11,7 +11,7 @@ import { FUNCTIONS } from '../catalog';
 import type { Config } from '../config/schema';
 import { CutoverFunction, ROLLBACK_PATH_MEMORY_MB } from './cutover-function';
 import type { StateMachineFunctionName, StateMachineFunctions } from './deploy-state-machine';
-import { alarmCheckStatements, databaseStatements, ecsReleaseStatements, ledgerTableStatements, taskTokenStatements, trafficStatements, type ScopedStatement } from './permissions';
+import { alarmCheckStatements, databaseStatements, ecrImageStatements, ecsReleaseStatements, ledgerTableStatements, taskTokenStatements, trafficStatements, type ScopedStatement } from './permissions';
 
 const IAM_ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 
@@ -52,13 +52,20 @@ export class DeployFunctions extends Construct {
     const environment: Partial<Record<StateMachineFunctionName, Record<string, string>>> = {
       ledger: { TABLE_NAME: props.table.tableName },
     };
+    // The image gate (findImage, and awaitImage's second look) reads the configured ECR repositories.
+    const images = ecrImageStatements(this, props.config);
     const statements: Partial<Record<StateMachineFunctionName, ScopedStatement[]>> = {
-      'ecs-release': ecsReleaseStatements(this, props.config, props.taskRoleArns),
+      'ecs-release': [...ecsReleaseStatements(this, props.config, props.taskRoleArns), ...images],
       database: databaseStatements(this, props.config),
       traffic: trafficStatements(this, props.config),
       'alarm-check': alarmCheckStatements(this, props.config),
-      // awaitBake checks the alarms as a bake starts and fails its own token when one is already in ALARM.
-      ledger: [...alarmCheckStatements(this, props.config), ...taskTokenStatements(['states:SendTaskFailure'])],
+      // awaitBake checks the alarms as a bake starts and fails its own token when one is already in ALARM;
+      // awaitImage ends its own wait (SendTaskSuccess) when the image arrived before the token was stored.
+      ledger: [
+        ...alarmCheckStatements(this, props.config),
+        ...taskTokenStatements(images.length > 0 ? ['states:SendTaskFailure', 'states:SendTaskSuccess'] : ['states:SendTaskFailure']),
+        ...images,
+      ],
     };
 
     const functions: Partial<Record<StateMachineFunctionName, CutoverFunction>> = {};

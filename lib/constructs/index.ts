@@ -6,6 +6,7 @@ export * from './cutover-stack';
 export * from './deploy-functions';
 export * from './deploy-state-machine';
 export * from './github-webhook';
+export * from './image-trigger';
 export * from './ledger-table';
 export * from './nag';
 export * from './permissions';

@@ -9,6 +9,7 @@ import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IConstruct } from 'constructs';
 import type { Config, EnvironmentConfig, TrafficRoute } from '../config/schema';
+import { parseEcrImage } from '../domain/image-events';
 import { restoreNames } from '../domain/restore';
 
 /** A statement and, when it has a wildcard resource, why. */
@@ -331,6 +332,62 @@ export function alarmCheckStatements(_scope: IConstruct, config: Config): Scoped
 }
 
 /**
+ * ARNs of the Amazon ECR repositories of the configured environments' `imageRepository` (those that
+ * name an ECR private registry: `parseEcrImage`, lib/domain/image-events.ts), each in its own
+ * registry's account and region: `arn:<partition>:ecr:<region>:<registry id>:repository/<name>`.
+ * Sorted, without duplicates; the partition is the stack's.
+ * @returns an empty list when no environment's image is in ECR
+ */
+export function ecrRepositoryArns(scope: IConstruct, config: Config): string[] {
+  const repositories = new Map<string, { registryId: string; region: string; repositoryName: string }>();
+  for (const env of environments(config)) {
+    const ref = parseEcrImage(`${env.imageRepository}:latest`);
+    if (ref) repositories.set(`${ref.region}:${ref.registryId}:${ref.repositoryName}`, ref);
+  }
+  return [...repositories.keys()].sort().map((key) => {
+    const ref = repositories.get(key)!;
+    return Stack.of(scope).formatArn({
+      service: 'ecr',
+      region: ref.region,
+      account: ref.registryId,
+      resource: 'repository',
+      resourceName: ref.repositoryName,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
+  });
+}
+
+/**
+ * `ecs-release` (`findImage`) and `ledger` (`awaitImage`, which looks once more after storing its task
+ * token): look a release's image up by tag (`lib/aws/ecr.ts` findImage: ECR DescribeImages) in exactly
+ * the configured repositories ({@link ecrRepositoryArns}).
+ * @returns no statements when no environment's imageRepository is an ECR repository
+ */
+export function ecrImageStatements(scope: IConstruct, config: Config): ScopedStatement[] {
+  const repositories = ecrRepositoryArns(scope, config);
+  if (repositories.length === 0) return [];
+  return [{ statement: new iam.PolicyStatement({ sid: 'ReleaseImages', actions: ['ecr:DescribeImages'], resources: repositories }) }, ...ecrScanStatements(scope, config)];
+}
+
+/**
+ * The scan gate (`ecs-release` checkScan, `ledger` awaitScan, `image-events` on a scan event): read the
+ * pinned image's findings (`lib/aws/ecr.ts` readScan: ECR DescribeImageScanFindings) in exactly the
+ * repositories of the environments that have `scan`.
+ * @returns no statements when no environment has a scan gate
+ */
+export function ecrScanStatements(scope: IConstruct, config: Config): ScopedStatement[] {
+  const scanned: Config = {
+    ...config,
+    services: Object.fromEntries(
+      Object.entries(config.services).map(([name, s]) => [name, { ...s, environments: Object.fromEntries(Object.entries(s.environments).filter(([, e]) => e.scan)) }]),
+    ),
+  };
+  const repositories = ecrRepositoryArns(scope, scanned);
+  if (repositories.length === 0) return [];
+  return [{ statement: new iam.PolicyStatement({ sid: 'ReleaseImageScans', actions: ['ecr:DescribeImageScanFindings'], resources: repositories }) }];
+}
+
+/**
  * The DynamoDB actions the ledger adapter (`lib/aws/ledger.ts`) sends for the `ledger` function: no Scan,
  * no Batch*, no streams (test/constructs/cutover-stack.test.ts derives them from the handler's calls).
  */
@@ -341,6 +398,12 @@ export const LEDGER_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dy
  * (`Ledger.getLock` / `getEnvironment`: GetItem) and appends to the audit timeline (`Ledger.audit`: PutItem).
  */
 export const ALARM_LEDGER_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem'] as const;
+
+/**
+ * The DynamoDB actions of the `image-events` function: it only reads the locks of the environments that
+ * use the pushed repository (`Ledger.getLock`: GetItem).
+ */
+export const IMAGE_EVENTS_LEDGER_ACTIONS = ['dynamodb:GetItem'] as const;
 
 /**
  * Read and write the ledger's items (no index is used).

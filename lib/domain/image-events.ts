@@ -114,6 +114,64 @@ export function imageEventPattern(config: Config): ImageEventPattern | undefined
   return { source: ['aws.ecr'], 'detail-type': ['ECR Image Action'], detail: { 'action-type': ['PUSH'], result: ['SUCCESS'], 'repository-name': repositories } };
 }
 
+/** Repository names (ECR) of the environments that have a scan gate, sorted, without duplicates. */
+export function scannedRepositories(config: Config): string[] {
+  const names = new Set<string>();
+  for (const service of Object.values(config.services)) {
+    for (const env of Object.values(service.environments)) {
+      const ref = env.scan ? parseEcrImage(`${env.imageRepository}:latest`) : undefined;
+      if (ref) names.add(ref.repositoryName);
+    }
+  }
+  return [...names].sort();
+}
+
+/**
+ * The patterns of the scan results that end a scan wait: ECR basic scanning's "ECR Image Scan"
+ * (COMPLETE, the gated repositories) and Amazon Inspector's "Inspector2 Scan" (INITIAL_SCAN_COMPLETE;
+ * its `repository-name` is an ARN, so the function filters by repository). Empty when no environment
+ * has a scan gate.
+ */
+export function scanEventPatterns(config: Config): Array<Record<string, unknown>> {
+  const repositories = scannedRepositories(config);
+  if (repositories.length === 0) return [];
+  return [
+    { source: ['aws.ecr'], 'detail-type': ['ECR Image Scan'], detail: { 'scan-status': ['COMPLETE'], 'repository-name': repositories } },
+    { source: ['aws.inspector2'], 'detail-type': ['Inspector2 Scan'], detail: { 'scan-status': ['INITIAL_SCAN_COMPLETE'] } },
+  ];
+}
+
+/** The parts of a scan-complete event ("ECR Image Scan" or "Inspector2 Scan") the `image-events` function uses. */
+export const ScanEventSchema = z.object({
+  id: z.string().check(z.minLength(1)),
+  source: z.enum(['aws.ecr', 'aws.inspector2']),
+  'detail-type': z.enum(['ECR Image Scan', 'Inspector2 Scan']),
+  account: z.optional(z.string()),
+  detail: z.object({
+    'scan-status': z.string(),
+    /** A name (ECR) or a repository ARN (Inspector). */
+    'repository-name': z.string().check(z.minLength(1)),
+    'image-digest': z.string().check(z.minLength(1)),
+  }),
+});
+export type ScanEvent = z.infer<typeof ScanEventSchema>;
+
+/** `arn:aws:ecr:<region>:<account>:repository/<name>` or `<name>` → `<name>`. */
+export function repositoryNameOf(nameOrArn: string): string {
+  const m = /^arn:[^:]+:ecr:[^:]*:\d*:repository\/(.+)$/.exec(nameOrArn);
+  return m ? m[1]! : nameOrArn;
+}
+
+/**
+ * Whether a lock waits for the scan of `digest` in `repositoryName` (`pendingKind: scan`, `pendingImage`
+ * the pinned image).
+ */
+export function waitsForScan(lock: Pick<LockItem, 'pendingKind' | 'pendingTaskToken' | 'pendingImage'> | undefined, repositoryName: string, digest: string): boolean {
+  if (!lock || lock.pendingKind !== 'scan' || !lock.pendingTaskToken || !lock.pendingImage) return false;
+  const ref = parseEcrImage(lock.pendingImage);
+  return ref?.repositoryName === repositoryName && ref.digest === digest;
+}
+
 /** The parts of an "ECR Image Action" event the `image-events` function uses. */
 export const ImageActionEventSchema = z.object({
   id: z.string().check(z.minLength(1)),

@@ -38,7 +38,7 @@ export const deploymentsPartition = (service: string, environment: string) => `D
  * The kinds of callback waits a deployment can be in: a bake (an alarm or an operator ends it early),
  * an approval gate, an operator's database decision.
  */
-export const PendingKindSchema = z.enum(['bake', 'approval', 'database-decision', 'image']);
+export const PendingKindSchema = z.enum(['bake', 'approval', 'database-decision', 'image', 'scan']);
 export type PendingKind = z.infer<typeof PendingKindSchema>;
 
 /** What an execution holds the environment's lock for. */
@@ -68,7 +68,10 @@ const lockItemShape = {
   pendingSince: z.optional(iso),
   /** ISO-8601 time the wait ends by itself (its timeout), when it has one. */
   pendingUntil: z.optional(iso),
-  /** With `pendingKind: image`: the image reference (`<repositoryUri>:<tag>`) the deployment waits for. */
+  /**
+   * With `pendingKind: image`: the image reference (`<repositoryUri>:<tag>`) the deployment waits for;
+   * with `scan`: the pinned image (`<repositoryUri>@sha256:…`) whose scan it waits for.
+   */
   pendingImage: z.optional(z.string()),
   /** What holds the lock. Absent on items written before purposes existed: a deployment. */
   purpose: z.optional(LockPurposeSchema),

@@ -118,6 +118,8 @@ export interface DeploymentPlan extends ExecutionPlanBase {
    * before it fails with `Cutover.ImageNotFound`, having changed nothing.
    */
   readonly imageTimeoutSeconds: number;
+  /** The scan gate (`scan` of the environment), or null without one. */
+  readonly scan: { readonly maxSeverity: 'INFORMATIONAL' | 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL'; readonly waitSeconds: number } | null;
   /** Name of the rollback-window execution this deployment starts: see `childExecutionName` (`<SHA-1 hex>-window`). */
   readonly rollbackWindowExecutionName: string;
 }
@@ -257,6 +259,8 @@ export function resolvePlan(config: Config, request: PlanRequest): DeploymentPla
     rollbackWindowSeconds: isRollback ? 0 : env.rollbackWindowSeconds,
     rollbackWindowExecutionName: childExecutionName(deploymentId, 'window'),
     imageTimeoutSeconds: env.imageTimeoutSeconds,
+    // A rollback's redeploy goes back to a release that ran already: no scan gate.
+    scan: !isRollback && env.scan ? { maxSeverity: env.scan.maxSeverity, waitSeconds: env.scan.waitSeconds } : null,
   };
 }
 

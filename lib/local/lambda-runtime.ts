@@ -24,6 +24,17 @@ export class LocalLambda {
   private readonly handlers = new Map<FunctionName, Handler>();
   /** Invocations that have not returned yet (see `settled`). */
   private readonly inFlight = new Set<Promise<unknown>>();
+  private closed = false;
+  private readonly listeners = new Set<(call: { name: FunctionName; event: unknown; phase: 'start' | 'end'; realMs: number }) => void>();
+
+  /**
+   * Observe invocations: `listener` is called (real time, `performance.now()` ms) when a handler starts
+   * and when it ends. For tests that check concurrency. @returns unsubscribe
+   */
+  onInvoke(listener: (call: { name: FunctionName; event: unknown; phase: 'start' | 'end'; realMs: number }) => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
 
   constructor(
     private readonly region: string,
@@ -62,8 +73,13 @@ export class LocalLambda {
     const name = this.resolve(arnOrName);
     const handler = name && this.handlers.get(name);
     if (!handler) throw new LambdaFunctionError('ResourceNotFoundException', `Function not found: ${arnOrName}`);
+    // The twin is stopping: the invocation never runs and never answers (as if its host went away);
+    // the state machine that made it is stopped with the twin, and nothing writes to closed services.
+    if (this.closed) return new Promise<never>(() => undefined);
     let result: unknown;
-    const running = handler(JSON.parse(JSON.stringify(event ?? null)), { functionName: `cutover-${name}`, awsRequestId: crypto.randomUUID() });
+    const input = JSON.parse(JSON.stringify(event ?? null)) as unknown;
+    for (const l of this.listeners) l({ name, event: input, phase: 'start', realMs: performance.now() });
+    const running = handler(input, { functionName: `cutover-${name}`, awsRequestId: crypto.randomUUID() });
     this.inFlight.add(running);
     try {
       result = await running;
@@ -72,8 +88,19 @@ export class LocalLambda {
       throw new LambdaFunctionError(e.name || 'Error', e.message);
     } finally {
       this.inFlight.delete(running);
+      for (const l of this.listeners) l({ name, event: input, phase: 'end', realMs: performance.now() });
     }
     return result === undefined ? null : JSON.parse(JSON.stringify(result));
+  }
+
+  /**
+   * Stop taking invocations (later ones never run nor answer), then wait for the running ones as
+   * {@link settled} does. The twin calls it first when it stops.
+   * @returns what `settled` returns
+   */
+  close(timeoutMs = 5_000): Promise<boolean> {
+    this.closed = true;
+    return this.settled(timeoutMs);
   }
 
   /**

@@ -18,7 +18,7 @@ import { FUNCTIONS, PARTITION_PLACEHOLDER, STATE_MACHINES, placeholdersIn, state
 import { CONFIG_ENV_VAR } from '../config/load';
 import type { Config } from '../config/schema';
 import { alarmEventPattern } from '../domain/alarm-events';
-import { imageEventPattern } from '../domain/image-events';
+import { imageEventPattern, scanEventPatterns } from '../domain/image-events';
 import { codeCommitDeployInput, codeCommitEventPattern } from '../domain/event-rules';
 import { SimClock } from './clock';
 import { createLedgerTable, startDynalite, type LocalDynamo } from './dynamodb';
@@ -382,6 +382,7 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
       const codeCommitPattern = codeCommitEventPattern(options.config, { partition: 'aws', region, account: accountId });
       const alarmPattern = alarmEventPattern(options.config);
       const imagePattern = imageEventPattern(options.config);
+      const scanPatterns = scanEventPatterns(options.config);
       async function routeEvents(body: unknown): Promise<{ statusCode: number; body: unknown }> {
         const entries: unknown[] =
           body && typeof body === 'object' && Array.isArray((body as { Entries?: unknown[] }).Entries)
@@ -411,10 +412,10 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
             // EventBridge invokes the function asynchronously: a failure is its own (logged), not the sender's.
             const result = await lambda.invoke('alarm', ev).catch((err: unknown) => ({ error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }));
             results.push({ rule: 'alarm', result });
-          } else if (imagePattern && matchesPattern(imagePattern as never, ev)) {
+          } else if ((imagePattern && matchesPattern(imagePattern as never, ev)) || scanPatterns.some((p) => matchesPattern(p as never, ev))) {
             // Asynchronous invocation, as for alarms: a failure is the function's own.
             const result = await lambda.invoke('image-events', ev).catch((err: unknown) => ({ error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }));
-            results.push({ rule: 'image-push', result });
+            results.push({ rule: ev['detail-type'] === 'ECR Image Action' ? 'image-push' : 'image-scan', result });
           } else {
             results.push({ rule: null, ignored: 'no rule matches this event' });
           }
@@ -431,7 +432,11 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
         });
         // ECR's push events (a CI's push, `aws ecr put-image`) go to the image-events rule.
         const unsubscribeImages = liveSim.ecr.onImageAction((event) => void routeEvents(event));
-        closers.push(async () => void unsubscribeImages());
+        const unsubscribeScans = liveSim.ecr.onScanComplete((event) => void routeEvents(event));
+        closers.push(async () => {
+          unsubscribeImages();
+          unsubscribeScans();
+        });
         const stopEvaluation = liveSim.cloudwatch.startEvaluation();
         closers.push(async () => stopEvaluation());
         const saved = persisted.saved;
@@ -493,7 +498,11 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
       const unsubscribeAlarms = sim.cloudwatch.onStateChange((event) => routeEvents(event).then(() => undefined));
       closers.push(async () => void unsubscribeAlarms());
       const unsubscribeImages = sim.ecr.onImageAction((event) => void routeEvents(event));
-      closers.push(async () => void unsubscribeImages());
+      const unsubscribeScans = sim.ecr.onScanComplete((event) => void routeEvents(event));
+      closers.push(async () => {
+        unsubscribeImages();
+        unsubscribeScans();
+      });
       checkpoint();
       readiness.ready();
       return new Twin<EcsSimulator>(options.config, clock, sim as Simulator<EcsSimulator>, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, allArns, dynamoInfo, webhookSecret, readiness, closers, undefined);
@@ -527,9 +536,9 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
    */
   async stop(): Promise<void> {
     this.readiness.stopping();
-    // Let handlers that are still running finish against open services (bounded: a stuck one
+    // No new handler runs; those still running finish against open services (bounded: a stuck one
     // does not hold the stop).
-    await this.lambda.settled();
+    await this.lambda.close();
     const closers = this.closers.splice(0).reverse();
     for (const close of closers) await close().catch(() => undefined);
   }

@@ -8,6 +8,7 @@
  * setup runs before any fault is armed), starts the execution under test (the subject) and says what
  * the simulated operator answers when the run waits for one.
  */
+import { parseEcrImage } from '../../lib/domain/image-events';
 import type { Config } from '../../lib/config/schema';
 import type { StateMachineName } from '../../lib/catalog';
 import type { FaultCall, FaultAction } from '../../lib/local/simulator';
@@ -149,6 +150,36 @@ export const SCENARIOS: readonly Scenario[] = [
         env.approval = 'before-traffic';
       }),
     start: async (ctx) => deploySubject(ctx),
+    expected: { status: 'SUCCEEDED' },
+  },
+  {
+    id: 'deploy-image-scan-wait',
+    title: 'deploy: the image comes after the push (AwaitImage), its scan after that (AwaitScan, findings under maxSeverity); promoted',
+    machine: 'deploy',
+    policy: 'keep',
+    config: () =>
+      config((env) => {
+        env.databaseFailurePolicy = 'keep';
+        env.strategy = { type: 'all-at-once' };
+        env.imageTimeoutSeconds = 300;
+        env.scan = { maxSeverity: 'HIGH', waitSeconds: 300 };
+      }),
+    prepare: async (ctx) => {
+      ctx.twin.sim.ecr.autoPush = false;
+    },
+    start: async (ctx) => {
+      const subject = deploySubject(ctx);
+      const ref = parseEcrImage(subject.releaseImage!)!;
+      const waiting = (kind: string) => async () => (await ctx.twin.ledger.getLock(SERVICE, ENVIRONMENT))?.pendingKind === kind;
+      // CI: the image after the push, its scan after that. A fault that ends the deployment first leaves this undone.
+      void (async () => {
+        await ctx.until('the image wait', waiting('image'), 20_000);
+        const { digest } = ctx.twin.sim.ecr.pushImage(ref.repositoryName, ref.tag!);
+        await ctx.until('the scan wait', waiting('scan'), 20_000);
+        ctx.twin.sim.ecr.setScanFindings(ref.repositoryName, digest, [{ name: 'CVE-2024-0001', severity: 'MEDIUM' }]);
+      })().catch(() => undefined);
+      return subject;
+    },
     expected: { status: 'SUCCEEDED' },
   },
   {

@@ -18,6 +18,7 @@
  * A fault is scoped to the calls made by the state's Lambda invocations (./tracker), in executions
  * started after the scenario's setup.
  */
+import { parseEcrImage } from '../../lib/domain/image-events';
 import { performance } from 'node:perf_hooks';
 import type { SnsPublishedMessage } from '../../lib/local/simulator';
 import { faultAction, FAULT_KINDS, type FaultAction, type FaultCall, type FaultKind, type SimCall } from '../../lib/local/simulator';
@@ -367,7 +368,11 @@ async function checkEndState(input: CheckInput): Promise<{ outcome: Outcome; bro
   if (status === 'SUCCEEDED' && subject.machine === 'deploy' && subject.releaseImage) {
     const live = serving.length === 1 && serving[0]![1] > 0 ? slotOf(env, serving[0]![0]) : undefined;
     const image = live && imageOf(twin, env.cluster, env.slots[live as 'blue' | 'green']?.service, env.containerName);
-    if (image !== subject.releaseImage) broken.push(`the deployment SUCCEEDED but production is ${JSON.stringify(weights)}, on ${live ?? 'several slots'} running ${image ?? 'unknown'}, not ${subject.releaseImage}`);
+    // A release runs pinned by digest: the digest its tag pointed at in the twin's ECR.
+    const pinned = image ? parseEcrImage(image) : undefined;
+    const wanted = parseEcrImage(subject.releaseImage);
+    const same = image === subject.releaseImage || (pinned?.digest !== undefined && wanted?.tag !== undefined && pinned.repositoryName === wanted.repositoryName && twin.sim.ecr.tagsOf(pinned.repositoryName, pinned.digest).includes(wanted.tag));
+    if (!same) broken.push(`the deployment SUCCEEDED but production is ${JSON.stringify(weights)}, on ${live ?? 'several slots'} running ${image ?? 'unknown'}, not ${subject.releaseImage}`);
   }
 
   // 5. The lock is released.

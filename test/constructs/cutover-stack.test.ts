@@ -134,6 +134,9 @@ describe('CutoverStack (sample config)', () => {
     assert.deepEqual(Object.keys(envOf('ledger')).sort(), [...base, 'NOTIFICATION_TOPIC_ARN', 'TABLE_NAME'].sort());
     assert.deepEqual(envOf('ledger').NOTIFICATION_TOPIC_ARN, { Ref: Object.keys(template.findResources('AWS::SNS::Topic'))[0] });
     assert.deepEqual(Object.keys(envOf('alarm')).sort(), [...base, 'CUTOVER_CONFIG_FILE', 'NOTIFICATION_TOPIC_ARN', 'ROLLBACK_STATE_MACHINE_ARN', 'TABLE_NAME'].sort());
+    assert.deepEqual(Object.keys(envOf('image-events')).sort(), [...base, 'CUTOVER_CONFIG_FILE', 'TABLE_NAME'].sort());
+    assert.equal(envOf('image-events').CUTOVER_CONFIG_FILE, 'cutover-config.json');
+    assert.deepEqual(envOf('image-events').TABLE_NAME, { Ref: Object.keys(template.findResources('AWS::DynamoDB::Table'))[0] });
     assert.deepEqual(envOf('ledger').TABLE_NAME, { Ref: Object.keys(template.findResources('AWS::DynamoDB::Table'))[0] });
     for (const name of ['ecs-release', 'database', 'traffic', 'alarm-check']) assert.deepEqual(Object.keys(envOf(name)).sort(), base, name);
     const sm = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'))[0];
@@ -193,7 +196,7 @@ describe('CutoverStack (sample config)', () => {
     assert.equal(read.length, 1, 'one statement grants logs:GetLogEvents');
     assert.deepEqual(actionsOf(read[0]!), ['logs:GetLogEvents'], 'read-only: nothing but GetLogEvents');
     assert.deepEqual(read[0]!.Resource, arnJoin('logs:log-group:*:log-stream:*/app/*'), 'streams <prefix>/app/<task id> only');
-    for (const name of ['plan', 'ledger', 'database', 'traffic', 'alarm-check']) {
+    for (const name of ['plan', 'ledger', 'database', 'traffic', 'alarm-check', 'alarm', 'image-events']) {
       assert.ok(!statementsOf(name).some((s) => actionsOf(s).includes('logs:GetLogEvents')), `${name} cannot read task logs`);
     }
   });
@@ -234,9 +237,9 @@ describe('CutoverStack (sample config)', () => {
     }
   });
 
-  it('gives the ledger and alarm functions only the DynamoDB actions their own handler sends through the ledger adapter, on the table', () => {
+  it('gives the ledger, alarm and image-events functions only the DynamoDB actions their own handler sends through the ledger adapter, on the table', () => {
     const table = Object.keys(template.findResources('AWS::DynamoDB::Table'))[0]!;
-    for (const fn of ['ledger', 'alarm']) {
+    for (const fn of ['ledger', 'alarm', 'image-events']) {
       const needed = ledgerActionsOf(join(ROOT_DIR, 'lambdas', fn, 'handler.ts')).filter((a) => a.startsWith('dynamodb:'));
       const dynamo = statementsOf(fn).filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
       assert.deepEqual(dynamo.flatMap(actionsOf).sort(), needed, `${fn}: exactly the DynamoDB actions its Ledger calls send`);
@@ -245,6 +248,8 @@ describe('CutoverStack (sample config)', () => {
     // The alarm function reads the lock and the environment and appends to the audit timeline: no
     // update, delete or query (ledger.getLock / getEnvironment / audit).
     assert.deepEqual(ledgerActionsOf(join(ROOT_DIR, 'lambdas/alarm/handler.ts')), ['dynamodb:GetItem', 'dynamodb:PutItem']);
+    // image-events only reads the locks (ledger.getLock).
+    assert.deepEqual(ledgerActionsOf(join(ROOT_DIR, 'lambdas/image-events/handler.ts')), ['dynamodb:GetItem']);
   });
 
   it('grants no action that no code path sends (each maps to an SDK command cutover uses)', () => {
@@ -293,7 +298,7 @@ describe('CutoverStack (sample config)', () => {
     assert.ok(webhook.some((s) => actionsOf(s).includes('states:StartExecution') && JSON.stringify(s.Resource) === JSON.stringify({ Ref: sm })));
     assert.ok(webhook.some((s) => actionsOf(s).includes('states:DescribeExecution') && JSON.stringify(s.Resource).includes(':execution:')));
     assert.ok(webhook.some((s) => actionsOf(s).includes('secretsmanager:GetSecretValue') && JSON.stringify(s.Resource) === JSON.stringify({ Ref: secret })));
-    for (const name of ['plan', 'ledger', 'ecs-release', 'database', 'traffic', 'alarm-check']) {
+    for (const name of ['plan', 'ledger', 'ecs-release', 'database', 'traffic', 'alarm-check', 'alarm', 'image-events']) {
       assert.ok(!statementsOf(name).some((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:'))), `${name} cannot read the secret`);
     }
   });

@@ -1,6 +1,6 @@
 /**
  * A platform team's fleet in one stack: 50 services with staging and production (GitHub and
- * CodeCommit, RDS instances and Aurora clusters, 150 alarms) synthesizes offline, passes the cdk-nag
+ * CodeCommit, RDS instances and Aurora clusters, 150 alarms, 50 ECR repositories) synthesizes offline, passes the cdk-nag
  * packs, and stays inside the AWS limits a deploy would meet — with the margins asserted, so a change
  * that eats them fails here rather than in a user's `cdk deploy`. Beyond what one stack can hold, synth
  * says so and how to split.
@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { CutoverStack } from '../../lib/constructs';
+import { watchedRepositories } from '../../lib/domain/image-events';
 import { fleetConfig } from '../helpers/fleet';
 import { TASK_ROLES } from '../helpers/stacks';
 
@@ -81,6 +82,20 @@ describe('a 50-service fleet in one stack', () => {
     const watched = ofType('AWS::Events::Rule').flatMap(([, r]) => (r.Properties.EventPattern.detail?.alarmName as string[] | undefined) ?? []);
     const alarms = Object.values(fleetConfig(50).services).flatMap((s) => Object.values(s.environments).flatMap((e) => e.alarms));
     assert.deepEqual([...watched].sort(), [...alarms].sort());
+  });
+
+  it('every ECR repository of the fleet is watched by exactly one image rule, and described by ecs-release and ledger only', () => {
+    const watched = ofType('AWS::Events::Rule').flatMap(([, r]) => (r.Properties.EventPattern.source?.includes('aws.ecr') ? (r.Properties.EventPattern.detail['repository-name'] as string[]) : []));
+    assert.deepEqual([...watched].sort(), watchedRepositories(fleetConfig(50)));
+    const described = ofType('AWS::IAM::ManagedPolicy').flatMap(([, r]) =>
+      (r.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>)
+        .filter((st) => [st.Action].flat().includes('ecr:DescribeImages'))
+        .map((st) => ({ role: r.Properties.Roles[0].Ref as string, count: [st.Resource].flat().length })),
+    );
+    assert.deepEqual([...new Set(described.map((d) => d.role.replace(/Role[0-9A-F]{8}$/, '')))].sort(), ['FunctionsEcsRelease', 'FunctionsLedger']);
+    for (const role of new Set(described.map((d) => d.role))) {
+      assert.equal(described.filter((d) => d.role === role).reduce((n, d) => n + d.count, 0), 50, `${role}: one repository per service`);
+    }
   });
 
   it('beyond one stack (100 services), synth stops with the limit and both ways out: a raised IAM quota or more stacks', () => {

@@ -77,6 +77,7 @@ describe('AWS limits of the state machines', () => {
     const migration = maxOf('database.migration.timeoutSeconds', DatabaseSchema.shape.migration.shape.timeoutSeconds, 86_400);
     const window = maxOf('rollbackWindowSeconds', env.rollbackWindowSeconds, 604_800);
     const imageWait = maxOf('imageTimeoutSeconds', env.imageTimeoutSeconds, 86_400);
+    const scanWait = maxOf('scan.waitSeconds', { safeParse: (v) => env.scan.safeParse({ maxSeverity: 'HIGH', waitSeconds: v }) }, 86_400);
     const bake = maxOf('a bake', { safeParse: (v) => StrategySchema.safeParse({ type: 'all-at-once', bakeSeconds: v }) }, 86_400);
     // The longest traffic plan any valid strategy gives (linear 1% is 99 bakes, not the 20 of `steps`).
     const strategies = [
@@ -103,7 +104,7 @@ describe('AWS limits of the state machines', () => {
     const restoreLoop = restoreChecks * (st(deploy, 'WaitForRestore').Seconds! + st(deploy, 'RestoreSnapshot').TimeoutSeconds!);
     const perStep = st(deploy, 'ShiftTraffic').TimeoutSeconds! + st(deploy, 'CheckAlarms').TimeoutSeconds!;
     const slack = 6 * H; // retries' backoff and Lambda calls retried after a timeout
-    const deployWorst = imageWait + approval + maxBakes + maxSteps * perStep + snapshotLoop + migrationLoop + greenLoop + st(deploy, 'AwaitDatabaseDecision').TimeoutSeconds! + restoreLoop + lambdaTasks(deploy) + slack;
+    const deployWorst = imageWait + scanWait + approval + maxBakes + maxSteps * perStep + snapshotLoop + migrationLoop + greenLoop + st(deploy, 'AwaitDatabaseDecision').TimeoutSeconds! + restoreLoop + lambdaTasks(deploy) + slack;
 
     // The rollback's Redeploy is a deploy of one all-at-once step without bake, migrations or gate.
     const rollback = load('rollback.asl.json');

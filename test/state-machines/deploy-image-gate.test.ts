@@ -132,3 +132,50 @@ describe('deploy: the image gate', () => {
     assert.deepEqual(t.weights(), { blue: 100, green: 0 }, 'production back on the kept slot');
   });
 });
+
+describe('deploy: the scan gate', () => {
+  const scanned = (edit: (env: Record<string, any>) => void = () => {}) => fastConfig((env) => {
+    env.scan = { maxSeverity: 'HIGH', waitSeconds: 300 };
+    edit(env);
+  });
+
+  it('a finding above maxSeverity refuses the release before anything changes, naming the counts and the CVE', async () => {
+    t = await TestTwin.start({ autoPushImages: false, config: scanned() });
+    const input = deployInput();
+    t.sim.ecr.pushImage(repository(t), input.release.commit, { findings: [{ name: 'CVE-2024-3094', severity: 'CRITICAL' }, { name: 'CVE-2023-1111', severity: 'HIGH' }] });
+    t.sim.calls.length = 0;
+    const d = t.startDeployment(input);
+    const result = await t.wait(d);
+    assert.equal(result.status, 'FAILED');
+    assert.equal(result.error, 'Cutover.ScanRefused');
+    assert.match(result.cause ?? '', /found 1 CRITICAL, 1 HIGH: above the environment's maxSeverity HIGH \(CVE-2024-3094\); nothing was changed/);
+    assert.deepEqual(changes(t), [], 'no snapshot, task definition, service or listener change');
+    assert.equal(await t.lock(), undefined);
+  });
+
+  it('findings at or under maxSeverity, reported during the wait (ECR\'s scan event): the deployment goes on', async () => {
+    t = await TestTwin.start({ autoPushImages: false, config: scanned() });
+    const input = deployInput();
+    const { digest } = t.sim.ecr.pushImage(repository(t), input.release.commit);
+    const d = t.startDeployment(input);
+    await t.waitFor('the scan wait', async () => {
+      const lock = await t!.lock();
+      return lock?.executionArn === d.executionArn && lock.pendingKind === 'scan' ? lock : undefined;
+    });
+    t.sim.ecr.setScanFindings(repository(t), digest, [{ name: 'CVE-2024-0002', severity: 'HIGH' }]);
+    const result = await t.wait(d);
+    assert.equal(result.status, 'SUCCEEDED', `${result.error}: ${result.cause}`);
+    assert.ok(t.statesEntered(d).includes('AwaitScan'));
+  });
+
+  it('no scan result within scan.waitSeconds: Cutover.ScanNotComplete, nothing changed', async () => {
+    t = await TestTwin.start({ autoPushImages: false, config: scanned() });
+    const input = deployInput();
+    t.sim.ecr.pushImage(repository(t), input.release.commit);
+    t.sim.calls.length = 0;
+    const result = await t.wait(t.startDeployment(input));
+    assert.equal(result.error, 'Cutover.ScanNotComplete');
+    assert.match(result.cause ?? '', /gave no result within 300 s \(scan\.waitSeconds\); nothing was changed/);
+    assert.deepEqual(changes(t), []);
+  });
+});

@@ -4,6 +4,7 @@
  * touches nothing; the first one is not disturbed. Two deployments started at the same instant race
  * for the lock: exactly one runs.
  */
+import { parseEcrImage } from '../../lib/domain/image-events';
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { configVariant, deployInput, ENVIRONMENT, SERVICE, SHORT_CANARY, TestTwin, type StartedDeployment } from '../helpers/twin';
@@ -114,6 +115,14 @@ describe('deploy: two deployments started at the same instant', () => {
     const twin = t;
     const ROUNDS = 5;
     let racedRounds = 0;
+    // Real time of each ledger `acquire` invocation, by deployment id.
+    const acquires = new Map<string, { start: number; end?: number }>();
+    const off = twin.twin.lambda.onInvoke((call) => {
+      const e = call.event as { action?: string; plan?: { deploymentId?: string } };
+      if (call.name !== 'ledger' || e.action !== 'acquire' || !e.plan?.deploymentId) return;
+      if (call.phase === 'start') acquires.set(e.plan.deploymentId, { start: call.realMs });
+      else acquires.get(e.plan.deploymentId)!.end = call.realMs;
+    });
     for (let round = 1; round <= ROUNDS; round++) {
       const recordsBefore = (await twin.twin.ledger.history(SERVICE, ENVIRONMENT, 100)).length;
       const inputs = [deployInput({ message: `round ${round} a` }), deployInput({ message: `round ${round} b` })];
@@ -144,25 +153,16 @@ describe('deploy: two deployments started at the same instant', () => {
       const weights = twin.weights();
       const live = (Object.keys(weights) as SlotName[]).find((slot) => weights[slot] === 100);
       assert.ok(live, `production is on one slot (${JSON.stringify(weights)})`);
-      assert.equal(twin.imageOf(live), `${twin.env.imageRepository}:${winner.input!.release.commit}`, `production runs the winner's release (${label})`);
+      const running = parseEcrImage(twin.imageOf(live) ?? '');
+      assert.ok(running?.digest && twin.sim.ecr.tagsOf(running.repositoryName, running.digest).includes(winner.input!.release.commit), `production runs the winner's release, pinned by digest (${label}): ${twin.imageOf(live)}`);
       assert.equal(await twin.lock(), undefined, `the lock is released (${label})`);
-      const [a, b] = started.map((d) => acquireLockCall(twin, d));
-      if (a!.scheduled < b!.ended && b!.scheduled < a!.ended) racedRounds += 1;
+      const [a, b] = started.map((d) => acquires.get(d.name));
+      assert.ok(a?.end !== undefined && b?.end !== undefined, `both deployments called the ledger's acquire (${label})`);
+      if (a.start < b.end! && b.start < a.end!) racedRounds += 1;
     }
+    off();
     // Started in the same tick, the two ledger calls of AcquireLock were in flight together: a real race.
     assert.ok(racedRounds >= 1, `the two AcquireLock calls overlapped in ${racedRounds} of ${ROUNDS} rounds`);
   });
 });
 
-/** When the (first) ledger call of `d`'s AcquireLock state was scheduled and when it ended (ms). */
-function acquireLockCall(t: TestTwin, d: StartedDeployment): { scheduled: number; ended: number } {
-  let inState = false;
-  let scheduled = NaN;
-  for (const e of t.history(d)) {
-    if (e.type === 'TaskStateEntered') inState = e.stateEnteredEventDetails?.name === 'AcquireLock';
-    if (!inState) continue;
-    if (e.type === 'LambdaFunctionScheduled' && Number.isNaN(scheduled)) scheduled = e.timestamp!.getTime();
-    if (e.type === 'LambdaFunctionSucceeded' || e.type === 'LambdaFunctionFailed' || e.type === 'LambdaFunctionTimedOut') return { scheduled, ended: e.timestamp!.getTime() };
-  }
-  throw new Error(`${d.name} made no AcquireLock call`);
-}

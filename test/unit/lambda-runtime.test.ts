@@ -56,4 +56,22 @@ describe('LocalLambda', () => {
     await assert.rejects(other.invoke('cutover-plan', {}), (err: unknown) => err instanceof LambdaFunctionError && err.name === 'InvalidInputError');
     assert.equal(await other.settled(30), true);
   });
+
+  it('close: running invocations finish; later ones never run (the twin is stopping)', async () => {
+    const lambda = new LocalLambda('eu-west-1', '123456789012');
+    let runs = 0;
+    lambda.register('alarm', async () => {
+      runs++;
+      await new Promise((r) => setTimeout(r, 10));
+      return 'done';
+    });
+    const running = lambda.invoke('alarm', {});
+    assert.equal(await lambda.close(1_000), true);
+    assert.equal(await running, 'done');
+    let answered = false;
+    void lambda.invoke('alarm', {}).then(() => (answered = true));
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(runs, 1, 'the invocation after close did not run');
+    assert.equal(answered, false);
+  });
 });

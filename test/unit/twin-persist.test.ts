@@ -254,7 +254,7 @@ describe('twin state: pure helpers', () => {
     const traffic = environmentTraffic(state, sampleConfig());
 
     assert.deepEqual(traffic, [
-      { service: SERVICE, environment: ENVIRONMENT, weights: { blue: 100, green: 0 }, live: 'blue', image: '123456789012.dkr.ecr.us-east-1.amazonaws.com/hello-world:v1' },
+      { service: SERVICE, environment: ENVIRONMENT, weights: { blue: 100, green: 0 }, live: 'blue', image: '123456789012.dkr.ecr.us-east-1.amazonaws.com/hello-world:v1', release: 'v1' },
     ]);
     assert.equal(
       describeResume({ file: 'f', savedAt: state.savedAt, environments: traffic, deployments: 2, interrupted: [{} as never], removed: [] }),
@@ -458,5 +458,20 @@ describe('TwinStateSaver', () => {
 
   it('refuses a non-positive interval', () => {
     assert.throws(() => new TwinStateSaver({ file: 'f', intervalMs: 0, collect: async () => sampleState() }), /intervalMs must be real milliseconds > 0, got 0/);
+  });
+});
+
+describe('imageLabel', () => {
+  it('names a digest-pinned image by the commit tag that points at its digest (the saved images), a tag by itself', async () => {
+    const { imageLabel } = await import('../../lib/local/live/persist');
+    const { manifestDigest, manifestOf } = await import('../../lib/local/live/registry');
+    const repo = '123456789012.dkr.ecr.us-east-1.amazonaws.com/hello-world';
+    const v2 = { command: ['node', 'server.js'], cwd: '/app', environment: { VERSION: 'v2' } };
+    const commit = 'a'.repeat(40);
+    const images = { [`${repo}:v2`]: v2, [`${repo}:${commit}`]: v2, [`${repo}:v1`]: { ...v2, environment: { VERSION: 'v1' } } };
+    const digest = manifestDigest(manifestOf(v2));
+    assert.equal(imageLabel(`${repo}@${digest}`, images), commit);
+    assert.equal(imageLabel(`${repo}:v1`, images), 'v1');
+    assert.match(imageLabel(`${repo}@sha256:${'f'.repeat(64)}`, images), /^sha256:f{12}…$/);
   });
 });

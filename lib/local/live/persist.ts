@@ -20,6 +20,8 @@
  * recorded as interrupted and its lock released ({@link interruptDeployments}); tasks are new processes
  * (new task ids and ports); CloudWatch metrics and alarm history; service events and deployment ids.
  */
+import { parseEcrImage } from '../../domain/image-events';
+import { manifestDigest, manifestOf } from './registry';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -373,6 +375,22 @@ export interface EnvironmentTraffic {
   readonly live?: 'blue' | 'green';
   /** Image of the live slot's service (its task definition's container `containerName`). */
   readonly image?: string;
+  /** What people call that image: its tag, or for a digest-pinned image the commit tag that points at it. */
+  readonly release?: string;
+}
+
+/**
+ * The tag that names `image`: the tag of `repo:tag`; for `repo@sha256:…` the tag of a saved image of
+ * that repository with that digest (a 40-hex commit tag preferred), else a short digest.
+ */
+export function imageLabel(image: string, images: Readonly<Record<string, LocalImage>>): string {
+  const ref = parseEcrImage(image);
+  if (!ref?.digest) return image.split(':').pop() ?? image;
+  const tags = Object.entries(images)
+    .filter(([r, img]) => parseEcrImage(r)?.repositoryName === ref.repositoryName && manifestDigest(manifestOf(img)) === ref.digest)
+    .map(([r]) => parseEcrImage(r)!.tag!)
+    .filter(Boolean);
+  return tags.find((t) => /^[0-9a-f]{40}$/.test(t)) ?? tags[0] ?? `${ref.digest.slice(0, 19)}…`;
 }
 
 /** Production traffic and the live image of every environment of `config`, as `state` has them. */
@@ -386,7 +404,8 @@ export function environmentTraffic(state: TwinState, config: Config): Environmen
       const total = raw.blue + raw.green;
       const weights = total === 0 ? raw : { blue: Math.round((100 * raw.blue) / total), green: Math.round((100 * raw.green) / total) };
       const live = weights.blue === 100 ? 'blue' : weights.green === 100 ? 'green' : undefined;
-      return { service, environment, weights, ...(live ? { live, image: liveImage(state, env, live) } : {}) };
+      const image = live ? liveImage(state, env, live) : undefined;
+      return { service, environment, weights, ...(live ? { live, image, ...(image ? { release: imageLabel(image, state.images) } : {}) } : {}) };
     }),
   );
 }
@@ -606,7 +625,8 @@ export async function resumeServices(sim: Simulator<LiveEcs>, config: Config, st
       const name = e.slots[slot].service;
       if (saved.desiredCount > 0) {
         const td = state.ecs.taskDefinitions.find((t) => t.taskDefinition.taskDefinitionArn === saved.taskDefinition)?.taskDefinition;
-        const tag = td?.containerDefinitions?.[0]?.image?.split(':').pop() ?? saved.taskDefinition;
+        const image = td?.containerDefinitions?.[0]?.image;
+        const tag = image ? imageLabel(image, state.images) : saved.taskDefinition;
         progress(`${e.service}/${e.environment}: starting ${saved.desiredCount} task(s) of ${tag} on ${name} (${weights?.[slot] ?? 0}% of production traffic)`);
       }
       try {
@@ -688,7 +708,7 @@ export interface ResumeSummary {
  */
 export function describeResume(summary: ResumeSummary): string {
   const envs = summary.environments.map((e) => {
-    const where = e.image ? `on ${e.image.split(':').pop()}` : `split blue ${e.weights.blue}% / green ${e.weights.green}%`;
+    const where = e.image ? `on ${e.release ?? e.image.split(':').pop()}` : `split blue ${e.weights.blue}% / green ${e.weights.green}%`;
     return `${summary.environments.length === 1 ? e.environment : `${e.service}/${e.environment}`} ${where}`;
   });
   const n = summary.deployments;

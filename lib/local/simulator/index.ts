@@ -34,7 +34,7 @@ export { FAULT_KINDS, faultAction, type FaultAction, type FaultCall, type FaultK
 export { logsError } from './logs';
 export type { SeedOptions } from './seed';
 export type { SnsPublishedMessage, SnsPublishListener } from './sns';
-export type { EcrEvent, EcrFinding, EcrSeverity } from './ecr';
+export type { EcrEvent, EcrFinding, EcrImageInfo, EcrSeverity } from './ecr';
 export { EcrSimulator, ecrDigest } from './ecr';
 export { CloudWatchSimulator, EcsSimulator, Elbv2Simulator, LiveEcs, LogsSimulator, RdsSimulator, SecretsSimulator, SnsSimulator };
 
@@ -111,8 +111,10 @@ export class Simulator<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> implem
    */
   readonly sns: SnsSimulator;
   /**
-   * ECR: repositories, images, pushes and scans. Scenario hooks: `pushImage`, `setScanFindings`,
-   * `onImageAction` / `onScanComplete` (the EventBridge events), `tagsOf`, `autoPush`.
+   * ECR (CreateRepository, DescribeRepositories, DescribeImages, BatchGetImage, PutImage,
+   * DescribeImageScanFindings): repositories, images, pushes and basic scans. Scenario hooks:
+   * `seedRepository`, `pushImage`, `setScanFindings`, `onImageAction` / `onScanComplete` (the
+   * EventBridge events), `imageByDigest`, `tagsOf`, `autoPush` (tests not about the image wait).
    */
   readonly ecr: EcrSimulator;
   /** Every call made through {@link send}, oldest first. Tests may clear it (`calls.length = 0`). */
