@@ -12,6 +12,8 @@
  *     with the migration's error.
  *  4. v5's image is never built: after `imageTimeoutSeconds` it fails with `Cutover.ImageNotFound`,
  *     having changed nothing (no snapshot, the lock released, production still on v2).
+ *  5. v6's image has a critical vulnerability: the scan gate refuses it (`Cutover.ScanRefused`) before
+ *     anything changes.
  *
  * Pushes play in the real order: the git push (webhook) first; the deployment takes the lock and waits
  * for its image (`⏳ waiting for image …`); "CI" pushes the image to the twin's ECR a simulated 90 s
@@ -127,7 +129,11 @@ export const DEMO_RELEASES = [
   { version: 'v3', message: 'v3: new pricing code (answers some requests with 500)' },
   { version: 'v4', message: 'v4: order tags (its migration fails)' },
   { version: 'v5', message: 'v5: invoices (CI never builds its image)' },
+  { version: 'v6', message: 'v6: invoices again (its image has a critical vulnerability)' },
 ] as const;
+
+/** The finding the demo's v6 image carries (the xz backdoor). */
+export const DEMO_CRITICAL_FINDING = { name: 'CVE-2024-3094', severity: 'CRITICAL' } as const;
 
 /** Simulated seconds "CI" takes to build and push a release's image after the git push. */
 export const DEMO_CI_SECONDS = 90;
@@ -180,7 +186,10 @@ export async function playDemo(twin: Twin<LiveEcs>, options: DemoOptions = {}): 
       push = i === 0 ? { ...push, head_commit: { ...push.head_commit!, message: release.message } } : nextPush(push, release.message);
       const image = `${env.imageRepository}:${push.after}`;
       const built = release.version !== 'v5';
-      const source = built ? live.registry.resolve(`${env.imageRepository}:${release.version}`) : undefined;
+      // v6 is v2's code with a vulnerable dependency: another image (another digest), a critical finding.
+      const critical = release.version === 'v6';
+      const base = critical ? live.registry.resolve(`${env.imageRepository}:v2`) : built ? live.registry.resolve(`${env.imageRepository}:${release.version}`) : undefined;
+      const source = critical && base ? { ...base, environment: { ...base.environment, BUILD: 'v6' } } : base;
       if (built && !source) throw new Error(`The twin registry has no ${env.imageRepository}:${release.version} to build the demo's release from.`);
       write(`\n● Push ${i + 1}: ${push.repository.full_name} ${push.ref} ${push.after.slice(0, 7)} "${release.message}"`);
       const snapshotsBefore = await snapshotCount(dbIdentifier);
@@ -193,8 +202,8 @@ export async function playDemo(twin: Twin<LiveEcs>, options: DemoOptions = {}): 
           return;
         }
         await twin.clock.sleep(DEMO_CI_SECONDS);
-        live.registry.push(image, source!);
-        write(`  CI pushed image ${image.split('/').pop()} (${release.version}) ${DEMO_CI_SECONDS} s (simulated) after the push`);
+        live.registry.push(image, source!, { findings: critical ? [DEMO_CRITICAL_FINDING] : [] });
+        write(`  CI pushed image ${image.split('/').pop()} (${release.version}) ${DEMO_CI_SECONDS} s (simulated) after the push${critical ? `; ECR's scan finds ${DEMO_CRITICAL_FINDING.name} (${DEMO_CRITICAL_FINDING.severity})` : ''}`);
       };
       const step = await deployStep(twin, push, release.version, load, dbUrl, table, write, ci);
       steps.push(step);
@@ -214,6 +223,14 @@ export async function playDemo(twin: Twin<LiveEcs>, options: DemoOptions = {}): 
           'v3 rolled back by an alarm from real metrics',
           step.status === 'FAILED' && step.error === 'Cutover.RolledBackOnAlarm' && alarm.computed && onLive === v2Commit(steps),
           `execution ${step.status} (${step.error ?? '-'}); ${alarm.detail}; production 100% on ${onLive === v2Commit(steps) ? 'v2' : String(onLive)}`,
+        );
+      } else if (release.version === 'v6') {
+        const snapshotsAfter = await snapshotCount(dbIdentifier);
+        const lock = await twin.ledger.getLock(serviceName, environmentName);
+        check(
+          'v6 with a critical vulnerability is refused before anything changes',
+          step.status === 'FAILED' && step.error === 'Cutover.ScanRefused' && snapshotsAfter === snapshotsBefore && !lock && onLive === v2Commit(steps),
+          `execution ${step.status} (${step.error ?? '-'}); snapshots ${snapshotsBefore} → ${snapshotsAfter}; lock ${lock ? 'HELD' : 'released'}; production still on ${onLive === v2Commit(steps) ? 'v2' : String(onLive)}`,
         );
       } else if (release.version === 'v5') {
         const snapshotsAfter = await snapshotCount(dbIdentifier);

@@ -37,6 +37,7 @@ describe('e2e: the cutover CLI', () => {
     // Pushes in the real order: the webhook first, the deployment waits, CI pushes the image later.
     assert.match(out, /⏳ waiting for image hello-world:[0-9a-f]{40}\n/);
     assert.match(out, /CI pushed image hello-world:[0-9a-f]{40} \(v2\) 90 s \(simulated\) after the push/);
+    assert.match(out, /✔ v6 with a critical vulnerability is refused before anything changes: execution FAILED \(Cutover\.ScanRefused\); snapshots (\d+) → \1; lock released; production still on v2/);
     assert.match(out, /✔ v5 without an image fails having changed nothing: execution FAILED \(Cutover\.ImageNotFound\); snapshots (\d+) → \1; lock released; production still on v2/);
     assert.match(out, /✔ no write lost in the whole demo: \d+ acknowledged writes, 0 missing/);
     assert.match(out, /Demo passed in [\d.]+ s/);

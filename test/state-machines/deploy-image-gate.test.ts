@@ -15,11 +15,12 @@ afterEach(async () => {
   t = undefined;
 });
 
-/** All at once, no bake, policy keep; `edit` changes the environment further. */
+/** All at once, no bake, policy keep, no scan gate; `edit` changes the environment further. */
 const fastConfig = (edit: (env: Record<string, any>) => void = () => {}) =>
   configVariant((env) => {
     env.databaseFailurePolicy = 'keep';
     env.strategy = { type: 'all-at-once' };
+    delete env.scan;
     edit(env);
   });
 

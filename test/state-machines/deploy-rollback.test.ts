@@ -59,7 +59,7 @@ describe('deploy: alarm during the canary bake, policy keep', () => {
     const d = t.startDeployment();
     // The alarm fires mid-bake: once the bake's task token is on the lock, where the alarm function finds it.
     let lock = await t.lock();
-    for (let i = 0; i < 500 && lock?.pendingKind !== 'bake'; i++) {
+    for (let i = 0; i < 4000 && lock?.pendingKind !== 'bake'; i++) {
       await new Promise((r) => setTimeout(r, 5));
       lock = await t.lock();
     }
@@ -71,7 +71,7 @@ describe('deploy: alarm during the canary bake, policy keep', () => {
       const shift = t!.sim.calls.findIndex((c) => c.operation === 'ModifyListener');
       return shift >= 0 && t!.sim.calls.slice(shift).some((c) => c.operation === 'DescribeAlarms');
     };
-    for (let i = 0; i < 500 && !bakeCheckDone(); i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 4000 && !bakeCheckDone(); i++) await new Promise((r) => setTimeout(r, 5));
     assert.ok(bakeCheckDone(), 'the bake checked the alarms as it started');
     await new Promise((r) => setTimeout(r, 20)); // let that invocation return
     await setAlarm('ALARM');

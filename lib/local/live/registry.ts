@@ -18,8 +18,11 @@ const IMAGE_REF = /^[a-z0-9][a-z0-9._/-]*(?::\d+)?[a-z0-9._/-]*:[A-Za-z0-9_][A-Z
 
 /** What the registry needs from the twin's ECR (lib/local/simulator/ecr.ts). */
 export interface EcrLink {
-  /** Push `manifest` under `repositoryName:tag` (creating the repository), as `docker push` would; ECR emits its push event. */
-  pushImage(repositoryName: string, tag: string, opts: { manifest: string }): { digest: string };
+  /**
+   * Push `manifest` under `repositoryName:tag` (creating the repository), as `docker push` would; ECR
+   * emits its push event, then (scan on push) a completed scan with `findings`.
+   */
+  pushImage(repositoryName: string, tag: string, opts: { manifest: string; findings?: Vulnerability[] }): { digest: string };
   /** Tags that point at `digest` in `repositoryName` (empty when none). */
   tagsOf(repositoryName: string, digest: string): string[];
 }
@@ -43,6 +46,13 @@ export function manifestDigest(manifest: string): string {
   return `sha256:${createHash('sha256').update(manifest, 'utf8').digest('hex')}`;
 }
 
+/** A vulnerability finding of an image (as ECR's basic scanning reports it). */
+export interface Vulnerability {
+  /** CVE id. */
+  readonly name: string;
+  readonly severity: 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW' | 'INFORMATIONAL' | 'UNDEFINED';
+}
+
 export class LocalRegistry implements ImageRegistry {
   private readonly images = new Map<string, LocalImage>();
   /** Manifest digest → one of the images with it (to resolve tags pushed through ECR's API). */
@@ -61,15 +71,16 @@ export class LocalRegistry implements ImageRegistry {
    */
   linkEcr(ecr: EcrLink): void {
     this.ecr = ecr;
-    for (const [ref, image] of this.images) this.pushToEcr(ref, image);
+    for (const [ref, image] of this.images) this.pushToEcr(ref, image, []);
   }
 
   /**
    * Push (or overwrite) an image, as `docker push` to ECR would after a CI build.
    * @param ref image reference with a tag, e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com/hello-world:3f2a1c9`
+   * Linked to ECR, the image is scanned on push: a completed scan with `opts.findings` (none by default).
    * @throws Error naming the reference when it has no tag or invalid characters, or the image has no command
    */
-  push(ref: string, image: LocalImage): void {
+  push(ref: string, image: LocalImage, opts: { findings?: Vulnerability[] } = {}): void {
     if (!IMAGE_REF.test(ref)) {
       throw new Error(`Image reference "${ref}" is not valid: use <repository>:<tag> (lower-case repository, a tag of letters, digits, "_", "." or "-").`);
     }
@@ -77,7 +88,7 @@ export class LocalRegistry implements ImageRegistry {
     const copy: LocalImage = { command: [...image.command], cwd: image.cwd, environment: { ...image.environment } };
     this.images.set(ref, copy);
     this.byDigest.set(manifestDigest(manifestOf(copy)), copy);
-    this.pushToEcr(ref, copy);
+    this.pushToEcr(ref, copy, opts.findings ?? []);
   }
 
   /**
@@ -104,11 +115,11 @@ export class LocalRegistry implements ImageRegistry {
     return [...this.images.keys()].sort();
   }
 
-  private pushToEcr(ref: string, image: LocalImage): void {
+  private pushToEcr(ref: string, image: LocalImage, findings: Vulnerability[]): void {
     const ecr = parseEcrImage(ref);
     if (!this.ecr || !ecr?.tag) return;
     try {
-      this.ecr.pushImage(ecr.repositoryName, ecr.tag, { manifest: manifestOf(image) });
+      this.ecr.pushImage(ecr.repositoryName, ecr.tag, { manifest: manifestOf(image), findings });
     } catch (err) {
       // The same image under the same tag again (a restored twin): ECR has it already.
       if (!(err instanceof Error && err.name === 'ImageAlreadyExistsException')) throw err;

@@ -475,6 +475,8 @@ export class EcrSimulator extends SimulatedService {
     const id = input.imageId!;
     if (!id.imageTag && !id.imageDigest) this.errors.invalid('Invalid request parameters: both tag and digest cannot be null');
     const image = this.find(repo, id) ?? this.imageNotFound(repo, id);
+    // autoPush (tests not about images): an image nobody scanned counts as scanned clean.
+    if (!image.scan && this.autoPush) image.scan = { findings: [], completedAtMs: this.nowMs() };
     if (!image.scan) {
       this.errors.fail(
         'ScanNotFoundException',
@@ -545,7 +547,7 @@ export class EcrSimulator extends SimulatedService {
       if (!id.imageTag || !TAG.test(id.imageTag) || repo.tags.has(id.imageTag)) continue;
       const manifest = defaultManifest(repositoryName, id.imageTag);
       const digest = ecrDigest(manifest);
-      if (!repo.images.has(digest)) repo.images.set(digest, { digest, manifest, mediaType: MANIFEST_V2, pushedAtMs: this.nowMs() });
+      if (!repo.images.has(digest)) repo.images.set(digest, { digest, manifest, mediaType: MANIFEST_V2, pushedAtMs: this.nowMs(), scan: { findings: [], completedAtMs: this.nowMs() } });
       repo.tags.set(id.imageTag, digest);
     }
   }
