@@ -312,6 +312,17 @@ export class TestTwin {
     return `${ref.repositoryUri}@${digest}`;
   }
 
+  /**
+   * What a deployment of `commit` runs: `<repositoryUri>@<digest>` of the tag `<commit>` in the twin's
+   * ECR (a release is pinned by digest), read from ECR itself.
+   * @throws Error when ECR has no such tag
+   */
+  releaseImage(commit: string, environment: string = ENVIRONMENT): string {
+    const ref = parseEcrImage(`${this.twin.config.services[SERVICE]!.environments[environment]!.imageRepository}:${commit}`)!;
+    const out = this.sim.ecr.invoke('DescribeImages', { repositoryName: ref.repositoryName, imageIds: [{ imageTag: commit }] }) as { imageDetails?: Array<{ imageDigest?: string }> };
+    return `${ref.repositoryUri}@${out.imageDetails![0]!.imageDigest!}`;
+  }
+
   /** Simulator calls that change AWS state (anything but Describe* / List* / Get*). */
   writeCalls() {
     return this.sim.calls.filter((c) => !/^(Describe|List|Get)/.test(c.operation));

@@ -53,9 +53,9 @@ describe('deploy: success with the canary strategy', () => {
     assert.ok(states.indexOf('PointTestListener') < states.indexOf('ShiftTraffic'));
   });
 
-  it('runs green on a new task definition revision with <imageRepository>:<commit>', () => {
+  it('runs green on a new task definition revision with <imageRepository>:<commit>, pinned by its digest', () => {
     const green = t.service('green');
-    assert.equal(t.imageOf('green'), `${t.env.imageRepository}:${input.release.commit}`);
+    assert.equal(t.imageOf('green'), t.releaseImage(input.release.commit));
     assert.match(green.taskDefinition!, /:task-definition\/hello-world-production:2$/);
     assert.equal(green.desiredCount, 2, 'at the live slot’s desired count');
     assert.equal(green.runningCount, 2);
@@ -84,7 +84,7 @@ describe('deploy: success with the canary strategy', () => {
     assert.equal(record?.status, 'succeeded');
     assert.equal(record?.liveSlot, 'green');
     assert.equal(record?.commit, input.release.commit);
-    assert.equal(record?.image, `${t.env.imageRepository}:${input.release.commit}`);
+    assert.equal(record?.image, t.releaseImage(input.release.commit));
     assert.equal(record?.error, null);
     assert.match(record?.message ?? '', /is live on green with 100% of production traffic/);
     assert.equal(record?.pendingTaskToken, undefined);
@@ -104,7 +104,7 @@ describe('deploy: success with the canary strategy', () => {
     assert.equal(second.result.status, 'SUCCEEDED', `${second.result.error}: ${second.result.cause}`);
     assert.deepEqual(t.weights(), { blue: 100, green: 0 });
     assert.deepEqual(t.weightsSet('blue').slice(-2), [10, 100]);
-    assert.equal(t.imageOf('blue'), `${t.env.imageRepository}:${nextInput.release.commit}`);
+    assert.equal(t.imageOf('blue'), t.releaseImage(nextInput.release.commit));
     assert.equal(t.desiredCount('green'), 2, 'the first release stays up as the rollback target');
     const records = await t.twin.ledger.history(SERVICE, 'production');
     assert.deepEqual(

@@ -227,7 +227,7 @@ describe('rollback: an alarm after the window, alarmAfterWindow redeploy', () =>
     assert.equal(redeployInput.trigger.of, v3.d.name);
 
     assert.deepEqual(t.weights(), { blue: 0, green: 100 }, 'v2 again, on green');
-    assert.equal(t.imageOf('green'), `${t.env.imageRepository}:${good.release.commit}`);
+    assert.equal(t.imageOf('green'), t.releaseImage(good.release.commit));
     const redeployStates = t.statesEntered({ executionArn: redeploy.executionArn!, name: redeploy.name!, input: undefined });
     assert.ok(!redeployStates.includes('RunMigration'), 'no migrations on a rollback redeploy');
     assert.ok(!redeployStates.includes('AwaitApproval'));
