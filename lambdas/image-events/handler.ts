@@ -45,6 +45,13 @@ export interface ImageEventResult {
   environments: ImageEventAction[];
 }
 
+/** The ledger named by `TABLE_NAME`. @throws Error when it is not set */
+function ledgerFromEnv(): Ledger {
+  const tableName = process.env.TABLE_NAME;
+  if (!tableName) throw new Error('TABLE_NAME is not set: the image-events function needs the DynamoDB table name.');
+  return new Ledger(tableName);
+}
+
 export const handler = async (event: unknown): Promise<ImageEventResult> => {
   const type = (event as { 'detail-type'?: unknown } | null)?.['detail-type'];
   if (type === 'ECR Image Scan' || type === 'Inspector2 Scan') return scanCompleted(event);
@@ -60,9 +67,7 @@ export const handler = async (event: unknown): Promise<ImageEventResult> => {
   if (detail['action-type'] !== 'PUSH' || detail.result !== 'SUCCESS' || !tag || !digest) {
     return { repository, environments: [] };
   }
-  const tableName = process.env.TABLE_NAME;
-  if (!tableName) throw new Error('TABLE_NAME is not set: the image-events function needs the DynamoDB table name.');
-  const ledger = new Ledger(tableName);
+  const ledger = ledgerFromEnv();
   const environments: ImageEventAction[] = [];
   for (const { service, environment } of environmentsUsingRepository(configFromEnv(), repository, account)) {
     const lock = await ledger.getLock(service, environment);
@@ -93,9 +98,7 @@ async function scanCompleted(event: unknown): Promise<ImageEventResult> {
   }
   const repository = repositoryNameOf(parsed.data.detail['repository-name']);
   const digest = parsed.data.detail['image-digest'];
-  const tableName = process.env.TABLE_NAME;
-  if (!tableName) throw new Error('TABLE_NAME is not set: the image-events function needs the DynamoDB table name.');
-  const ledger = new Ledger(tableName);
+  const ledger = ledgerFromEnv();
   const config = configFromEnv();
   const environments: ImageEventAction[] = [];
   for (const { service, environment } of environmentsUsingRepository(config, repository, parsed.data.account)) {

@@ -198,7 +198,6 @@ export class Ledger {
    *   image-events function)
    */
   async setPending(plan: DeploymentPlan, kind: PendingKind, taskToken: string, question: string, now: Date, timeoutSeconds?: number, image?: string): Promise<void> {
-    const db = dynamoDocClient();
     const bounds = pendingWindow(now, timeoutSeconds);
     const values: Record<string, string> = { ':t': taskToken, ':k': kind, ':q': question, ':s': bounds.pendingSince };
     if (bounds.pendingUntil) values[':u'] = bounds.pendingUntil;
@@ -206,31 +205,7 @@ export class Ledger {
     const set = ['pendingTaskToken = :t', 'pendingKind = :k', 'pendingQuestion = :q', 'pendingSince = :s', ...(bounds.pendingUntil ? ['pendingUntil = :u'] : []), ...(image ? ['pendingImage = :i'] : [])];
     const remove = [...(bounds.pendingUntil ? [] : ['pendingUntil']), ...(image ? [] : ['pendingImage'])];
     const update = `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`;
-    await withRetryClassification(() =>
-      db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: deploymentKey(plan),
-          UpdateExpression: update,
-          ExpressionAttributeValues: values,
-        }),
-      ),
-    );
-    try {
-      await withRetryClassification(() =>
-        db.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: lockKey(plan.service, plan.environment),
-            UpdateExpression: update,
-            ConditionExpression: 'executionArn = :me',
-            ExpressionAttributeValues: { ...values, ':me': plan.executionArn },
-          }),
-        ),
-      );
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err; // not ours (released or reclaimed): the record has it
-    }
+    await this.updateRecordAndOwnLock(plan, { update, values }, { update, values });
   }
 
   /**
@@ -240,10 +215,29 @@ export class Ledger {
    * it by digest). Idempotent.
    */
   async clearPending(plan: DeploymentPlan): Promise<void> {
-    const db = dynamoDocClient();
     const update = 'REMOVE pendingTaskToken, pendingKind, pendingQuestion, pendingSince, pendingUntil, pendingImage';
+    await this.updateRecordAndOwnLock(plan, { update: `SET image = :i ${update}`, values: { ':i': plan.image } }, { update, values: {} });
+  }
+
+  /**
+   * UpdateItem the deployment's record, then the environment's lock only while this execution holds
+   * it (`executionArn = :me`; a lock released or reclaimed meanwhile is left alone: the record has it).
+   */
+  private async updateRecordAndOwnLock(
+    plan: DeploymentPlan,
+    record: { update: string; values: Record<string, string> },
+    lock: { update: string; values: Record<string, string> },
+  ): Promise<void> {
+    const db = dynamoDocClient();
     await withRetryClassification(() =>
-      db.send(new UpdateCommand({ TableName: this.tableName, Key: deploymentKey(plan), UpdateExpression: `SET image = :i ${update}`, ExpressionAttributeValues: { ':i': plan.image } })),
+      db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: deploymentKey(plan),
+          UpdateExpression: record.update,
+          ...(Object.keys(record.values).length ? { ExpressionAttributeValues: record.values } : {}),
+        }),
+      ),
     );
     try {
       await withRetryClassification(() =>
@@ -251,14 +245,14 @@ export class Ledger {
           new UpdateCommand({
             TableName: this.tableName,
             Key: lockKey(plan.service, plan.environment),
-            UpdateExpression: update,
+            UpdateExpression: lock.update,
             ConditionExpression: 'executionArn = :me',
-            ExpressionAttributeValues: { ':me': plan.executionArn },
+            ExpressionAttributeValues: { ...lock.values, ':me': plan.executionArn },
           }),
         ),
       );
     } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err; // not ours any more
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
     }
   }
 
