@@ -194,8 +194,56 @@ export const EnvironmentSchema = z
         waitSeconds: z._default(wholeNumber('seconds', z.gte(60, 'use at least 60 seconds'), z.lte(86_400, 'use at most 86400 seconds (24 h)')), 600),
       }),
     ),
+    /**
+     * Verification of the new release before any production traffic, and again after promotion.
+     * `http`: requests sent through the environment's **test** listener (required) to the new release;
+     * each must answer `expectStatus` (and contain `expectBodyContains`) within `timeoutSeconds`,
+     * retried up to `attempts` times `intervalSeconds` apart. `command`: a one-off ECS task of the new
+     * image (in the migration task's network, inside the VPC) run with `CUTOVER_TEST_URL` set to the
+     * test listener's URL; exit code 0 passes. A failed check rolls back before production traffic
+     * moves (`Cutover.VerifyFailed`, with the check, the status and the body's first 200 bytes).
+     * After promotion (`afterPromotion`) the HTTP checks run again through the production listener.
+     * @default no verification
+     */
+    verify: z.optional(
+      z
+        .strictObject({
+          http: z._default(
+            z
+              .array(
+                z.strictObject({
+                  /** Path (and query) requested, e.g. `/health`; must start with `/`. */
+                  path: z.string().check(z.regex(/^\/\S*$/, 'use a path that starts with "/", e.g. "/health"'), z.maxLength(2048)),
+                  /** HTTP status the release must answer. @default 200 */
+                  expectStatus: z._default(wholeNumber('status code', z.gte(100, 'use an HTTP status code 100-599'), z.lte(599, 'use an HTTP status code 100-599')), 200),
+                  /** Text the body must contain (case-sensitive). @default no body check */
+                  expectBodyContains: z.optional(z.string().check(z.minLength(1), z.maxLength(1024))),
+                  /** Seconds one request may take. @default 10 */
+                  timeoutSeconds: z._default(wholeNumber('seconds', z.gte(1, 'use 1-60 seconds'), z.lte(60, 'use 1-60 seconds')), 10),
+                }),
+              )
+              .check(z.maxLength(20, 'use at most 20 HTTP checks')),
+            [],
+          ),
+          /** Command (exec form) run as a one-off ECS task of the new image with CUTOVER_TEST_URL set, e.g. ["npm","run","smoke"]. @default no command */
+          command: z.optional(z.array(z.string().check(z.minLength(1))).check(z.minLength(1, 'give the command as an array, e.g. ["npm","run","smoke"]'))),
+          /** Seconds the command task may run before it is stopped and counted as failed. @default 600 */
+          commandTimeoutSeconds: z._default(wholeNumber('seconds', z.gte(30), z.lte(3600)), 600),
+          /** Tries per HTTP check before it fails (a new release may need a moment). @default 3 */
+          attempts: z._default(wholeNumber('attempts', z.gte(1, 'use 1-10 attempts'), z.lte(10, 'use 1-10 attempts')), 3),
+          /** Seconds between two tries of a check. @default 5 */
+          intervalSeconds: z._default(wholeNumber('seconds', z.gte(1, 'use 1-60 seconds'), z.lte(60, 'use 1-60 seconds')), 5),
+          /** Run the HTTP checks again through the production listener after promotion (post-deployment verification); a failure there rolls back like an alarm. @default true */
+          afterPromotion: z._default(z.boolean(), true),
+        })
+        .check(z.refine((v) => v.http.length > 0 || v.command !== undefined, 'give http checks, a command, or both')),
+    ),
   })
   .check(
+    z.refine((e) => e.verify === undefined || e.test !== undefined, {
+      error: 'verify needs a test listener: add "test" (a listener or rule that reaches the new release before production traffic)',
+      path: ['verify'],
+    }),
     z.refine((e) => e.slots.blue.service !== e.slots.green.service, { error: 'blue and green must be different ECS services', path: ['slots', 'green', 'service'] }),
     z.refine((e) => e.slots.blue.targetGroupArn !== e.slots.green.targetGroupArn, { error: 'blue and green must use different target groups', path: ['slots', 'green', 'targetGroupArn'] }),
     z.refine((e) => !(e.databaseFailurePolicy === 'restore' && e.database?.snapshot === 'never'), {
@@ -221,8 +269,47 @@ export const ServiceSchema = z
     /** Branch name (without `refs/heads/`) → environment name. */
     branches: z.record(z.string().check(z.minLength(1)), identifier),
     environments: z.record(identifier, EnvironmentSchema),
+    /**
+     * GitHub API access for this service's repository: reading check runs and commit statuses (the
+     * `checks` gate) and reporting GitHub Deployments. The token (a fine-grained token or a GitHub App
+     * installation token with Checks: read, Commit statuses: read, Deployments: write) is the
+     * SecretString of a Secrets Manager secret, read at run time and never put in the config.
+     * @default no GitHub API access (no checks gate, no GitHub Deployments)
+     */
+    github: z.optional(
+      z.strictObject({
+        /** Secrets Manager secret ARN whose SecretString is the token. */
+        tokenSecretArn: arn('secretsmanager', 'secret:[A-Za-z0-9/_+=.@-]+$'),
+        /** REST API base URL (GitHub Enterprise Server: `https://<host>/api/v3`). @default 'https://api.github.com' */
+        apiUrl: z._default(z.string().check(z.regex(/^https?:\/\/[^\s]+$/, 'use an http(s) URL, e.g. https://api.github.com')), 'https://api.github.com'),
+        /** Report each deployment as a GitHub Deployment with statuses. @default true */
+        deployments: z._default(z.boolean(), true),
+      }),
+    ),
+    /**
+     * The checks gate: a deployment waits until every named check run (GitHub Checks) or commit status
+     * context of its commit is `success`, and fails with the failing check's name and URL otherwise.
+     * Needs `github`. A `check_run` / `check_suite` / `status` webhook ends the wait.
+     * @default no checks gate
+     */
+    checks: z.optional(
+      z.strictObject({
+        /** Check run names or commit status contexts that must succeed, e.g. ["build", "test"]. */
+        required: z.array(z.string().check(z.minLength(1), z.maxLength(255))).check(z.minLength(1, 'name at least one check, e.g. ["build"]'), z.maxLength(50)),
+        /** Seconds to wait for the checks to finish; then the deployment fails with Cutover.ChecksNotComplete. @default 3600 */
+        waitSeconds: z._default(wholeNumber('seconds', z.gte(60, 'use at least 60 seconds'), z.lte(86_400, 'use at most 86400 seconds (24 h)')), 3600),
+      }),
+    ),
   })
   .check(
+    z.refine((s) => s.checks === undefined || s.github !== undefined, {
+      error: 'checks needs GitHub API access: add github { tokenSecretArn } (a Secrets Manager secret holding a token that may read checks)',
+      path: ['checks'],
+    }),
+    z.refine((s) => s.github === undefined || 'github' in s.repository, {
+      error: 'github is only for a GitHub repository (repository.github)',
+      path: ['github'],
+    }),
     z.superRefine((s, ctx) => {
     for (const [branch, env] of Object.entries(s.branches)) {
       if (!(env in s.environments)) {
@@ -249,4 +336,7 @@ export type DatabaseConfig = z.infer<typeof DatabaseSchema>;
 export type Strategy = z.infer<typeof StrategySchema>;
 export type TrafficRoute = z.infer<typeof TrafficRouteSchema>;
 export type Slot = z.infer<typeof SlotSchema>;
+export type VerifyConfig = NonNullable<EnvironmentConfig['verify']>;
+export type GitHubConfig = NonNullable<ServiceConfig['github']>;
+export type ChecksConfig = NonNullable<ServiceConfig['checks']>;
 export type DatabaseFailurePolicy = EnvironmentConfig['databaseFailurePolicy'];
