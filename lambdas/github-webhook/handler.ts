@@ -3,11 +3,14 @@
  * starts a `deploy` execution for a push to a configured repository and branch.
  *
  * Checks, in order: body size (413) → GitHub headers (400) → signature (401) → JSON (400) → event.
- * `ping` → 200; a deployable `push` → 202 `{executionArn}` (the execution is named by the delivery id,
- * so a redelivery answers with the same execution); anything else → 200 `{ignored: reason}`.
+ * `ping` → 200; a deployable `push` → 202 `{executionArn, status: 'started'|'queued', behind?, message}`
+ * (the execution is named by the delivery id, so a redelivery answers with the same execution;
+ * `queued` when another execution holds the environment's lock — it deploys after that one, unless a
+ * newer push comes first: lib/domain/deploy-queue.ts); anything else → 200 `{ignored: reason}`.
  *
  * Environment: `CUTOVER_CONFIG` (config JSON), `STATE_MACHINE_ARN` (the deploy state machine),
- * `WEBHOOK_SECRET_ARN` (Secrets Manager secret holding the webhook secret).
+ * `WEBHOOK_SECRET_ARN` (Secrets Manager secret holding the webhook secret), `TABLE_NAME` (optional: the
+ * ledger table, read to say whether the push was queued).
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { verify } from '@octokit/webhooks-methods';
@@ -15,6 +18,8 @@ import { CONFIG_ENV_VAR, CONFIG_FILE_ENV_VAR, ConfigError, configFromEnv, type C
 import { startExecutionByName } from '../../lib/aws/sfn';
 import { getWebhookSecret } from '../../lib/aws/webhook-secret';
 import { decidePush, executionArnFor, isPushPayload, isValidExecutionName } from '../../lib/domain/github-push';
+import { pushAnswer } from '../../lib/domain/deploy-queue';
+import { Ledger } from '../../lib/aws/ledger';
 import { logger } from '../../lib/observability';
 
 /** Largest raw body accepted, in bytes (1 MiB). */
@@ -192,6 +197,21 @@ async function handle(event: APIGatewayProxyEventV2): Promise<Result> {
   });
 }
 
+/**
+ * The environment's lock as read now, to tell a queued push from one that started (`TABLE_NAME`);
+ * undefined without a table or when it cannot be read (the push was started either way).
+ */
+async function lockOf(summary: Record<string, unknown>) {
+  const table = process.env.TABLE_NAME;
+  if (!table) return undefined;
+  try {
+    return await new Ledger(table).getLock(String(summary.serviceName), String(summary.environment));
+  } catch (err) {
+    logger.warn('could not read the lock to tell whether the push was queued', { error: errorName(err) });
+    return undefined;
+  }
+}
+
 function ignored(reason: string): Result {
   logger.info('webhook ignored', { decision: 'ignore', reason });
   return json(200, { ignored: reason });
@@ -206,8 +226,9 @@ async function startDeployment(
   try {
     // Named by the delivery id: a redelivery answers with the execution it started the first time.
     const started = await startExecutionByName({ stateMachineArn, name, input });
-    logger.info(started.alreadyStarted ? 'redelivery: deployment already started' : 'deployment started', { decision: 'deploy', executionArn: started.executionArn, ...summary });
-    return json(202, { executionArn: started.executionArn });
+    const answer = pushAnswer(started.executionArn, await lockOf(summary));
+    logger.info(started.alreadyStarted ? 'redelivery: deployment already started' : answer.message, { decision: 'deploy', executionArn: started.executionArn, status: answer.status, behind: answer.behind?.deploymentId, ...summary });
+    return json(202, answer);
   } catch (err) {
     logger.error('could not start the deployment', { decision: 'deploy', error: errorName(err), ...summary });
     return json(502, { message: `could not start the deployment: ${errorName(err)}` });

@@ -6,6 +6,14 @@
  * Events (`action`):
  *  - `acquire` `{ plan }` → the lock item. Throws `Cutover.DeploymentInProgress` when another execution
  *    holds it. Closes an open rollback window (the deployment reuses the kept slot).
+ *  - `awaitLock` `{ taskToken, plan }` (`.waitForTaskToken`, a round of LOCK_WAIT_ROUND_SECONDS; the
+ *    deploy's `AcquireLock` found the lock held) → queues the deployment (lib/domain/deploy-queue.ts):
+ *    creates its record (`queued`), stores the token on the environment's queue item — the newest push
+ *    wins: an older queued push is failed with `Cutover.Superseded`, a newer one already queued fails
+ *    this one so; a lock holder still waiting at a gate (image, scan, checks) that is older is
+ *    superseded too — then looks at the lock again: released meanwhile, the wait ends at once. The
+ *    wait is answered when the lock is released (`Ledger.releaseLock`); after LOCK_WAIT_MAX_SECONDS in
+ *    all it fails with `Cutover.LockWaitTimedOut`.
  *  - `finish` `{ outcome: 'succeeded'|'failed'|'rollback-failed', deployment: <the execution state> }` →
  *    `{ status, error, message, liveSlot, deploymentId }`; records it, releases the lock. On success the
  *    release becomes the environment's `current` and a rollback window opens on the previous slot
@@ -68,8 +76,9 @@ import { failTask, succeedTask } from '../../lib/aws/task-tokens';
 import { findImage, scanGate } from '../../lib/aws/ecr';
 import { DeploymentInProgressError, InvalidInputError } from '../../lib/domain/errors';
 import type { DeploymentPlan, RollbackPlan } from '../../lib/domain/plan';
-import { DATABASE_DECISION_TIMEOUT_SECONDS, decideWindowBusy, eventTime, minutesSince } from '../../lib/domain/ledger-decisions';
-import { deploymentKey, type AuditEvent } from '../../lib/domain/ledger-items';
+import { decideQueue, isNewerPush, LOCK_WAIT_MAX_SECONDS, supersededCause, type PushRef } from '../../lib/domain/deploy-queue';
+import { DATABASE_DECISION_TIMEOUT_SECONDS, decideWindowBusy, lockHolderWhat, eventTime, minutesSince } from '../../lib/domain/ledger-decisions';
+import { deploymentKey, type AuditEvent, type PendingKind } from '../../lib/domain/ledger-items';
 import { chooseRollbackTarget } from '../../lib/domain/rollback-target';
 import { causeText, decideOutcome, decideRollbackOutcome, type DeploymentState, type Outcome, type RollbackState, type RollbackTarget } from '../../lib/domain/records';
 import { otherSlot, type SlotName } from '../../lib/domain/slots';
@@ -95,6 +104,7 @@ const Event = z.discriminatedUnion('action', [
     plan: z.extend(PlanShape, { alarms: z.array(z.string()) }),
     traffic: z.looseObject({ percent: z.number(), nextIndex: z.number() }),
   }),
+  z.object({ action: z.literal('awaitLock'), taskToken: z.string().check(z.minLength(1)), plan: z.extend(PlanShape, { startedAt: z.string(), executionArn: z.string() }) }),
   z.object({ action: z.literal('awaitDatabaseDecision'), taskToken: z.string().check(z.minLength(1)), deployment: z.looseObject({ plan: PlanShape }) }),
   z.object({ action: z.literal('awaitImage'), taskToken: z.string().check(z.minLength(1)), plan: z.extend(PlanShape, { image: z.string(), imageTimeoutSeconds: z.number() }), image: z.looseObject({}) }),
   z.object({ action: z.literal('awaitScan'), taskToken: z.string().check(z.minLength(1)), plan: z.extend(PlanShape, { image: z.string(), scan: z.object({ maxSeverity: z.string(), waitSeconds: z.number() }) }) }),
@@ -178,12 +188,14 @@ export const handler = async (event: unknown): Promise<unknown> => {
       const outcome: Outcome = decideOutcome(state, e.outcome);
       await ledger.finish(state.plan, outcome, state, now);
       await auditFinish(state, outcome);
-      const kind: NotificationKind = outcome.status === 'succeeded' ? 'succeeded' : outcome.status === 'rolled-back' ? 'rolled-back' : 'failed';
+      const kind: NotificationKind = outcome.status === 'succeeded' ? 'succeeded' : outcome.status === 'rolled-back' ? 'rolled-back' : outcome.status === 'superseded' ? 'superseded' : 'failed';
       const p = state.plan;
       await notifyAbout(kind, p, `${p.service}/${p.environment}: ${p.release.commit.slice(0, 7)} ${outcome.status}`, outcome.message, outcome.status === 'succeeded' ? [cli('rollback', p, ' --reason "<why>"')] : [cli('history', p, ` --deployment ${p.deploymentId}`)]);
       logger.info('deployment finished', { deploymentId: outcome.deploymentId, status: outcome.status, message: outcome.message });
       return outcome;
     }
+    case 'awaitLock':
+      return awaitLock(e.plan as unknown as DeploymentPlan, e.taskToken);
     case 'awaitBake': {
       const plan = e.plan as unknown as DeploymentPlan;
       const { percent, bakeSeconds } = e.traffic;
@@ -229,6 +241,7 @@ export const handler = async (event: unknown): Promise<unknown> => {
       await ledger.setPending(plan, 'image', e.taskToken, question, now, plan.imageTimeoutSeconds, plan.image);
       await audit({ service: plan.service, environment: plan.environment, kind: 'waiting', deploymentId: plan.deploymentId, actor: 'cutover', message: `waiting for the image ${plan.image}`, detail: { image: plan.image, timeoutSeconds: plan.imageTimeoutSeconds } });
       if (await failIfAbortRequested(ledger, plan, e.taskToken)) return { waiting: false, aborted: true };
+      if (await failIfSuperseded(plan, e.taskToken, 'image')) return { waiting: false, superseded: true };
       // A push between the first look and the stored token sent its event to nobody: look once more.
       const found = await findImage(plan.image);
       if (found.found) {
@@ -247,6 +260,7 @@ export const handler = async (event: unknown): Promise<unknown> => {
       await ledger.setPending(plan, 'scan', e.taskToken, question, now, plan.scan!.waitSeconds, plan.image);
       await audit({ service: plan.service, environment: plan.environment, kind: 'waiting', deploymentId: plan.deploymentId, actor: 'cutover', message: `waiting for the scan of ${plan.image}`, detail: { image: plan.image, maxSeverity: plan.scan!.maxSeverity, timeoutSeconds: plan.scan!.waitSeconds } });
       if (await failIfAbortRequested(ledger, plan, e.taskToken)) return { waiting: false, aborted: true };
+      if (await failIfSuperseded(plan, e.taskToken, 'scan')) return { waiting: false, superseded: true };
       const decision = await scanGate(plan);
       if (decision.status !== 'pending') {
         await succeedTask(e.taskToken, decision);
@@ -335,6 +349,74 @@ export const handler = async (event: unknown): Promise<unknown> => {
       return { released: true };
   }
 
+  /** `awaitLock`: queue the deployment behind the lock's holder (see the module doc). */
+  async function awaitLock(plan: DeploymentPlan, token: string): Promise<unknown> {
+    const me: PushRef = { deploymentId: plan.deploymentId, startedAt: plan.startedAt, commit: plan.release.commit };
+    const base = { service: plan.service, environment: plan.environment, deploymentId: plan.deploymentId, executionArn: plan.executionArn };
+    await ledger.putQueuedRecord(plan);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const queued = await ledger.getQueued(plan.service, plan.environment);
+      const holder = await ledger.getLock(plan.service, plan.environment);
+      const decision = decideQueue(me, queued, holder, now);
+      if (decision.action === 'superseded') {
+        await failTask(token, 'Cutover.Superseded', supersededCause(me, decision.by, 'queued'));
+        await ledger.markSupersededBy(plan, decision.by.deploymentId);
+        return { waiting: false, supersededBy: decision.by.deploymentId };
+      }
+      if (decision.action === 'give-up') {
+        await failTask(
+          token,
+          'Cutover.LockWaitTimedOut',
+          `${plan.service}/${plan.environment} was locked for the ${Math.floor(LOCK_WAIT_MAX_SECONDS / 86_400)} days this deployment waited (now by ${holder?.deploymentId ?? 'nobody'}); nothing was changed. Start it again: ${cli('deploy', plan, ` --commit ${plan.release.commit}`)}`,
+        );
+        return { waiting: false, gaveUp: true };
+      }
+      if (!(await ledger.enqueue(plan, token, now, queued?.executionArn))) continue; // the queue changed: decide again
+      if (decision.replaces && queued) {
+        const answer = await failTask(queued.taskToken, 'Cutover.Superseded', supersededCause(decision.replaces, me, 'queued'));
+        if (answer === 'answered') {
+          await ledger.markSupersededBy({ service: plan.service, environment: plan.environment, startedAt: queued.startedAt, deploymentId: queued.deploymentId }, plan.deploymentId);
+          await audit({ ...base, deploymentId: queued.deploymentId, executionArn: queued.executionArn, kind: 'superseded', actor: 'cutover', message: `superseded by the newer push ${plan.deploymentId} (${plan.release.commit.slice(0, 7)}) while queued`, detail: { by: plan.deploymentId } }, `${queued.deploymentId}-superseded`);
+        }
+      }
+      if (decision.supersedeHolder && holder?.pendingTaskToken && holder.startedAt) {
+        const answer = await failTask(holder.pendingTaskToken, 'Cutover.Superseded', supersededCause({ deploymentId: holder.deploymentId, startedAt: holder.startedAt, commit: holder.commit }, me, holder.pendingKind!));
+        if (answer === 'answered') {
+          await ledger.markSupersededBy({ service: plan.service, environment: plan.environment, startedAt: holder.startedAt, deploymentId: holder.deploymentId }, plan.deploymentId);
+          await audit({ ...base, deploymentId: holder.deploymentId, executionArn: holder.executionArn, kind: 'superseded', actor: 'cutover', message: `superseded by the newer push ${plan.deploymentId} (${plan.release.commit.slice(0, 7)}) while waiting for its ${holder.pendingKind}`, detail: { by: plan.deploymentId } }, `${holder.deploymentId}-superseded`);
+        }
+      }
+      const behind = holder ? `${lockHolderWhat(holder.purpose)} ${holder.deploymentId} (${holder.commit.slice(0, 7)})` : 'nothing';
+      await audit({ ...base, kind: 'queued', actor: actorOf(plan.trigger), message: `queued behind ${behind}: deploys when the lock is released, unless a newer push comes first`, detail: { commit: plan.release.commit, behind: holder?.deploymentId } }, `${plan.deploymentId}-queued`);
+      // A release between AcquireLock and the queue item woke nobody: look at the lock again.
+      if (!(await ledger.getLock(plan.service, plan.environment))) {
+        await succeedTask(token, { lockReleasedBy: 'before-queued' });
+        return { waiting: false, lockFree: true };
+      }
+      if (attempt === 0 || decision.replaces) {
+        await notifyAbout('queued', plan, `${plan.service}/${plan.environment}: ${plan.release.commit.slice(0, 7)} queued`, `Deployment ${plan.deploymentId} of ${plan.release.commit.slice(0, 7)} is queued behind ${behind}; it deploys when that ends, unless a newer push comes first.`, [cli('status', plan)]);
+      }
+      logger.info('queued behind the lock holder', { deploymentId: plan.deploymentId, behind: holder?.deploymentId, replaced: decision.replaces?.deploymentId, supersededHolder: decision.supersedeHolder });
+      return { waiting: true, behind: holder?.deploymentId ?? null };
+    }
+    throw new Error(`the deploy queue of ${plan.service}/${plan.environment} kept changing while ${plan.deploymentId} tried to join it; retrying`);
+  }
+
+  /**
+   * A deployment that just began waiting at a gate (image, scan, checks) has changed nothing: when a
+   * newer push is queued, fail its wait with `Cutover.Superseded` (the newer push deploys instead).
+   */
+  async function failIfSuperseded(plan: DeploymentPlan, token: string, where: PendingKind): Promise<boolean> {
+    const queued = await ledger.getQueued(plan.service, plan.environment);
+    if (!queued || queued.deploymentId === plan.deploymentId) return false;
+    const me: PushRef = { deploymentId: plan.deploymentId, startedAt: plan.startedAt, commit: plan.release.commit };
+    if (!isNewerPush(queued, me)) return false;
+    await failTask(token, 'Cutover.Superseded', supersededCause(me, queued, where));
+    await ledger.markSupersededBy(plan, queued.deploymentId);
+    logger.info('superseded at a gate by a queued push', { deploymentId: plan.deploymentId, by: queued.deploymentId, where });
+    return true;
+  }
+
   async function auditFinish(state: DeploymentState, outcome: Outcome): Promise<void> {
     const p = state.plan;
     const base = { service: p.service, environment: p.environment, deploymentId: p.deploymentId, executionArn: p.executionArn };
@@ -372,7 +454,8 @@ export const handler = async (event: unknown): Promise<unknown> => {
     try {
       const target = await decideRollback(ledger, plan, who);
       // A redeploy's child execution takes the lock itself; the rollback takes it back for the database step.
-      if (target.mode === 'redeploy') await ledger.releaseLock(plan.service, plan.environment, plan.executionArn);
+      // The queue is not woken: the redeploy goes first, a queued push after it.
+      if (target.mode === 'redeploy') await ledger.releaseLock(plan.service, plan.environment, plan.executionArn, { wake: false });
       return target;
     } catch (err) {
       await ledger.releaseLock(plan.service, plan.environment, plan.executionArn);

@@ -13,6 +13,7 @@ import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } fr
 import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
 import { dynamoDocClient, sfnClient } from './clients';
 import { withRetryClassification } from './errors';
+import { succeedTask } from './task-tokens';
 import { DeploymentInProgressError } from '../domain/errors';
 import type { DeploymentPlan } from '../domain/plan';
 import { otherSlot, type SlotName } from '../domain/slots';
@@ -28,7 +29,10 @@ import {
   LockItemSchema,
   lockKey,
   parseLedgerItem,
+  QueueItemSchema,
+  queueKey,
   type AuditEvent,
+  type QueueItem,
   type DeploymentRecord,
   type EnvironmentState,
   type LockHolder,
@@ -69,7 +73,7 @@ export class Ledger {
     const lock = await this.takeLock(
       plan.service,
       plan.environment,
-      { deploymentId: plan.deploymentId, executionArn: plan.executionArn, commit: plan.release.commit, purpose: 'deploy' },
+      { deploymentId: plan.deploymentId, executionArn: plan.executionArn, commit: plan.release.commit, purpose: 'deploy', startedAt: plan.startedAt },
       now,
     );
     await this.createRecord(plan, lock);
@@ -130,8 +134,30 @@ export class Ledger {
     );
   }
 
-  /** Release the lock if `executionArn` holds it (a conditional DeleteItem; safe to call twice). */
-  async releaseLock(service: string, environment: string, executionArn: string): Promise<void> {
+  /**
+   * Release the lock if `executionArn` holds it (a conditional DeleteItem; safe to call twice), then
+   * answer the queued deployment's `WaitForLock` (SendTaskSuccess), which takes the lock next.
+   * @param opts.wake `false` when the lock is handed to a known next holder (a rollback's redeploy):
+   *   the queue waits for that one to finish
+   * @returns whether this call released the lock
+   */
+  async releaseLock(service: string, environment: string, executionArn: string, opts: { wake?: boolean } = {}): Promise<boolean> {
+    if (!(await this.deleteLock(service, environment, executionArn))) return false;
+    if (opts.wake !== false) await this.wakeQueued(service, environment, executionArn);
+    return true;
+  }
+
+  /**
+   * Answer the queued deployment's wait, if one is queued: it tries the lock again. A wait already
+   * over (its round timed out, it was superseded) is nothing to answer.
+   */
+  async wakeQueued(service: string, environment: string, releasedBy: string): Promise<QueueItem | undefined> {
+    const queued = await this.getQueued(service, environment);
+    if (queued) await succeedTask(queued.taskToken, { lockReleasedBy: releasedBy });
+    return queued;
+  }
+
+  private async deleteLock(service: string, environment: string, executionArn: string): Promise<boolean> {
     try {
       await withRetryClassification(() =>
         dynamoDocClient().send(
@@ -143,37 +169,157 @@ export class Ledger {
           }),
         ),
       );
+      return true;
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err; // not ours (or gone): nothing to release
+      return false;
+    }
+  }
+
+  /**
+   * The environment's queued deployment (lib/domain/deploy-queue.ts), if any.
+   * @throws Cutover.CorruptLedgerItem when the item is not one cutover wrote
+   */
+  async getQueued(service: string, environment: string): Promise<QueueItem | undefined> {
+    const out = await withRetryClassification(() =>
+      dynamoDocClient().send(new GetCommand({ TableName: this.tableName, Key: queueKey(service, environment), ConsistentRead: true })),
+    );
+    return out?.Item ? parseLedgerItem(QueueItemSchema, out.Item, `the deploy queue of ${service}/${environment}`) : undefined;
+  }
+
+  /**
+   * Put `plan`'s deployment in the queue with its wait's task token — only if the queue is as the
+   * caller read it (`seen`: the execution ARN of the item read, or undefined for an empty queue) or
+   * already holds this execution (a retried task, a later round). A conditional PutItem.
+   * @returns false when the queue changed meanwhile (read it again and decide again)
+   */
+  async enqueue(plan: Pick<DeploymentPlan, 'service' | 'environment' | 'deploymentId' | 'executionArn' | 'startedAt' | 'release'>, taskToken: string, now: Date, seen: string | undefined): Promise<boolean> {
+    const item: QueueItem = {
+      ...queueKey(plan.service, plan.environment),
+      deploymentId: plan.deploymentId,
+      executionArn: plan.executionArn,
+      commit: plan.release.commit,
+      startedAt: plan.startedAt,
+      queuedAt: now.toISOString(),
+      taskToken,
+    };
+    try {
+      await withRetryClassification(() =>
+        dynamoDocClient().send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: item,
+            ConditionExpression: seen ? 'executionArn = :seen OR executionArn = :me' : 'attribute_not_exists(pk) OR executionArn = :me',
+            ExpressionAttributeValues: seen ? { ':seen': seen, ':me': plan.executionArn } : { ':me': plan.executionArn },
+          }),
+        ),
+      );
+      return true;
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      return false;
+    }
+  }
+
+  /** Remove `executionArn`'s deployment from the queue, if it is the one queued (a conditional DeleteItem). */
+  async dequeue(service: string, environment: string, executionArn: string): Promise<void> {
+    try {
+      await withRetryClassification(() =>
+        dynamoDocClient().send(
+          new DeleteCommand({
+            TableName: this.tableName,
+            Key: queueKey(service, environment),
+            ConditionExpression: 'executionArn = :me',
+            ExpressionAttributeValues: { ':me': executionArn },
+          }),
+        ),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+
+  /**
+   * Note on a deployment's record that the newer push `by` superseded it (its own execution records
+   * the outcome as it ends). A record that does not exist is left alone.
+   */
+  async markSupersededBy(record: { service: string; environment: string; startedAt: string; deploymentId: string }, by: string): Promise<void> {
+    try {
+      await withRetryClassification(() =>
+        dynamoDocClient().send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: deploymentKey(record),
+            UpdateExpression: 'SET supersededBy = :b',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeValues: { ':b': by },
+          }),
+        ),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
     }
   }
 
   private async createRecord(plan: DeploymentPlan, lock: LockItem): Promise<LockItem> {
-    await this.putNewRecord({
+    if (await this.putNewRecord(this.newRecord(plan, 'in-progress'))) return lock;
+    // The record exists: a retried task, or a deployment that waited in the queue — it runs now, and
+    // leaves the queue (only its own item: a newer push may be there).
+    try {
+      await withRetryClassification(() =>
+        dynamoDocClient().send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: deploymentKey(plan),
+            UpdateExpression: 'SET #status = :run',
+            ConditionExpression: '#status = :queued',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':run': 'in-progress', ':queued': 'queued' },
+          }),
+        ),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+    await this.dequeue(plan.service, plan.environment, plan.executionArn);
+    return lock;
+  }
+
+  /** Create the record of a deployment that waits for the lock (status `queued`), unless it exists. */
+  async putQueuedRecord(plan: DeploymentPlan): Promise<void> {
+    await this.putNewRecord(this.newRecord(plan, 'queued'));
+  }
+
+  private newRecord(plan: DeploymentPlan, status: 'queued' | 'in-progress'): DeploymentRecord {
+    return {
       ...deploymentKey(plan),
       deploymentId: plan.deploymentId,
       executionArn: plan.executionArn,
       service: plan.service,
       environment: plan.environment,
-      status: 'in-progress',
+      status,
       commit: plan.release.commit,
       image: plan.image,
       trigger: plan.trigger,
       startedAt: plan.startedAt,
       kind: 'deploy',
-    });
-    return lock;
+    };
   }
 
-  /** Create a deployment or rollback record unless it exists (a retried task). */
-  async putNewRecord(record: DeploymentRecord): Promise<void> {
+  /**
+   * Create a deployment or rollback record unless it exists (a retried task).
+   * @returns whether this call created it
+   */
+  async putNewRecord(record: DeploymentRecord): Promise<boolean> {
     const db = dynamoDocClient();
     try {
       await withRetryClassification(() =>
         db.send(new PutCommand({ TableName: this.tableName, Item: record, ConditionExpression: 'attribute_not_exists(pk)' })),
       );
+      return true;
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err; // a retry: the record exists already
+      return false;
     }
   }
 
@@ -268,7 +414,8 @@ export class Ledger {
   async finish(plan: DeploymentPlan, outcome: Outcome, state: Pick<DeploymentState, 'slots' | 'migration' | 'snapshot'> | undefined, now: Date): Promise<void> {
     await this.updateRecord(plan, outcome, now);
     if (outcome.status === 'succeeded') await this.recordPromotion(plan, outcome, state ?? {}, now);
-    await this.releaseLock(plan.service, plan.environment, plan.executionArn);
+    // A deployment that ends while queued (superseded, or it waited too long) holds no lock: it leaves the queue.
+    if (!(await this.releaseLock(plan.service, plan.environment, plan.executionArn))) await this.dequeue(plan.service, plan.environment, plan.executionArn);
   }
 
   /** Record a finished deployment's or rollback's outcome on its record (and end any pending wait). */

@@ -45,6 +45,8 @@ export const MAX_MESSAGE_BYTES = 262_144;
 
 export type NotificationKind =
   | 'started'
+  | 'queued'
+  | 'superseded'
   | 'awaiting-approval'
   | 'awaiting-decision'
   | 'succeeded'

@@ -72,6 +72,7 @@ const WAIT_LABEL: Record<PendingKind, string> = {
   'database-decision': 'a database decision',
   image: 'its image to be pushed to ECR',
   scan: 'the scan of its image',
+  checks: "its commit's required checks (GitHub)",
 };
 
 /** What happens when a wait reaches its `pendingUntil` without an answer. */
@@ -81,6 +82,7 @@ const UNTIL_TEXT: Record<PendingKind, string> = {
   'database-decision': 'without an answer the database is kept as it is',
   image: 'without the image the deployment fails (Cutover.ImageNotFound), having changed nothing',
   scan: 'without a scan result the deployment is refused (Cutover.ScanNotComplete), having changed nothing',
+  checks: 'without the checks passing the deployment is refused (Cutover.ChecksNotComplete), having changed nothing',
 };
 
 /**
@@ -107,6 +109,7 @@ export function waitActions(ref: EnvRef, kind: PendingKind): string[] {
       return [cmd(ref, 'approve', '--decision restore'), cmd(ref, 'approve', '--decision keep')];
     case 'image':
     case 'scan':
+    case 'checks':
       return [cmd(ref, 'abort', '--reason <text>')];
   }
 }
@@ -224,6 +227,8 @@ export interface EnvironmentStatus {
     abortRequested: Lock['abortRequested'] | null;
   } | null;
   last: Pick<DeploymentRow, 'deploymentId' | 'kind' | 'status' | 'commit' | 'startedAt' | 'finishedAt' | 'error' | 'message'> | null;
+  /** The push queued behind the running execution (it deploys next, unless a newer push comes first), or null. */
+  queued: Pick<DeploymentRow, 'deploymentId' | 'commit' | 'startedAt'> | null;
 }
 
 /** `cli:alice`, `retry:alice (of 1234…)`, `github-push:octocat`. */
@@ -259,7 +264,8 @@ async function environmentStatus(ctx: CommandContext, ref: EnvRef): Promise<Envi
       abortRequested: lock.abortRequested ?? null,
     };
   }
-  const last = records.find((x) => x.status !== 'in-progress');
+  const last = records.find((x) => x.status !== 'in-progress' && x.status !== 'queued');
+  const queued = records.find((x) => x.status === 'queued');
   return {
     service: ref.service,
     environment: ref.environment,
@@ -269,6 +275,7 @@ async function environmentStatus(ctx: CommandContext, ref: EnvRef): Promise<Envi
     last: last
       ? { deploymentId: last.deploymentId, kind: last.kind ?? 'deploy', status: last.status, commit: last.commit, startedAt: last.startedAt, finishedAt: last.finishedAt, error: last.error ?? null, message: last.message }
       : null,
+    queued: queued ? { deploymentId: queued.deploymentId, commit: queued.commit, startedAt: queued.startedAt } : null,
   };
 }
 
@@ -312,6 +319,9 @@ export function renderStatus(s: EnvironmentStatus, now: Date): string {
     else rows.push(['waits for', 'nothing from an operator']);
     if (r.abortRequested) rows.push(['abort', `requested by ${r.abortRequested.by} at ${when(r.abortRequested.at, now)}: ${r.abortRequested.reason} (takes effect at the next bake or approval wait)`]);
     if (r.actions.length > 0) rows.push(['act', r.actions.join('\n')]);
+  }
+  if (s.queued) {
+    rows.push(['queued', `deployment ${s.queued.deploymentId}, commit ${shortCommit(s.queued.commit)}, pushed ${when(s.queued.startedAt, now)}: deploys when the lock is released, unless a newer push comes first`]);
   }
   if (s.last) {
     const l = s.last;

@@ -179,6 +179,7 @@ export class CutoverStack extends Stack {
     this.webhook = new GitHubWebhook(this, 'GitHubWebhook', {
       config: this.config,
       stateMachine: this.deploy.stateMachine,
+      table: this.ledger.table,
       secretName: props.webhookSecretName ?? `${this.stackName}/github-webhook-secret`,
       logRetention: props.logRetention,
     });

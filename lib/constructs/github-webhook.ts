@@ -7,6 +7,7 @@ import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -38,6 +39,12 @@ export interface GitHubWebhookProps {
   readonly config: Config;
   /** The `deploy` state machine the webhook starts (`STATE_MACHINE_ARN`). */
   readonly stateMachine: sfn.IStateMachine;
+  /**
+   * The ledger table (`TABLE_NAME`): the webhook reads the environment's lock (GetItem) to answer
+   * whether a push started deploying or was queued behind a running deployment.
+   * @default the answer does not say whether the push was queued
+   */
+  readonly table?: dynamodb.ITable;
   /**
    * Name of the Secrets Manager secret holding the webhook secret (a generated value; copy it into
    * GitHub's webhook settings). Secret names are unique per account and region.
@@ -114,8 +121,10 @@ export class GitHubWebhook extends Construct {
       environment: {
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
         WEBHOOK_SECRET_ARN: this.secret.secretArn,
+        ...(props.table ? { TABLE_NAME: props.table.tableName } : {}),
       },
     });
+    if (props.table) props.table.grant(this.function.role, 'dynamodb:GetItem');
     // GetSecretValue only (grantRead would add DescribeSecret, which nothing calls).
     this.function.addToRolePolicy(new iam.PolicyStatement({ sid: 'WebhookSecret', actions: ['secretsmanager:GetSecretValue'], resources: [this.secret.secretArn] }));
     props.stateMachine.grantStartExecution(this.function.role);

@@ -24,6 +24,8 @@ type Fields<S extends z.core.$ZodShape> = z.output<z.ZodMiniObject<S>>;
 const slot = z.enum(['blue', 'green']);
 
 export const lockKey = (service: string, environment: string) => ({ pk: `LOCK#${service}#${environment}`, sk: 'LOCK' });
+/** The environment's deploy queue: the one push waiting for the lock (lib/domain/deploy-queue.ts). */
+export const queueKey = (service: string, environment: string) => ({ pk: `LOCK#${service}#${environment}`, sk: 'NEXT' });
 export const deploymentKey = (plan: { readonly service: string; readonly environment: string; readonly startedAt: string; readonly deploymentId: string }) => ({
   pk: `DEPLOYMENTS#${plan.service}#${plan.environment}`,
   sk: `${plan.startedAt}#${plan.deploymentId}`,
@@ -36,9 +38,10 @@ export const deploymentsPartition = (service: string, environment: string) => `D
 
 /**
  * The kinds of callback waits a deployment can be in: a bake (an alarm or an operator ends it early),
- * an approval gate, an operator's database decision.
+ * an approval gate, an operator's database decision, and the gates before any change: the image,
+ * its scan, the commit's checks.
  */
-export const PendingKindSchema = z.enum(['bake', 'approval', 'database-decision', 'image', 'scan']);
+export const PendingKindSchema = z.enum(['bake', 'approval', 'database-decision', 'image', 'scan', 'checks']);
 export type PendingKind = z.infer<typeof PendingKindSchema>;
 
 /** What an execution holds the environment's lock for. */
@@ -58,6 +61,8 @@ const lockItemShape = {
   acquiredAt: iso,
   /** The commit being deployed or rolled back to (`-` when unknown). */
   commit: z.string(),
+  /** ISO-8601 start time of the holding execution (push order: a newer push supersedes a holder still at a gate). */
+  startedAt: z.optional(iso),
   /** Task token of the callback wait the holder is in now (bake, approval, database decision). */
   pendingTaskToken: z.optional(z.string()),
   /** What that wait is: the alarm function fails only `bake` and `approval` tokens. */
@@ -94,7 +99,27 @@ export interface LockHolder {
   /** The commit being deployed or rolled back to (`-` when unknown). */
   readonly commit: string;
   readonly purpose: LockPurpose;
+  /** ISO-8601 start time of the execution. */
+  readonly startedAt?: string;
 }
+
+/**
+ * The environment's deploy queue (`queueKey`): the newest push waiting for the lock, with the task
+ * token of its `WaitForLock` wait, answered when the lock is released.
+ */
+const queueItemShape = {
+  ...Keys,
+  deploymentId: nonEmpty(),
+  executionArn: nonEmpty(),
+  commit: z.string(),
+  /** ISO-8601 start time of the queued execution (the push order). */
+  startedAt: iso,
+  /** ISO-8601 time it was queued (this round). */
+  queuedAt: iso,
+  taskToken: nonEmpty(),
+};
+export const QueueItemSchema = z.looseObject(queueItemShape);
+export type QueueItem = Fields<typeof queueItemShape>;
 
 /** What started a deployment or a rollback (the deploy input's `trigger`, or a rollback's). */
 const triggerItemShape = {
@@ -107,7 +132,11 @@ const triggerItemShape = {
 };
 export const TriggerItemSchema = z.looseObject(triggerItemShape);
 
-export const DeploymentStatusSchema = z.enum(['in-progress', 'succeeded', 'failed', 'rolled-back', 'rollback-failed']);
+/**
+ * `queued`: waiting for the lock behind another execution (a push while a deployment runs);
+ * `superseded`: a newer push replaced it before it changed anything (queued, or waiting at a gate).
+ */
+export const DeploymentStatusSchema = z.enum(['queued', 'in-progress', 'succeeded', 'failed', 'rolled-back', 'rollback-failed', 'superseded']);
 export type DeploymentStatus = z.infer<typeof DeploymentStatusSchema>;
 
 /** A deployment's (or a rollback's) record. */
@@ -137,6 +166,8 @@ const deploymentRecordShape = {
   rolledBackBy: z.optional(z.string()),
   /** Why a rollback ran (rollback records). */
   reason: z.optional(z.string()),
+  /** A superseded deployment: the deployment id of the newer push that replaced it. */
+  supersededBy: z.optional(z.string()),
 };
 export const DeploymentRecordSchema = z.looseObject(deploymentRecordShape);
 export type DeploymentRecord = Fields<typeof deploymentRecordShape>;
@@ -222,6 +253,8 @@ export const AuditKindSchema = z.enum([
   'rollback-window-close-failed',
   'notification',
   'gates-passed',
+  'queued',
+  'superseded',
 ]);
 export type AuditKind = z.infer<typeof AuditKindSchema>;
 

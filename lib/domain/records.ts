@@ -96,6 +96,16 @@ export function decideOutcome(state: DeploymentState, requested: 'succeeded' | '
       deploymentId: plan.deploymentId,
     };
   }
+  if (failure.Error === 'Cutover.Superseded') {
+    // A newer push replaced it before it changed anything (queued, or waiting at a gate).
+    return {
+      status: 'superseded',
+      error: 'Cutover.Superseded',
+      message: `${who}: ${rel} was superseded: ${cause}. Production traffic was not moved${state.slots ? ` (100% on ${live})` : ''}.`,
+      liveSlot: live,
+      deploymentId: plan.deploymentId,
+    };
+  }
   const rolledBack = state.rollback?.traffic !== undefined;
   if (rolledBack) {
     const t = state.rollback!.traffic!;

@@ -227,6 +227,29 @@ export const SCENARIOS: readonly Scenario[] = [
     expected: { status: 'FAILED', error: 'Cutover.RollbackFailed' },
   },
   {
+    id: 'deploy-queued',
+    title: 'deploy: a push while another deployment runs waits in the queue (WaitForLock), then deploys when the lock is released',
+    machine: 'deploy',
+    policy: 'keep',
+    config: () =>
+      config((env) => {
+        env.databaseFailurePolicy = 'keep';
+        env.strategy = { type: 'all-at-once' };
+      }),
+    // The deployment running before the push starts in `prepare` (not swept: faults hit the push only),
+    // and is past its migration (the run's migration task is the push's own).
+    prepare: async (ctx) => {
+      const running = ctx.startDeploy('running before the push');
+      await ctx.until(
+        'the first deployment to be past its migration, holding the lock',
+        () => ctx.twin.sfn.getExecutionHistory({ executionArn: running.executionArn, maxResults: 1000 }).events.some((e) => e.type === 'TaskStateEntered' && e.stateEnteredEventDetails?.name === 'DeployGreen'),
+        20_000,
+      );
+    },
+    start: async (ctx) => deploySubject(ctx),
+    expected: { status: 'SUCCEEDED' },
+  },
+  {
     id: 'rollback-kept-slot',
     title: 'rollback inside the window: flip to the kept slot, scale the rolled-back slot down, restore the snapshot (policy restore)',
     machine: 'rollback',

@@ -127,7 +127,7 @@ describe('CutoverStack (sample config)', () => {
     const envOf = (name: string) => fns.find((f) => f.Properties.Description === FUNCTIONS.find((s) => s.name === name)!.description).Properties.Environment.Variables;
     const base = ['NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME'];
     // The config is a file in the bundle (no 4 KB environment limit), named by CUTOVER_CONFIG_FILE.
-    assert.deepEqual(Object.keys(envOf('github-webhook')).sort(), [...base, 'CUTOVER_CONFIG_FILE', 'STATE_MACHINE_ARN', 'WEBHOOK_SECRET_ARN'].sort());
+    assert.deepEqual(Object.keys(envOf('github-webhook')).sort(), [...base, 'CUTOVER_CONFIG_FILE', 'STATE_MACHINE_ARN', 'TABLE_NAME', 'WEBHOOK_SECRET_ARN'].sort());
     assert.equal(envOf('github-webhook').CUTOVER_CONFIG_FILE, 'cutover-config.json');
     assert.equal(envOf('plan').CUTOVER_CONFIG_FILE, 'cutover-config.json');
     assert.deepEqual(Object.keys(envOf('plan')).sort(), [...base, 'CUTOVER_CONFIG_FILE'].sort());

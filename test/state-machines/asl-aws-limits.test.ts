@@ -3,6 +3,7 @@
  * every Lambda task retries the errors AWS recommends retrying, and no execution can time out (an
  * execution timeout cannot be caught: the lock stays held, traffic may stay split, nothing is recorded).
  */
+import { LOCK_WAIT_MAX_SECONDS, LOCK_WAIT_ROUND_SECONDS } from '../../lib/domain/deploy-queue';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -104,7 +105,11 @@ describe('AWS limits of the state machines', () => {
     const restoreLoop = restoreChecks * (st(deploy, 'WaitForRestore').Seconds! + st(deploy, 'RestoreSnapshot').TimeoutSeconds!);
     const perStep = st(deploy, 'ShiftTraffic').TimeoutSeconds! + st(deploy, 'CheckAlarms').TimeoutSeconds!;
     const slack = 6 * H; // retries' backoff and Lambda calls retried after a timeout
-    const deployWorst = imageWait + scanWait + approval + maxBakes + maxSteps * perStep + snapshotLoop + migrationLoop + greenLoop + st(deploy, 'AwaitDatabaseDecision').TimeoutSeconds! + restoreLoop + lambdaTasks(deploy) + slack;
+    // Queued behind another execution (WaitForLock): at most LOCK_WAIT_MAX_SECONDS, then one more round.
+    const lockRounds = Math.ceil(LOCK_WAIT_MAX_SECONDS / st(deploy, 'WaitForLock').TimeoutSeconds!) + 1;
+    assert.equal(st(deploy, 'WaitForLock').TimeoutSeconds, LOCK_WAIT_ROUND_SECONDS);
+    const lockWait = LOCK_WAIT_MAX_SECONDS + st(deploy, 'WaitForLock').TimeoutSeconds! + lockRounds * st(deploy, 'AcquireLock').TimeoutSeconds!;
+    const deployWorst = lockWait + imageWait + scanWait + approval + maxBakes + maxSteps * perStep + snapshotLoop + migrationLoop + greenLoop + st(deploy, 'AwaitDatabaseDecision').TimeoutSeconds! + restoreLoop + lambdaTasks(deploy) + slack;
 
     // The rollback's Redeploy is a deploy of one all-at-once step without bake, migrations or gate.
     const rollback = load('rollback.asl.json');
@@ -147,8 +152,10 @@ describe("Step Functions' 25,000-event history limit", () => {
     const migrationChecks = Math.ceil(86_400 / migrationCheckIntervalSeconds(86_400));
     assert.ok(migrationChecks <= MIGRATION_MAX_CHECKS);
     const maxSteps = Math.max(...Array.from({ length: 100 }, (_, i) => trafficSteps(StrategySchema.parse({ type: 'linear', stepPercent: i + 1, stepBakeSeconds: 60 }) as Strategy).length), 20);
+    const lockRounds = Math.ceil(LOCK_WAIT_MAX_SECONDS / LOCK_WAIT_ROUND_SECONDS) + 1;
     const deployWorst =
       once(deploy) +
+      lockRounds * loop(deploy, ['AcquireLock', 'QueueOrRefuse', 'WaitForLock']) +
       Math.ceil(SNAPSHOT_TIMEOUT_SECONDS / SNAPSHOT_CHECK_INTERVAL_SECONDS) * loop(deploy, ['WaitForSnapshot', 'CheckSnapshot', 'SnapshotReady']) +
       migrationChecks * loop(deploy, ['WaitForMigration', 'CheckMigration', 'MigrationResult']) +
       Math.ceil(7_200 / GREEN_CHECK_INTERVAL_SECONDS) * loop(deploy, ['WaitForGreen', 'CheckGreen', 'GreenStable']) +

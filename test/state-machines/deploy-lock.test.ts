@@ -1,8 +1,10 @@
 /**
- * deploy.asl.json: the per-(service, environment) lock. A second deployment of hello-world/production
- * while one runs fails fast with Cutover.DeploymentInProgress, naming the running deployment, and
- * touches nothing; the first one is not disturbed. Two deployments started at the same instant race
- * for the lock: exactly one runs.
+ * deploy.asl.json: the per-(service, environment) lock and the deploy queue (issue 12 part 6). A push
+ * while a deployment runs is queued, not lost: it waits in WaitForLock (record `queued`) and deploys
+ * when the lock is released; of two pushes queued behind one deployment the newest deploys next and the
+ * other is `superseded`; a deployment still waiting at a gate (its image) is superseded by a newer push,
+ * having changed nothing. Two deployments started at the same instant race for the lock: exactly one
+ * runs first, the other queues and runs after it.
  */
 import { parseEcrImage } from '../../lib/domain/image-events';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -11,68 +13,122 @@ import { configVariant, deployInput, ENVIRONMENT, SERVICE, SHORT_CANARY, TestTwi
 import type { SlotName } from '../../lib/domain/slots';
 import type { ExecutionDescription } from '../../lib/local/stepfunctions/service';
 
-describe('deploy: lock held by a running deployment', () => {
+/** The release production runs: the commit tagged on the digest its live slot's task definition names. */
+function liveCommitIs(t: TestTwin, commit: string): boolean {
+  const weights = t.weights();
+  const live = (Object.keys(weights) as SlotName[]).find((slot) => weights[slot] === 100);
+  const running = live ? parseEcrImage(t.imageOf(live) ?? '') : undefined;
+  return Boolean(running?.digest && t.sim.ecr.tagsOf(running.repositoryName, running.digest).includes(commit));
+}
+
+const queued = (t: TestTwin, d: StartedDeployment) =>
+  t.waitFor(`${d.name} queued`, async () => ((await t.twin.ledger.getQueued(SERVICE, ENVIRONMENT))?.executionArn === d.executionArn ? true : undefined));
+
+describe('deploy: a push while a deployment runs is queued', () => {
   let t: TestTwin;
   let first: StartedDeployment;
   let second: StartedDeployment;
+  let recordWhileQueued: Awaited<ReturnType<TestTwin['record']>>;
+  let lockWhileQueued: Awaited<ReturnType<TestTwin['lock']>>;
+  let secondCallsWhileQueued: string[] = [];
+  let firstResult: ExecutionDescription;
   let secondResult: ExecutionDescription;
-  let firstStatusWhenSecondEnded: string;
-  let lockWhenSecondEnded: Awaited<ReturnType<TestTwin['lock']>>;
-  let callsBeforeSecond = 0;
-  let callsAfterSecond = 0;
 
   before(async () => {
-    // Prepare: a first deployment that has taken the lock (it is past AcquireLock).
+    // Prepare: a first deployment that has taken the lock and passed its gates.
     t = await TestTwin.start({
       config: configVariant((env) => {
         env.databaseFailurePolicy = 'keep';
         env.strategy = SHORT_CANARY;
       }),
     });
-    first = t.startDeployment();
+    first = t.startDeployment(deployInput({ message: 'first' }));
     await t.untilStateEntered(first, 'PrepareRelease');
-    // Act: a second deployment of the same service and environment.
-    callsBeforeSecond = t.sim.calls.length;
-    second = t.startDeployment();
-    secondResult = await t.wait(second);
-    firstStatusWhenSecondEnded = t.twin.sfn.describeExecution({ executionArn: first.executionArn }).status;
-    lockWhenSecondEnded = await t.lock();
-    callsAfterSecond = t.sim.calls.length;
+    // Act: a second push of the same service and environment.
+    second = t.startDeployment(deployInput({ message: 'second' }));
+    await queued(t, second);
+    recordWhileQueued = await t.record(second);
+    lockWhileQueued = await t.lock();
+    secondCallsWhileQueued = t
+      .history(second)
+      .filter((e) => e.type === 'LambdaFunctionScheduled')
+      .map((e) => e.lambdaFunctionScheduledEventDetails!.resource!.split(':').at(-1)!);
+    [firstResult, secondResult] = await Promise.all([t.wait(first), t.wait(second)]);
   });
   after(() => t?.stop());
 
-  it('fails the second with Cutover.DeploymentInProgress naming the first deployment', () => {
-    assert.equal(secondResult.status, 'FAILED');
-    assert.equal(secondResult.error, 'Cutover.DeploymentInProgress');
-    assert.match(secondResult.cause!, new RegExp(`hello-world/production is locked by deployment ${first.name} `));
-    assert.match(secondResult.cause!, /Wait for it to finish, or stop that execution/);
+  it('queues the second: record queued, the lock still the first\'s, nothing touched but the ledger', () => {
+    assert.equal(recordWhileQueued?.status, 'queued');
+    assert.equal(lockWhileQueued?.deploymentId, first.name);
+    assert.ok(t.statesEntered(second).includes('WaitForLock'));
+    assert.deepEqual([...new Set(secondCallsWhileQueued)].sort(), ['cutover-plan', 'cutover-ledger'].sort());
   });
 
-  it('fails fast: at AcquireLock, while the first is still running, before touching AWS', () => {
-    assert.equal(firstStatusWhenSecondEnded, 'RUNNING');
-    assert.deepEqual(t.statesEntered(second), ['Initialize', 'ResolvePlan', 'AcquireLock', 'ExplainLockHeld', 'DeploymentInProgress']);
-    assert.equal(lockWhenSecondEnded?.deploymentId, first.name, 'the lock still belongs to the first');
-    // The only functions the second called are plan and ledger (no ECS / ELB / RDS / CloudWatch function).
-    const called = t
-      .history(second)
-      .filter((e) => e.type === 'LambdaFunctionScheduled')
-      .map((e) => e.lambdaFunctionScheduledEventDetails!.resource!.split(':').at(-1));
-    assert.deepEqual(called, ['cutover-plan', 'cutover-ledger']);
-    // Meanwhile the simulator saw only the first deployment's calls (the second has no slot or release).
-    const during = t.sim.calls.slice(callsBeforeSecond, callsAfterSecond);
-    assert.ok(during.every((c) => !JSON.stringify(c.input ?? {}).includes(second.name)), 'no AWS call carries the second deployment id');
-  });
-
-  it('writes no record for the second deployment', async () => {
-    assert.equal(await t.record(second), undefined);
-  });
-
-  it('lets the first deployment finish successfully and release the lock', async () => {
-    const result = await t.wait(first);
-    assert.equal(result.status, 'SUCCEEDED', `${result.error}: ${result.cause}`);
-    assert.deepEqual(t.weights(), { blue: 0, green: 100 });
-    assert.equal((await t.record(first))?.status, 'succeeded');
+  it('lets the first finish undisturbed, then deploys the second', async () => {
+    assert.equal(firstResult.status, 'SUCCEEDED', `${firstResult.error}: ${firstResult.cause}`);
+    assert.equal(secondResult.status, 'SUCCEEDED', `${secondResult.error}: ${secondResult.cause}`);
+    const states = t.statesEntered(second);
+    assert.deepEqual(states.slice(0, 5), ['Initialize', 'ResolvePlan', 'AcquireLock', 'QueueOrRefuse', 'WaitForLock']);
+    assert.equal(states.filter((s) => s === 'AcquireLock').length, 2, states.join(' → '));
+    assert.ok(liveCommitIs(t, second.input!.release.commit), 'production runs the second release');
+    assert.deepEqual([(await t.record(first))?.status, (await t.record(second))?.status], ['succeeded', 'succeeded']);
     assert.equal(await t.lock(), undefined);
+    assert.equal(await t.twin.ledger.getQueued(SERVICE, ENVIRONMENT), undefined, 'the queue is empty');
+    const timeline = await t.twin.ledger.timeline(SERVICE, ENVIRONMENT, { deploymentId: second.name });
+    assert.ok(timeline.some((e) => e.kind === 'queued' && e.message.includes(first.name)), 'the timeline says behind which deployment it queued');
+  });
+});
+
+describe('deploy: two pushes during a running deployment', () => {
+  let t: TestTwin | undefined;
+  afterEach(async () => {
+    await t?.stop();
+    t = undefined;
+  });
+
+  it('deploys the newest next; the older queued push is superseded and recorded so', async () => {
+    t = await TestTwin.start({ config: configVariant((env) => ((env.databaseFailurePolicy = 'keep'), (env.strategy = SHORT_CANARY))) });
+    const running = t.startDeployment(deployInput({ message: 'running' }));
+    await t.untilStateEntered(running, 'PrepareRelease');
+    const older = t.startDeployment(deployInput({ message: 'older' }));
+    await queued(t, older);
+    const newer = t.startDeployment(deployInput({ message: 'newer' }));
+    const [r0, r1, r2] = await Promise.all([t.wait(running), t.wait(older), t.wait(newer)]);
+    assert.equal(r0.status, 'SUCCEEDED', `${r0.error}: ${r0.cause}`);
+    assert.equal(r1.status, 'FAILED');
+    assert.equal(r1.error, 'Cutover.Superseded');
+    assert.match(r1.cause!, new RegExp(`superseded by the newer push ${newer.name}`));
+    assert.match(r1.cause!, /nothing was changed|Production traffic was not moved/);
+    assert.equal(r2.status, 'SUCCEEDED', `${r2.error}: ${r2.cause}`);
+    assert.ok(liveCommitIs(t, newer.input!.release.commit), 'production runs the newest push');
+    const olderRecord = await t.record(older);
+    assert.equal(olderRecord?.status, 'superseded');
+    assert.equal(olderRecord?.supersededBy, newer.name);
+    assert.ok(!t.statesEntered(older).includes('FindImage'), 'the superseded push never took the lock');
+    // Every push is in the history, with its outcome.
+    const history = await t.twin.ledger.history(SERVICE, ENVIRONMENT, 10);
+    assert.deepEqual(
+      [running, older, newer].map((d) => history.find((r) => r.deploymentId === d.name)?.status),
+      ['succeeded', 'superseded', 'succeeded'],
+    );
+    assert.equal(await t.twin.ledger.getQueued(SERVICE, ENVIRONMENT), undefined);
+  });
+
+  it('supersedes a deployment still waiting for its image, which changed nothing; the newer push deploys', async () => {
+    t = await TestTwin.start({ autoPushImages: false, config: configVariant((env) => ((env.databaseFailurePolicy = 'keep'), (env.strategy = { type: 'all-at-once' }), delete env.scan)) });
+    const waiting = t.startDeployment(deployInput({ message: 'never built' }));
+    await t.waitFor('the image wait', async () => ((await t!.lock())?.pendingKind === 'image' ? true : undefined));
+    const newerInput = deployInput({ message: 'built' });
+    t.pushImage(newerInput.release.commit);
+    const newer = t.startDeployment(newerInput);
+    const [r1, r2] = await Promise.all([t.wait(waiting), t.wait(newer)]);
+    assert.equal(r1.status, 'FAILED');
+    assert.equal(r1.error, 'Cutover.Superseded');
+    assert.match(r1.cause!, /while it waited for its image/);
+    assert.ok(!t.statesEntered(waiting).includes('BeginChanges'), 'the superseded deployment never began changes');
+    assert.equal((await t.record(waiting))?.status, 'superseded');
+    assert.equal(r2.status, 'SUCCEEDED', `${r2.error}: ${r2.cause}`);
+    assert.ok(liveCommitIs(t, newerInput.release.commit));
   });
 });
 
@@ -104,7 +160,7 @@ describe('deploy: two deployments started at the same instant', () => {
     t = undefined;
   });
 
-  it('lets exactly one run, round after round; the other fails with Cutover.DeploymentInProgress', async () => {
+  it('lets exactly one run first, round after round; the other queues and runs after it', async () => {
     // Prepare
     t = await TestTwin.start({
       config: configVariant((env) => {
@@ -113,18 +169,19 @@ describe('deploy: two deployments started at the same instant', () => {
       }),
     });
     const twin = t;
-    const ROUNDS = 5;
+    const ROUNDS = 3;
     let racedRounds = 0;
-    // Real time of each ledger `acquire` invocation, by deployment id.
+    // Real time of each ledger `acquire` invocation, by deployment id (the first one of each).
     const acquires = new Map<string, { start: number; end?: number }>();
     const off = twin.twin.lambda.onInvoke((call) => {
       const e = call.event as { action?: string; plan?: { deploymentId?: string } };
       if (call.name !== 'ledger' || e.action !== 'acquire' || !e.plan?.deploymentId) return;
-      if (call.phase === 'start') acquires.set(e.plan.deploymentId, { start: call.realMs });
-      else acquires.get(e.plan.deploymentId)!.end = call.realMs;
+      const seen = acquires.get(e.plan.deploymentId);
+      if (call.phase === 'start') {
+        if (!seen) acquires.set(e.plan.deploymentId, { start: call.realMs });
+      } else if (seen && seen.end === undefined) seen.end = call.realMs;
     });
     for (let round = 1; round <= ROUNDS; round++) {
-      const recordsBefore = (await twin.twin.ledger.history(SERVICE, ENVIRONMENT, 100)).length;
       const inputs = [deployInput({ message: `round ${round} a` }), deployInput({ message: `round ${round} b` })];
       // Vary the order in which the two start within the tick.
       if (round % 2 === 0) inputs.reverse();
@@ -135,26 +192,13 @@ describe('deploy: two deployments started at the same instant', () => {
 
       // Assess
       const label = `round ${round}: ${results.map((r) => `${r.name} ${r.status} ${r.error ?? ''}`).join(' / ')}`;
-      const winners = started.filter((_, i) => results[i]!.status === 'SUCCEEDED');
-      const losers = started.filter((_, i) => results[i]!.status !== 'SUCCEEDED');
-      assert.equal(winners.length, 1, `exactly one deployment succeeds (${label})`);
-      const winner = winners[0]!;
-      const loser = losers[0]!;
-      const loserResult = results[started.indexOf(loser)]!;
-      assert.equal(loserResult.status, 'FAILED', label);
-      assert.equal(loserResult.error, 'Cutover.DeploymentInProgress', label);
-      assert.match(loserResult.cause!, new RegExp(`is locked by deployment ${winner.name} `), label);
-      assert.deepEqual(twin.statesEntered(loser).slice(-3), ['AcquireLock', 'ExplainLockHeld', 'DeploymentInProgress'], label);
-
-      const records = (await twin.twin.ledger.history(SERVICE, ENVIRONMENT, 100)).filter((r) => r.deploymentId === winner.name || r.deploymentId === loser.name);
-      assert.deepEqual(records.map((r) => [r.deploymentId, r.status]), [[winner.name, 'succeeded']], `one record, the winner's (${label})`);
-      assert.equal((await twin.twin.ledger.history(SERVICE, ENVIRONMENT, 100)).length, recordsBefore + 1, label);
-
-      const weights = twin.weights();
-      const live = (Object.keys(weights) as SlotName[]).find((slot) => weights[slot] === 100);
-      assert.ok(live, `production is on one slot (${JSON.stringify(weights)})`);
-      const running = parseEcrImage(twin.imageOf(live) ?? '');
-      assert.ok(running?.digest && twin.sim.ecr.tagsOf(running.repositoryName, running.digest).includes(winner.input!.release.commit), `production runs the winner's release, pinned by digest (${label}): ${twin.imageOf(live)}`);
+      assert.ok(results.every((r) => r.status === 'SUCCEEDED'), `both deploy, one after the other (${label})`);
+      const queuedOnes = started.filter((d) => twin.statesEntered(d).includes('WaitForLock'));
+      assert.equal(queuedOnes.length, 1, `exactly one waited for the lock (${label})`);
+      const later = queuedOnes[0]!;
+      assert.ok(liveCommitIs(twin, later.input!.release.commit), `production runs the one that deployed last (${label})`);
+      const records = (await twin.twin.ledger.history(SERVICE, ENVIRONMENT, 100)).filter((r) => started.some((d) => d.name === r.deploymentId));
+      assert.deepEqual(records.map((r) => r.status), ['succeeded', 'succeeded'], label);
       assert.equal(await twin.lock(), undefined, `the lock is released (${label})`);
       const [a, b] = started.map((d) => acquires.get(d.name));
       assert.ok(a?.end !== undefined && b?.end !== undefined, `both deployments called the ledger's acquire (${label})`);
@@ -165,4 +209,3 @@ describe('deploy: two deployments started at the same instant', () => {
     assert.ok(racedRounds >= 1, `the two AcquireLock calls overlapped in ${racedRounds} of ${ROUNDS} rounds`);
   });
 });
-

@@ -163,6 +163,7 @@ describe('cli status', () => {
         abortRequested: null,
       },
       last: { deploymentId: 'd-1', kind: 'deploy', status: 'succeeded', commit: '0123456789abcdef', startedAt: ago(7_200_000), finishedAt: ago(3_600_000), error: null, message: 'ok' },
+      queued: { deploymentId: 'd-4', commit: '4444444abcdef', startedAt: ago(120_000) },
     };
     assert.equal(
       renderStatus(s, NOW),
@@ -176,6 +177,7 @@ describe('cli status', () => {
         '  until      2026-03-01T12:04:00Z (in 4 min): then the alarms are checked once more and traffic moves on',
         '  act        cutover promote hello-world production',
         '             cutover abort hello-world production --reason <text>',
+        '  queued     deployment d-4, commit 4444444, pushed 2026-03-01T11:58:00Z (2 min ago): deploys when the lock is released, unless a newer push comes first',
         '  last       deployment d-1 succeeded, commit 0123456, finished 2026-03-01T11:00:00Z (1 h ago)',
       ].join('\n'),
     );
@@ -199,6 +201,7 @@ describe('cli status', () => {
         abortRequested: null,
       },
       last: null,
+      queued: null,
     };
     const out = renderStatus(s, NOW);
     assert.match(out, /^ {2}live +no release deployed by cutover yet$/m);

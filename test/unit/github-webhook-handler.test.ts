@@ -11,6 +11,7 @@ import {
   StateMachineDoesNotExist,
 } from '@aws-sdk/client-sfn';
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { handler, MAX_BODY_BYTES } from '../../lambdas/github-webhook/handler';
 import { clearWebhookSecretCache } from '../../lib/aws/webhook-secret';
 import { ExplicitDeployInputSchema } from '../../lib/domain/deploy-input';
@@ -34,6 +35,7 @@ const DELIVERY = '72d3162e-cc78-11e3-81ab-4c9367dc0958';
 
 const sfn = mockClient(SFNClient);
 const secrets = mockClient(SecretsManagerClient);
+const dynamo = mockClient(DynamoDBDocumentClient);
 const savedEnv = { ...process.env };
 /** Everything the handler logged in this file, checked for the secret at the end. */
 let allOutput = '';
@@ -83,6 +85,46 @@ after(() => {
   assert.ok(!allOutput.includes(SECRET), 'the secret never appears in the log output');
 });
 
+describe('github-webhook handler: a push while a deployment runs', () => {
+  const holder = {
+    pk: 'LOCK#hello-world#production',
+    sk: 'LOCK',
+    deploymentId: 'earlier-push',
+    executionArn: `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:earlier-push`,
+    acquiredAt: '2026-12-05T10:00:00.000Z',
+    commit: 'abcdef1234567890abcdef1234567890abcdef12',
+    purpose: 'deploy',
+  };
+  beforeEach(() => {
+    dynamo.reset();
+    process.env.TABLE_NAME = 'cutover-ledger';
+  });
+
+  it('answers 202 queued, naming the deployment it waits behind (the lock read from TABLE_NAME)', async () => {
+    dynamo.on(GetCommand, { TableName: 'cutover-ledger', Key: { pk: 'LOCK#hello-world#production', sk: 'LOCK' } }).resolves({ Item: holder });
+    const res = await send({ payload: masterPush() });
+    assert.equal(res.status, 202);
+    assert.equal(res.body.status, 'queued');
+    assert.deepEqual(res.body.behind, { deploymentId: 'earlier-push', commit: holder.commit, purpose: 'deploy' });
+    assert.match(String(res.body.message), /^queued behind deployment earlier-push \(abcdef1\): it deploys when that ends, unless a newer push comes first$/);
+    assert.equal(startInputs().length, 1, 'the push was started: it waits in its own execution');
+  });
+
+  it('answers 202 started when the lock is free, or held by the push itself (a redelivery)', async () => {
+    dynamo.on(GetCommand).resolves({});
+    assert.equal((await send({ payload: masterPush() })).body.status, 'started');
+    dynamo.on(GetCommand).resolves({ Item: { ...holder, deploymentId: DELIVERY, executionArn: `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${DELIVERY}` } });
+    assert.equal((await send({ payload: masterPush() })).body.status, 'started');
+  });
+
+  it('still answers 202 started when the lock cannot be read (the push was started either way)', async () => {
+    dynamo.on(GetCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    const res = await send({ payload: masterPush() });
+    assert.equal(res.status, 202);
+    assert.equal(res.body.status, 'started');
+  });
+});
+
 describe('github-webhook handler: deploys', () => {
   it('starts the deploy execution named by the delivery id for a push to a configured branch (202)', async () => {
     // Prepare
@@ -92,7 +134,7 @@ describe('github-webhook handler: deploys', () => {
     // Assess
     const executionArn = `arn:aws:states:us-east-1:123456789012:execution:cutover-deploy:${DELIVERY}`;
     assert.equal(res.status, 202);
-    assert.deepEqual(res.body, { executionArn });
+    assert.deepEqual(res.body, { executionArn, status: 'started', message: 'deployment started' });
     const [input] = startInputs();
     assert.equal(startInputs().length, 1);
     assert.equal(input!.stateMachineArn, STATE_MACHINE_ARN);
