@@ -65,6 +65,9 @@ export class AlarmTrigger extends Construct {
       throw new Error('AlarmTriggerProps.config: no environment lists "alarms"; add the CloudWatch alarm names that protect a release to an environment, or do not create this construct.');
     }
 
+    // One queue for both ways an event can be lost: EventBridge could not invoke the function (the
+    // target's dead-letter queue), or the function failed on every asynchronous attempt (its DeadLetterConfig).
+    this.deadLetterQueue = eventTargetDeadLetterQueue(this, 'DeadLetterQueue', props.deadLetterRetention, 'AlarmTriggerProps.deadLetterRetention');
     this.function = new CutoverFunction(this, 'Function', {
       name: 'alarm',
       // On the rollback path: Lambda gives CPU in proportion to memory, and 1024 MB cuts the cold start
@@ -73,6 +76,7 @@ export class AlarmTrigger extends Construct {
       config: props.config,
       timeout: Duration.seconds(30),
       logRetention: props.logRetention,
+      asyncDeadLetterQueue: this.deadLetterQueue,
       environment: {
         TABLE_NAME: props.table.tableName,
         ROLLBACK_STATE_MACHINE_ARN: props.rollbackStateMachineArn,
@@ -83,8 +87,6 @@ export class AlarmTrigger extends Construct {
     this.function.addToRolePolicy(new iam.PolicyStatement({ sid: 'StartRollback', actions: ['states:StartExecution'], resources: [props.rollbackStateMachineArn] }));
     props.topic?.grantPublish(this.function.role);
     for (const s of taskTokenStatements(['states:SendTaskFailure'])) this.function.addToRolePolicy(s.statement, s.wildcardReason);
-
-    this.deadLetterQueue = eventTargetDeadLetterQueue(this, 'DeadLetterQueue', props.deadLetterRetention, 'AlarmTriggerProps.deadLetterRetention');
 
     // One rule per group of services whose pattern fits EventBridge's 2,048 characters.
     const groups = splitByPatternSize(props.config, alarmEventPattern);

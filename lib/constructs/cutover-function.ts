@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -73,6 +74,14 @@ export interface CutoverFunctionProps {
    * @default MAX_MANAGED_POLICIES_PER_ROLE (10)
    */
   readonly maxManagedPolicies?: number;
+  /**
+   * Where Lambda sends an **asynchronous** invocation (an EventBridge rule target) that failed after
+   * its retries (the function's DeadLetterConfig; the role may SendMessage to it). Give it for a
+   * function that EventBridge invokes, or a failed event is lost.
+   * @default - none: the function is only invoked synchronously (a Step Functions Task or API
+   *   Gateway), whose caller sees the failure and retries
+   */
+  readonly asyncDeadLetterQueue?: sqs.IQueue;
 }
 
 /**
@@ -139,6 +148,7 @@ export class CutoverFunction extends Construct {
       logGroup: this.logGroup,
       role: this.role,
       environment,
+      ...(props.asyncDeadLetterQueue ? { deadLetterQueue: props.asyncDeadLetterQueue } : {}),
       bundling: {
         format: OutputFormat.ESM,
         mainFields: ['module', 'main'],
@@ -158,11 +168,13 @@ export class CutoverFunction extends Construct {
       'AwsSolutions-IAM5[Resource::*]',
       'X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords, added by Lambda for active tracing) supports no resource-level permissions.',
     );
-    acknowledge(
-      this.lambda,
-      'Serverless-LambdaDLQ',
-      `cutover ${props.name} is only invoked synchronously (Step Functions Task or API Gateway); a DLQ applies to asynchronous invocations only. Failures return to the caller, which retries.`,
-    );
+    if (!props.asyncDeadLetterQueue) {
+      acknowledge(
+        this.lambda,
+        'Serverless-LambdaDLQ',
+        `cutover ${props.name} is only invoked synchronously (Step Functions Task or API Gateway); a DLQ applies to asynchronous invocations only. Failures return to the caller, which retries.`,
+      );
+    }
   }
 
   /**

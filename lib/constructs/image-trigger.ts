@@ -67,19 +67,21 @@ export class ImageTrigger extends Construct {
       );
     }
 
+    // One queue for both ways an event can be lost: EventBridge could not invoke the function (the
+    // target's dead-letter queue), or the function failed on every asynchronous attempt (its DeadLetterConfig).
+    this.deadLetterQueue = eventTargetDeadLetterQueue(this, 'DeadLetterQueue', props.deadLetterRetention, 'ImageTriggerProps.deadLetterRetention');
     this.function = new CutoverFunction(this, 'Function', {
       name: 'image-events',
       config: props.config,
       timeout: Duration.seconds(30),
       logRetention: props.logRetention,
+      asyncDeadLetterQueue: this.deadLetterQueue,
       maxManagedPolicies: props.maxManagedPolicies,
       environment: { TABLE_NAME: props.table.tableName },
     });
     for (const s of ledgerTableStatements(props.table.tableArn, IMAGE_EVENTS_LEDGER_ACTIONS)) this.function.addToRolePolicy(s.statement);
     for (const s of taskTokenStatements(['states:SendTaskSuccess'])) this.function.addToRolePolicy(s.statement, s.wildcardReason);
     for (const s of ecrScanStatements(this, props.config)) this.function.addToRolePolicy(s.statement);
-
-    this.deadLetterQueue = eventTargetDeadLetterQueue(this, 'DeadLetterQueue', props.deadLetterRetention, 'ImageTriggerProps.deadLetterRetention');
 
     // One rule per group of services whose pattern fits EventBridge's 2,048 characters. A repository
     // shared by services of two groups is watched by the first rule only: the function handles every

@@ -269,6 +269,7 @@ describe('CutoverStack (sample config)', () => {
       'secretsmanager:GetSecretValue': 'Powertools getSecret (GetSecretValue) reads the webhook secret',
       'kms:CreateGrant': 'RDS restores a CMK-encrypted snapshot on the caller’s behalf',
       'kms:DescribeKey': 'RDS restores a CMK-encrypted snapshot on the caller’s behalf',
+      'sqs:SendMessage': 'Lambda itself sends a failed asynchronous invocation to the function’s DeadLetterConfig queue, with the function’s role',
     };
     // The sample (GitHub, an RDS instance, listeners) and the fixture (CodeCommit, an Aurora cluster, rules).
     const fixture = Template.fromStack(

@@ -110,6 +110,19 @@ describe('image rule and image-events function (sample config)', () => {
     t.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 });
   });
 
+  it('sends failed asynchronous invocations of image-events and alarm to their dead-letter queues (DeadLetterConfig), with no cdk-nag acknowledgement left', () => {
+    const resources = t.toJSON().Resources as Record<string, any>;
+    for (const [name, queuePrefix] of [['image-events', '^ImagesDeadLetterQueue'], ['alarm', '^AlarmsDeadLetterQueue']] as const) {
+      const fn = resources[functionId(t, name)!];
+      const target = fn.Properties.DeadLetterConfig?.TargetArn?.['Fn::GetAtt'];
+      assert.ok(target && new RegExp(queuePrefix).test(target[0]) && target[1] === 'Arn', `${name}: DeadLetterConfig ${JSON.stringify(fn.Properties.DeadLetterConfig)}`);
+      const acks = (fn.Metadata?.cdk_nag?.rules_to_suppress ?? []).map((r: { id: string }) => r.id);
+      assert.ok(!acks.includes('Serverless-LambdaDLQ'), `${name} is invoked asynchronously: its DLQ is real, not acknowledged away`);
+    }
+    const planFn = resources[functionId(t, 'plan')!];
+    assert.equal(planFn.Properties.DeadLetterConfig, undefined, 'a function only Step Functions invokes has none');
+  });
+
   it('gives image-events the config file and the table name, like the alarm function', () => {
     const env = t.toJSON().Resources[functionId(t, 'image-events')!].Properties.Environment.Variables;
     assert.deepEqual(Object.keys(env).sort(), ['CUTOVER_CONFIG_FILE', 'NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME', 'TABLE_NAME']);
@@ -117,11 +130,13 @@ describe('image rule and image-events function (sample config)', () => {
     assert.deepEqual(env.TABLE_NAME, { Ref: Object.keys(t.findResources('AWS::DynamoDB::Table'))[0] });
   });
 
-  it('lets image-events read the table (GetItem, what Ledger.getLock sends) and answer task tokens (SendTaskSuccess), nothing else', () => {
+  it('lets image-events read the table (GetItem, what Ledger.getLock sends), answer task tokens (SendTaskSuccess) and dead-letter a failed event to its own queue, nothing else', () => {
     const table = Object.keys(t.findResources('AWS::DynamoDB::Table'))[0]!;
     const statements = statementsOf(t, 'image-events');
     const own = statements.filter((s) => !actionsOf(s).every((a) => a.startsWith('logs:') || a.startsWith('xray:')));
-    assert.deepEqual(own.flatMap(actionsOf).sort(), ['dynamodb:GetItem', 'states:SendTaskSuccess']);
+    assert.deepEqual(own.flatMap(actionsOf).sort(), ['dynamodb:GetItem', 'sqs:SendMessage', 'states:SendTaskSuccess']);
+    const dlq = own.find((s) => actionsOf(s).includes('sqs:SendMessage'))!;
+    assert.deepEqual(resourcesOf(dlq), [{ 'Fn::GetAtt': [Object.keys(t.findResources('AWS::SQS::Queue')).find((id) => id.startsWith('ImagesDeadLetterQueue'))!, 'Arn'] }]);
     const get = own.find((s) => actionsOf(s).includes('dynamodb:GetItem'))!;
     assert.deepEqual(resourcesOf(get), [{ 'Fn::GetAtt': [table, 'Arn'] }], 'the table only (no index, no stream)');
     // SendTaskSuccess has no resource type (Service Authorization Reference), as the alarm function's
