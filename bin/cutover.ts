@@ -24,6 +24,7 @@
  * running twin (`--endpoint http://127.0.0.1:4780`). Errors are one line on stderr and exit code 1.
  * The twin's modules are loaded only by `local`, so operator commands start fast.
  */
+import { formatGitHubEvent } from '../lib/local/github/server';
 import { existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -166,6 +167,8 @@ program
       twin.sfn.onHistoryEvent(createTimeline({ now: () => twin!.clock.nowMs() }));
       // Notifications (SNS in the twin) are kept in `twin.sim.sns.published` and printed as they come.
       twin.sim.sns.onPublish((m) => console.log(`  ✉ ${m.subject ?? '(no subject)'}`));
+      // What cutover reads from and reports to GitHub (the twin's GitHub API double).
+      twin.github?.onEvent((e) => console.log(`  ${formatGitHubEvent(e)}`));
       console.log(`cutover local twin on ${twin.url}, ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       const resumed = twin.live.resumed;
       if (resumed) {

@@ -6,7 +6,11 @@
  * `ping` → 200; a deployable `push` → 202 `{executionArn, status: 'started'|'queued', behind?, message}`
  * (the execution is named by the delivery id, so a redelivery answers with the same execution;
  * `queued` when another execution holds the environment's lock — it deploys after that one, unless a
- * newer push comes first: lib/domain/deploy-queue.ts); anything else → 200 `{ignored: reason}`.
+ * newer push comes first: lib/domain/deploy-queue.ts); `check_run` / `check_suite` (completed) and
+ * `status` (decided) → 200 `{checks: [{service, environment, deploymentId, status}]}`: for each
+ * environment of that repository whose deployment waits at the checks gate for that commit (the lock's
+ * `pendingKind: checks`), the commit's checks are read again from GitHub and a decided gate
+ * (`passed` / `failed`) answers the wait (SendTaskSuccess); anything else → 200 `{ignored: reason}`.
  *
  * Environment: `CUTOVER_CONFIG` (config JSON), `STATE_MACHINE_ARN` (the deploy state machine),
  * `WEBHOOK_SECRET_ARN` (Secrets Manager secret holding the webhook secret), `TABLE_NAME` (optional: the
@@ -19,6 +23,9 @@ import { startExecutionByName } from '../../lib/aws/sfn';
 import { getWebhookSecret } from '../../lib/aws/webhook-secret';
 import { decidePush, executionArnFor, isPushPayload, isValidExecutionName } from '../../lib/domain/github-push';
 import { pushAnswer } from '../../lib/domain/deploy-queue';
+import { checksEventCommit, decideChecks } from '../../lib/domain/checks-gate';
+import { readChecks } from '../../lib/aws/github';
+import { succeedTask } from '../../lib/aws/task-tokens';
 import { Ledger } from '../../lib/aws/ledger';
 import { logger } from '../../lib/observability';
 
@@ -180,6 +187,7 @@ async function handle(event: APIGatewayProxyEventV2): Promise<Result> {
     logger.info('ping');
     return json(200, { ok: true, zen: (payload as { zen?: unknown }).zen });
   }
+  if (eventName === 'check_run' || eventName === 'check_suite' || eventName === 'status') return checksChanged(s.config, eventName, payload);
   if (eventName !== 'push') return ignored(`event "${eventName}" is not handled`);
   if (!isPushPayload(payload)) {
     logger.warn('webhook rejected: not a push payload');
@@ -210,6 +218,44 @@ async function lockOf(summary: Record<string, unknown>) {
     logger.warn('could not read the lock to tell whether the push was queued', { error: errorName(err) });
     return undefined;
   }
+}
+
+/**
+ * A commit's checks changed: end the checks-gate waits of deployments of that commit whose required
+ * checks are now decided. Each environment's outcome is reported; one that cannot be read is named
+ * with why (the gate's own timeout still ends its wait).
+ */
+async function checksChanged(config: Config, eventName: string, payload: unknown): Promise<Result> {
+  const changed = checksEventCommit(eventName, payload);
+  if (!changed) return ignored(`${eventName} event that decides no check (not completed, or pending)`);
+  const table = process.env.TABLE_NAME;
+  if (!table) return ignored('TABLE_NAME is not set: the function cannot find deployments waiting for checks');
+  const ledger = new Ledger(table);
+  const results: Array<Record<string, unknown>> = [];
+  for (const [service, svc] of Object.entries(config.services)) {
+    if (!('github' in svc.repository) || svc.repository.github.toLowerCase() !== changed.repository.toLowerCase() || !svc.checks || !svc.github) continue;
+    for (const environment of Object.keys(svc.environments)) {
+      const where = { service, environment };
+      try {
+        const lock = await ledger.getLock(service, environment);
+        if (!lock?.pendingTaskToken || lock.pendingKind !== 'checks' || lock.commit.toLowerCase() !== changed.sha) continue;
+        const { checkRuns, statuses } = await readChecks(svc.github, svc.repository.github, changed.sha);
+        const decision = decideChecks(svc.checks.required, checkRuns, statuses, changed.sha);
+        if (decision.status === 'pending') {
+          results.push({ ...where, deploymentId: lock.deploymentId, status: 'pending', waitingFor: decision.waitingFor });
+          continue;
+        }
+        const answer = await succeedTask(lock.pendingTaskToken, decision);
+        results.push({ ...where, deploymentId: lock.deploymentId, status: decision.status, answer });
+        logger.info('checks gate decided by a webhook', { serviceName: service, environment, deploymentId: lock.deploymentId, status: decision.status, answer });
+      } catch (err) {
+        logger.error('could not decide a checks gate', { serviceName: service, environment, error: errorName(err), message: err instanceof Error ? err.message : String(err) });
+        results.push({ ...where, status: 'error', error: `${errorName(err)}: ${err instanceof Error ? err.message : String(err)}` });
+      }
+    }
+  }
+  if (results.length === 0) return ignored(`no deployment waits for the checks of ${changed.repository} ${changed.sha.slice(0, 7)}`);
+  return json(200, { checks: results });
 }
 
 function ignored(reason: string): Result {

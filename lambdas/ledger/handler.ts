@@ -14,6 +14,16 @@
  *    superseded too — then looks at the lock again: released meanwhile, the wait ends at once. The
  *    wait is answered when the lock is released (`Ledger.releaseLock`); after LOCK_WAIT_MAX_SECONDS in
  *    all it fails with `Cutover.LockWaitTimedOut`.
+ *  - `checkChecks` `{ plan }` → `ChecksDecision` (lib/domain/checks-gate.ts): the commit's required checks
+ *    (`plan.checks.required`) read from GitHub (check runs and commit statuses, with the token in
+ *    Secrets Manager: lib/aws/github.ts). Throws `Cutover.GitHubAccess` when the token cannot read them.
+ *  - `awaitChecks` `{ taskToken, plan }` (`.waitForTaskToken`, timeout = `plan.checks.waitSeconds`) →
+ *    stores the token as a `checks` wait (ended by the github-webhook function on a `check_run` /
+ *    `check_suite` / `status` webhook for the commit), then reads the checks once more: decided
+ *    meanwhile, the wait ends at once.
+ *  - GitHub Deployments (a service with `github.deployments`): `acquire` / `awaitLock` post `queued`,
+ *    `beginChanges` `in_progress`, `finish` the outcome (lib/aws/github-report.ts); a failure to report
+ *    is audited, never thrown.
  *  - `finish` `{ outcome: 'succeeded'|'failed'|'rollback-failed', deployment: <the execution state> }` →
  *    `{ status, error, message, liveSlot, deploymentId }`; records it, releases the lock. On success the
  *    release becomes the environment's `current` and a rollback window opens on the previous slot
@@ -74,6 +84,10 @@ import { Ledger } from '../../lib/aws/ledger';
 import { notify, type NotificationKind } from '../../lib/aws/notify';
 import { failTask, succeedTask } from '../../lib/aws/task-tokens';
 import { findImage, scanGate } from '../../lib/aws/ecr';
+import { readChecks } from '../../lib/aws/github';
+import { reportToGitHub } from '../../lib/aws/github-report';
+import { decideChecks, type ChecksDecision } from '../../lib/domain/checks-gate';
+import { deploymentRequest, inactivatesPreviousItself, type DeploymentEvent } from '../../lib/domain/github-deployments';
 import { DeploymentInProgressError, InvalidInputError } from '../../lib/domain/errors';
 import type { DeploymentPlan, RollbackPlan } from '../../lib/domain/plan';
 import { decideQueue, isNewerPush, LOCK_WAIT_MAX_SECONDS, supersededCause, type PushRef } from '../../lib/domain/deploy-queue';
@@ -105,6 +119,8 @@ const Event = z.discriminatedUnion('action', [
     traffic: z.looseObject({ percent: z.number(), nextIndex: z.number() }),
   }),
   z.object({ action: z.literal('awaitLock'), taskToken: z.string().check(z.minLength(1)), plan: z.extend(PlanShape, { startedAt: z.string(), executionArn: z.string() }) }),
+  z.object({ action: z.literal('checkChecks'), plan: z.extend(PlanShape, { checks: z.object({ required: z.array(z.string()), waitSeconds: z.number() }), github: z.looseObject({ repository: z.string(), tokenSecretArn: z.string() }) }) }),
+  z.object({ action: z.literal('awaitChecks'), taskToken: z.string().check(z.minLength(1)), plan: z.extend(PlanShape, { checks: z.object({ required: z.array(z.string()), waitSeconds: z.number() }), github: z.looseObject({ repository: z.string(), tokenSecretArn: z.string() }) }) }),
   z.object({ action: z.literal('awaitDatabaseDecision'), taskToken: z.string().check(z.minLength(1)), deployment: z.looseObject({ plan: PlanShape }) }),
   z.object({ action: z.literal('awaitImage'), taskToken: z.string().check(z.minLength(1)), plan: z.extend(PlanShape, { image: z.string(), imageTimeoutSeconds: z.number() }), image: z.looseObject({}) }),
   z.object({ action: z.literal('awaitScan'), taskToken: z.string().check(z.minLength(1)), plan: z.extend(PlanShape, { image: z.string(), scan: z.object({ maxSeverity: z.string(), waitSeconds: z.number() }) }) }),
@@ -181,14 +197,22 @@ export const handler = async (event: unknown): Promise<unknown> => {
         `${plan.deploymentId}-started`,
       );
       await notifyAbout('started', plan, `${plan.service}/${plan.environment}: deploying ${plan.release.commit.slice(0, 7)}`, `Deployment ${plan.deploymentId} of ${rel} started by ${actorOf(plan.trigger)}${why}.`, [cli('status', plan)]);
+      // A deployment that was queued reported `queued` then.
+      if (lock.recordCreated) await reportGitHub(plan, { kind: 'queued' });
       return lock;
     }
     case 'finish': {
       const state = e.deployment as unknown as DeploymentState;
       const outcome: Outcome = decideOutcome(state, e.outcome);
+      // The release this one replaces, for its GitHub deployment (read before the promotion rewrites it).
+      const replaced = outcome.status === 'succeeded' && state.plan.github?.deployments ? (await ledger.getEnvironment(state.plan.service, state.plan.environment))?.current : undefined;
       await ledger.finish(state.plan, outcome, state, now);
       await auditFinish(state, outcome);
       const kind: NotificationKind = outcome.status === 'succeeded' ? 'succeeded' : outcome.status === 'rolled-back' ? 'rolled-back' : outcome.status === 'superseded' ? 'superseded' : 'failed';
+      if (outcome.status !== 'queued') await reportGitHub(state.plan, { kind: 'finished', status: outcome.status, error: outcome.error, message: outcome.message });
+      if (replaced?.deploymentId && replaced.commit && replaced.deploymentId !== state.plan.deploymentId && inactivatesPreviousItself(deploymentRequest({ sha: state.plan.release.commit, environment: state.plan.environment, service: state.plan.service, deploymentId: state.plan.deploymentId }))) {
+        await reportToGitHub({ deploymentId: replaced.deploymentId, service: state.plan.service, environment: state.plan.environment, release: { commit: replaced.commit }, github: state.plan.github }, { kind: 'replaced', byCommit: state.plan.release.commit });
+      }
       const p = state.plan;
       await notifyAbout(kind, p, `${p.service}/${p.environment}: ${p.release.commit.slice(0, 7)} ${outcome.status}`, outcome.message, outcome.status === 'succeeded' ? [cli('rollback', p, ' --reason "<why>"')] : [cli('history', p, ` --deployment ${p.deploymentId}`)]);
       logger.info('deployment finished', { deploymentId: outcome.deploymentId, status: outcome.status, message: outcome.message });
@@ -268,9 +292,32 @@ export const handler = async (event: unknown): Promise<unknown> => {
       }
       return { waiting: true };
     }
+    case 'checkChecks': {
+      const plan = e.plan as unknown as DeploymentPlan;
+      return readChecksDecision(plan);
+    }
+    case 'awaitChecks': {
+      const plan = e.plan as unknown as DeploymentPlan;
+      const checks = plan.checks!;
+      const question =
+        `${plan.service}/${plan.environment}: deployment ${plan.deploymentId} of ${plan.release.commit.slice(0, 7)} waits for its required checks on GitHub (${checks.required.join(', ')}); ` +
+        `not all passed in ${checks.waitSeconds} s, it is refused, having changed nothing. Abort: SendTaskFailure with error "Cutover.Aborted" and your reason.`;
+      await ledger.setPending(plan, 'checks', e.taskToken, question, now, checks.waitSeconds);
+      await audit({ service: plan.service, environment: plan.environment, kind: 'waiting', deploymentId: plan.deploymentId, actor: 'cutover', message: `waiting for the checks ${checks.required.join(', ')} of ${plan.release.commit.slice(0, 7)}`, detail: { required: checks.required, timeoutSeconds: checks.waitSeconds } });
+      if (await failIfAbortRequested(ledger, plan, e.taskToken)) return { waiting: false, aborted: true };
+      if (await failIfSuperseded(plan, e.taskToken, 'checks')) return { waiting: false, superseded: true };
+      // A webhook between the first read and the stored token found no wait to end: read once more.
+      const decision = await readChecksDecision(plan);
+      if (decision.status !== 'pending') {
+        await succeedTask(e.taskToken, decision);
+        return { waiting: false, checks: decision.status };
+      }
+      return { waiting: true, waitingFor: decision.waitingFor };
+    }
     case 'beginChanges': {
       const plan = e.plan as unknown as DeploymentPlan;
       await ledger.clearPending(plan);
+      await reportGitHub(plan, { kind: 'in-progress' });
       const closed = await ledger.closeRollbackWindow(plan.service, plan.environment);
       const pinned = e.image?.checked ? ` (pinned: ${plan.image})` : '';
       await audit(
@@ -349,11 +396,26 @@ export const handler = async (event: unknown): Promise<unknown> => {
       return { released: true };
   }
 
+  /** The checks gate's decision for the plan's commit, read from GitHub now. */
+  async function readChecksDecision(plan: DeploymentPlan): Promise<ChecksDecision> {
+    const { checkRuns, statuses } = await readChecks(plan.github!, plan.github!.repository, plan.release.commit);
+    const decision = decideChecks(plan.checks!.required, checkRuns, statuses, plan.release.commit);
+    logger.info('checks gate', { deploymentId: plan.deploymentId, status: decision.status, ...(decision.status === 'pending' ? { waitingFor: decision.waitingFor } : {}), ...(decision.status === 'failed' ? { check: decision.check } : {}) });
+    return decision;
+  }
+
+  /** Report to GitHub (best effort); a failure is audited, never thrown. */
+  async function reportGitHub(plan: DeploymentPlan, event: DeploymentEvent): Promise<void> {
+    const report = await reportToGitHub(plan, event);
+    if (report.reported || !plan.github?.deployments) return;
+    await audit({ service: plan.service, environment: plan.environment, kind: 'notification', deploymentId: plan.deploymentId, actor: 'cutover', message: `the GitHub deployment status (${event.kind}) could not be posted; the deployment goes on: ${report.reason}`.slice(0, 1000), detail: { github: 'failed', event: event.kind } });
+  }
+
   /** `awaitLock`: queue the deployment behind the lock's holder (see the module doc). */
   async function awaitLock(plan: DeploymentPlan, token: string): Promise<unknown> {
     const me: PushRef = { deploymentId: plan.deploymentId, startedAt: plan.startedAt, commit: plan.release.commit };
     const base = { service: plan.service, environment: plan.environment, deploymentId: plan.deploymentId, executionArn: plan.executionArn };
-    await ledger.putQueuedRecord(plan);
+    if (await ledger.putQueuedRecord(plan)) await reportGitHub(plan, { kind: 'queued' });
     for (let attempt = 0; attempt < 5; attempt++) {
       const queued = await ledger.getQueued(plan.service, plan.environment);
       const holder = await ledger.getLock(plan.service, plan.environment);

@@ -69,15 +69,15 @@ export class Ledger {
    * DescribeExecution) is reclaimed, so a lock never wedges the environment.
    * @throws DeploymentInProgressError when another, running execution holds the lock (message names it)
    */
-  async acquire(plan: DeploymentPlan, now: Date): Promise<LockItem> {
+  async acquire(plan: DeploymentPlan, now: Date): Promise<LockItem & { recordCreated: boolean }> {
     const lock = await this.takeLock(
       plan.service,
       plan.environment,
       { deploymentId: plan.deploymentId, executionArn: plan.executionArn, commit: plan.release.commit, purpose: 'deploy', startedAt: plan.startedAt },
       now,
     );
-    await this.createRecord(plan, lock);
-    return lock;
+    const recordCreated = await this.createRecord(plan);
+    return { ...lock, recordCreated };
   }
 
   /**
@@ -261,8 +261,9 @@ export class Ledger {
     }
   }
 
-  private async createRecord(plan: DeploymentPlan, lock: LockItem): Promise<LockItem> {
-    if (await this.putNewRecord(this.newRecord(plan, 'in-progress'))) return lock;
+  /** @returns whether the record was created now (false: it existed — a retry, or the deployment was queued) */
+  private async createRecord(plan: DeploymentPlan): Promise<boolean> {
+    if (await this.putNewRecord(this.newRecord(plan, 'in-progress'))) return true;
     // The record exists: a retried task, or a deployment that waited in the queue — it runs now, and
     // leaves the queue (only its own item: a newer push may be there).
     try {
@@ -282,12 +283,15 @@ export class Ledger {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
     }
     await this.dequeue(plan.service, plan.environment, plan.executionArn);
-    return lock;
+    return false;
   }
 
-  /** Create the record of a deployment that waits for the lock (status `queued`), unless it exists. */
-  async putQueuedRecord(plan: DeploymentPlan): Promise<void> {
-    await this.putNewRecord(this.newRecord(plan, 'queued'));
+  /**
+   * Create the record of a deployment that waits for the lock (status `queued`), unless it exists.
+   * @returns whether it was created now (the first round of the wait)
+   */
+  async putQueuedRecord(plan: DeploymentPlan): Promise<boolean> {
+    return this.putNewRecord(this.newRecord(plan, 'queued'));
   }
 
   private newRecord(plan: DeploymentPlan, status: 'queued' | 'in-progress'): DeploymentRecord {

@@ -24,6 +24,7 @@ import { DeployStateMachine } from './deploy-state-machine';
 import { GitHubWebhook } from './github-webhook';
 import { ImageTrigger } from './image-trigger';
 import { LedgerTable } from './ledger-table';
+import { taskTokenStatements } from './permissions';
 import { acknowledgeWildcardResources } from './nag';
 import { NotificationTopic } from './notification-topic';
 import { STATE_MACHINES, stateMachineName, type StateMachineName } from '../catalog';
@@ -183,6 +184,19 @@ export class CutoverStack extends Stack {
       secretName: props.webhookSecretName ?? `${this.stackName}/github-webhook-secret`,
       logRetention: props.logRetention,
     });
+
+    // GitHub API access (services with `github`): the ledger reads checks and reports GitHub
+    // Deployments; the webhook reads checks when a check_run / status webhook comes and answers the
+    // checks gate's wait (SendTaskSuccess). Only the configured token secrets.
+    const tokenSecrets = githubTokenSecretResources(this.config);
+    if (tokenSecrets.length > 0) {
+      const readToken = () => new iam.PolicyStatement({ sid: 'GitHubToken', actions: ['secretsmanager:GetSecretValue'], resources: tokenSecrets });
+      ledgerFn.addToRolePolicy(readToken(), tokenSecrets.some((r) => r.includes('*')) ? GITHUB_TOKEN_WILDCARD_REASON : undefined);
+      this.webhook.function.addToRolePolicy(readToken(), tokenSecrets.some((r) => r.includes('*')) ? GITHUB_TOKEN_WILDCARD_REASON : undefined);
+    }
+    if (Object.values(this.config.services).some((svc) => svc.checks)) {
+      for (const st of taskTokenStatements(['states:SendTaskSuccess'])) this.webhook.function.addToRolePolicy(st.statement, st.wildcardReason);
+    }
     if (codeCommitRepositories(this.config).length > 0) {
       this.codeCommit = new CodeCommitTrigger(this, 'CodeCommit', { config: this.config, stateMachine: this.deploy.stateMachine });
     }
@@ -209,4 +223,22 @@ export class CutoverStack extends Stack {
     new CfnOutput(this, 'RollbackStateMachineArn', { description: 'Start a rollback: {"service","environment","reason","toDeployment"?}', value: this.rollback.stateMachine.stateMachineArn });
     new CfnOutput(this, 'NotificationTopicArn', { description: 'Subscribe to deployment notifications (message attributes kind, service, environment)', value: this.notifications.topic.topicArn });
   }
+}
+
+const GITHUB_TOKEN_WILDCARD_REASON =
+  'secretsmanager:GetSecretValue on the configured GitHub token secrets only; a secret ARN given without its 6-character suffix is matched as <arn>-?????? (Secrets Manager appends the suffix).';
+
+/**
+ * The ARNs of the GitHub token secrets the config names (`services.*.github.tokenSecretArn`), for
+ * GetSecretValue: a full ARN as it is, a partial one (without Secrets Manager's `-xxxxxx` suffix) as
+ * `<arn>-??????` (Secrets Manager's guidance for policies on partial ARNs).
+ */
+export function githubTokenSecretResources(config: Config): string[] {
+  const arns = new Set<string>();
+  for (const svc of Object.values(config.services)) {
+    if (!svc.github) continue;
+    const arn = svc.github.tokenSecretArn;
+    arns.add(/-[A-Za-z0-9]{6}$/.test(arn) ? arn : `${arn}-??????`);
+  }
+  return [...arns];
 }

@@ -122,6 +122,29 @@ export interface DeploymentPlan extends ExecutionPlanBase {
   readonly scan: { readonly maxSeverity: 'INFORMATIONAL' | 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL'; readonly waitSeconds: number } | null;
   /** Name of the rollback-window execution this deployment starts: see `childExecutionName` (`<SHA-1 hex>-window`). */
   readonly rollbackWindowExecutionName: string;
+  /**
+   * GitHub API access of the service (config `github`), or null: where the checks gate reads the
+   * commit's checks and where the deployment is reported as a GitHub Deployment (`deployments`).
+   */
+  readonly github: GitHubPlan | null;
+  /**
+   * The checks gate (config `checks`): the check runs / commit status contexts that must be `success`
+   * and how long to wait for them, seconds (`AwaitChecks`' TimeoutSecondsPath); null without a gate
+   * and for a rollback's redeploy (its release passed them before).
+   */
+  readonly checks: { readonly required: string[]; readonly waitSeconds: number } | null;
+}
+
+/** GitHub API access of a deployment's service. */
+export interface GitHubPlan {
+  /** `owner/name`. */
+  readonly repository: string;
+  /** Secrets Manager secret ARN whose SecretString is the token. */
+  readonly tokenSecretArn: string;
+  /** REST API base URL, e.g. `https://api.github.com`. */
+  readonly apiUrl: string;
+  /** Report the deployment as a GitHub Deployment with statuses. */
+  readonly deployments: boolean;
 }
 
 export const PlanRequestSchema = z.object({
@@ -261,6 +284,11 @@ export function resolvePlan(config: Config, request: PlanRequest): DeploymentPla
     imageTimeoutSeconds: env.imageTimeoutSeconds,
     // A rollback's redeploy goes back to a release that ran already: no scan gate.
     scan: !isRollback && env.scan ? { maxSeverity: env.scan.maxSeverity, waitSeconds: env.scan.waitSeconds } : null,
+    github:
+      serviceConfig.github && 'github' in serviceConfig.repository
+        ? { repository: serviceConfig.repository.github, tokenSecretArn: serviceConfig.github.tokenSecretArn, apiUrl: serviceConfig.github.apiUrl, deployments: serviceConfig.github.deployments }
+        : null,
+    checks: !isRollback && serviceConfig.checks ? { required: serviceConfig.checks.required, waitSeconds: serviceConfig.checks.waitSeconds } : null,
   };
 }
 

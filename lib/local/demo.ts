@@ -16,8 +16,10 @@
  *     anything changes.
  *
  * Pushes play in the real order: the git push (webhook) first; the deployment takes the lock and waits
- * for its image (`⏳ waiting for image …`); "CI" pushes the image to the twin's ECR a simulated 90 s
- * later, ECR's push event ends the wait, and the release is pinned by its digest.
+ * for the commit's required checks (`⏳ waiting for checks build, test`); "CI" reports them on the
+ * twin's GitHub API double a simulated 45 s later (its `check_run` webhooks end the wait), then the
+ * deployment waits for its image (`⏳ waiting for image …`), which "CI" pushes to the twin's ECR 45 s
+ * after that; ECR's push event ends the wait, and the release is pinned by its digest.
  * Whenever the database policy (`approve`) asks an operator, the demo answers "keep": the migrations
  * are transactional, so nothing needs restoring and no write is discarded.
  * Every check is made against the living twin (weights, tasks, database rows, alarm history), not
@@ -25,7 +27,8 @@
  * stood still because real work held it (lib/local/clock.ts), and while it plays, every hold released
  * by its real-time bound is printed as a `!` line (a sign of an overloaded machine).
  */
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { deliverWebhook, type WebhookResponse } from './webhook-delivery';
 import { createRequire } from 'node:module';
 import { DescribeAlarmHistoryCommand, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { SendTaskSuccessCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
@@ -63,27 +66,11 @@ export function nextPush(previous: PushEvent, message: string): PushEvent {
   return push;
 }
 
-export interface WebhookResponse {
-  status: number;
-  body: Record<string, unknown>;
-}
+export type { WebhookResponse } from './webhook-delivery';
 
 /** POST a push to the twin's webhook endpoint the way GitHub delivers it (signed, with GitHub's headers). */
 export async function deliverPush(url: string, secret: string, push: unknown, deliveryId = randomUUID()): Promise<WebhookResponse> {
-  const body = JSON.stringify(push);
-  const res = await fetch(`${url}/webhooks/github`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'user-agent': 'GitHub-Hookshot/cutover-demo',
-      'x-github-event': 'push',
-      'x-github-delivery': deliveryId,
-      'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
-    },
-    body,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  return deliverWebhook(url, secret, 'push', push, deliveryId);
 }
 
 export interface DemoCheck {
@@ -128,7 +115,7 @@ export const DEMO_RELEASES = [
   { version: 'v2', message: 'v2: orders get a priority (migration adds a column and backfills it)' },
   { version: 'v3', message: 'v3: new pricing code (answers some requests with 500)' },
   { version: 'v4', message: 'v4: order tags (its migration fails)' },
-  { version: 'v5', message: 'v5: invoices (CI never builds its image)' },
+  { version: 'v5', message: 'v5: invoices (its tests pass, but CI never pushes its image)' },
   { version: 'v6', message: 'v6: invoices again (its image has a critical vulnerability)' },
 ] as const;
 
@@ -195,13 +182,20 @@ export async function playDemo(twin: Twin<LiveEcs>, options: DemoOptions = {}): 
       const snapshotsBefore = await snapshotCount(dbIdentifier);
       // CI: the image comes after the push, as on GitHub; the deployment waits for it.
       const ci = async (executionArn: string) => {
-        const waiting = await waitForImageWait(twin, serviceName, environmentName, executionArn);
+        const required = service.checks?.required ?? [];
+        if (required.length > 0 && twin.github && 'github' in service.repository) {
+          const waitingForChecks = await waitForGate(twin, serviceName, environmentName, executionArn, 'checks');
+          write(`  ⏳ waiting for checks ${required.join(', ')} of ${push.after.slice(0, 7)}${waitingForChecks ? '' : ' (the wait did not start)'}`);
+          await twin.clock.sleep(DEMO_CI_SECONDS / 2);
+          for (const name of required) twin.github.setCheckRun(service.repository.github, push.after, { name, status: 'completed', conclusion: 'success', html_url: `https://github.com/${service.repository.github}/actions/runs/${push.after.slice(0, 8)}` });
+        }
+        const waiting = await waitForGate(twin, serviceName, environmentName, executionArn, 'image');
         write(`  ⏳ waiting for image ${image.split('/').pop()}${waiting ? '' : ' (the wait did not start)'}`);
         if (!built) {
-          write(`  CI never pushes ${image.split('/').pop()} (its build failed)`);
+          write(`  CI never pushes ${image.split('/').pop()} (its push to ECR failed)`);
           return;
         }
-        await twin.clock.sleep(DEMO_CI_SECONDS);
+        await twin.clock.sleep(required.length > 0 ? DEMO_CI_SECONDS / 2 : DEMO_CI_SECONDS);
         live.registry.push(image, source!, { findings: critical ? [DEMO_CRITICAL_FINDING] : [] });
         write(`  CI pushed image ${image.split('/').pop()} (${release.version}) ${DEMO_CI_SECONDS} s (simulated) after the push${critical ? `; ECR's scan finds ${DEMO_CRITICAL_FINDING.name} (${DEMO_CRITICAL_FINDING.severity})` : ''}`);
       };
@@ -351,11 +345,11 @@ async function snapshotCount(dbIdentifier: string): Promise<number> {
   return out.DBSnapshots?.length ?? 0;
 }
 
-/** Wait (real time, bounded) until the deployment `executionArn` holds the lock waiting for its image. */
-async function waitForImageWait(twin: Twin<LiveEcs>, service: string, environment: string, executionArn: string): Promise<boolean> {
+/** Wait (real time, bounded) until the deployment `executionArn` holds the lock waiting at gate `kind` (its checks, its image). */
+async function waitForGate(twin: Twin<LiveEcs>, service: string, environment: string, executionArn: string, kind: 'checks' | 'image'): Promise<boolean> {
   for (let attempt = 0; attempt < 500; attempt++) {
     const lock = await twin.ledger.getLock(service, environment);
-    if (lock?.executionArn === executionArn && lock.pendingKind === 'image') return true;
+    if (lock?.executionArn === executionArn && lock.pendingKind === kind) return true;
     const done = twin.sfn.describeExecution({ executionArn });
     if (done.status !== 'RUNNING') return false;
     await new Promise((r) => setTimeout(r, 20));

@@ -49,6 +49,9 @@ import {
 import { seedLiveResources, startInitialReleases } from './live/seed';
 import type { LocalImage, TargetRegistry } from './live/types';
 import { LocalStepFunctions } from './stepfunctions/service';
+import { GitHubDouble } from './github/server';
+import { GITHUB_API_URL_ENV, clearGitHubCache } from '../aws/github';
+import { deliverWebhook } from './webhook-delivery';
 import { handleStepFunctionsRequest } from './stepfunctions/api';
 import { startExecutionTask } from './stepfunctions/nested';
 
@@ -59,6 +62,8 @@ export const WEBHOOK_SECRET_NAME = 'cutover/github-webhook-secret';
 export const TABLE_NAME = 'cutover-ledger';
 /** The twin's SNS topic for cutover's notifications. */
 export const NOTIFICATION_TOPIC_NAME = 'cutover-notifications';
+/** The token the twin's GitHub API double accepts; the twin puts it in each service's `github.tokenSecretArn` secret. */
+export const LOCAL_GITHUB_TOKEN = 'cutover-local-github-token';
 
 export interface TwinOptions {
   readonly config: Config;
@@ -180,6 +185,12 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
     private readonly closers: Array<() => Promise<void>>,
     /** Only on the living twin (`Twin.start({ live })`). */
     readonly live: Ecs extends LiveEcs ? LiveParts : undefined,
+    /**
+     * The local GitHub API double (lib/local/github), when a service has `github`: check runs, commit
+     * statuses, deployments; the handlers reach it through `CUTOVER_GITHUB_API_URL`, and its check and
+     * status webhooks are delivered, signed, to the twin's `/webhooks/github`.
+     */
+    readonly github: GitHubDouble | undefined = undefined,
   ) {}
 
   /**
@@ -365,6 +376,28 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
       const dynamoInfo = { endpoint: dynamo.endpoint, tableName: TABLE_NAME };
       checkpoint('stateMachines');
 
+      // GitHub: a local API double when a service reads checks or reports deployments; its token is the
+      // SecretString of each service's tokenSecretArn in the twin's Secrets Manager.
+      const githubRepos = Object.values(options.config.services).flatMap((svc) => (svc.github && 'github' in svc.repository ? [svc.repository.github] : []));
+      let github: GitHubDouble | undefined;
+      if (githubRepos.length > 0) {
+        for (const svc of Object.values(options.config.services)) {
+          if (svc.github && /-[A-Za-z0-9]{6}$/.test(svc.github.tokenSecretArn)) sim.secrets.seedSecretWithArn(svc.github.tokenSecretArn, LOCAL_GITHUB_TOKEN);
+        }
+        const double = await GitHubDouble.start({ token: LOCAL_GITHUB_TOKEN, repositories: githubRepos, now: () => clock.now().getTime() });
+        github = double;
+        const offWebhooks = double.onWebhook((eventName, payload, deliveryId) => {
+          void deliverWebhook(http.url, webhookSecret, eventName, payload, deliveryId).catch(() => undefined);
+        });
+        process.env[GITHUB_API_URL_ENV] = double.url;
+        closers.push(async () => {
+          offWebhooks();
+          delete process.env[GITHUB_API_URL_ENV];
+          clearGitHubCache();
+          await double.close();
+        });
+      }
+
       Object.assign(process.env, {
         AWS_REGION: region,
         [CONFIG_ENV_VAR]: JSON.stringify(options.config),
@@ -492,7 +525,7 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
         };
         checkpoint('services');
         readiness.ready();
-        return new Twin<LiveEcs>(options.config, clock, liveSim, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, allArns, dynamoInfo, webhookSecret, readiness, closers, parts);
+        return new Twin<LiveEcs>(options.config, clock, liveSim, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, allArns, dynamoInfo, webhookSecret, readiness, closers, parts, github);
       }
       // The lazy simulator emits alarm events on SetAlarmState: the same rules route them.
       const unsubscribeAlarms = sim.cloudwatch.onStateChange((event) => routeEvents(event).then(() => undefined));
@@ -505,12 +538,25 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
       });
       checkpoint();
       readiness.ready();
-      return new Twin<EcsSimulator>(options.config, clock, sim as Simulator<EcsSimulator>, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, allArns, dynamoInfo, webhookSecret, readiness, closers, undefined);
+      return new Twin<EcsSimulator>(options.config, clock, sim as Simulator<EcsSimulator>, sfn, lambda, new Ledger(TABLE_NAME), http.url, deployArn, allArns, dynamoInfo, webhookSecret, readiness, closers, undefined, github);
     } catch (err) {
       readiness.stopping();
       for (const close of closers.reverse()) await close().catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * "CI passed": report each required check of `service` (config `checks.required`) on `commit` as a
+   * completed, successful check run on the twin's GitHub double, which sends the `check_run` webhooks
+   * to the twin (a deployment waiting at its checks gate goes on). Nothing without a checks gate.
+   * @throws Error for a service that is not configured
+   */
+  ciPassed(service: string, commit: string): void {
+    const svc = this.config.services[service];
+    if (!svc) throw new Error(`ciPassed: service "${service}" is not configured`);
+    if (!svc.checks || !this.github || !('github' in svc.repository)) return;
+    for (const name of svc.checks.required) this.github.setCheckRun(svc.repository.github, commit, { name, status: 'completed', conclusion: 'success' });
   }
 
   /** The region the twin's ARNs are in. */

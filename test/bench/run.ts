@@ -140,6 +140,7 @@ async function main(argv: string[]): Promise<number> {
     const pushRelease = async (version: string, message: string) => {
       push = push ? nextPush(push, message) : { ...examplePush(), head_commit: { ...examplePush().head_commit!, message } };
       twin.live.registry.push(`${env.imageRepository}:${push.after}`, twin.live.registry.resolve(`${env.imageRepository}:${version}`)!);
+      twin.ciPassed(Object.keys(twin.config.services)[0]!, push.after);
       const r = await deliverPush(twin.url, twin.webhookSecret, push);
       if (r.status !== 202) throw new Error(`The webhook answered ${r.status} ${JSON.stringify(r.body)}`);
       return String(r.body.executionArn);

@@ -15,7 +15,7 @@ import type { FaultCall, FaultAction } from '../../lib/local/simulator';
 import { faultAction } from '../../lib/local/simulator';
 import type { ExecutionDescription } from '../../lib/local/stepfunctions/service';
 import type { Twin } from '../../lib/local/twin';
-import { configVariant, ENVIRONMENT, SERVICE } from '../helpers/twin';
+import { configVariant, ENVIRONMENT, GITHUB_TOKEN_SECRET_ARN, SERVICE } from '../helpers/twin';
 import type { CallTag } from './tracker';
 
 /** The execution under test and what to check it against. */
@@ -225,6 +225,36 @@ export const SCENARIOS: readonly Scenario[] = [
       }),
     start: async (ctx) => deploySubject(ctx),
     expected: { status: 'FAILED', error: 'Cutover.RollbackFailed' },
+  },
+  {
+    id: 'deploy-checks-wait',
+    title: "deploy: the commit's required checks still run at the push (AwaitChecks); CI's check_run webhooks pass them; promoted",
+    machine: 'deploy',
+    policy: 'keep',
+    config: () =>
+      configVariant(
+        (env) => {
+          env.rollbackWindowSeconds = 3600;
+          env.databaseFailurePolicy = 'keep';
+          env.strategy = { type: 'all-at-once' };
+        },
+        (svc) => {
+          svc.github = { tokenSecretArn: GITHUB_TOKEN_SECRET_ARN };
+          svc.checks = { required: ['build'], waitSeconds: 600 };
+        },
+      ),
+    start: async (ctx) => {
+      const subject = deploySubject(ctx);
+      const commit = ctx.twin.sfn.describeExecution({ executionArn: subject.executionArn }).input;
+      const sha = (JSON.parse(commit ?? '{}') as { release?: { commit?: string } }).release?.commit ?? '';
+      // CI: the build check completes after the push. A fault that ends the deployment first leaves this undone.
+      void (async () => {
+        await ctx.until('the checks wait', async () => (await ctx.twin.ledger.getLock(SERVICE, ENVIRONMENT))?.pendingKind === 'checks', 20_000);
+        ctx.twin.ciPassed(SERVICE, sha);
+      })().catch(() => undefined);
+      return subject;
+    },
+    expected: { status: 'SUCCEEDED' },
   },
   {
     id: 'deploy-queued',

@@ -11,6 +11,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { FUNCTIONS, ROOT_DIR, STATE_MACHINES, TABLE_KEYS, placeholdersIn, stateMachineFile } from '../../lib/catalog';
 import { loadConfigFile } from '../../lib/config';
 import { CutoverStack } from '../../lib/constructs';
+import { githubTokenSecretResources } from '../../lib/constructs/cutover-stack';
 import { TASK_ROLES } from '../helpers/stacks';
 
 /** The inline and customer managed policies of the template (cutover packs function statements into managed policies). */
@@ -299,9 +300,23 @@ describe('CutoverStack (sample config)', () => {
     assert.ok(webhook.some((s) => actionsOf(s).includes('states:StartExecution') && JSON.stringify(s.Resource) === JSON.stringify({ Ref: sm })));
     assert.ok(webhook.some((s) => actionsOf(s).includes('states:DescribeExecution') && JSON.stringify(s.Resource).includes(':execution:')));
     assert.ok(webhook.some((s) => actionsOf(s).includes('secretsmanager:GetSecretValue') && JSON.stringify(s.Resource) === JSON.stringify({ Ref: secret })));
-    for (const name of ['plan', 'ledger', 'ecs-release', 'database', 'traffic', 'alarm-check', 'alarm', 'image-events']) {
+    for (const name of ['plan', 'ecs-release', 'database', 'traffic', 'alarm-check', 'alarm', 'image-events']) {
       assert.ok(!statementsOf(name).some((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:'))), `${name} cannot read the secret`);
     }
+  });
+
+  it('lets the ledger and github-webhook read exactly the configured GitHub token secret, and github-webhook answer the checks wait (SendTaskSuccess)', () => {
+    const token = config.services['hello-world']!.github!.tokenSecretArn;
+    for (const name of ['ledger', 'github-webhook']) {
+      const reads = statementsOf(name).filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue'));
+      const resources = reads.flatMap((s) => [s.Resource].flat());
+      assert.ok(resources.includes(token), `${name} reads the token secret (${JSON.stringify(resources)})`);
+      assert.ok(reads.every((s) => actionsOf(s).length === 1), `${name}: GetSecretValue only`);
+    }
+    // The ledger reads no other secret (the webhook also reads its own webhook secret).
+    assert.deepEqual(statementsOf('ledger').filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:'))).flatMap((s) => [s.Resource].flat()), [token]);
+    assert.ok(statementsOf('github-webhook').some((s) => actionsOf(s).includes('states:SendTaskSuccess')));
+    assert.equal(githubTokenSecretResources({ services: { a: { ...config.services['hello-world']!, github: { tokenSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:cutover/token', apiUrl: 'https://api.github.com', deployments: true } } } })[0], 'arn:aws:secretsmanager:us-east-1:123456789012:secret:cutover/token-??????', 'a partial ARN matches its suffixed secret');
   });
 
   it('routes POST /webhooks/github to github-webhook on a throttled, access-logged $default stage', () => {

@@ -67,6 +67,7 @@ describe('e2e: the living twin', () => {
     push = push ? nextPush(push, message) : { ...examplePush(), head_commit: { ...examplePush().head_commit!, message } };
     const repo = env().imageRepository;
     twin.live.registry.push(`${repo}:${push.after}`, twin.live.registry.resolve(`${repo}:${version}`)!);
+    twin.ciPassed(SERVICE, push.after);
     const acked = load.acknowledgedIds();
     const figures: LoadFigures = load.figures();
     const shape = await databaseShape(dbUrl);

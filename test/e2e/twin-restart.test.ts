@@ -73,6 +73,7 @@ describe('e2e: the living twin survives a restart', () => {
   async function pushRelease(t: Twin<LiveEcs>, version: string, message: string): Promise<{ commit: string; executionArn: string }> {
     push = push ? nextPush(push, message) : { ...examplePush(), head_commit: { ...examplePush().head_commit!, message } };
     t.live.registry.push(`${env.imageRepository}:${push.after}`, t.live.registry.resolve(`${env.imageRepository}:${version}`)!);
+    t.ciPassed(Object.keys(t.config.services)[0]!, push.after);
     const r = await deliverPush(t.url, t.webhookSecret, push);
     assert.equal(r.status, 202, JSON.stringify(r.body));
     return { commit: push.after, executionArn: String(r.body.executionArn) };

@@ -6,7 +6,20 @@ import { readFileSync } from 'node:fs';
 import { parseConfig } from '../../lib/config';
 import { resolvePlan, type DeploymentPlan } from '../../lib/domain/plan';
 
-const raw = JSON.parse(readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8'));
+const raw = withoutGitHub(JSON.parse(readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8')));
+
+/**
+ * The sample's raw config without its GitHub access (`github`, `checks`): handler tests that are not
+ * about GitHub must not reach for a token or the GitHub API. Changes `raw` and returns it.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function withoutGitHub<T extends { services: Record<string, any> }>(raw: T): T {
+  for (const svc of Object.values(raw.services)) {
+    delete svc.github;
+    delete svc.checks;
+  }
+  return raw;
+}
 
 /** The plan of deployment `run-1` (commit abcdef1) with `edit` applied to the production environment's raw config. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -70,7 +70,14 @@ export const SHORT_CANARY = { type: 'canary', percent: 10, bakeSeconds: 30 } as 
 
 /** The sample config as plain JSON (a fresh copy to edit). */
 export function sampleConfigJson(): { services: Record<string, { environments: Record<string, Record<string, unknown>> }> } {
-  return JSON.parse(readFileSync(SAMPLE_CONFIG_FILE, 'utf8'));
+  const raw = JSON.parse(readFileSync(SAMPLE_CONFIG_FILE, 'utf8'));
+  // The sample's GitHub access (checks gate, GitHub Deployments) belongs to the tests about it
+  // (deploy-checks-github), which add it back: elsewhere a deployment would wait for check runs.
+  for (const svc of Object.values(raw.services) as Array<Record<string, unknown>>) {
+    delete svc.checks;
+    delete svc.github;
+  }
+  return raw;
 }
 
 /** The sample config, validated (defaults applied). */
@@ -82,11 +89,15 @@ export function sampleConfig(): Config {
  * A variant of the sample config: `edit` changes the raw JSON of hello-world/production (e.g.
  * `env.databaseFailurePolicy = 'keep'`); the result goes through `parseConfig` like a user's file.
  */
-export function configVariant(edit: (env: Record<string, any>) => void): Config {
+export function configVariant(edit: (env: Record<string, any>) => void, editService: (service: Record<string, any>) => void = () => {}): Config {
   const raw = sampleConfigJson();
   edit(raw.services[SERVICE]!.environments[ENVIRONMENT]!);
+  editService(raw.services[SERVICE]!);
   return parseConfig(raw, 'test config variant');
 }
+
+/** The GitHub token secret the tests' configs name (the twin seeds it with its double's token). */
+export const GITHUB_TOKEN_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:cutover/github-token-AbCdEf';
 
 /** A random 40-character commit SHA. */
 export const randomCommit = (): string => randomBytes(20).toString('hex');

@@ -8,13 +8,14 @@ import { DescribeExecutionCommand, ExecutionDoesNotExist, SendTaskFailureCommand
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { cloudWatchMock, dynamoMock, resetSdkMocks, sdkError, sfnMock, snsMock, throttlingError } from '../helpers/sdk-mocks';
 import { handler } from '../../lambdas/ledger/handler';
+import { withoutGitHub } from '../helpers/plans';
 import { parseConfig } from '../../lib/config';
 import { resolvePlan, type DeploymentPlan } from '../../lib/domain/plan';
 import type { DeploymentState, EnvironmentState } from '../../lib/domain/records';
 
 const TABLE = 'cutover-ledger-test';
 const SHA = 'c0ffee0'.padEnd(40, '1');
-const SAMPLE = JSON.parse(readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8'));
+const SAMPLE = withoutGitHub(JSON.parse(readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8')));
 const config = parseConfig(SAMPLE);
 /** The sample config with the production environment edited. */
 const configWith = (edit: (env: Record<string, unknown>) => void) => {

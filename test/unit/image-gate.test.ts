@@ -4,6 +4,7 @@
  * image-events function that ends a wait on ECR's push event, and the alarm decision while a
  * deployment waits for its image.
  */
+import { withoutGitHub } from '../helpers/plans';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -23,7 +24,7 @@ import { handler as imageEvents } from '../../lambdas/image-events/handler';
 const REPO = '123456789012.dkr.ecr.us-east-1.amazonaws.com/hello-world';
 const SHA = 'c0ffee0'.padEnd(40, '1');
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
-const SAMPLE = JSON.parse(readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8'));
+const SAMPLE = withoutGitHub(JSON.parse(readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8')));
 const config = parseConfig(SAMPLE);
 const plan = resolvePlan(config, {
   input: { service: 'hello-world', environment: 'production', release: { commit: SHA } },

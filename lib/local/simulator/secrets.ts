@@ -48,6 +48,24 @@ export class SecretsSimulator extends SimulatedService {
   }
 
   /**
+   * Create a secret whose ARN is `arn` (an ARN as CreateSecret makes them: `…:secret:<name>-<6
+   * characters>`), with a string value — for secrets a config names by ARN (the GitHub token). Keeps an
+   * existing secret of that name.
+   * @returns its ARN
+   * @throws Error when `arn` is not a Secrets Manager secret ARN with the 6-character suffix
+   */
+  seedSecretWithArn(arn: string, value: string): string {
+    const m = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:(.+)-[A-Za-z0-9]{6}$/.exec(arn);
+    if (!m) throw new Error(`seedSecretWithArn: "${arn}" is not a secret ARN of the form arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>`);
+    const name = m[1]!;
+    const existing = this.secrets.get(name);
+    if (existing) return existing.arn;
+    this.createSecret({ Name: name, SecretString: value });
+    this.secrets.get(name)!.arn = arn;
+    return arn;
+  }
+
+  /**
    * CreateSecret: `Name` required (1-512 of `A-Za-z0-9/_+=.@-`: InvalidParameterException); a new name
    * (ResourceExistsException); at most one of `SecretString`/`SecretBinary`. A value becomes version
    * `ClientRequestToken` (or a new UUID) labelled AWSCURRENT. ARN:
