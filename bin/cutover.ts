@@ -34,7 +34,7 @@ import { ConfigError } from '../lib/config';
 import { explainError } from '../lib/cli/errors';
 import { addGlobalOptions, addOperatorCommands } from '../lib/cli/program';
 import type { LiveEcs } from '../lib/local/simulator';
-import type { Twin } from '../lib/local/twin';
+import { LOCAL_GITHUB_TOKEN, type Twin } from '../lib/local/twin';
 
 const DEFAULT_CONFIG = 'lib/config/samples/hello-world.json';
 const DEFAULT_ACCOUNT = 'lib/config/samples/hello-world.twin.json';
@@ -222,7 +222,9 @@ ${listeners.join('\n')}
     aws stepfunctions list-executions --endpoint-url ${twin.url} --region us-east-1 --state-machine-arn ${twin.deployStateMachineArn}
   (the AWS CLI needs any credentials, e.g. AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local)
   Operator CLI     npm run cutover -- status --endpoint ${twin.url}
-                   (also history, deploy, retry, rollback, approve, reject, promote, abort; --help)`);
+                   (also history, deploy, retry, rollback, approve, reject, promote, abort; --help)${twin.github ? `
+  GitHub API       ${twin.github.url}   (the local double: token "${LOCAL_GITHUB_TOKEN}"); report a check as CI would, e.g.
+    curl -H 'Authorization: token ${LOCAL_GITHUB_TOKEN}' -d '{"state":"success","context":"build"}' ${twin.github.url}/repos/<owner>/<repo>/statuses/<sha>` : ''}`);
 }
 
 addOperatorCommands(program, {

@@ -18,6 +18,13 @@
  *    `{ logGroupName, logStreamName, lines, truncated }`; otherwise `logTail` is null and the message
  *    is the exit code and ECS's reason only (logs that cannot be read never fail the check).
  *    `message` becomes the failure's cause, and so the deployment record's message.
+ *  - `runSmokeTest` `{ release, testUrl }` → `{ taskArn, status: 'RUNNING', checksLeft, message }`: the
+ *    environment's `verify.command` as a one-off task of the new revision, in the live service's network
+ *    (inside the VPC, like the migration), with `CUTOVER_TEST_URL` = the test listener's URL (`startedBy`
+ *    `cutover-smoke`; idempotent per execution).
+ *  - `checkSmokeTest` `{ smoke }` → `{ taskArn, status: RUNNING|SUCCEEDED|FAILED|TIMED_OUT, checksLeft, message }`;
+ *    stops the task when its checks run out; a failure's message carries the exit code, ECS's reason and
+ *    the last lines of its log (as a migration's).
  *  - `deployGreen` `{ release }` → `{ deployed: true, service, desiredCount, stable: false, checksLeft }`.
  *  - `checkGreen` `{ release, green }` → same shape with `stable` and `message`, `checksLeft` decremented.
  *  - `scaleDown` `{ slots }` → `{ service, desiredCount: 0 }` (the idle slot).
@@ -57,6 +64,8 @@ const Event = z.discriminatedUnion('action', [
     plan: z.looseObject({}),
     migration: z.object({ taskArn: z.string(), checksLeft: z.int() }),
   }),
+  z.object({ action: z.literal('runSmokeTest'), plan: z.looseObject({}), release: Release, testUrl: z.string().check(z.minLength(1)) }),
+  z.object({ action: z.literal('checkSmokeTest'), plan: z.looseObject({}), smoke: z.object({ taskArn: z.string(), checksLeft: z.int() }) }),
   z.object({ action: z.literal('deployGreen'), plan: z.looseObject({}), release: Release }),
   z.object({ action: z.literal('checkGreen'), plan: z.looseObject({}), release: Release, green: z.object({ checksLeft: z.int() }) }),
   z.object({ action: z.literal('scaleDown'), plan: z.looseObject({}), slots: Slots }),
@@ -168,6 +177,37 @@ export const handler = async (event: unknown): Promise<unknown> => {
         checksLeft: plan.database.migrationChecks,
         message: `migration task ${taskArn} started: ${commandText(plan.database.migrationCommand)}`,
       };
+    }
+    case 'runSmokeTest': {
+      const command = plan.verify?.command;
+      if (!command) throw new InvalidInputError('ecs-release: runSmokeTest needs plan.verify.command.');
+      const live = await describeService(plan.cluster, e.release.liveService);
+      const taskArn = await runOneOffTask({
+        cluster: plan.cluster,
+        taskDefinitionArn: e.release.taskDefinitionArn,
+        containerName: plan.containerName,
+        command,
+        from: live,
+        idempotencyKey: `${plan.executionArn}#smoke`,
+        environment: { CUTOVER_TEST_URL: e.testUrl },
+        startedBy: 'cutover-smoke',
+      });
+      logger.info('smoke test task started', { deploymentId: plan.deploymentId, taskArn });
+      return { taskArn, status: 'RUNNING', checksLeft: plan.verify!.commandChecks, message: `smoke test task ${taskArn} started: ${commandText(command)} with CUTOVER_TEST_URL=${e.testUrl}` };
+    }
+    case 'checkSmokeTest': {
+      const cmd = commandText(plan.verify?.command ?? []);
+      const s = await oneOffTaskStatus(plan.cluster, e.smoke.taskArn, plan.containerName);
+      const checksLeft = e.smoke.checksLeft - 1;
+      if (s.status === 'RUNNING') {
+        if (checksLeft > 0) return { taskArn: e.smoke.taskArn, status: 'RUNNING', checksLeft, message: `smoke test "${cmd}" is running` };
+        await stopTask(plan.cluster, e.smoke.taskArn, 'cutover: smoke test timed out');
+        return { taskArn: e.smoke.taskArn, status: 'TIMED_OUT', checksLeft, message: `the smoke test "${cmd}" did not finish within commandTimeoutSeconds and was stopped` };
+      }
+      if (s.status === 'SUCCEEDED') return { taskArn: e.smoke.taskArn, status: 'SUCCEEDED', checksLeft, message: `the smoke test "${cmd}" passed (exit 0)` };
+      const base = s.status === 'NOT_STARTED' ? `the smoke test "${cmd}" did not start (${s.reason})` : `the smoke test "${cmd}" failed with exit code ${s.exitCode ?? 'none'}: ${s.reason}.`;
+      const { message } = await withLogTail(base, plan.cluster, e.smoke.taskArn, plan.containerName, plan.deploymentId);
+      return { taskArn: e.smoke.taskArn, status: 'FAILED', checksLeft, message };
     }
     case 'checkMigration': {
       const cmd = commandText(plan.database?.migrationCommand ?? []);

@@ -10,10 +10,19 @@
  *    idle slot, so the new release can be smoke-tested before it gets production traffic. Idempotent.
  *  - `rollback` `{ slots }` → `{ trafficOn, idleHasTraffic, message }` — 100% back on the live slot if it
  *    has healthy targets; never moves traffic onto a slot without healthy targets.
- * Errors: `Cutover.Transient` (retry), `Cutover.ResourceState` (listener not forwarding to the slots).
+ *  - `verify` `{ target: 'test'|'production', previous: { attempt } }` → `VerifyRound` (lib/domain/smoke.ts):
+ *    one round of the plan's HTTP checks (`plan.verify.http`, each GET once, in parallel, each within its
+ *    `timeoutSeconds` — at most 60 s) through the test listener (the new release only, before any
+ *    production traffic) or the production listener (at 100%, before success is recorded); `retry` says
+ *    whether another round may run after `plan.verify.intervalSeconds`. A failed check is an answer
+ *    (`passed: false` with the check, the status and the body's first 200 bytes), not an error.
+ *  - `testUrl` → `{ url }`: the test listener's base URL (for the smoke-test command's `CUTOVER_TEST_URL`).
+ * Errors: `Cutover.Transient` (retry), `Cutover.ResourceState` (listener not forwarding to the slots, or not found).
  */
 import * as z from 'zod/mini';
 import { getWeights, healthyTargets, setWeights } from '../../lib/aws/elbv2';
+import { listenerUrl, runHttpCheck } from '../../lib/aws/smoke-http';
+import { decideRound, judgeHttpCheck, type VerifyPlan } from '../../lib/domain/smoke';
 import { InvalidInputError } from '../../lib/domain/errors';
 import type { DeploymentPlan } from '../../lib/domain/plan';
 import { slotRoles, weightsFor, type SlotName, type SlotRoles } from '../../lib/domain/slots';
@@ -25,6 +34,8 @@ const Event = z.discriminatedUnion('action', [
   z.object({ action: z.literal('shift'), plan: z.looseObject({}), slots: Slots, index: z.int().check(z.gte(0)) }),
   z.object({ action: z.literal('pointTest'), plan: z.looseObject({}), slots: Slots }),
   z.object({ action: z.literal('rollback'), plan: z.looseObject({}), slots: Slots }),
+  z.object({ action: z.literal('testUrl'), plan: z.looseObject({}) }),
+  z.object({ action: z.literal('verify'), plan: z.looseObject({}), target: z.enum(['test', 'production']), previous: z.optional(z.looseObject({ attempt: z.optional(z.number()) })) }),
 ]);
 
 export const handler = async (event: unknown): Promise<unknown> => {
@@ -54,6 +65,21 @@ export const handler = async (event: unknown): Promise<unknown> => {
       if (!plan.test) throw new InvalidInputError('traffic: pointTest needs plan.test (this environment configures no test listener).');
       await setWeights(plan.test, weightsFor(plan.slots, e.slots.idle, 100));
       return { route: plan.test.arn, slot: e.slots.idle, message: `test ${plan.test.kind} forwards 100% to ${e.slots.idle}` };
+    }
+    case 'testUrl': {
+      if (!plan.test) throw new InvalidInputError('traffic: testUrl needs plan.test (this environment configures no test listener).');
+      return { url: await listenerUrl(plan.test) };
+    }
+    case 'verify': {
+      const verify: VerifyPlan | null = plan.verify;
+      if (!verify) throw new InvalidInputError('traffic: verify needs plan.verify (this environment configures no verification).');
+      const route = e.target === 'test' ? plan.test : plan.production;
+      if (!route) throw new InvalidInputError('traffic: verify through the test listener needs plan.test.');
+      const url = await listenerUrl(route);
+      const results = await Promise.all(verify.http.map(async (check) => judgeHttpCheck(check, await runHttpCheck(url, check))));
+      const round = decideRound(verify, e.target, (e.previous?.attempt ?? 0) + 1, url, results);
+      logger.info('verification round', { deploymentId: plan.deploymentId, target: e.target, attempt: round.attempt, passed: round.passed, retry: round.retry });
+      return round;
     }
     case 'rollback': {
       const live: SlotName = e.slots.live;

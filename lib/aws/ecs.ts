@@ -112,9 +112,13 @@ export interface OneOffTaskSpec {
   from: Service;
   /** Idempotency token (≤ 64 chars): a retried RunTask with the same token starts no second task. */
   idempotencyKey: string;
+  /** Environment variables added to the container (e.g. `CUTOVER_TEST_URL` for a smoke test). @default none */
+  environment?: Record<string, string>;
+  /** RunTask `startedBy` (ListTasks finds a kind of task by it). @default 'cutover-migration' */
+  startedBy?: string;
 }
 
-/** Start a one-off task (the migration). @returns the task ARN. @throws ResourceStateError if ECS reports a failure */
+/** Start a one-off task (the migration, the smoke test). @returns the task ARN. @throws ResourceStateError if ECS reports a failure */
 export async function runOneOffTask(spec: OneOffTaskSpec): Promise<string> {
   const s = spec.from;
   const out = await send(() =>
@@ -126,8 +130,16 @@ export async function runOneOffTask(spec: OneOffTaskSpec): Promise<string> {
         ...(s.capacityProviderStrategy?.length ? { capacityProviderStrategy: s.capacityProviderStrategy } : { launchType: s.launchType }),
         platformVersion: s.platformVersion,
         networkConfiguration: s.networkConfiguration,
-        overrides: { containerOverrides: [{ name: spec.containerName, command: spec.command }] },
-        startedBy: 'cutover-migration',
+        overrides: {
+          containerOverrides: [
+            {
+              name: spec.containerName,
+              command: spec.command,
+              ...(spec.environment ? { environment: Object.entries(spec.environment).map(([name, value]) => ({ name, value })) } : {}),
+            },
+          ],
+        },
+        startedBy: spec.startedBy ?? 'cutover-migration',
         clientToken: createHash('sha256').update(spec.idempotencyKey).digest('hex').slice(0, 64),
       }),
     ),
@@ -136,7 +148,7 @@ export async function runOneOffTask(spec: OneOffTaskSpec): Promise<string> {
   const task = out.tasks?.[0];
   if (!task?.taskArn) {
     const f = out.failures?.[0];
-    throw new ResourceStateError(`RunTask did not start the migration task: ${f?.reason ?? 'no task returned'}${f?.detail ? ` (${f.detail})` : ''}.`);
+    throw new ResourceStateError(`RunTask did not start the ${spec.startedBy === 'cutover-smoke' ? 'smoke test' : 'migration'} task: ${f?.reason ?? 'no task returned'}${f?.detail ? ` (${f.detail})` : ''}.`);
   }
   return task.taskArn;
 }

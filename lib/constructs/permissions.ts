@@ -286,7 +286,7 @@ function routeArns(routes: ReadonlyArray<TrafficRoute | undefined>): { listeners
   return { listeners: [...listeners].sort(), rules: [...rules].sort() };
 }
 
-/** `traffic`: change the forward weights of the configured production and test listeners / rules. */
+/** `traffic`: change the forward weights of the configured production and test listeners / rules, and (with `verify`) find a listener's URL. */
 export function trafficStatements(_scope: IConstruct, config: Config): ScopedStatement[] {
   const { listeners, rules } = routeArns(environments(config).flatMap((e) => [e.production, e.test]));
   const statements: ScopedStatement[] = [];
@@ -303,6 +303,8 @@ export function trafficStatements(_scope: IConstruct, config: Config): ScopedSta
         'elasticloadbalancing:DescribeListeners',
         'elasticloadbalancing:DescribeRules',
         'elasticloadbalancing:DescribeTargetHealth',
+        // The verify HTTP checks find a listener's URL from its load balancer's DNS name.
+        ...(environments(config).some((e) => e.verify) ? ['elasticloadbalancing:DescribeLoadBalancers'] : []),
       ],
       resources: ['*'],
     }),

@@ -26,10 +26,10 @@ import type { LockItem, PendingKind } from './ledger-items';
 export const LOCK_WAIT_ROUND_SECONDS = 3600;
 /**
  * Seconds a deployment may wait in the queue in all before it fails with `Cutover.LockWaitTimedOut`
- * (3 days: 73 rounds, under 1,000 history events, which keeps the worst deploy execution under
+ * (2 days: 49 rounds, about 640 history events, which keeps the worst deploy execution under
  * Step Functions' 25,000-event limit; a push that waited longer is stale — start it again).
  */
-export const LOCK_WAIT_MAX_SECONDS = 259_200;
+export const LOCK_WAIT_MAX_SECONDS = 172_800;
 /** Pending waits of a lock holder that has changed nothing yet: a newer push supersedes it. */
 export const SUPERSEDABLE_WAITS: readonly PendingKind[] = ['image', 'scan', 'checks'];
 

@@ -16,6 +16,7 @@ import { InvalidInputError } from './errors';
 import { RollbackInputSchema } from './rollback-input';
 import type { SlotName, SlotRef } from './slots';
 import { trafficSteps, type TrafficStep } from './traffic-plan';
+import { verifyPlan, type VerifyPlan } from './smoke';
 
 /** Wait between checks of green's stability, seconds (the `WaitForGreen` state). */
 export const GREEN_CHECK_INTERVAL_SECONDS = 15;
@@ -133,6 +134,12 @@ export interface DeploymentPlan extends ExecutionPlanBase {
    * and for a rollback's redeploy (its release passed them before).
    */
   readonly checks: { readonly required: string[]; readonly waitSeconds: number } | null;
+  /**
+   * Verification (config `verify`, lib/domain/smoke.ts): HTTP checks through the test listener before
+   * any production traffic and through the production listener at 100%; null without it and for a
+   * rollback's redeploy (it goes back to a release that ran).
+   */
+  readonly verify: VerifyPlan | null;
 }
 
 /** GitHub API access of a deployment's service. */
@@ -289,6 +296,7 @@ export function resolvePlan(config: Config, request: PlanRequest): DeploymentPla
         ? { repository: serviceConfig.repository.github, tokenSecretArn: serviceConfig.github.tokenSecretArn, apiUrl: serviceConfig.github.apiUrl, deployments: serviceConfig.github.deployments }
         : null,
     checks: !isRollback && serviceConfig.checks ? { required: serviceConfig.checks.required, waitSeconds: serviceConfig.checks.waitSeconds } : null,
+    verify: isRollback ? null : verifyPlan(env.verify),
   };
 }
 

@@ -14,6 +14,8 @@
  *     having changed nothing (no snapshot, the lock released, production still on v2).
  *  5. v6's image has a critical vulnerability: the scan gate refuses it (`Cutover.ScanRefused`) before
  *     anything changes.
+ *  6. v7 is healthy but `GET /orders/count` answers 503: its smoke test through the test listener fails
+ *     (`verify`), and it is rolled back before the production listener ever forwards to it.
  *
  * Pushes play in the real order: the git push (webhook) first; the deployment takes the lock and waits
  * for the commit's required checks (`⏳ waiting for checks build, test`); "CI" reports them on the
@@ -117,6 +119,7 @@ export const DEMO_RELEASES = [
   { version: 'v4', message: 'v4: order tags (its migration fails)' },
   { version: 'v5', message: 'v5: invoices (its tests pass, but CI never pushes its image)' },
   { version: 'v6', message: 'v6: invoices again (its image has a critical vulnerability)' },
+  { version: 'v7', message: 'v7: order export (GET /orders/count is broken: its smoke test fails)' },
 ] as const;
 
 /** The finding the demo's v6 image carries (the xz backdoor). */
@@ -175,8 +178,14 @@ export async function playDemo(twin: Twin<LiveEcs>, options: DemoOptions = {}): 
       const built = release.version !== 'v5';
       // v6 is v2's code with a vulnerable dependency: another image (another digest), a critical finding.
       const critical = release.version === 'v6';
-      const base = critical ? live.registry.resolve(`${env.imageRepository}:v2`) : built ? live.registry.resolve(`${env.imageRepository}:${release.version}`) : undefined;
-      const source = critical && base ? { ...base, environment: { ...base.environment, BUILD: 'v6' } } : base;
+      // v7 is v2's code whose /orders/count answers 503: green starts and is healthy, its smoke test fails.
+      const broken = release.version === 'v7';
+      const base = critical || broken ? live.registry.resolve(`${env.imageRepository}:v2`) : built ? live.registry.resolve(`${env.imageRepository}:${release.version}`) : undefined;
+      const source = critical && base ? { ...base, environment: { ...base.environment, BUILD: 'v6' } } : broken && base ? { ...base, environment: { ...base.environment, BUILD: 'v7', BROKEN_PATH: '/orders/count' } } : base;
+      const callsBefore = twin.sim.calls.length;
+      // The slot that does not serve production now: where this release goes (blue/green).
+      const weightsBefore = twin.sim.elbv2.weights(routeArn(env.production));
+      const idleTg = [env.slots.blue.targetGroupArn, env.slots.green.targetGroupArn].find((arn) => (weightsBefore[arn] ?? 0) === 0);
       if (built && !source) throw new Error(`The twin registry has no ${env.imageRepository}:${release.version} to build the demo's release from.`);
       write(`\n● Push ${i + 1}: ${push.repository.full_name} ${push.ref} ${push.after.slice(0, 7)} "${release.message}"`);
       const snapshotsBefore = await snapshotCount(dbIdentifier);
@@ -225,6 +234,17 @@ export async function playDemo(twin: Twin<LiveEcs>, options: DemoOptions = {}): 
           'v6 with a critical vulnerability is refused before anything changes',
           step.status === 'FAILED' && step.error === 'Cutover.ScanRefused' && snapshotsAfter === snapshotsBefore && !lock && onLive === v2Commit(steps),
           `execution ${step.status} (${step.error ?? '-'}); snapshots ${snapshotsBefore} → ${snapshotsAfter}; lock ${lock ? 'HELD' : 'released'}; production still on ${onLive === v2Commit(steps) ? 'v2' : String(onLive)}`,
+        );
+      } else if (release.version === 'v7') {
+        // No production request reached v7: the production listener never forwarded to its slot.
+        const prodArn = routeArn(env.production);
+        const shifted = twin.sim.calls.slice(callsBefore).filter((c) => c.operation === 'ModifyListener' && (c.input as { ListenerArn?: string } | undefined)?.ListenerArn === prodArn && !c.fault);
+        const greenWeights = shifted.map((c) => weightOn(c.input, idleTg));
+        const cause = (await recordCause(twin, serviceName, environmentName, step.executionArn)) ?? '';
+        check(
+          'v7 with a failing smoke test is never shown to users',
+          step.status === 'FAILED' && /HTTP check\(s\) failed through the test listener/.test(cause) && greenWeights.every((w) => w === 0) && onLive === v2Commit(steps),
+          `execution ${step.status} (${step.error ?? '-'}); ${cause.replace(/^[^:]*: /, '').slice(0, 200)}…; production listener changes during v7: ${greenWeights.length ? greenWeights.map((w) => `${w}% to v7`).join(', ') : 'none'}; production still on ${onLive === v2Commit(steps) ? 'v2' : String(onLive)}`,
         );
       } else if (release.version === 'v5') {
         const snapshotsAfter = await snapshotCount(dbIdentifier);
@@ -337,6 +357,14 @@ function productionRelease(twin: Twin<LiveEcs>, env: EnvironmentConfig): string 
   const ref = parseEcrImage(image);
   if (ref?.digest) return twin.sim.ecr.tagsOf(ref.repositoryName, ref.digest).find((t) => /^[0-9a-f]{40}$/.test(t)) ?? ref.digest;
   return image.split(':').pop();
+}
+
+/** Percent of a ModifyListener call's forward weights on target group `tg` (0 when it gets none). */
+function weightOn(input: unknown, tg: string | undefined): number {
+  const groups = (input as { DefaultActions?: Array<{ ForwardConfig?: { TargetGroups?: Array<{ TargetGroupArn?: string; Weight?: number }> } }> } | undefined)?.DefaultActions?.[0]?.ForwardConfig?.TargetGroups ?? [];
+  const total = groups.reduce((sum, g) => sum + (g.Weight ?? 0), 0);
+  const on = groups.find((g) => g.TargetGroupArn === tg)?.Weight ?? 0;
+  return total > 0 ? Math.round((100 * on) / total) : 0;
 }
 
 /** DB snapshots of the demo's database (a deployment that changed nothing took none). */

@@ -52,6 +52,7 @@ import { LocalStepFunctions } from './stepfunctions/service';
 import { GitHubDouble } from './github/server';
 import { GITHUB_API_URL_ENV, clearGitHubCache } from '../aws/github';
 import { deliverWebhook } from './webhook-delivery';
+import { LISTENER_URLS_ENV } from '../aws/smoke-http';
 import { handleStepFunctionsRequest } from './stepfunctions/api';
 import { startExecutionTask } from './stepfunctions/nested';
 
@@ -711,6 +712,9 @@ async function startLive(
   const databaseUrls = Object.fromEntries(urls);
   if (saved) restoreRoutesAndTaskDefinitions(saved, sim, databaseUrls);
   await lb.start();
+  // The handlers reach a listener (the verify HTTP checks) at the twin's local load balancer.
+  process.env[LISTENER_URLS_ENV] = JSON.stringify(lb.urls());
+  closers.push(async () => void delete process.env[LISTENER_URLS_ENV]);
   const parts: LiveBuild['parts'] = {
     registry,
     loadBalancer,

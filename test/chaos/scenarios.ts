@@ -8,6 +8,9 @@
  * setup runs before any fault is armed), starts the execution under test (the subject) and says what
  * the simulated operator answers when the run waits for one.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { LISTENER_URLS_ENV } from '../../lib/aws/smoke-http';
 import { parseEcrImage } from '../../lib/domain/image-events';
 import type { Config } from '../../lib/config/schema';
 import type { StateMachineName } from '../../lib/catalog';
@@ -254,6 +257,30 @@ export const SCENARIOS: readonly Scenario[] = [
       })().catch(() => undefined);
       return subject;
     },
+    expected: { status: 'SUCCEEDED' },
+  },
+  {
+    id: 'deploy-verify',
+    title: 'deploy: smoke checks through the test listener before traffic (VerifyTest) and the production listener at 100% (VerifyProduction); promoted',
+    machine: 'deploy',
+    policy: 'keep',
+    config: () =>
+      config((env) => {
+        env.databaseFailurePolicy = 'keep';
+        env.strategy = { type: 'all-at-once' };
+        env.verify = { http: [{ path: '/health' }], command: ['npm', 'run', 'smoke'], attempts: 2, intervalSeconds: 5 };
+      }),
+    // The simulator's listeners serve no HTTP: both listeners point at a local server answering 200.
+    prepare: async (ctx) => {
+      const server = createServer((_req, res) => res.writeHead(200).end('{"status":"ok"}'));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      server.unref();
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const env = ctx.twin.config.services[SERVICE]!.environments[ENVIRONMENT]!;
+      const arn = (r: { listenerArn: string } | { ruleArn: string }) => ('listenerArn' in r ? r.listenerArn : r.ruleArn);
+      process.env[LISTENER_URLS_ENV] = JSON.stringify({ [arn(env.production)]: url, ...(env.test ? { [arn(env.test)]: url } : {}) });
+    },
+    start: async (ctx) => deploySubject(ctx),
     expected: { status: 'SUCCEEDED' },
   },
   {

@@ -2,6 +2,7 @@
  * The twin's Step Functions JSON API through a real `@aws-sdk/client-sfn` SFNClient, as an operator's
  * script or the console would use it.
  */
+import { sampleConfigJson } from '../helpers/twin';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -18,7 +19,6 @@ import {
 } from '@aws-sdk/client-sfn';
 import { parseConfig } from '../../lib/config';
 import type { Twin } from '../../lib/local/twin';
-import { sampleConfigText } from '../helpers/github';
 import { outcome, sfnClientFor, startTwin } from '../helpers/http';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -54,7 +54,7 @@ describe('e2e: Step Functions API through SFNClient', () => {
     // Snapshots take a simulated day, so an execution that takes one waits in WaitForSnapshot long
     // enough to be stopped. Migrations run only for releases that carry them (`when-changed`), so
     // the other executions here (releases without migrations) take no snapshot.
-    const raw = JSON.parse(sampleConfigText()) as { services: Record<string, { environments: Record<string, { database: { migration: Record<string, unknown> } }> }> };
+    const raw = sampleConfigJson() as unknown as { services: Record<string, { environments: Record<string, { database: { migration: Record<string, unknown> } }> }> };
     raw.services['hello-world']!.environments.production!.database.migration.run = 'when-changed';
     twin = await startTwin({ config: parseConfig(raw), simulator: { snapshotSeconds: 86_400 } });
     sfn = sfnClientFor(twin);

@@ -11,6 +11,7 @@ import { ROOT_DIR } from '../../lib/catalog';
 import { parseConfig, type Config } from '../../lib/config';
 import { Twin, type TwinOptions } from '../../lib/local/twin';
 import { signature } from './github';
+import { sampleConfigJson } from './twin';
 
 /**
  * Simulated seconds per real second in e2e tests (env `CUTOVER_E2E_TIME_SCALE`). @default 300
@@ -26,9 +27,14 @@ export function configFile(path: string): Config {
   return parseConfig(JSON.parse(readFileSync(join(ROOT_DIR, path), 'utf8')), path);
 }
 
-/** The sample config: Codertocat/Hello-World master → hello-world / production. */
+/**
+ * The sample config: Codertocat/Hello-World master → hello-world / production — without its GitHub
+ * access (checks gate, GitHub Deployments) and its verify checks, which the simulator twin these
+ * tests start cannot serve (its listeners serve no HTTP; no CI reports checks). The living-twin tests
+ * and the demo use the whole sample.
+ */
 export function sampleConfig(): Config {
-  return configFile('lib/config/samples/hello-world.json');
+  return parseConfig(sampleConfigJson(), 'lib/config/samples/hello-world.json');
 }
 
 /** Start the twin on 127.0.0.1 with a free port and the e2e time scale. Call `twin.stop()` after. */

@@ -73,9 +73,12 @@ export function sampleConfigJson(): { services: Record<string, { environments: R
   const raw = JSON.parse(readFileSync(SAMPLE_CONFIG_FILE, 'utf8'));
   // The sample's GitHub access (checks gate, GitHub Deployments) belongs to the tests about it
   // (deploy-checks-github), which add it back: elsewhere a deployment would wait for check runs.
-  for (const svc of Object.values(raw.services) as Array<Record<string, unknown>>) {
+  // The simulator's listeners serve no HTTP, so the sample's verify checks are dropped too.
+  for (const svc of Object.values(raw.services) as Array<Record<string, unknown> & { environments: Record<string, Record<string, unknown>> }>) {
     delete svc.checks;
     delete svc.github;
+    // Likewise its smoke checks (deploy-verify adds them, with listeners it serves).
+    for (const env of Object.values(svc.environments)) delete env.verify;
   }
   return raw;
 }

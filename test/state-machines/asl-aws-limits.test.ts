@@ -3,6 +3,7 @@
  * every Lambda task retries the errors AWS recommends retrying, and no execution can time out (an
  * execution timeout cannot be caught: the lock stays held, traffic may stay split, nothing is recorded).
  */
+import { SMOKE_MAX_CHECKS } from '../../lib/domain/smoke';
 import { LOCK_WAIT_MAX_SECONDS, LOCK_WAIT_ROUND_SECONDS } from '../../lib/domain/deploy-queue';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -109,7 +110,11 @@ describe('AWS limits of the state machines', () => {
     const lockRounds = Math.ceil(LOCK_WAIT_MAX_SECONDS / st(deploy, 'WaitForLock').TimeoutSeconds!) + 1;
     assert.equal(st(deploy, 'WaitForLock').TimeoutSeconds, LOCK_WAIT_ROUND_SECONDS);
     const lockWait = LOCK_WAIT_MAX_SECONDS + st(deploy, 'WaitForLock').TimeoutSeconds! + lockRounds * st(deploy, 'AcquireLock').TimeoutSeconds!;
-    const deployWorst = lockWait + imageWait + scanWait + approval + maxBakes + maxSteps * perStep + snapshotLoop + migrationLoop + greenLoop + st(deploy, 'AwaitDatabaseDecision').TimeoutSeconds! + restoreLoop + lambdaTasks(deploy) + slack;
+    // Verification: up to 10 rounds of HTTP checks (each up to VerifyTest's TimeoutSeconds, 60 s apart) before
+    // traffic and as many at 100%, and the smoke-test command's task (up to 3,600 s, checked SMOKE_MAX_CHECKS times).
+    const verifyRounds = 10;
+    const verifyWait = 2 * verifyRounds * (st(deploy, 'VerifyTest').TimeoutSeconds! + 60) + 3_600 + SMOKE_MAX_CHECKS * st(deploy, 'CheckSmokeTest').TimeoutSeconds!;
+    const deployWorst = verifyWait + lockWait + imageWait + scanWait + approval + maxBakes + maxSteps * perStep + snapshotLoop + migrationLoop + greenLoop + st(deploy, 'AwaitDatabaseDecision').TimeoutSeconds! + restoreLoop + lambdaTasks(deploy) + slack;
 
     // The rollback's Redeploy is a deploy of one all-at-once step without bake, migrations or gate.
     const rollback = load('rollback.asl.json');
@@ -156,6 +161,9 @@ describe("Step Functions' 25,000-event history limit", () => {
     const deployWorst =
       once(deploy) +
       lockRounds * loop(deploy, ['AcquireLock', 'QueueOrRefuse', 'WaitForLock']) +
+      10 * loop(deploy, ['VerifyTest', 'VerifyTestResult', 'WaitBeforeVerifyTest']) +
+      10 * loop(deploy, ['VerifyProduction', 'VerifyProductionResult', 'WaitBeforeVerifyProduction']) +
+      SMOKE_MAX_CHECKS * loop(deploy, ['WaitForSmokeTest', 'CheckSmokeTest', 'SmokeTestResult']) +
       Math.ceil(SNAPSHOT_TIMEOUT_SECONDS / SNAPSHOT_CHECK_INTERVAL_SECONDS) * loop(deploy, ['WaitForSnapshot', 'CheckSnapshot', 'SnapshotReady']) +
       migrationChecks * loop(deploy, ['WaitForMigration', 'CheckMigration', 'MigrationResult']) +
       Math.ceil(7_200 / GREEN_CHECK_INTERVAL_SECONDS) * loop(deploy, ['WaitForGreen', 'CheckGreen', 'GreenStable']) +

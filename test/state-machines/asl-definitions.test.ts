@@ -50,6 +50,9 @@ const DYNAMIC_WAITS: Record<string, string> = {
   WaitForWindowEnd: '$.windowSeconds',
   WaitForMigration: '$.plan.database.migrationCheckIntervalSeconds',
   WaitWhileBusy: '$.close.retryInSeconds',
+  WaitBeforeVerifyTest: '$.plan.verify.intervalSeconds',
+  WaitBeforeVerifyProduction: '$.plan.verify.intervalSeconds',
+  WaitForSmokeTest: '$.plan.verify.commandCheckIntervalSeconds',
 };
 
 /** Wait state name → the constant the domain code uses for its interval. */

@@ -123,6 +123,7 @@ describe('resolvePlan: explicit input', () => {
       const env = raw.services['hello-world'].environments.production;
       env.production = { ruleArn };
       delete env.test;
+      delete env.verify;
       delete env.database.instanceIdentifier;
       env.database.clusterIdentifier = 'hello-aurora';
     });

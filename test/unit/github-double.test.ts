@@ -122,6 +122,26 @@ describe('GitHub double', () => {
     assert.equal((await api('POST', `/repos/${REPO}/deployments/99999/statuses`, { body: { state: 'success' } })).status, 404);
   });
 
+  it('takes commit statuses and check runs as a CI posts them (201), sends their webhooks, and answers 422 to bad ones', async () => {
+    const sha = 'b'.repeat(40);
+    const hooks: string[] = [];
+    const off = gh.onWebhook((name, payload) => hooks.push(`${name}:${String((payload as { action?: string; state?: string }).action ?? (payload as { state?: string }).state)}`));
+    const status = await api('POST', `/repos/${REPO}/statuses/${sha}`, { body: { state: 'success', context: 'build', target_url: 'https://ci.example/1' } });
+    assert.equal(status.status, 201);
+    assert.deepEqual([status.body.context, status.body.state, status.body.target_url], ['build', 'success', 'https://ci.example/1']);
+    const run = await api('POST', `/repos/${REPO}/check-runs`, { body: { name: 'test', head_sha: sha, status: 'completed', conclusion: 'failure' } });
+    assert.equal(run.status, 201);
+    assert.deepEqual([run.body.name, run.body.status, run.body.conclusion], ['test', 'completed', 'failure']);
+    assert.deepEqual(hooks, ['status:success', 'check_run:created', 'check_run:completed']);
+    off();
+    const combined = await api('GET', `/repos/${REPO}/commits/${sha}/status`);
+    assert.equal(combined.body.statuses[0].context, 'build');
+    assert.equal((await api('POST', `/repos/${REPO}/statuses/${sha}`, { body: { state: 'done' } })).status, 422);
+    assert.equal((await api('POST', `/repos/${REPO}/statuses/not-a-sha`, { body: { state: 'success' } })).status, 422);
+    assert.equal((await api('POST', `/repos/${REPO}/check-runs`, { body: { head_sha: sha } })).status, 422);
+    assert.equal((await api('POST', `/repos/${REPO}/check-runs`, { body: { name: 'x', head_sha: sha, status: 'in_progress', conclusion: 'success' } })).status, 422);
+  });
+
   it('answers the next n requests with an injected fault', async () => {
     gh.failNext(2, 502);
     assert.equal((await api('GET', `/repos/${REPO}/commits/${SHA}/status`)).status, 502);

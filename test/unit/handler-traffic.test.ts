@@ -165,7 +165,7 @@ describe('traffic handler', () => {
     });
 
     it('fails as Cutover.InvalidInput when the environment has no test listener', async () => {
-      const noTest = planFrom((env) => delete env.test);
+      const noTest = planFrom((env) => (delete env.test, delete env.verify));
       await assert.rejects(handler({ action: 'pointTest', plan: noTest, slots: { live: 'blue', idle: 'green' } }), { name: 'Cutover.InvalidInput' });
       assert.equal(elbv2Mock.commandCalls(ModifyListenerCommand).length, 0);
     });

@@ -115,6 +115,7 @@ describe('simulator: ELBv2', () => {
     const ruleArn = `${PROD.replace(':listener/', ':listener-rule/')}/9f8e7d6c5b4a3210`;
     raw.services['hello-world']!.environments.production!.production = { ruleArn };
     delete raw.services['hello-world']!.environments.production!.test;
+    delete raw.services['hello-world']!.environments.production!.verify;
     h.close();
     h = connectSimulator();
     h.sim.seedFromConfig(parseConfig(raw));

@@ -322,6 +322,50 @@ export class GitHubDouble {
         },
       },
       {
+        // Create a commit status (REST "Create a commit status"), as a CI reports one; sends the `status` webhook.
+        method: 'POST',
+        pattern: new RegExp(`^${R}/statuses/([^/]+)$`),
+        handle: (m, _query, body) => {
+          const b = asObject(body);
+          const sha = decodeURIComponent(m[3]!);
+          if (!/^[0-9a-f]{40}$/.test(sha)) throw new GitHubApiFault(422, 'No commit found for SHA: ' + sha);
+          if (typeof b.state !== 'string' || !['error', 'failure', 'pending', 'success'].includes(b.state)) throw new GitHubApiFault(422, 'Validation Failed', [{ resource: 'Status', field: 'state', code: 'custom', message: 'state is not included in the list' }]);
+          const context = typeof b.context === 'string' && b.context ? b.context : 'default';
+          return {
+            status: 201,
+            body: this.store.setStatus(repo(m), sha, {
+              context,
+              state: b.state as 'error' | 'failure' | 'pending' | 'success',
+              ...(typeof b.target_url === 'string' ? { target_url: b.target_url } : {}),
+              ...(typeof b.description === 'string' ? { description: b.description } : {}),
+            }),
+          };
+        },
+      },
+      {
+        // Create a check run (REST "Create a check run"; on GitHub only a GitHub App may): sends the `check_run` webhooks.
+        method: 'POST',
+        pattern: new RegExp(`^${R}/check-runs$`),
+        handle: (m, _query, body) => {
+          const b = asObject(body);
+          const sha = typeof b.head_sha === 'string' ? b.head_sha : '';
+          if (typeof b.name !== 'string' || !b.name) throw new GitHubApiFault(422, 'Validation Failed', [{ resource: 'CheckRun', field: 'name', code: 'missing_field' }]);
+          if (!/^[0-9a-f]{40}$/.test(sha)) throw new GitHubApiFault(422, 'Validation Failed', [{ resource: 'CheckRun', field: 'head_sha', code: 'invalid' }]);
+          const status = b.status === 'queued' || b.status === 'in_progress' || b.status === 'completed' ? b.status : undefined;
+          const conclusion = typeof b.conclusion === 'string' ? b.conclusion : undefined;
+          if (conclusion && status && status !== 'completed') throw new GitHubApiFault(422, 'Validation Failed', [{ resource: 'CheckRun', field: 'conclusion', code: 'invalid', message: 'a conclusion needs status completed' }]);
+          return {
+            status: 201,
+            body: this.store.setCheckRun(repo(m), sha, {
+              name: b.name,
+              ...(status ? { status } : {}),
+              ...(conclusion ? { conclusion } : {}),
+              ...(typeof b.details_url === 'string' ? { details_url: b.details_url } : {}),
+            }),
+          };
+        },
+      },
+      {
         method: 'POST',
         pattern: new RegExp(`^${R}/deployments/(\\d+)/statuses$`),
         handle: (m, _query, body) => ({ status: 201, body: this.store.createDeploymentStatus(repo(m), Number(m[3]), asObject(body)) }),

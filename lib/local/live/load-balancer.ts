@@ -235,6 +235,11 @@ export class LiveLoadBalancer implements TargetRegistry {
    * @param listenerArn a listener ARN, or a rule ARN (its listener)
    * @throws Error when the load balancer is not started or does not serve that listener
    */
+  /** Every served listener's ARN and base URL (`http://127.0.0.1:<port>`). */
+  urls(): Record<string, string> {
+    return Object.fromEntries([...this.served.entries()].map(([arn, served]) => [arn, `http://127.0.0.1:${served.port}`]));
+  }
+
   url(listenerArn: string): string {
     const arn = listenerArn.includes(':listener-rule/') ? listenerArnOfRule(listenerArn) : listenerArn;
     const served = this.served.get(arn);

@@ -5,6 +5,7 @@
  * - `PORT`: host port to listen on at 127.0.0.1 (1-65535)
  * - `DATABASE_URL`: postgres://user:password@host:port/database
  * - `APP_VERSION`: `v1` … `v4` (see releases.ts)
+ * - `BROKEN_PATH` (optional): a path this build answers with 503 (the demo's v7, whose smoke test fails)
  *
  * Endpoints (every response is JSON and carries `x-app-version`):
  * - `GET /health` → 200 `{"status":"ok","version"}` once `SELECT 1` succeeds, else 503 (the target
@@ -44,6 +45,8 @@ try {
 
 /** v2 and later use the `priority` column that v2's migration adds. */
 const usesPriority = version !== 'v1';
+/** `BROKEN_PATH` (optional, the demo's v7 image): a path this build answers with 503. */
+const brokenPath = process.env.BROKEN_PATH?.startsWith('/') ? process.env.BROKEN_PATH : undefined;
 
 // A small pool: every task of every release shares one database (PGlite in the twin serves a
 // bounded number of connections). Idle connections are closed so stopped tasks do not hold slots.
@@ -157,6 +160,12 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
       return;
     }
     send(res, 200, { status: 'ok', version });
+    return;
+  }
+
+  // A release built with a broken path (the demo's v7: its smoke test fails): that path answers 503.
+  if (brokenPath !== undefined && path === brokenPath) {
+    send(res, 503, { error: `${path} is not available in this build (BROKEN_PATH)` });
     return;
   }
 
