@@ -179,7 +179,7 @@ export const handler = async (event: unknown): Promise<unknown> => {
   switch (e.action) {
     case 'acquire': {
       const plan = e.plan as unknown as DeploymentPlan;
-      const lock = await ledger.acquire(plan, now);
+      const { lock, recordCreated } = await ledger.acquireAndRecord(plan, now);
       const rel = `release ${plan.release.commit.slice(0, 7)}${plan.release.message ? ` ("${plan.release.message}")` : ''}`;
       const why = plan.trigger.reason ? ` (${plan.trigger.reason})` : '';
       await audit(
@@ -198,7 +198,7 @@ export const handler = async (event: unknown): Promise<unknown> => {
       );
       await notifyAbout('started', plan, `${plan.service}/${plan.environment}: deploying ${plan.release.commit.slice(0, 7)}`, `Deployment ${plan.deploymentId} of ${rel} started by ${actorOf(plan.trigger)}${why}.`, [cli('status', plan)]);
       // A deployment that was queued reported `queued` then.
-      if (lock.recordCreated) await reportGitHub(plan, { kind: 'queued' });
+      if (recordCreated) await reportGitHub(plan, { kind: 'queued' });
       return lock;
     }
     case 'finish': {

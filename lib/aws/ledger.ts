@@ -69,7 +69,15 @@ export class Ledger {
    * DescribeExecution) is reclaimed, so a lock never wedges the environment.
    * @throws DeploymentInProgressError when another, running execution holds the lock (message names it)
    */
-  async acquire(plan: DeploymentPlan, now: Date): Promise<LockItem & { recordCreated: boolean }> {
+  async acquire(plan: DeploymentPlan, now: Date): Promise<LockItem> {
+    return (await this.acquireAndRecord(plan, now)).lock;
+  }
+
+  /**
+   * {@link acquire}, also saying whether the deployment record was created now (false: it existed — a
+   * retried task, or a deployment that waited in the queue, whose record says `queued` until now).
+   */
+  async acquireAndRecord(plan: DeploymentPlan, now: Date): Promise<{ lock: LockItem; recordCreated: boolean }> {
     const lock = await this.takeLock(
       plan.service,
       plan.environment,
@@ -77,7 +85,7 @@ export class Ledger {
       now,
     );
     const recordCreated = await this.createRecord(plan);
-    return { ...lock, recordCreated };
+    return { lock, recordCreated };
   }
 
   /**
