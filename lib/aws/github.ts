@@ -31,9 +31,7 @@
  * No retries here: retrying is the state machine's job (a Lambda function's time is short).
  */
 import { Octokit } from '@octokit/core';
-import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { secretsManagerClient } from './clients';
+import { clearSecretCache, secretText } from './secret-string';
 import { isRetryableAwsError } from './errors';
 import { CutoverError, TransientAwsError } from '../domain/errors';
 import type { CheckRunLike, CommitStatusLike } from '../domain/checks-gate';
@@ -79,13 +77,11 @@ export interface CommitChecks {
   readonly complete: boolean;
 }
 
-let provider: SecretsProvider | undefined;
-let providerClient: SecretsManagerClient | undefined;
 const clients = new Map<string, Octokit>();
 
 /** Forget cached tokens and Octokit instances (tests; after a token rotation). */
 export function clearGitHubCache(): void {
-  provider?.clearCache();
+  clearSecretCache();
   clients.clear();
 }
 
@@ -102,22 +98,15 @@ export function githubApiUrl(github: GitHubAccess): string {
  *   when the secret is empty
  */
 export async function getGitHubToken(secretId: string): Promise<string> {
-  const client = secretsManagerClient();
-  if (!provider || providerClient !== client) {
-    provider = new SecretsProvider({ awsSdkV3Client: client });
-    providerClient = client;
-  }
-  let value: string | Uint8Array | undefined;
+  let text: string;
   try {
-    value = await provider.get(secretId, { maxAge: GITHUB_TOKEN_MAX_AGE_SECONDS });
-  } catch (err) {
-    // Powertools wraps the SDK's exception in a GetParameterError; callers want the SDK's own.
-    const e = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+    text = await secretText(secretId, GITHUB_TOKEN_MAX_AGE_SECONDS);
+  } catch (e) {
     if (isRetryableAwsError(e)) throw new TransientAwsError(`Secrets Manager GetSecretValue ${secretId}: ${(e as Error).name}: ${(e as Error).message}`);
     if (e instanceof Error) e.message = `reading the GitHub token from secret ${secretId} failed: ${e.name}: ${e.message}`;
     throw e;
   }
-  let token = (value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : (value ?? '')).trim();
+  let token = text.trim();
   if (token.startsWith('{')) {
     try {
       const parsed = JSON.parse(token) as { token?: unknown };
