@@ -67,8 +67,11 @@ describe('deploy: alarm during the canary bake, policy keep', () => {
     assert.match(lock!.pendingQuestion!, /baking at 10% for 300 s/);
     // …and once the bake's own alarm check (the DescribeAlarms after the canary's ModifyListener) is
     // done: an alarm set before it would be caught by that check instead of by the event.
+    // (The production listener's ModifyListener: PointTestListener modifies the test listener first, and
+    // PreflightAlarms' DescribeAlarms follows that one — under load, before the bake's own check.)
+    const production = (t.env as { production: { listenerArn: string } }).production.listenerArn;
     const bakeCheckDone = () => {
-      const shift = t!.sim.calls.findIndex((c) => c.operation === 'ModifyListener');
+      const shift = t!.sim.calls.findIndex((c) => c.operation === 'ModifyListener' && (c.input as { ListenerArn?: string } | undefined)?.ListenerArn === production);
       return shift >= 0 && t!.sim.calls.slice(shift).some((c) => c.operation === 'DescribeAlarms');
     };
     for (let i = 0; i < 4000 && !bakeCheckDone(); i++) await new Promise((r) => setTimeout(r, 5));
