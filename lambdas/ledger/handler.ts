@@ -415,6 +415,19 @@ export const handler = async (event: unknown): Promise<unknown> => {
   async function awaitLock(plan: DeploymentPlan, token: string): Promise<unknown> {
     const me: PushRef = { deploymentId: plan.deploymentId, startedAt: plan.startedAt, commit: plan.release.commit };
     const base = { service: plan.service, environment: plan.environment, deploymentId: plan.deploymentId, executionArn: plan.executionArn };
+    /**
+     * Fail the wait of `older` (a queued push, or a lock holder at a gate) with `Cutover.Superseded`; when
+     * that wait was still open, note `supersededBy` on its record and audit it.
+     */
+    const supersede = async (older: PushRef & { executionArn: string }, taskToken: string, where: 'queued' | PendingKind) => {
+      if ((await failTask(taskToken, 'Cutover.Superseded', supersededCause(older, me, where))) !== 'answered') return;
+      await ledger.markSupersededBy({ service: plan.service, environment: plan.environment, startedAt: older.startedAt, deploymentId: older.deploymentId }, plan.deploymentId);
+      const waiting = where === 'queued' ? 'while queued' : `while waiting for its ${where}`;
+      await audit(
+        { ...base, deploymentId: older.deploymentId, executionArn: older.executionArn, kind: 'superseded', actor: 'cutover', message: `superseded by the newer push ${plan.deploymentId} (${plan.release.commit.slice(0, 7)}) ${waiting}`, detail: { by: plan.deploymentId } },
+        `${older.deploymentId}-superseded`,
+      );
+    };
     if (await ledger.putQueuedRecord(plan)) await reportGitHub(plan, { kind: 'queued' });
     for (let attempt = 0; attempt < 5; attempt++) {
       const queued = await ledger.getQueued(plan.service, plan.environment);
@@ -434,19 +447,9 @@ export const handler = async (event: unknown): Promise<unknown> => {
         return { waiting: false, gaveUp: true };
       }
       if (!(await ledger.enqueue(plan, token, now, queued?.executionArn))) continue; // the queue changed: decide again
-      if (decision.replaces && queued) {
-        const answer = await failTask(queued.taskToken, 'Cutover.Superseded', supersededCause(decision.replaces, me, 'queued'));
-        if (answer === 'answered') {
-          await ledger.markSupersededBy({ service: plan.service, environment: plan.environment, startedAt: queued.startedAt, deploymentId: queued.deploymentId }, plan.deploymentId);
-          await audit({ ...base, deploymentId: queued.deploymentId, executionArn: queued.executionArn, kind: 'superseded', actor: 'cutover', message: `superseded by the newer push ${plan.deploymentId} (${plan.release.commit.slice(0, 7)}) while queued`, detail: { by: plan.deploymentId } }, `${queued.deploymentId}-superseded`);
-        }
-      }
+      if (decision.replaces && queued) await supersede(queued, queued.taskToken, 'queued');
       if (decision.supersedeHolder && holder?.pendingTaskToken && holder.startedAt) {
-        const answer = await failTask(holder.pendingTaskToken, 'Cutover.Superseded', supersededCause({ deploymentId: holder.deploymentId, startedAt: holder.startedAt, commit: holder.commit }, me, holder.pendingKind!));
-        if (answer === 'answered') {
-          await ledger.markSupersededBy({ service: plan.service, environment: plan.environment, startedAt: holder.startedAt, deploymentId: holder.deploymentId }, plan.deploymentId);
-          await audit({ ...base, deploymentId: holder.deploymentId, executionArn: holder.executionArn, kind: 'superseded', actor: 'cutover', message: `superseded by the newer push ${plan.deploymentId} (${plan.release.commit.slice(0, 7)}) while waiting for its ${holder.pendingKind}`, detail: { by: plan.deploymentId } }, `${holder.deploymentId}-superseded`);
-        }
+        await supersede({ ...holder, startedAt: holder.startedAt }, holder.pendingTaskToken, holder.pendingKind!);
       }
       const behind = holder ? `${lockHolderWhat(holder.purpose)} ${holder.deploymentId} (${holder.commit.slice(0, 7)})` : 'nothing';
       await audit({ ...base, kind: 'queued', actor: actorOf(plan.trigger), message: `queued behind ${behind}: deploys when the lock is released, unless a newer push comes first`, detail: { commit: plan.release.commit, behind: holder?.deploymentId } }, `${plan.deploymentId}-queued`);
