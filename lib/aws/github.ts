@@ -221,6 +221,20 @@ interface RawDeployment {
 }
 
 /**
+ * Read a list page by page (`GITHUB_PER_PAGE` a page) until a short page, `total` items, or
+ * {@link GITHUB_MAX_PAGES} pages; `complete` is false when pages were left unread.
+ */
+async function paged<T>(fetchPage: (page: number) => Promise<{ items: T[]; total: number }>): Promise<{ items: T[]; complete: boolean }> {
+  const items: T[] = [];
+  for (let page = 1; page <= GITHUB_MAX_PAGES; page++) {
+    const got = await fetchPage(page);
+    items.push(...got.items);
+    if (got.items.length < GITHUB_PER_PAGE || items.length >= got.total) return { items, complete: true };
+  }
+  return { items, complete: false };
+}
+
+/**
  * A commit's check runs and commit statuses, for the checks gate (`decideChecks`).
  * Follows `GET /repos/{owner}/{repo}/commits/{ref}/check-runs` (`per_page=100`, pages until `total_count`
  * is read) and `GET /repos/{owner}/{repo}/commits/{ref}/status` (the combined status: the newest status per
@@ -232,30 +246,20 @@ interface RawDeployment {
 export async function readChecks(github: GitHubAccess, repository: string, sha: string): Promise<CommitChecks> {
   const { owner, repo } = splitRepository(repository);
   return call(github, repository, `reading the checks of ${sha.slice(0, 7)}`, 'Checks: read and Commit statuses: read', async (octokit) => {
-    const runs = async () => {
-      const out: CheckRunLike[] = [];
-      for (let page = 1; page <= GITHUB_MAX_PAGES; page++) {
+    const runs = () =>
+      paged(async (page) => {
         const res = await octokit.request('GET /repos/{owner}/{repo}/commits/{ref}/check-runs', { owner, repo, ref: sha, per_page: GITHUB_PER_PAGE, page, request: signal() });
         const data = res.data as unknown as { total_count: number; check_runs: RawCheckRun[] };
-        for (const r of data.check_runs) {
-          out.push({ id: Number(r.id), name: r.name, status: r.status, conclusion: r.conclusion, started_at: r.started_at, html_url: r.html_url, details_url: r.details_url });
-        }
-        if (data.check_runs.length < GITHUB_PER_PAGE || out.length >= data.total_count) return { items: out, complete: true };
-      }
-      return { items: out, complete: false };
-    };
-    const statuses = async () => {
-      const out: CommitStatusLike[] = [];
-      for (let page = 1; page <= GITHUB_MAX_PAGES; page++) {
+        const items: CheckRunLike[] = data.check_runs.map((r) => ({ id: Number(r.id), name: r.name, status: r.status, conclusion: r.conclusion, started_at: r.started_at, html_url: r.html_url, details_url: r.details_url }));
+        return { items, total: data.total_count };
+      });
+    const statuses = () =>
+      paged(async (page) => {
         const res = await octokit.request('GET /repos/{owner}/{repo}/commits/{ref}/status', { owner, repo, ref: sha, per_page: GITHUB_PER_PAGE, page, request: signal() });
         const data = res.data as unknown as { total_count: number; statuses: RawStatus[] };
-        for (const s of data.statuses) {
-          out.push({ context: s.context, state: s.state, target_url: s.target_url, description: s.description, updated_at: s.updated_at ?? null });
-        }
-        if (data.statuses.length < GITHUB_PER_PAGE || out.length >= data.total_count) return { items: out, complete: true };
-      }
-      return { items: out, complete: false };
-    };
+        const items: CommitStatusLike[] = data.statuses.map((s) => ({ context: s.context, state: s.state, target_url: s.target_url, description: s.description, updated_at: s.updated_at ?? null }));
+        return { items, total: data.total_count };
+      });
     const [r, s] = await Promise.all([runs(), statuses()]);
     return { checkRuns: r.items, statuses: s.items, complete: r.complete && s.complete };
   });
