@@ -87,7 +87,7 @@ export const handler = async (event: unknown): Promise<{ alarm: string; reason: 
     // A deployment waiting for its image changed nothing: the live release (and its window) still matter.
     const state = lock && lock.pendingKind !== 'image' ? undefined : await ledger.getEnvironment(service, environment);
     const decision = decideAlarmAction({ lock, environment: state, alarmAfterWindow: config.services[service]!.environments[environment]!.alarmAfterWindow, firedAt });
-    const action: AlarmAction = { service, environment, ...(await act(decision, { alarm, reason, service, environment, state })) };
+    const action: AlarmAction = { service, environment, ...(await act(decision, { alarm, reason, service, environment, state, lock, firedAt, ledger })) };
     environments.push(action);
     await ledger.audit({
       // The event's own time: a redelivered event writes the same item again, not a second one.
@@ -111,6 +111,11 @@ interface ActContext {
   readonly service: string;
   readonly environment: string;
   readonly state: EnvironmentState | undefined;
+  /** The environment's lock when the decision was made (the deployment whose wait an alarm fails). */
+  readonly lock?: { readonly deploymentId: string; readonly startedAt?: string };
+  /** When the alarm went to ALARM (the event's own time). */
+  readonly firedAt: Date;
+  readonly ledger: Ledger;
 }
 
 /** Carry out the decision (SendTaskFailure, StartExecution or Publish) and say what happened. */
@@ -123,6 +128,11 @@ async function act(decision: AlarmDecision, c: ActContext): Promise<Omit<AlarmAc
     case 'no-deployment':
       return { action: 'no-deployment', detail: 'no deployment is running and cutover has promoted no release here yet' };
     case 'fail-wait': {
+      // The failure is detected now, at the alarm's own time (DORA time to restore starts here): on the
+      // record before the token fails, so the rollback's own record of it finds it.
+      if (c.lock?.startedAt && c.lock.deploymentId === decision.deploymentId) {
+        await c.ledger.setRecordFields({ service: c.service, environment: c.environment, startedAt: c.lock.startedAt, deploymentId: decision.deploymentId }, {}, { detectedAt: c.firedAt.toISOString() });
+      }
       const answer = await failTask(decision.taskToken, 'Cutover.AlarmFiring', c.reason);
       if (answer === 'closed') {
         return { action: 'wait-already-over', deploymentId: decision.deploymentId, detail: `the ${decision.wait} was already over; the deployment's next alarm check decides` };

@@ -46,6 +46,14 @@
  *    the token as a `scan` wait (`pendingImage` = the pinned image; the image-events function ends it on
  *    ECR's "ECR Image Scan" / Inspector's "Inspector2 Scan" event with the gate's decision), then reads
  *    the scan once more: a result that came meanwhile ends the wait at once.
+ *  - `checkWindow` `{ plan, override? }` → `WindowDecision` (lib/domain/change-window.ts): whether the
+ *    environment accepts changes now (`plan.changeWindow`: windows, freezes, `outsideWindow`). An override —
+ *    `plan.windowOverride` from the input, or `override`, an operator's answer to the window wait — lets a
+ *    closed window or a freeze through; it is recorded (`windowOverride` on the record, an audited
+ *    `operator-action`).
+ *  - `awaitWindow` `{ taskToken, plan, window }` (`.waitForTaskToken`, timeout = `window.seconds`, the
+ *    next opening) → stores the token as a `window` wait with `pendingUntil` = the opening and notifies;
+ *    a queued newer push supersedes it (it changed nothing), a pending abort fails it.
  *  - `beginChanges` `{ plan, image }` → `{ closedRollbackWindow }`: the gates passed and the deployment is
  *    about to change things (snapshot, migrations, the kept slot): removes the pending wait from the lock,
  *    closes the previous release's rollback window (the deployment reuses its kept slot) and audits it.
@@ -71,6 +79,14 @@
  *  - `windowCloseFailed` `{ plan, executionArn, slots?, error }` (the rollback-window state machine, when
  *    scaling the kept slot down failed) → `{ message }`; releases the lock, audits
  *    `rollback-window-close-failed` and notifies with the slot left running and the command to scale it down.
+ *  - `recordRefused` `{ plan, error, message }` → `{ status: 'refused', error, message }`: records an
+ *    execution turned away before it changed anything and without the lock (a rollback while another
+ *    execution runs or with nothing to roll back to; a rollback's redeploy finding the lock held).
+ *  - `trafficRestored` `{ deployment }` (the deploy's rollback moved production back) / `rollbackTrafficMoved`
+ *    `{ rollback }` (the rollback state machine got production onto its target): record `restoredAt`
+ *    and `detectedAt` (the alarm's state change from the audit timeline, else the step's or the
+ *    rollback's start) for time to restore; the rollback's also makes the environment state name the
+ *    target at once and marks the release rolled back (`rolled-back`, `rolledBackBy`, `rolledBackAt`).
  *  - `releaseLock` `{ service, environment, executionArn }` → `{ released: true }`.
  * Every action that changes something appends to the audit timeline; started, awaiting approval,
  * awaiting decision, succeeded, rolled back and failed are also notified (SNS, `NOTIFICATION_TOPIC_ARN`).
@@ -87,6 +103,7 @@ import { findImage, scanGate } from '../../lib/aws/ecr';
 import { readChecks } from '../../lib/aws/github';
 import { reportToGitHub } from '../../lib/aws/github-report';
 import { decideChecks, type ChecksDecision } from '../../lib/domain/checks-gate';
+import { decideChangeWindow } from '../../lib/domain/change-window';
 import { deploymentRequest, inactivatesPreviousItself, type DeploymentEvent } from '../../lib/domain/github-deployments';
 import { DeploymentInProgressError, InvalidInputError } from '../../lib/domain/errors';
 import type { DeploymentPlan, RollbackPlan } from '../../lib/domain/plan';
@@ -124,6 +141,26 @@ const Event = z.discriminatedUnion('action', [
   z.object({ action: z.literal('awaitDatabaseDecision'), taskToken: z.string().check(z.minLength(1)), deployment: z.looseObject({ plan: PlanShape }) }),
   z.object({ action: z.literal('awaitImage'), taskToken: z.string().check(z.minLength(1)), plan: z.extend(PlanShape, { image: z.string(), imageTimeoutSeconds: z.number() }), image: z.looseObject({}) }),
   z.object({ action: z.literal('awaitScan'), taskToken: z.string().check(z.minLength(1)), plan: z.extend(PlanShape, { image: z.string(), scan: z.object({ maxSeverity: z.string(), waitSeconds: z.number() }) }) }),
+  z.object({
+    action: z.literal('checkWindow'),
+    plan: z.extend(PlanShape, { changeWindow: z.looseObject({ windows: z.array(z.looseObject({})), freezes: z.array(z.looseObject({})), outsideWindow: z.string() }) }),
+    /** An operator's answer to the window wait (`cutover override-window`). */
+    override: z.optional(z.looseObject({ override: z.literal(true), reason: z.string().check(z.minLength(1)), operator: z.optional(z.string()), callerArn: z.optional(z.string()) })),
+  }),
+  z.object({
+    action: z.literal('awaitWindow'),
+    taskToken: z.string().check(z.minLength(1)),
+    plan: PlanShape,
+    window: z.looseObject({ until: z.string(), seconds: z.number(), message: z.string() }),
+  }),
+  z.object({
+    action: z.literal('recordRefused'),
+    plan: z.extend(PlanShape, { executionArn: z.string(), startedAt: z.string() }),
+    error: z.string().check(z.minLength(1)),
+    message: z.optional(z.string()),
+  }),
+  z.object({ action: z.literal('trafficRestored'), deployment: z.looseObject({ plan: PlanShape }) }),
+  z.object({ action: z.literal('rollbackTrafficMoved'), rollback: z.looseObject({ plan: z.extend(PlanShape, { kind: z.literal('rollback') }) }) }),
   z.object({ action: z.literal('beginChanges'), plan: z.extend(PlanShape, { image: z.string() }), image: z.optional(z.looseObject({ reference: z.optional(z.string()), checked: z.optional(z.boolean()) })) }),
   z.object({ action: z.literal('beginRollback'), plan: z.extend(PlanShape, { kind: z.literal('rollback') }) }),
   z.object({ action: z.literal('lockRollback'), plan: z.extend(PlanShape, { kind: z.literal('rollback') }), rollbackTarget: z.looseObject({ mode: z.string() }) }),
@@ -207,6 +244,7 @@ export const handler = async (event: unknown): Promise<unknown> => {
       // The release this one replaces, for its GitHub deployment (read before the promotion rewrites it).
       const replaced = outcome.status === 'succeeded' && state.plan.github?.deployments ? (await ledger.getEnvironment(state.plan.service, state.plan.environment))?.current : undefined;
       await ledger.finish(state.plan, outcome, state, now);
+      if (outcome.status === 'succeeded') await ledger.setRecordFields(state.plan, { promotedAt: now.toISOString() }, { trafficAt: now.toISOString() });
       await auditFinish(state, outcome);
       const kind: NotificationKind = outcome.status === 'succeeded' ? 'succeeded' : outcome.status === 'rolled-back' ? 'rolled-back' : outcome.status === 'superseded' ? 'superseded' : 'failed';
       if (outcome.status !== 'queued') await reportGitHub(state.plan, { kind: 'finished', status: outcome.status, error: outcome.error, message: outcome.message });
@@ -227,6 +265,7 @@ export const handler = async (event: unknown): Promise<unknown> => {
         `${plan.service}/${plan.environment}: deployment ${plan.deploymentId} is baking at ${percent}% for ${bakeSeconds} s; an alarm rolls it back at once. ` +
         'Promote now: SendTaskSuccess {"action":"promote-now","operator":"<name>"}. Abort: SendTaskFailure with error "Cutover.Aborted" and your reason.';
       await ledger.setPending(plan, 'bake', e.taskToken, question, now, bakeSeconds);
+      if (percent > 0) await ledger.setRecordFields(plan, {}, { trafficAt: now.toISOString() });
       await audit({ service: plan.service, environment: plan.environment, kind: 'waiting', deploymentId: plan.deploymentId, actor: 'cutover', message: `baking at ${percent}% for ${bakeSeconds} s`, detail: { percent, bakeSeconds } });
       if (await failIfAbortRequested(ledger, plan, e.taskToken)) return { waiting: false, aborted: true };
       if (await failIfAlarming(plan, e.taskToken, `as the bake at ${percent}% starts`)) return { waiting: false, alarming: true };
@@ -245,6 +284,7 @@ export const handler = async (event: unknown): Promise<unknown> => {
         `without an answer in ${plan.approval.timeoutSeconds} s it rolls back. ` +
         'Approve: SendTaskSuccess {"approved":true,"operator":"<name>"}. Reject: SendTaskFailure with error "Cutover.Rejected" and your reason.';
       await ledger.setPending(plan, 'approval', e.taskToken, question, now, plan.approval.timeoutSeconds);
+      if (e.traffic.percent > 0) await ledger.setRecordFields(plan, {}, { trafficAt: now.toISOString() });
       await audit({ service: plan.service, environment: plan.environment, kind: 'waiting', deploymentId: plan.deploymentId, actor: 'cutover', message: `awaiting approval ${where}`, detail: { gate: plan.approval.gate, timeoutSeconds: plan.approval.timeoutSeconds } });
       if (await failIfAbortRequested(ledger, plan, e.taskToken)) return { waiting: false, aborted: true };
       // An alarm that fired before the token was stored found no approval wait to fail: look now.
@@ -314,9 +354,97 @@ export const handler = async (event: unknown): Promise<unknown> => {
       }
       return { waiting: true, waitingFor: decision.waitingFor };
     }
+    case 'checkWindow': {
+      const plan = e.plan as unknown as DeploymentPlan;
+      const override = e.override ? { reason: e.override.reason, operator: e.override.operator } : plan.windowOverride;
+      const decision = decideChangeWindow(plan.changeWindow!, now, override);
+      if (decision.open && decision.overridden && override) {
+        const by = override.operator ?? actorOf(plan.trigger);
+        await ledger.setRecordFields(plan, { windowOverride: { by, reason: override.reason, at: now.toISOString(), ...(e.override?.callerArn ? { callerArn: e.override.callerArn } : {}) } });
+        await audit(
+          { service: plan.service, environment: plan.environment, kind: 'operator-action', deploymentId: plan.deploymentId, actor: by, message: `overrode the change window: ${decision.overridden.message}; reason: ${override.reason}`, detail: { action: 'override-window', reason: override.reason, overridden: decision.overridden.reason } },
+          `${plan.deploymentId}-override-window`,
+        );
+      }
+      logger.info('change window', { deploymentId: plan.deploymentId, open: decision.open, ...(decision.open ? {} : { action: decision.action, until: decision.until }) });
+      return decision;
+    }
+    case 'awaitWindow': {
+      const plan = e.plan as unknown as DeploymentPlan;
+      const question =
+        `${plan.service}/${plan.environment}: deployment ${plan.deploymentId} of ${plan.release.commit.slice(0, 7)} passed its gates and is ${e.window.message.replace(/^waiting: /, '')}; ` +
+        `it starts changing things then, having changed nothing until now. Override (recorded): SendTaskSuccess {"override":true,"operator":"<name>","reason":"<why>"}. Abort: SendTaskFailure with error "Cutover.Aborted" and your reason.`;
+      await ledger.setPending(plan, 'window', e.taskToken, question, now, new Date(e.window.until));
+      await audit({ service: plan.service, environment: plan.environment, kind: 'waiting', deploymentId: plan.deploymentId, actor: 'cutover', message: e.window.message, detail: { until: e.window.until, seconds: e.window.seconds } });
+      if (await failIfAbortRequested(ledger, plan, e.taskToken)) return { waiting: false, aborted: true };
+      if (await failIfSuperseded(plan, e.taskToken, 'window')) return { waiting: false, superseded: true };
+      await notifyAbout('waiting-window', plan, `${plan.service}/${plan.environment}: ${plan.release.commit.slice(0, 7)} waits for its change window`, question, [cli('override-window', plan, ' --reason "<why>"'), cli('abort', plan, ' --reason "<why>"')]);
+      return { waiting: true, until: e.window.until };
+    }
+    case 'recordRefused': {
+      // Turned away before it changed anything (a rollback while another execution runs, nothing to roll back to, a
+      // rollback's redeploy finding the lock held): no lock is taken, but the record says it was refused.
+      const plan = e.plan as unknown as (DeploymentPlan | RollbackPlan) & { reason?: string };
+      const isRollback = 'kind' in plan && plan.kind === 'rollback';
+      const deploy = plan as DeploymentPlan;
+      const message = `${plan.service}/${plan.environment}: ${isRollback ? `the rollback ("${plan.reason ?? ''}")` : `release ${deploy.release?.commit?.slice(0, 7) ?? '?'}`} was refused: ${e.error}: ${causeText(e.message)}. Nothing was changed.`;
+      const created = await ledger.putNewRecord({
+        ...deploymentKey(plan),
+        deploymentId: plan.deploymentId,
+        executionArn: plan.executionArn,
+        service: plan.service,
+        environment: plan.environment,
+        status: 'refused',
+        commit: isRollback ? '-' : (deploy.release?.commit ?? '-'),
+        image: isRollback ? '-' : (deploy.image ?? '-'),
+        trigger: plan.trigger ?? { source: 'console' },
+        startedAt: plan.startedAt,
+        finishedAt: now.toISOString(),
+        error: e.error,
+        message,
+        kind: isRollback ? 'rollback' : 'deploy',
+        ...(isRollback && plan.reason ? { reason: plan.reason } : {}),
+      });
+      if (created) {
+        await audit(
+          { service: plan.service, environment: plan.environment, kind: isRollback ? 'rollback-finished' : 'deployment-finished', deploymentId: plan.deploymentId, executionArn: plan.executionArn, actor: actorOf(plan.trigger), message, detail: { status: 'refused', error: e.error } },
+          `${plan.deploymentId}-refused`,
+        );
+        await notifyAbout('refused', plan, `${plan.service}/${plan.environment}: ${isRollback ? 'rollback' : 'deployment'} refused`, message, [cli('status', plan)]);
+      }
+      return { status: 'refused', error: e.error, message };
+    }
+    case 'trafficRestored': {
+      // The deploy's Rollback step moved production back: when, and since when it was failing (DORA time to restore).
+      const state = e.deployment as unknown as DeploymentState;
+      const plan = state.plan;
+      const back = state.rollback?.traffic;
+      const hadTraffic = (state.traffic?.percent ?? 0) > 0;
+      if (!hadTraffic || !back || back.idleHasTraffic) return { recorded: false };
+      const detectedAt = await detectionTime(plan, plan.startedAt);
+      await ledger.setRecordFields(plan, {}, { trafficAt: now.toISOString(), detectedAt, restoredAt: now.toISOString() });
+      return { recorded: true, detectedAt, restoredAt: now.toISOString() };
+    }
+    case 'rollbackTrafficMoved': {
+      // The rollback got production onto its target: the environment state says so now, not only after a database decision.
+      const state = e.rollback as unknown as RollbackState;
+      const plan = state.plan;
+      const t = state.rollbackTarget;
+      if (!t) return { recorded: false };
+      if (t.mode === 'kept-slot' && state.traffic?.idleHasTraffic === false) {
+        await ledger.recordRollback(plan, { ...t.target, slot: t.slots.live }, t.from, now);
+      } else {
+        await ledger.markRolledBack(plan, t.from, now);
+      }
+      const detectedAt = await detectionTime(plan, t.from.promotedAt ?? plan.startedAt, t.from.deploymentId, plan.startedAt);
+      await ledger.setRecordFields(plan, {}, { detectedAt, restoredAt: now.toISOString() });
+      await audit({ service: plan.service, environment: plan.environment, kind: 'waiting', deploymentId: plan.deploymentId, actor: 'cutover', message: `production traffic is on ${t.target.commit ? `release ${t.target.commit.slice(0, 7)}` : `the release on ${t.slots.live}`} again`, detail: { restoredAt: now.toISOString(), detectedAt } }, `${plan.deploymentId}-traffic-restored`);
+      return { recorded: true, detectedAt, restoredAt: now.toISOString() };
+    }
     case 'beginChanges': {
       const plan = e.plan as unknown as DeploymentPlan;
       await ledger.clearPending(plan);
+      await ledger.setRecordFields(plan, {}, { changesStartedAt: now.toISOString() });
       await reportGitHub(plan, { kind: 'in-progress' });
       const closed = await ledger.closeRollbackWindow(plan.service, plan.environment);
       const pinned = e.image?.checked ? ` (pinned: ${plan.image})` : '';
@@ -373,12 +501,12 @@ export const handler = async (event: unknown): Promise<unknown> => {
       const outcome = decideRollbackOutcome(state, e.outcome);
       await ledger.updateRecord(plan, outcome, now);
       const t = state.rollbackTarget;
-      if (outcome.status === 'rolled-back' && t) {
+      if (outcome.status === 'rolled-back' && t && !state.trafficRecorded?.recorded) {
         if (t.mode === 'kept-slot' && state.traffic?.idleHasTraffic === false) {
           await ledger.recordRollback(plan, { ...t.target, slot: t.slots!.live }, t.from, now);
         } else {
           // The redeploy's own Promote made the target `current`; mark the release it replaced.
-          await ledger.markRolledBack(plan, t.from);
+          await ledger.markRolledBack(plan, t.from, now);
         }
       }
       await ledger.releaseLock(plan.service, plan.environment, plan.executionArn);
@@ -402,6 +530,19 @@ export const handler = async (event: unknown): Promise<unknown> => {
     const decision = decideChecks(plan.checks!.required, checkRuns, statuses, plan.release.commit);
     logger.info('checks gate', { deploymentId: plan.deploymentId, status: decision.status, ...(decision.status === 'pending' ? { waitingFor: decision.waitingFor } : {}), ...(decision.status === 'failed' ? { check: decision.check } : {}) });
     return decision;
+  }
+
+  /**
+   * When the failure was detected: the newest alarm event on the audit timeline of this execution (or
+   * of `about`, the deployment a rollback takes production away from) at or after `since`, else
+   * `fallback` (default now: the step that noticed it; a rollback's start for an operator's rollback). ISO-8601.
+   */
+  async function detectionTime(plan: { service: string; environment: string; deploymentId: string }, since: string, about?: string, fallback: string = now.toISOString()): Promise<string> {
+    const events = await ledger.timeline(plan.service, plan.environment, { limit: 50 });
+    const alarm = events.find((ev) => ev.kind === 'alarm' && ev.at >= since && (ev.deploymentId === plan.deploymentId || (about !== undefined && ev.deploymentId === about)));
+    const t = alarm?.at ?? fallback;
+    // An alarm that reached cutover after the step (a slow event) never makes the detection later than now.
+    return t < now.toISOString() ? t : now.toISOString();
   }
 
   /** Report to GitHub (best effort); a failure is audited, never thrown. */

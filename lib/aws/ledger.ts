@@ -315,6 +315,7 @@ export class Ledger {
       trigger: plan.trigger,
       startedAt: plan.startedAt,
       kind: 'deploy',
+      ...(plan.release.committedAt ? { committedAt: plan.release.committedAt } : {}),
     };
   }
 
@@ -351,12 +352,13 @@ export class Ledger {
    * and the wait's bounds (`pendingSince` = now, `pendingUntil` = now + `timeoutSeconds`), on its record
    * and on the environment's lock, where the alarm function and the CLI find it. The lock is only
    * updated while this execution holds it. Idempotent (a retried task stores its new token).
-   * @param timeoutSeconds the wait's timeout (its state's TimeoutSeconds), if it has one
+   * @param timeoutSeconds the wait's timeout (its state's TimeoutSeconds), if it has one; or the
+   *   instant it ends (a change window's opening: `pendingUntil` is then exactly it)
    * @param image with `kind: 'image'`: the image reference waited for (`pendingImage`, read by the
    *   image-events function)
    */
-  async setPending(plan: DeploymentPlan, kind: PendingKind, taskToken: string, question: string, now: Date, timeoutSeconds?: number, image?: string): Promise<void> {
-    const bounds = pendingWindow(now, timeoutSeconds);
+  async setPending(plan: DeploymentPlan, kind: PendingKind, taskToken: string, question: string, now: Date, timeoutSeconds?: number | Date, image?: string): Promise<void> {
+    const bounds = timeoutSeconds instanceof Date ? { pendingSince: now.toISOString(), pendingUntil: timeoutSeconds.toISOString() } : pendingWindow(now, timeoutSeconds);
     const values: Record<string, string> = { ':t': taskToken, ':k': kind, ':q': question, ':s': bounds.pendingSince };
     if (bounds.pendingUntil) values[':u'] = bounds.pendingUntil;
     if (image) values[':i'] = image;
@@ -428,6 +430,53 @@ export class Ledger {
     if (outcome.status === 'succeeded') await this.recordPromotion(plan, outcome, state ?? {}, now);
     // A deployment that ends while queued (superseded, or it waited too long) holds no lock: it leaves the queue.
     if (!(await this.releaseLock(plan.service, plan.environment, plan.executionArn))) await this.dequeue(plan.service, plan.environment, plan.executionArn);
+  }
+
+  /**
+   * Set fields on a deployment's (or rollback's) record. `once` fields are set only when absent
+   * (`if_not_exists`: the first traffic, the detection time), so a retried step keeps the first value.
+   * Does nothing to a record that does not exist (the condition fails quietly).
+   */
+  async setRecordFields(
+    key: Pick<DeploymentPlan, 'service' | 'environment' | 'startedAt' | 'deploymentId'>,
+    fields: Partial<Pick<DeploymentRecord, 'windowOverride' | 'changesStartedAt' | 'trafficAt' | 'promotedAt' | 'detectedAt' | 'restoredAt' | 'rolledBackAt' | 'committedAt'>>,
+    once: Partial<Pick<DeploymentRecord, 'changesStartedAt' | 'trafficAt' | 'detectedAt' | 'restoredAt'>> = {},
+  ): Promise<void> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const sets: string[] = [];
+    let i = 0;
+    for (const [k, v] of Object.entries(fields)) {
+      if (v === undefined) continue;
+      names[`#f${i}`] = k;
+      values[`:v${i}`] = v;
+      sets.push(`#f${i} = :v${i}`);
+      i++;
+    }
+    for (const [k, v] of Object.entries(once)) {
+      if (v === undefined) continue;
+      names[`#f${i}`] = k;
+      values[`:v${i}`] = v;
+      sets.push(`#f${i} = if_not_exists(#f${i}, :v${i})`);
+      i++;
+    }
+    if (sets.length === 0) return;
+    try {
+      await withRetryClassification(() =>
+        dynamoDocClient().send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: deploymentKey(key),
+            UpdateExpression: `SET ${sets.join(', ')}`,
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          }),
+        ),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
   }
 
   /** Record a finished deployment's or rollback's outcome on its record (and end any pending wait). */
@@ -541,11 +590,16 @@ export class Ledger {
       updatedAt: now.toISOString(),
     };
     await withRetryClassification(() => db.send(new PutCommand({ TableName: this.tableName, Item: item })));
-    await this.markRolledBack(plan, from);
+    await this.markRolledBack(plan, from, now);
   }
 
-  /** Mark the record of `from` (a promoted deployment) as rolled back by `plan.deploymentId`. */
-  async markRolledBack(plan: { service: string; environment: string; deploymentId: string }, from: ReleaseRef | undefined): Promise<void> {
+  /**
+   * Mark the record of `from` (a promoted deployment) as rolled back by `plan.deploymentId`: status
+   * `succeeded` becomes `rolled-back` (its `promotedAt` stays: it did reach production), with
+   * `rolledBackBy` and `rolledBackAt` (the first time; a retried call keeps it). A record in any other
+   * status, or none, is left alone.
+   */
+  async markRolledBack(plan: { service: string; environment: string; deploymentId: string }, from: ReleaseRef | undefined, now: Date): Promise<void> {
     if (!from?.deploymentId || !from.startedAt) return;
     try {
       await withRetryClassification(() =>
@@ -553,14 +607,15 @@ export class Ledger {
           new UpdateCommand({
             TableName: this.tableName,
             Key: deploymentKey({ service: plan.service, environment: plan.environment, startedAt: from.startedAt!, deploymentId: from.deploymentId! }),
-            UpdateExpression: 'SET rolledBackBy = :r',
-            ConditionExpression: 'attribute_exists(pk)',
-            ExpressionAttributeValues: { ':r': plan.deploymentId },
+            UpdateExpression: 'SET rolledBackBy = :r, rolledBackAt = if_not_exists(rolledBackAt, :at), #status = :rb',
+            ConditionExpression: 'attribute_exists(pk) AND (#status = :ok OR (#status = :rb AND rolledBackBy = :r))',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':r': plan.deploymentId, ':at': now.toISOString(), ':rb': 'rolled-back', ':ok': 'succeeded' },
           }),
         ),
       );
     } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err; // no record (e.g. restored from an older state file)
+      if (!(err instanceof ConditionalCheckFailedException)) throw err; // no record (e.g. restored from an older state file), or not a promoted one
     }
   }
 

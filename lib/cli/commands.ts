@@ -51,6 +51,8 @@ export interface CommandContext {
   readonly reader: LedgerReader;
   /** Recorded as the actor of every action and sent in every answer. */
   readonly operator: string;
+  /** The caller's AWS identity (`sts:GetCallerIdentity` ARN), recorded beside `operator` when known. */
+  readonly callerArn?: string;
   /** Machine-readable output (`--json`): one JSON document on stdout. */
   readonly json: boolean;
   readonly io: Io;
@@ -73,6 +75,7 @@ const WAIT_LABEL: Record<PendingKind, string> = {
   image: 'its image to be pushed to ECR',
   scan: 'the scan of its image',
   checks: "its commit's required checks (GitHub)",
+  window: 'its change window to open',
 };
 
 /** What happens when a wait reaches its `pendingUntil` without an answer. */
@@ -83,6 +86,7 @@ const UNTIL_TEXT: Record<PendingKind, string> = {
   image: 'without the image the deployment fails (Cutover.ImageNotFound), having changed nothing',
   scan: 'without a scan result the deployment is refused (Cutover.ScanNotComplete), having changed nothing',
   checks: 'without the checks passing the deployment is refused (Cutover.ChecksNotComplete), having changed nothing',
+  window: 'then the window is open and the deployment starts changing things',
 };
 
 /**
@@ -111,6 +115,8 @@ export function waitActions(ref: EnvRef, kind: PendingKind): string[] {
     case 'scan':
     case 'checks':
       return [cmd(ref, 'abort', '--reason <text>')];
+    case 'window':
+      return [cmd(ref, 'override-window', '--reason <text>'), cmd(ref, 'abort', '--reason <text>')];
   }
 }
 
@@ -294,7 +300,11 @@ export function renderStatus(s: EnvironmentStatus, now: Date): string {
   const ref = { service: s.service, environment: s.environment };
   const rows: Array<[string, string | undefined]> = [];
   rows.push(['live', s.live ? `${s.live.slot}: ${releaseText(s.live.release, now)}` : 'no release deployed by cutover yet']);
-  if (s.rollbackWindow) {
+  const rollingBack = s.running && s.running.execution.status === 'RUNNING' && s.running.purpose === 'rollback' ? s.running : null;
+  if (rollingBack) {
+    // A rollback runs: offering another one would only be refused (Cutover.DeploymentInProgress).
+    rows.push(['rollback', `rollback ${rollingBack.deploymentId} is running (see below); the live row shows where production traffic is now`]);
+  } else if (s.rollbackWindow) {
     const w = s.rollbackWindow;
     rows.push([
       'rollback',
@@ -671,6 +681,8 @@ export interface DeployOptions {
   readonly message?: string;
   /** This deployment's strategy instead of the environment's: `all-at-once`, or the config's strategy JSON. */
   readonly strategy?: string;
+  /** Let the deployment through a closed change window or a freeze; the reason is recorded. */
+  readonly overrideWindow?: string;
   readonly wait?: boolean;
 }
 
@@ -693,6 +705,7 @@ export async function deploy(ctx: CommandContext, ref: EnvRef, opts: DeployOptio
     release: { commit: opts.commit, ...(opts.image ? { image: opts.image } : {}), ...(opts.message ? { message: opts.message } : {}) },
     trigger: { source: 'cli', actor: ctx.operator },
     ...(opts.strategy !== undefined ? { strategy: strategyOption(opts.strategy) } : {}),
+    ...(opts.overrideWindow !== undefined ? { windowOverride: { reason: requireReason(opts.overrideWindow), operator: ctx.operator } } : {}),
   });
   const at = ctx.target.now();
   const started = await start(ctx, 'deploy', input);
@@ -701,7 +714,7 @@ export async function deploy(ctx: CommandContext, ref: EnvRef, opts: DeployOptio
     ref,
     'deployment',
     started,
-    { at, message: `${ctx.operator} started deployment ${started.deploymentId} of commit ${shortCommit(opts.commit)} from the CLI`, detail: { action: 'deploy', commit: opts.commit, image: opts.image, message: opts.message } },
+    { at, message: `${ctx.operator} started deployment ${started.deploymentId} of commit ${shortCommit(opts.commit)} from the CLI`, detail: { action: 'deploy', commit: opts.commit, image: opts.image, message: opts.message, ...(opts.overrideWindow ? { overrideWindow: opts.overrideWindow } : {}) } },
     opts.wait === true,
   );
 }
@@ -853,6 +866,25 @@ export async function reject(ctx: CommandContext, ref: EnvRef, opts: { reason: s
   return printAction(ctx, `Rejected deployment ${id} of ${envName(ref)} as ${ctx.operator}: it does not go on (${reason}).`, { action: 'reject', service: ref.service, environment: ref.environment, deploymentId: id, executionArn: r.lock.executionArn, operator: ctx.operator, reason });
 }
 
+/**
+ * `cutover override-window <service> <environment> --reason <text>`: let a deployment that waits for
+ * its change window (or for a freeze to end) go on now: SendTaskSuccess `{override: true, operator,
+ * reason}` on its `window` wait. The deployment records the override (who, why) on its record and audit
+ * timeline. A deployment not yet started takes `cutover deploy --override-window <reason>` instead.
+ * @throws CliError when no deployment waits for its window, or without a reason
+ */
+export async function overrideWindow(ctx: CommandContext, ref: EnvRef, opts: { reason: string }): Promise<number> {
+  const reason = requireReason(opts.reason);
+  const r = await running(ctx, ref);
+  const id = r.lock.deploymentId;
+  if (r.wait?.kind !== 'window') throw new CliError(`deployment ${id} of ${envName(ref)} is not waiting for its change window: ${describeWait(ref, r)}.`);
+  const at = ctx.target.now();
+  const answer = await succeedTask(r.wait.token, { override: true, operator: ctx.operator, reason, ...(ctx.callerArn ? { callerArn: ctx.callerArn } : {}) });
+  if (answer === 'closed') throw closedWait(ref, r);
+  await auditAction(ctx, ref, at, `${ctx.operator} overrode the change window of deployment ${id}: ${reason}`, { action: 'override-window', reason }, r.lock);
+  return printAction(ctx, `Overrode the change window of deployment ${id} of ${envName(ref)} (${ctx.operator}): it starts changing things now. Reason recorded: ${reason}`, { action: 'override-window', service: ref.service, environment: ref.environment, deploymentId: id, executionArn: r.lock.executionArn, operator: ctx.operator, reason });
+}
+
 /** `cutover promote <service> <environment>`: end the bake with SendTaskSuccess `{action: 'promote-now'}`. */
 export async function promote(ctx: CommandContext, ref: EnvRef): Promise<number> {
   const r = await running(ctx, ref);
@@ -896,9 +928,9 @@ export async function abort(ctx: CommandContext, ref: EnvRef, opts: { reason: st
   if (r.wait) {
     const answer = await failTask(r.wait.token, 'Cutover.Aborted', cause);
     if (answer === 'answered') {
-      const during = r.wait.kind === 'bake' ? 'the bake' : r.wait.kind === 'image' ? 'the wait for its image' : r.wait.kind === 'scan' ? 'the wait for its image scan' : 'the approval wait';
+      const during = r.wait.kind === 'bake' ? 'the bake' : r.wait.kind === 'approval' ? 'the approval wait' : `the wait for ${WAIT_LABEL[r.wait.kind]}`;
       await auditAction(ctx, ref, at, `${ctx.operator} aborted deployment ${id} during ${during}: ${reason}`, { action: 'abort', reason, during: r.wait.kind }, r.lock);
-      const next = r.wait.kind === 'image' || r.wait.kind === 'scan' ? 'it ends now, having changed nothing' : 'it rolls back now';
+      const next = r.wait.kind === 'bake' || r.wait.kind === 'approval' ? 'it rolls back now' : 'it ends now, having changed nothing';
       return printAction(ctx, `Aborted deployment ${id} of ${envName(ref)} (${ctx.operator}): ${next}. Follow it with ${cmd(ref, 'status')}.`, { action: 'abort', ...base, result: 'aborted' });
     }
     // The wait ended meanwhile: fall through to a requested abort for the next wait.

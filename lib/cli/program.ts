@@ -135,8 +135,17 @@ export function addOperatorCommands(program: Command, deps: OperatorProgramDeps 
     .option('--image <ref>', 'full image reference (default: <imageRepository>:<commit> from the config)')
     .option('--message <text>', 'release message for records and notifications (e.g. the commit subject)')
     .option('--strategy <strategy>', 'this deployment\'s traffic strategy instead of the environment\'s: "all-at-once", or JSON like \'{"type":"canary","percent":10,"bakeSeconds":300}\' (percent 1-100, seconds)')
+    .option('--override-window <reason>', 'deploy even outside the environment\'s change windows or in a freeze; the reason is recorded')
     .option('--wait', 'follow the deployment (polls every second, prints each step) and exit 1 unless it succeeds')
     .action(run((ctx, ref, command) => commands.deploy(ctx, ref, opts<commands.DeployOptions>(command))));
+
+  program
+    .command('override-window')
+    .description('Let a deployment that waits for its change window (or for a freeze to end) go on now; the reason is recorded.')
+    .argument('<service>', 'service name')
+    .argument('<environment>', 'environment name')
+    .requiredOption('--reason <text>', 'why the window is overridden (recorded on the deployment and the audit timeline)')
+    .action(run((ctx, ref, command) => commands.overrideWindow(ctx, ref, opts<{ reason: string }>(command))));
 
   program
     .command('retry')

@@ -9,6 +9,7 @@
  * the local twin at start.
  */
 import * as z from 'zod/mini';
+import { isKnownTimeZone, isWallClockTime, parseInstant, WEEKDAYS } from '../domain/change-window';
 
 /** Name of a service, an environment or a slot: used in ARNs, DynamoDB keys and execution names. */
 const identifier = z.string().check(z.regex(/^[a-z][a-z0-9-]{0,39}$/, 'use 1-40 lower-case letters, digits or "-", starting with a letter'));
@@ -111,6 +112,28 @@ export const DatabaseSchema = z
     }),
   );
 
+/** A weekly change window (lib/domain/change-window.ts): on `days`, from `start` to `end` wall-clock time in `timezone`. */
+export const ChangeWindowSchema = z.strictObject({
+  /** Days the window opens, e.g. ["mon","tue","wed","thu"]. */
+  days: z.array(z.enum(WEEKDAYS)).check(z.minLength(1, 'name at least one day: mon, tue, wed, thu, fri, sat, sun')),
+  /** Opening time, 24-hour `HH:mm` in `timezone`, e.g. "09:00". */
+  start: z.string().check(z.refine(isWallClockTime, 'use 24-hour HH:mm, e.g. "09:00"')),
+  /** Closing time, `HH:mm`; at or before `start` means the next day (e.g. 22:00-02:00). */
+  end: z.string().check(z.refine(isWallClockTime, 'use 24-hour HH:mm, e.g. "17:00"')),
+  /** IANA time zone of `start` and `end`, e.g. "Europe/Berlin" (DST follows the zone). */
+  timezone: z.string().check(z.refine(isKnownTimeZone, 'use an IANA time zone name such as "Europe/Berlin", "America/New_York" or "UTC"')),
+}).check(z.refine((w) => w.start !== w.end, { error: 'start and end are the same: a window needs a length', path: ['end'] }));
+
+const instant = (what: string) => z.string().check(z.refine((t) => parseInstant(t) !== null, `use an ISO-8601 time with an offset for ${what}, e.g. "2026-12-21T00:00:00+01:00" or "2026-12-20T23:00:00Z"`));
+
+/** A freeze: no deployment starts changing the environment in `[from, until)`. Rollbacks are never frozen. */
+export const FreezeSchema = z.strictObject({
+  from: instant('from'),
+  until: instant('until'),
+  /** Why (shown to whoever is refused or waits), e.g. "end-of-year freeze". */
+  reason: z.string().check(z.minLength(1, 'give the reason people will see'), z.maxLength(500)),
+}).check(z.refine((f) => (parseInstant(f.from)?.toMillis() ?? 0) < (parseInstant(f.until)?.toMillis() ?? 0), { error: 'until must be after from', path: ['until'] }));
+
 export const EnvironmentSchema = z
   .strictObject({
     /** ECS cluster name. */
@@ -205,6 +228,25 @@ export const EnvironmentSchema = z
      * After promotion (`afterPromotion`) the HTTP checks run again through the production listener.
      * @default no verification
      */
+    /**
+     * Weekly change windows (lib/domain/change-window.ts): a deployment starts changing the environment
+     * (after its gates) only inside one of them. Rollbacks are never held by a window.
+     * @default no windows (always open, except in freezes)
+     */
+    windows: z._default(z.array(ChangeWindowSchema).check(z.maxLength(20, 'use at most 20 windows')), []),
+    /**
+     * Freezes: absolute periods in which no deployment starts changing the environment, even inside a
+     * window. Rollbacks are never frozen.
+     * @default no freezes
+     */
+    freezes: z._default(z.array(FreezeSchema).check(z.maxLength(50, 'use at most 50 freezes; remove the ones that ended')), []),
+    /**
+     * A deployment that is ready outside its windows or in a freeze: `wait` (until the next opening;
+     * `cutover status` says until when; `cutover override-window` lets it go now, with a reason) or
+     * `refuse` (it fails with `Cutover.OutsideChangeWindow` / `Cutover.ChangeFrozen`, having changed nothing).
+     * @default 'wait'
+     */
+    outsideWindow: z._default(z.enum(['wait', 'refuse']), 'wait'),
     verify: z.optional(
       z
         .strictObject({
@@ -336,6 +378,8 @@ export type DatabaseConfig = z.infer<typeof DatabaseSchema>;
 export type Strategy = z.infer<typeof StrategySchema>;
 export type TrafficRoute = z.infer<typeof TrafficRouteSchema>;
 export type Slot = z.infer<typeof SlotSchema>;
+export type ChangeWindowConfig = z.infer<typeof ChangeWindowSchema>;
+export type FreezeConfig = z.infer<typeof FreezeSchema>;
 export type VerifyConfig = NonNullable<EnvironmentConfig['verify']>;
 export type GitHubConfig = NonNullable<ServiceConfig['github']>;
 export type ChecksConfig = NonNullable<ServiceConfig['checks']>;

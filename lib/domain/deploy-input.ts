@@ -24,6 +24,11 @@ export const ReleaseSchema = z.strictObject({
   message: z.optional(z.string().check(z.maxLength(1000))),
   /** The git ref pushed, e.g. `refs/heads/master`. */
   ref: z.optional(z.string().check(z.maxLength(255))),
+  /**
+   * ISO-8601 time of the commit (a push's `head_commit.timestamp`): where lead time for changes starts
+   * (lib/domain/dora.ts). @default unknown (the release does not count in lead time)
+   */
+  committedAt: z.optional(z.string().check(z.refine((t) => !Number.isNaN(Date.parse(t)) && /^\d{4}-\d{2}-\d{2}T/.test(t), 'use an ISO-8601 time, e.g. "2026-12-05T10:00:00Z"'))),
 });
 
 export const TriggerSchema = z.strictObject({
@@ -56,6 +61,17 @@ export const ExplicitDeployInputSchema = z.strictObject({
    * @default the environment's strategy
    */
   strategy: z.optional(StrategySchema),
+  /**
+   * Let this deployment through a closed change window or a freeze (lib/domain/change-window.ts), with
+   * the reason recorded on its record and the audit timeline (`cutover deploy --override-window "<why>"`).
+   * @default none: the environment's windows and freezes apply
+   */
+  windowOverride: z.optional(
+    z.strictObject({
+      reason: z.string().check(z.minLength(3, 'give the reason the window is overridden (recorded)'), z.maxLength(500)),
+      operator: z.optional(z.string().check(z.maxLength(255))),
+    }),
+  ),
 });
 
 export const CodeCommitDeployInputSchema = z.strictObject({

@@ -31,7 +31,7 @@ export const LOCK_WAIT_ROUND_SECONDS = 3600;
  */
 export const LOCK_WAIT_MAX_SECONDS = 172_800;
 /** Pending waits of a lock holder that has changed nothing yet: a newer push supersedes it. */
-export const SUPERSEDABLE_WAITS: readonly PendingKind[] = ['image', 'scan', 'checks'];
+export const SUPERSEDABLE_WAITS: readonly PendingKind[] = ['image', 'scan', 'checks', 'window'];
 
 /** A push's place in the order: when its execution started (ISO-8601) and its id. */
 export interface PushRef {
@@ -93,7 +93,7 @@ export function holderIsSupersededBy(holder: Pick<LockItem, 'deploymentId' | 'ac
 
 /** The cause a superseded deployment fails with (`Cutover.Superseded`). */
 export function supersededCause(me: PushRef, by: PushRef, where: 'queued' | PendingKind): string {
-  const waiting = where === 'queued' ? 'while it was queued behind the running deployment' : `while it waited for its ${where === 'checks' ? 'checks' : where}`;
+  const waiting = where === 'queued' ? 'while it was queued behind the running deployment' : `while it waited for its ${where === 'window' ? 'change window' : where}`;
   return `deployment ${me.deploymentId}${me.commit ? ` of ${me.commit.slice(0, 7)}` : ''} was superseded by the newer push ${by.deploymentId}${by.commit ? ` of ${by.commit.slice(0, 7)}` : ''} ${waiting}; nothing was changed (the newest push deploys)`;
 }
 

@@ -184,7 +184,7 @@ export type DeploymentEvent =
    */
   | {
       readonly kind: 'finished';
-      readonly status: 'succeeded' | 'failed' | 'rolled-back' | 'rollback-failed' | 'superseded';
+      readonly status: 'succeeded' | 'failed' | 'rolled-back' | 'rollback-failed' | 'superseded' | 'refused';
       readonly error?: string | null;
       readonly message?: string;
     }
@@ -225,6 +225,7 @@ export function githubStateFor(event: DeploymentEvent): GitHubDeploymentState {
           return 'inactive';
         case 'rollback-failed':
           return 'error';
+        case 'refused': // outside its change window or frozen: the release did not fail, it was not let in
         case 'failed':
         case 'rolled-back':
           return isMachineryError(event.error) ? 'error' : 'failure';

@@ -132,6 +132,7 @@ export function decidePush(push: PushEvent, config: Config, deliveryId: string):
       migrations: releaseHasMigrations(push, target.environment),
       message: firstLine(head.message),
       ref: fit(ref, 255),
+      ...(typeof head.timestamp === 'string' && !Number.isNaN(Date.parse(head.timestamp)) ? { committedAt: new Date(head.timestamp).toISOString() } : {}),
     },
     trigger: {
       source: 'github-push',

@@ -39,9 +39,10 @@ export const deploymentsPartition = (service: string, environment: string) => `D
 /**
  * The kinds of callback waits a deployment can be in: a bake (an alarm or an operator ends it early),
  * an approval gate, an operator's database decision, and the gates before any change: the image,
- * its scan, the commit's checks.
+ * its scan, the commit's checks, and the change window (a closed window or a freeze; ends by itself
+ * at the next opening, or at an operator's override).
  */
-export const PendingKindSchema = z.enum(['bake', 'approval', 'database-decision', 'image', 'scan', 'checks']);
+export const PendingKindSchema = z.enum(['bake', 'approval', 'database-decision', 'image', 'scan', 'checks', 'window']);
 export type PendingKind = z.infer<typeof PendingKindSchema>;
 
 /** What an execution holds the environment's lock for. */
@@ -133,10 +134,20 @@ const triggerItemShape = {
 export const TriggerItemSchema = z.looseObject(triggerItemShape);
 
 /**
- * `queued`: waiting for the lock behind another execution (a push while a deployment runs);
- * `superseded`: a newer push replaced it before it changed anything (queued, or waiting at a gate).
+ * What a record's status means (the README's "Records" section says the same):
+ * - `queued`: waiting for the lock behind another execution (a push while a deployment runs);
+ * - `in-progress`: holds the lock and runs (gates, changes, traffic, a rollback's database decision);
+ * - `succeeded`: reached 100% of production traffic and stayed there — a deployment a later rollback
+ *   took production away from is `rolled-back` instead (with `promotedAt`, `rolledBackBy`, `rolledBackAt`);
+ * - `failed`: stopped with an error; production traffic was not moved (`trafficAt` absent);
+ * - `rolled-back`: production traffic went back to the previous release — during the deployment, or
+ *   after its promotion by a rollback (`rolledBackBy`); for a rollback record: it got traffic onto its target;
+ * - `rollback-failed`: the rollback could not restore traffic;
+ * - `superseded`: a newer push replaced it before it changed anything (queued, or waiting at a gate);
+ * - `refused`: turned away before it changed anything: outside its change window or in a freeze
+ *   (`outsideWindow: refuse`), or a rollback/redeploy while another execution held the lock.
  */
-export const DeploymentStatusSchema = z.enum(['queued', 'in-progress', 'succeeded', 'failed', 'rolled-back', 'rollback-failed', 'superseded']);
+export const DeploymentStatusSchema = z.enum(['queued', 'in-progress', 'succeeded', 'failed', 'rolled-back', 'rollback-failed', 'superseded', 'refused']);
 export type DeploymentStatus = z.infer<typeof DeploymentStatusSchema>;
 
 /** A deployment's (or a rollback's) record. */
@@ -168,6 +179,22 @@ const deploymentRecordShape = {
   reason: z.optional(z.string()),
   /** A superseded deployment: the deployment id of the newer push that replaced it. */
   supersededBy: z.optional(z.string()),
+  /** ISO-8601 commit time of the release (the push's `head_commit.timestamp`), when known: the start of lead time. */
+  committedAt: z.optional(iso),
+  /** ISO-8601 time the deployment began changing the environment (after every gate and the change window). */
+  changesStartedAt: z.optional(iso),
+  /** ISO-8601 time the release first got production traffic (its first traffic step, > 0%). */
+  trafficAt: z.optional(iso),
+  /** ISO-8601 time the release got 100% of production traffic and was recorded live. */
+  promotedAt: z.optional(iso),
+  /** ISO-8601 time the failure was detected: the alarm's state change, or the failed step (rolled-back deployments, rollback records). */
+  detectedAt: z.optional(iso),
+  /** ISO-8601 time production traffic was 100% on a healthy release again after that failure. */
+  restoredAt: z.optional(iso),
+  /** ISO-8601 time a later rollback took production away from this (promoted) deployment (with `rolledBackBy`). */
+  rolledBackAt: z.optional(iso),
+  /** A change-window override, as recorded: who, why, when (the deployment ran outside its window or in a freeze). */
+  windowOverride: z.optional(z.looseObject({ by: z.string(), reason: z.string(), at: iso, callerArn: z.optional(z.string()) })),
 };
 export const DeploymentRecordSchema = z.looseObject(deploymentRecordShape);
 export type DeploymentRecord = Fields<typeof deploymentRecordShape>;

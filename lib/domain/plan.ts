@@ -17,6 +17,7 @@ import { RollbackInputSchema } from './rollback-input';
 import type { SlotName, SlotRef } from './slots';
 import { trafficSteps, type TrafficStep } from './traffic-plan';
 import { verifyPlan, type VerifyPlan } from './smoke';
+import type { ChangePolicy, WindowOverride } from './change-window';
 
 /** Wait between checks of green's stability, seconds (the `WaitForGreen` state). */
 export const GREEN_CHECK_INTERVAL_SECONDS = 15;
@@ -140,6 +141,13 @@ export interface DeploymentPlan extends ExecutionPlanBase {
    * rollback's redeploy (it goes back to a release that ran).
    */
   readonly verify: VerifyPlan | null;
+  /**
+   * The environment's change windows and freezes (lib/domain/change-window.ts), checked right before the
+   * first change (`CheckChangeWindow`); null without any, and for a rollback's redeploy (rollbacks are never held).
+   */
+  readonly changeWindow: ChangePolicy | null;
+  /** An operator's override of a closed window or a freeze given at start (the input's `windowOverride`), or null. */
+  readonly windowOverride: WindowOverride | null;
 }
 
 /** GitHub API access of a deployment's service. */
@@ -213,6 +221,7 @@ export function resolvePlan(config: Config, request: PlanRequest): DeploymentPla
   let release: Release;
   let trigger: Trigger;
   let strategy: Strategy | undefined;
+  let windowOverride: WindowOverride | undefined;
   if ('codecommit' in raw) {
     const parsed = CodeCommitDeployInputSchema.safeParse(raw, { reportInput: true });
     if (!parsed.success) throw new InvalidInputError(`Invalid input: ${describeZodIssues(parsed.error, '')}`);
@@ -230,7 +239,7 @@ export function resolvePlan(config: Config, request: PlanRequest): DeploymentPla
   } else {
     const parsed = ExplicitDeployInputSchema.safeParse(raw, { reportInput: true });
     if (!parsed.success) throw new InvalidInputError(`Invalid input: ${describeZodIssues(parsed.error, '')}`);
-    ({ service, environment, release, strategy } = parsed.data);
+    ({ service, environment, release, strategy, windowOverride } = parsed.data);
     trigger = parsed.data.trigger ?? { source: 'console' };
   }
 
@@ -297,6 +306,8 @@ export function resolvePlan(config: Config, request: PlanRequest): DeploymentPla
         : null,
     checks: !isRollback && serviceConfig.checks ? { required: serviceConfig.checks.required, waitSeconds: serviceConfig.checks.waitSeconds } : null,
     verify: isRollback ? null : verifyPlan(env.verify),
+    changeWindow: isRollback || (env.windows.length === 0 && env.freezes.length === 0) ? null : { windows: env.windows, freezes: env.freezes, outsideWindow: env.outsideWindow },
+    windowOverride: windowOverride ?? null,
   };
 }
 

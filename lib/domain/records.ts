@@ -106,6 +106,16 @@ export function decideOutcome(state: DeploymentState, requested: 'succeeded' | '
       deploymentId: plan.deploymentId,
     };
   }
+  if (failure.Error === 'Cutover.OutsideChangeWindow' || failure.Error === 'Cutover.ChangeFrozen') {
+    // Turned away by its change window or a freeze (outsideWindow: refuse), after its gates, before any change.
+    return {
+      status: 'refused',
+      error: failure.Error,
+      message: `${who}: ${rel} was refused: ${cause}. Nothing was changed. Deploy it inside a window, or override with a reason: cutover deploy ${plan.service} ${plan.environment} --commit ${plan.release.commit} --override-window "<why>".`,
+      liveSlot: live,
+      deploymentId: plan.deploymentId,
+    };
+  }
   const rolledBack = state.rollback?.traffic !== undefined;
   if (rolledBack) {
     const t = state.rollback!.traffic!;
@@ -192,6 +202,8 @@ export interface RollbackState {
   restore?: { message?: string; done?: boolean };
   restoreError?: { Error: string; Cause?: string };
   failure?: { Error: string; Cause?: string } | null;
+  /** Set by `RecordTrafficRestored` (the ledger's `rollbackTrafficMoved`): the environment state already names the target. */
+  trafficRecorded?: { recorded?: boolean };
 }
 
 /**

@@ -34,6 +34,7 @@ describe('decidePush', () => {
         migrations: false,
         message: 'Initial commit',
         ref: 'refs/heads/master',
+        committedAt: new Date(push.head_commit!.timestamp).toISOString(),
       },
       trigger: { source: 'github-push', actor: 'Codertocat', deliveryId: DELIVERY, url: push.compare },
     });

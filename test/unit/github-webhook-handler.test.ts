@@ -143,7 +143,7 @@ describe('github-webhook handler: deploys', () => {
     assert.deepEqual(deployInput, {
       service: 'hello-world',
       environment: 'production',
-      release: { commit: push.head_commit!.id, migrations: false, message: 'Initial commit', ref: 'refs/heads/master' },
+      release: { commit: push.head_commit!.id, migrations: false, message: 'Initial commit', ref: 'refs/heads/master', committedAt: new Date(push.head_commit!.timestamp).toISOString() },
       trigger: { source: 'github-push', actor: 'Codertocat', deliveryId: DELIVERY, url: push.compare },
     });
   });

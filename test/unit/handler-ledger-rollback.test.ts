@@ -385,7 +385,7 @@ describe('ledger handler: rollback', () => {
     const redeployTarget: RollbackTarget = { ...keptTarget, mode: 'redeploy', target: ref(byId('run-1'), 'blue'), message: 'redeploy' };
     const state = (over: Partial<RollbackState> = {}): RollbackState => ({ plan: rollbackPlan(), rollbackTarget: keptTarget, ...over });
     const finish = async (outcome: 'rolled-back' | 'failed', s: RollbackState) => (await handler({ action: 'finishRollback', outcome, rollback: s })) as Outcome;
-    const rolledBackByUpdate = () => updates().filter((u) => u.UpdateExpression === 'SET rolledBackBy = :r');
+    const rolledBackByUpdate = () => updates().filter((u) => u.UpdateExpression?.startsWith('SET rolledBackBy = :r'));
     const recordUpdate = () => updates().find((u) => u.Key!.sk === RB_RECORD_KEY.sk)!;
 
     it('kept slot: records the rollback, the target is live with no window, the old release is marked rolledBackBy, lock released', async () => {
@@ -417,8 +417,11 @@ describe('ledger handler: rollback', () => {
       const [mark] = rolledBackByUpdate();
       assert.equal(rolledBackByUpdate().length, 1);
       assert.deepEqual(mark!.Key, { pk: HISTORY_PK, sk: `${T3}#run-3` });
-      assert.equal(mark!.ConditionExpression, 'attribute_exists(pk)');
-      assert.deepEqual(mark!.ExpressionAttributeValues, { ':r': 'rb-1' });
+      assert.equal(mark!.UpdateExpression, 'SET rolledBackBy = :r, rolledBackAt = if_not_exists(rolledBackAt, :at), #status = :rb', 'a promoted release rolled back later is no longer listed succeeded');
+      assert.equal(mark!.ConditionExpression, 'attribute_exists(pk) AND (#status = :ok OR (#status = :rb AND rolledBackBy = :r))');
+      const { ':at': at, ...values } = mark!.ExpressionAttributeValues!;
+      assert.deepEqual(values, { ':r': 'rb-1', ':rb': 'rolled-back', ':ok': 'succeeded' });
+      assert.ok(Date.parse(at as string) >= t0 - 1);
 
       assert.deepEqual(deletes().map((d) => [d.Key, d.ExpressionAttributeValues]), [[LOCK_KEY, { ':me': RB_ARN }]]);
       const [done] = audits();

@@ -552,7 +552,10 @@ describe('ledger handler', () => {
       const failure = sfnMock.commandCalls(SendTaskFailureCommand)[0]!.args[0].input;
       assert.deepEqual({ taskToken: failure.taskToken, error: failure.error, cause: failure.cause }, { taskToken: 'bake-token', error: 'Cutover.Aborted', cause: 'wrong build (aborted by alice)' });
       assert.equal(sfnMock.commandCalls(SendTaskFailureCommand).length, 1);
-      assert.equal(dynamoMock.commandCalls(UpdateCommand).length, 2, 'the token is stored first (the wait is visible)');
+      const updates = dynamoMock.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+      assert.equal(updates.length, 3, 'the token is stored first (the wait is visible), and the first production traffic');
+      assert.match(updates[2]!.UpdateExpression!, /^SET #f0 = if_not_exists\(#f0, :v0\)$/);
+      assert.equal(updates[2]!.ExpressionAttributeNames!['#f0'], 'trafficAt');
       const get = dynamoMock.commandCalls(GetCommand).find((c) => c.args[0].input.Key!.pk === LOCK_KEY.pk)!.args[0].input;
       assert.equal(get.ConsistentRead, true);
     });
