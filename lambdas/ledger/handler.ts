@@ -79,6 +79,14 @@
  *  - `windowCloseFailed` `{ plan, executionArn, slots?, error }` (the rollback-window state machine, when
  *    scaling the kept slot down failed) → `{ message }`; releases the lock, audits
  *    `rollback-window-close-failed` and notifies with the slot left running and the command to scale it down.
+ *  - `checkPromotion` `{ plan }` (an environment with `promotion`) → `{ promotable, from, image, message }`:
+ *    the release must have succeeded in `promotion.from` (lib/domain/promotion.ts); the image is the one
+ *    it ran there (pinned). Throws `Cutover.NotPromotable` (names the fix) unless `plan.promotionOverride`,
+ *    which is recorded (`promotionOverride`, an audited `operator-action`). Clears an offer of the commit.
+ *  - `offerPromotion` `{ deployment }` (after a success and its soak) → `{ start: [{ name, environment,
+ *    input }], offered, message }`: when the record is still `succeeded` and no alarm is in ALARM, the
+ *    executions to start for `auto` targets (the state machine starts them) and an offer item plus a
+ *    notification naming `cutover promote-release` for the others; audited.
  *  - `recordRefused` `{ plan, error, message }` → `{ status: 'refused', error, message }`: records an
  *    execution turned away before it changed anything and without the lock (a rollback while another
  *    execution runs or with nothing to roll back to; a rollback's redeploy finding the lock held).
@@ -104,9 +112,11 @@ import { readChecks } from '../../lib/aws/github';
 import { reportToGitHub } from '../../lib/aws/github-report';
 import { decideChecks, type ChecksDecision } from '../../lib/domain/checks-gate';
 import { decideChangeWindow } from '../../lib/domain/change-window';
+import { decideOffer, decidePromotable, promotedRelease, promotionExecutionName, promotionInput } from '../../lib/domain/promotion';
 import { deploymentRequest, inactivatesPreviousItself, type DeploymentEvent } from '../../lib/domain/github-deployments';
-import { DeploymentInProgressError, InvalidInputError } from '../../lib/domain/errors';
+import { DeploymentInProgressError, InvalidInputError, NotPromotableError } from '../../lib/domain/errors';
 import type { DeploymentPlan, RollbackPlan } from '../../lib/domain/plan';
+import type { ExplicitDeployInput } from '../../lib/domain/deploy-input';
 import { decideQueue, isNewerPush, LOCK_WAIT_MAX_SECONDS, supersededCause, type PushRef } from '../../lib/domain/deploy-queue';
 import { DATABASE_DECISION_TIMEOUT_SECONDS, decideWindowBusy, lockHolderWhat, eventTime, minutesSince } from '../../lib/domain/ledger-decisions';
 import { deploymentKey, type AuditEvent, type PendingKind } from '../../lib/domain/ledger-items';
@@ -159,6 +169,8 @@ const Event = z.discriminatedUnion('action', [
     error: z.string().check(z.minLength(1)),
     message: z.optional(z.string()),
   }),
+  z.object({ action: z.literal('checkPromotion'), plan: z.extend(PlanShape, { promotion: z.looseObject({ from: z.string() }), image: z.string(), release: z.looseObject({ commit: z.string() }) }) }),
+  z.object({ action: z.literal('offerPromotion'), deployment: z.looseObject({ plan: z.extend(PlanShape, { promotesTo: z.array(z.looseObject({ environment: z.string(), auto: z.boolean() })) }) }) }),
   z.object({ action: z.literal('trafficRestored'), deployment: z.looseObject({ plan: PlanShape }) }),
   z.object({ action: z.literal('rollbackTrafficMoved'), rollback: z.looseObject({ plan: z.extend(PlanShape, { kind: z.literal('rollback') }) }) }),
   z.object({ action: z.literal('beginChanges'), plan: z.extend(PlanShape, { image: z.string() }), image: z.optional(z.looseObject({ reference: z.optional(z.string()), checked: z.optional(z.boolean()) })) }),
@@ -413,6 +425,63 @@ export const handler = async (event: unknown): Promise<unknown> => {
         await notifyAbout('refused', plan, `${plan.service}/${plan.environment}: ${isRollback ? 'rollback' : 'deployment'} refused`, message, [cli('status', plan)]);
       }
       return { status: 'refused', error: e.error, message };
+    }
+    case 'checkPromotion': {
+      // This environment accepts only releases that succeeded in promotion.from (or an operator's recorded override).
+      const plan = e.plan as unknown as DeploymentPlan;
+      const from = plan.promotion!.from;
+      const decision = decidePromotable(plan, await ledger.history(plan.service, from, 200));
+      const override = plan.promotionOverride;
+      if (!decision.promotable && !override) throw new NotPromotableError(decision.message);
+      await ledger.clearOffer(plan.service, plan.environment, plan.release.commit);
+      if (!decision.promotable && override) {
+        const by = override.operator ?? actorOf(plan.trigger);
+        await ledger.setRecordFields(plan, { promotionOverride: { by, reason: override.reason, at: now.toISOString() } });
+        await audit(
+          { service: plan.service, environment: plan.environment, kind: 'operator-action', deploymentId: plan.deploymentId, actor: by, message: `forced the promotion of ${plan.release.commit.slice(0, 7)}, which did not succeed in ${from}; reason: ${override.reason}`, detail: { action: 'force-promotion', reason: override.reason, from } },
+          `${plan.deploymentId}-force-promotion`,
+        );
+        return { promotable: false, overridden: true, image: plan.image, message: decision.message };
+      }
+      const ok = decision as Extract<typeof decision, { promotable: true }>;
+      await audit(
+        { service: plan.service, environment: plan.environment, kind: 'promotion', deploymentId: plan.deploymentId, actor: actorOf(plan.trigger), message: `promoting: ${ok.message}`, detail: { from, fromDeploymentId: ok.from.deploymentId, image: ok.from.image } },
+        `${plan.deploymentId}-promotable`,
+      );
+      // The promoted release runs the image `from` ran (pinned by digest there).
+      return { promotable: true, from: ok.from.deploymentId, image: ok.from.image, message: ok.message };
+    }
+    case 'offerPromotion': {
+      // After the soak: promote (auto) or offer the release to the environments that promote from this one.
+      const state = e.deployment as unknown as DeploymentState;
+      const plan = state.plan;
+      const record = (await ledger.history(plan.service, plan.environment, 50)).find((r) => r.deploymentId === plan.deploymentId);
+      const alarming = plan.alarms.length ? (await describeAlarmStates(plan.alarms)).filter((a) => a.state === 'ALARM').map((a) => a.name) : [];
+      const decision = decideOffer(record, alarming);
+      const release = promotedRelease(plan);
+      if (!decision.offer) {
+        const message = `release ${plan.release.commit.slice(0, 7)} is not promoted from ${plan.environment} to ${plan.promotesTo.map((p) => p.environment).join(', ')}: ${decision.why}`;
+        await audit({ service: plan.service, environment: plan.environment, kind: 'promotion', deploymentId: plan.deploymentId, actor: 'cutover', message, detail: { promoted: false, why: decision.why } }, `${plan.deploymentId}-not-promoted`);
+        logger.info('not promoted', { deploymentId: plan.deploymentId, why: decision.why });
+        return { start: [], offered: [], message };
+      }
+      const start: Array<{ name: string; environment: string; input: ExplicitDeployInput }> = [];
+      const offered: string[] = [];
+      for (const target of plan.promotesTo) {
+        if (target.auto) {
+          const name = promotionExecutionName(plan.deploymentId, target.environment);
+          start.push({ name, environment: target.environment, input: promotionInput(plan.service, target.environment, release, 'cutover') });
+          await audit({ service: plan.service, environment: target.environment, kind: 'promotion', deploymentId: name, actor: 'cutover', message: `release ${release.commit.slice(0, 7)} succeeded in ${plan.environment} (deployment ${plan.deploymentId}): promoting it here (${release.image})`, detail: { from: plan.environment, fromDeploymentId: plan.deploymentId, image: release.image, auto: true } }, `${plan.deploymentId}-promote`);
+        } else {
+          await ledger.putOffer(plan.service, target.environment, { deploymentId: plan.deploymentId, fromEnvironment: plan.environment, commit: release.commit, image: release.image, migrations: release.migrations, ...(release.message ? { message: release.message } : {}), ...(release.committedAt ? { committedAt: release.committedAt } : {}), offeredAt: now.toISOString() });
+          offered.push(target.environment);
+          const command = cli('promote-release', { service: plan.service, environment: target.environment });
+          const text = `Release ${release.commit.slice(0, 7)}${release.message ? ` ("${release.message}")` : ''} succeeded in ${plan.environment} (deployment ${plan.deploymentId}) and is offered to ${target.environment}: the same image ${release.image}. Deploy it with: ${command}`;
+          await audit({ service: plan.service, environment: target.environment, kind: 'promotion', actor: 'cutover', message: text, detail: { from: plan.environment, fromDeploymentId: plan.deploymentId, image: release.image, auto: false } }, `${plan.deploymentId}-offer`);
+          await notifyAbout('promotion-offered', { service: plan.service, environment: target.environment, deploymentId: plan.deploymentId }, `${plan.service}/${target.environment}: promote ${release.commit.slice(0, 7)}?`, text, [command]);
+        }
+      }
+      return { start, offered, message: `promoted to ${start.map((x) => x.environment).join(', ') || 'none'}; offered to ${offered.join(', ') || 'none'}` };
     }
     case 'trafficRestored': {
       // The deploy's Rollback step moved production back: when, and since when it was failing (DORA time to restore).

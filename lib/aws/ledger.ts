@@ -28,6 +28,8 @@ import {
   EnvironmentStateSchema,
   LockItemSchema,
   lockKey,
+  OfferItemSchema,
+  offerKey,
   parseLedgerItem,
   QueueItemSchema,
   queueKey,
@@ -37,6 +39,7 @@ import {
   type EnvironmentState,
   type LockHolder,
   type LockItem,
+  type OfferItem,
   type PendingKind,
   type ReleaseRef,
 } from '../domain/ledger-items';
@@ -439,7 +442,7 @@ export class Ledger {
    */
   async setRecordFields(
     key: Pick<DeploymentPlan, 'service' | 'environment' | 'startedAt' | 'deploymentId'>,
-    fields: Partial<Pick<DeploymentRecord, 'windowOverride' | 'changesStartedAt' | 'trafficAt' | 'promotedAt' | 'detectedAt' | 'restoredAt' | 'rolledBackAt' | 'committedAt'>>,
+    fields: Partial<Pick<DeploymentRecord, 'windowOverride' | 'promotionOverride' | 'changesStartedAt' | 'trafficAt' | 'promotedAt' | 'detectedAt' | 'restoredAt' | 'rolledBackAt' | 'committedAt'>>,
     once: Partial<Pick<DeploymentRecord, 'changesStartedAt' | 'trafficAt' | 'detectedAt' | 'restoredAt'>> = {},
   ): Promise<void> {
     const names: Record<string, string> = {};
@@ -649,6 +652,28 @@ export class Ledger {
       dynamoDocClient().send(new GetCommand({ TableName: this.tableName, Key: environmentKey(service, environment), ConsistentRead: true })),
     );
     return out?.Item ? parseLedgerItem(EnvironmentStateSchema, out.Item, `the state of ${service}/${environment}`) : undefined;
+  }
+
+  /** The release offered to an environment for promotion, if any (`promotion.auto: false`). */
+  async getOffer(service: string, environment: string): Promise<OfferItem | undefined> {
+    const out = await withRetryClassification(() => dynamoDocClient().send(new GetCommand({ TableName: this.tableName, Key: offerKey(service, environment), ConsistentRead: true })));
+    return out?.Item ? parseLedgerItem(OfferItemSchema, out.Item, `the promotion offer of ${service}/${environment}`) : undefined;
+  }
+
+  /** Offer a release to an environment (replaces an earlier offer). Idempotent. */
+  async putOffer(service: string, environment: string, offer: Omit<OfferItem, 'pk' | 'sk'>): Promise<void> {
+    await withRetryClassification(() => dynamoDocClient().send(new PutCommand({ TableName: this.tableName, Item: { ...offerKey(service, environment), ...offer } })));
+  }
+
+  /** Remove the offer of `commit` (a deployment of it started); another commit's offer stays. */
+  async clearOffer(service: string, environment: string, commit: string): Promise<void> {
+    try {
+      await withRetryClassification(() =>
+        dynamoDocClient().send(new DeleteCommand({ TableName: this.tableName, Key: offerKey(service, environment), ConditionExpression: '#c = :c', ExpressionAttributeNames: { '#c': 'commit' }, ExpressionAttributeValues: { ':c': commit } })),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
   }
 
   /**

@@ -20,6 +20,7 @@ import { isRollbackWindowOpen } from '../domain/ledger-decisions';
 import type { PendingKind } from '../domain/ledger-items';
 import { ExplicitDeployInputSchema, type ExplicitDeployInput } from '../domain/deploy-input';
 import { RollbackInputSchema, type RollbackInput } from '../domain/rollback-input';
+import { promotionInput } from '../domain/promotion';
 import {
   currentState,
   describeExecution,
@@ -235,6 +236,11 @@ export interface EnvironmentStatus {
   last: Pick<DeploymentRow, 'deploymentId' | 'kind' | 'status' | 'commit' | 'startedAt' | 'finishedAt' | 'error' | 'message'> | null;
   /** The push queued behind the running execution (it deploys next, unless a newer push comes first), or null. */
   queued: Pick<DeploymentRow, 'deploymentId' | 'commit' | 'startedAt'> | null;
+  /**
+   * Where releases stand in the promotion: the release offered here after its success in the
+   * environment this one promotes from (deploy it with `cutover promote-release`), or null.
+   */
+  offered: { deploymentId: string; fromEnvironment: string; commit: string; image: string; offeredAt: string; command: string } | null;
 }
 
 /** `cli:alice`, `retry:alice (of 1234…)`, `github-push:octocat`. */
@@ -245,8 +251,8 @@ export function triggerText(trigger: DeploymentRow['trigger'] | undefined): stri
 }
 
 async function environmentStatus(ctx: CommandContext, ref: EnvRef): Promise<EnvironmentStatus | undefined> {
-  const [env, lock, records] = await Promise.all([ctx.reader.environment(ref), ctx.reader.lock(ref), ctx.reader.history(ref, 10)]);
-  if (!env && !lock && records.length === 0) return undefined;
+  const [env, lock, records, offer] = await Promise.all([ctx.reader.environment(ref), ctx.reader.lock(ref), ctx.reader.history(ref, 10), ctx.ledger.getOffer(ref.service, ref.environment)]);
+  if (!env && !lock && records.length === 0 && !offer) return undefined;
   const now = ctx.target.now();
   let runningStatus: EnvironmentStatus['running'] = null;
   if (lock) {
@@ -282,6 +288,7 @@ async function environmentStatus(ctx: CommandContext, ref: EnvRef): Promise<Envi
       ? { deploymentId: last.deploymentId, kind: last.kind ?? 'deploy', status: last.status, commit: last.commit, startedAt: last.startedAt, finishedAt: last.finishedAt, error: last.error ?? null, message: last.message }
       : null,
     queued: queued ? { deploymentId: queued.deploymentId, commit: queued.commit, startedAt: queued.startedAt } : null,
+    offered: offer ? { deploymentId: offer.deploymentId, fromEnvironment: offer.fromEnvironment, commit: offer.commit, image: offer.image, offeredAt: offer.offeredAt, command: cmd(ref, 'promote-release') } : null,
   };
 }
 
@@ -329,6 +336,13 @@ export function renderStatus(s: EnvironmentStatus, now: Date): string {
     else rows.push(['waits for', 'nothing from an operator']);
     if (r.abortRequested) rows.push(['abort', `requested by ${r.abortRequested.by} at ${when(r.abortRequested.at, now)}: ${r.abortRequested.reason} (takes effect at the next bake or approval wait)`]);
     if (r.actions.length > 0) rows.push(['act', r.actions.join('\n')]);
+  }
+  if (s.live?.release && 'source' in s.live.release && s.live.release.source === 'promotion') {
+    rows.push(['promotion', `the live release was promoted here${'deploymentId' in s.live.release && s.live.release.deploymentId ? ` (deployment ${s.live.release.deploymentId})` : ''} after it succeeded in the environment before`]);
+  }
+  if (s.offered) {
+    const o = s.offered;
+    rows.push(['offered', `release ${shortCommit(o.commit)} succeeded in ${o.fromEnvironment} (deployment ${o.deploymentId}, ${when(o.offeredAt, now)}): promote the same image ${o.image} with ${o.command}`]);
   }
   if (s.queued) {
     rows.push(['queued', `deployment ${s.queued.deploymentId}, commit ${shortCommit(s.queued.commit)}, pushed ${when(s.queued.startedAt, now)}: deploys when the lock is released, unless a newer push comes first`]);
@@ -715,6 +729,52 @@ export async function deploy(ctx: CommandContext, ref: EnvRef, opts: DeployOptio
     'deployment',
     started,
     { at, message: `${ctx.operator} started deployment ${started.deploymentId} of commit ${shortCommit(opts.commit)} from the CLI`, detail: { action: 'deploy', commit: opts.commit, image: opts.image, message: opts.message, ...(opts.overrideWindow ? { overrideWindow: opts.overrideWindow } : {}) } },
+    opts.wait === true,
+  );
+}
+
+export interface PromoteReleaseOptions {
+  /** The commit to promote (7-40 hex); @default the release offered to the environment */
+  readonly commit?: string;
+  /** Deploy it although it did not succeed in the environment this one promotes from (needs `reason`). */
+  readonly force?: boolean;
+  readonly reason?: string;
+  readonly wait?: boolean;
+}
+
+/**
+ * `cutover promote-release <service> <environment> [--commit <sha>] [--force --reason <why>] [--wait]`:
+ * deploy to `environment` the release that succeeded in the environment it promotes from
+ * (`promotion.from`) — the same commit and image digest. Without `--commit`, the release offered to it
+ * (the offer item a success there left, `promotion.auto: false`). The deploy state machine's
+ * `CheckPromotion` enforces the rule server-side: a release that did not succeed there is refused
+ * (`Cutover.NotPromotable`) unless `--force --reason` (recorded).
+ * @throws CliError when nothing is offered and no --commit is given, or --force comes without --reason
+ */
+export async function promoteRelease(ctx: CommandContext, ref: EnvRef, opts: PromoteReleaseOptions = {}): Promise<number> {
+  if (opts.force && !opts.reason?.trim()) throw new CliError('--force needs --reason: say why a release that did not succeed in the previous environment goes here (it is recorded).');
+  if (opts.reason && !opts.force) throw new CliError('--reason goes with --force (a normal promotion needs no reason); drop it, or add --force to override the promotion rule.');
+  const offer = await ctx.ledger.getOffer(ref.service, ref.environment);
+  const offered = offer && (!opts.commit || offer.commit.toLowerCase().startsWith(opts.commit.toLowerCase()) || opts.commit.toLowerCase().startsWith(offer.commit.toLowerCase())) ? offer : undefined;
+  if (!offered && !opts.commit) {
+    throw new CliError(`no release is offered to ${envName(ref)}: name one with --commit <sha> (it must have succeeded in the environment ${ref.environment} promotes from), or see ${cmd(ref, 'status')}.`);
+  }
+  const extra = opts.force ? { promotionOverride: { reason: requireReason(opts.reason), operator: ctx.operator } } : {};
+  const input: ExplicitDeployInput = validate(
+    ExplicitDeployInputSchema,
+    offered
+      ? promotionInput(ref.service, ref.environment, { deploymentId: offered.deploymentId, fromEnvironment: offered.fromEnvironment, commit: offered.commit, image: offered.image, migrations: offered.migrations, ...(offered.message ? { message: offered.message } : {}), ...(offered.committedAt ? { committedAt: offered.committedAt } : {}) }, ctx.operator, extra)
+      : { service: ref.service, environment: ref.environment, release: { commit: opts.commit! }, trigger: { source: 'promotion', actor: ctx.operator }, ...extra },
+  );
+  const at = ctx.target.now();
+  const started = await start(ctx, 'deploy', input);
+  const what = offered ? `release ${shortCommit(offered.commit)} from ${offered.fromEnvironment} (deployment ${offered.deploymentId}, image ${offered.image})` : `commit ${shortCommit(opts.commit!)}`;
+  return afterStart(
+    ctx,
+    ref,
+    'deployment',
+    started,
+    { at, message: `${ctx.operator} promoted ${what} to ${ref.environment}${opts.force ? ` with --force: ${opts.reason}` : ''} (deployment ${started.deploymentId})`, detail: { action: 'promote-release', commit: input.release.commit, image: input.release.image, force: opts.force === true, ...(opts.reason ? { reason: opts.reason } : {}) } },
     opts.wait === true,
   );
 }

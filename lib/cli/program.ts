@@ -140,6 +140,17 @@ export function addOperatorCommands(program: Command, deps: OperatorProgramDeps 
     .action(run((ctx, ref, command) => commands.deploy(ctx, ref, opts<commands.DeployOptions>(command))));
 
   program
+    .command('promote-release')
+    .description('Deploy to an environment the release that succeeded in the environment it promotes from (same commit and image digest): the offered one, or --commit.')
+    .argument('<service>', 'service name')
+    .argument('<environment>', 'environment to promote to (its config has promotion: { from })')
+    .option('--commit <sha>', 'the release to promote (default: the one offered after its success in the previous environment)')
+    .option('--force', 'deploy it even if it did not succeed in the previous environment (needs --reason; recorded)')
+    .option('--reason <text>', 'why --force (recorded on the deployment and the audit timeline)')
+    .option('--wait', 'follow the deployment and exit 1 unless it succeeds')
+    .action(run((ctx, ref, command) => commands.promoteRelease(ctx, ref, opts<commands.PromoteReleaseOptions>(command))));
+
+  program
     .command('override-window')
     .description('Let a deployment that waits for its change window (or for a freeze to end) go on now; the reason is recorded.')
     .argument('<service>', 'service name')

@@ -247,6 +247,25 @@ export const EnvironmentSchema = z
      * @default 'wait'
      */
     outsideWindow: z._default(z.enum(['wait', 'refuse']), 'wait'),
+    /**
+     * Promotion through environments: this environment deploys releases that succeeded in `from` — the
+     * same commit, image digest and migrations. When a deployment in `from` succeeds and stays healthy
+     * for `soakSeconds` (its record still succeeded, none of its alarms in ALARM), cutover starts the
+     * deployment here (`auto: true`) or offers it (`auto: false`: a notification names `cutover
+     * promote-release <service> <environment>`). This environment then accepts only releases that
+     * succeeded in `from` (`cutover promote-release --force --reason` overrides, recorded).
+     * @default no promotion: deployments come from branch pushes, the console and the CLI
+     */
+    promotion: z.optional(
+      z.strictObject({
+        /** The environment releases come from, e.g. "staging". */
+        from: identifier,
+        /** Start the promoted deployment by itself (true) or offer it to an operator (false). @default false */
+        auto: z._default(z.boolean(), false),
+        /** Seconds the release must stay healthy in `from` after its success before it is promoted or offered. @default 0 */
+        soakSeconds: z._default(wholeNumber('seconds', z.gte(0, 'use 0 or more seconds'), z.lte(604_800, 'use at most 604800 seconds (7 days)')), 0),
+      }),
+    ),
     verify: z.optional(
       z
         .strictObject({
@@ -353,6 +372,24 @@ export const ServiceSchema = z
       path: ['github'],
     }),
     z.superRefine((s, ctx) => {
+    for (const [name, env] of Object.entries(s.environments)) {
+      const from = env.promotion?.from;
+      if (from === undefined) continue;
+      const path = ['environments', name, 'promotion', 'from'];
+      if (from === name) ctx.addIssue({ code: 'custom', input: s, path, message: `an environment cannot promote from itself; name another environment of this service: ${Object.keys(s.environments).filter((e) => e !== name).join(', ') || '(none defined)'}` });
+      else if (!(from in s.environments)) ctx.addIssue({ code: 'custom', input: s, path, message: `environment "${from}" is not defined; promote from one of: ${Object.keys(s.environments).filter((e) => e !== name).join(', ') || '(none defined)'}` });
+      else {
+        // A cycle (a → b → a) would promote forever.
+        const seen = new Set([name]);
+        for (let at: string | undefined = from; at !== undefined; at = s.environments[at]?.promotion?.from) {
+          if (seen.has(at)) {
+            ctx.addIssue({ code: 'custom', input: s, path, message: `promotions form a cycle through "${at}"; one environment in the chain must take its releases from pushes` });
+            break;
+          }
+          seen.add(at);
+        }
+      }
+    }
     for (const [branch, env] of Object.entries(s.branches)) {
       if (!(env in s.environments)) {
         ctx.addIssue({

@@ -397,9 +397,10 @@ export const LEDGER_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dy
 
 /**
  * The DynamoDB actions of the `alarm` function: it reads the lock and the environment state
- * (`Ledger.getLock` / `getEnvironment`: GetItem) and appends to the audit timeline (`Ledger.audit`: PutItem).
+ * (`Ledger.getLock` / `getEnvironment`: GetItem), appends to the audit timeline (`Ledger.audit`: PutItem) and
+ * records when a failure was detected on the deployment whose wait it fails (`Ledger.setRecordFields`: UpdateItem).
  */
-export const ALARM_LEDGER_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem'] as const;
+export const ALARM_LEDGER_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] as const;
 
 /**
  * The DynamoDB actions of the `image-events` function: it only reads the locks of the environments that

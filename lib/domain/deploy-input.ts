@@ -34,10 +34,11 @@ export const ReleaseSchema = z.strictObject({
 export const TriggerSchema = z.strictObject({
   /**
    * What started the deployment: a push (`github-push`, `codecommit`), an operator (`console`, `cli`,
-   * `retry` of a failed deployment), or the `rollback` state machine redeploying the last known good
-   * release.
+   * `retry` of a failed deployment), the `rollback` state machine redeploying the last known good
+   * release, or a `promotion` of a release that succeeded in the environment it is promoted from
+   * (`of` = that deployment).
    */
-  source: z.enum(['github-push', 'codecommit', 'console', 'cli', 'retry', 'rollback']),
+  source: z.enum(['github-push', 'codecommit', 'console', 'cli', 'retry', 'rollback', 'promotion']),
   /** Who: the pusher's login / the caller's ARN / the operator's name / `alarm:<name>`. */
   actor: z.optional(z.string().check(z.maxLength(255))),
   /** GitHub `X-GitHub-Delivery` id or EventBridge event id. */
@@ -66,6 +67,17 @@ export const ExplicitDeployInputSchema = z.strictObject({
    * the reason recorded on its record and the audit timeline (`cutover deploy --override-window "<why>"`).
    * @default none: the environment's windows and freezes apply
    */
+  promotionOverride: z.optional(
+    /**
+     * Deploy a release that did not succeed in the environment this one promotes from (`cutover
+     * promote-release --force --reason`); recorded on the record and the audit timeline.
+     * @default none: an environment with `promotion` accepts only releases that succeeded in `from`
+     */
+    z.strictObject({
+      reason: z.string().check(z.minLength(3, 'give the reason the promotion rule is overridden (recorded)'), z.maxLength(500)),
+      operator: z.optional(z.string().check(z.maxLength(255))),
+    }),
+  ),
   windowOverride: z.optional(
     z.strictObject({
       reason: z.string().check(z.minLength(3, 'give the reason the window is overridden (recorded)'), z.maxLength(500)),

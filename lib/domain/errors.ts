@@ -25,6 +25,11 @@ export class NothingToRollBackError extends CutoverError {
   override readonly name = 'Cutover.NothingToRollBack';
 }
 
+/** A release is deployed to an environment with `promotion` but did not succeed in `from` (names the fix). */
+export class NotPromotableError extends CutoverError {
+  override readonly name = 'Cutover.NotPromotable';
+}
+
 export class TransientAwsError extends CutoverError {
   override readonly name = 'Cutover.Transient';
 }

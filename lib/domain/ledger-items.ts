@@ -193,6 +193,8 @@ const deploymentRecordShape = {
   restoredAt: z.optional(iso),
   /** ISO-8601 time a later rollback took production away from this (promoted) deployment (with `rolledBackBy`). */
   rolledBackAt: z.optional(iso),
+  /** A promotion rule override, as recorded: who, why, when (`promote-release --force --reason`). */
+  promotionOverride: z.optional(z.looseObject({ by: z.string(), reason: z.string(), at: iso })),
   /** A change-window override, as recorded: who, why, when (the deployment ran outside its window or in a freeze). */
   windowOverride: z.optional(z.looseObject({ by: z.string(), reason: z.string(), at: iso, callerArn: z.optional(z.string()) })),
 };
@@ -266,6 +268,30 @@ const environmentStateShape = {
 export const EnvironmentStateSchema = z.looseObject(environmentStateShape);
 export type EnvironmentState = Fields<typeof environmentStateShape>;
 
+/** The item of a release offered to an environment (`promotion.auto: false`): pk `ENV#<service>#<environment>`, sk `OFFER`. */
+export const offerKey = (service: string, environment: string) => ({ pk: `ENV#${service}#${environment}`, sk: 'OFFER' });
+
+/**
+ * A release offered for promotion to an environment: what `cutover promote-release` deploys by default.
+ * Replaced by the next offer; removed when a deployment of it starts there.
+ */
+const offerItemShape = {
+  ...Keys,
+  /** The deployment that succeeded in `fromEnvironment` with it. */
+  deploymentId: nonEmpty(),
+  fromEnvironment: nonEmpty(),
+  commit: nonEmpty(),
+  /** The image it ran (pinned by digest). */
+  image: nonEmpty(),
+  migrations: z.boolean(),
+  message: z.optional(z.string()),
+  committedAt: z.optional(iso),
+  /** ISO-8601 time it was offered (after the soak). */
+  offeredAt: iso,
+};
+export const OfferItemSchema = z.looseObject(offerItemShape);
+export type OfferItem = Fields<typeof offerItemShape>;
+
 /** What an audit timeline event is about. */
 export const AuditKindSchema = z.enum([
   'deployment-started',
@@ -282,6 +308,7 @@ export const AuditKindSchema = z.enum([
   'gates-passed',
   'queued',
   'superseded',
+  'promotion',
 ]);
 export type AuditKind = z.infer<typeof AuditKindSchema>;
 

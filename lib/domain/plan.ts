@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
-import type { Config, DatabaseConfig, Strategy, TrafficRoute } from '../config/schema';
+import type { Config, DatabaseConfig, ServiceConfig, Strategy, TrafficRoute } from '../config/schema';
 import { findTarget } from '../config/load';
 import {
   CodeCommitDeployInputSchema,
@@ -148,6 +148,20 @@ export interface DeploymentPlan extends ExecutionPlanBase {
   readonly changeWindow: ChangePolicy | null;
   /** An operator's override of a closed window or a freeze given at start (the input's `windowOverride`), or null. */
   readonly windowOverride: WindowOverride | null;
+  /**
+   * This environment's `promotion` (it accepts only releases that succeeded in `from`: the
+   * `CheckPromotion` gate), or null: no promotion rule, and for a rollback's redeploy.
+   */
+  readonly promotion: { readonly from: string; readonly auto: boolean; readonly soakSeconds: number } | null;
+  /** An operator's override of that rule (`cutover promote-release --force --reason`), or null. */
+  readonly promotionOverride: { readonly reason: string; readonly operator?: string } | null;
+  /**
+   * The environments that promote from this one (their `promotion.from` names it), offered or started
+   * after this deployment succeeds; empty for a rollback's redeploy (it goes back, not forward).
+   */
+  readonly promotesTo: ReadonlyArray<{ readonly environment: string; readonly auto: boolean }>;
+  /** Seconds this release must stay healthy before it is promoted (the largest `soakSeconds` of `promotesTo`). */
+  readonly promotionSoakSeconds: number;
 }
 
 /** GitHub API access of a deployment's service. */
@@ -204,6 +218,13 @@ function databasePlan(db: DatabaseConfig | undefined, service: string, environme
   };
 }
 
+/** The environments of `service` whose `promotion.from` is `environment`, in config order. */
+export function promotesFrom(service: ServiceConfig, environment: string): Array<{ environment: string; auto: boolean; soakSeconds: number }> {
+  return Object.entries(service.environments)
+    .filter(([, env]) => env.promotion?.from === environment)
+    .map(([name, env]) => ({ environment: name, auto: env.promotion!.auto, soakSeconds: env.promotion!.soakSeconds }));
+}
+
 /**
  * Resolve the plan.
  * @throws InvalidInputError naming the field and the fix (bad shape, unknown service / environment,
@@ -222,6 +243,7 @@ export function resolvePlan(config: Config, request: PlanRequest): DeploymentPla
   let trigger: Trigger;
   let strategy: Strategy | undefined;
   let windowOverride: WindowOverride | undefined;
+  let promotionOverride: DeploymentPlan['promotionOverride'] | undefined;
   if ('codecommit' in raw) {
     const parsed = CodeCommitDeployInputSchema.safeParse(raw, { reportInput: true });
     if (!parsed.success) throw new InvalidInputError(`Invalid input: ${describeZodIssues(parsed.error, '')}`);
@@ -239,7 +261,7 @@ export function resolvePlan(config: Config, request: PlanRequest): DeploymentPla
   } else {
     const parsed = ExplicitDeployInputSchema.safeParse(raw, { reportInput: true });
     if (!parsed.success) throw new InvalidInputError(`Invalid input: ${describeZodIssues(parsed.error, '')}`);
-    ({ service, environment, release, strategy, windowOverride } = parsed.data);
+    ({ service, environment, release, strategy, windowOverride, promotionOverride } = parsed.data);
     trigger = parsed.data.trigger ?? { source: 'console' };
   }
 
@@ -308,6 +330,10 @@ export function resolvePlan(config: Config, request: PlanRequest): DeploymentPla
     verify: isRollback ? null : verifyPlan(env.verify),
     changeWindow: isRollback || (env.windows.length === 0 && env.freezes.length === 0) ? null : { windows: env.windows, freezes: env.freezes, outsideWindow: env.outsideWindow },
     windowOverride: windowOverride ?? null,
+    promotion: !isRollback && env.promotion ? { from: env.promotion.from, auto: env.promotion.auto, soakSeconds: env.promotion.soakSeconds } : null,
+    promotionOverride: promotionOverride ?? null,
+    promotesTo: isRollback ? [] : promotesFrom(serviceConfig, environment).map((p) => ({ environment: p.environment, auto: p.auto })),
+    promotionSoakSeconds: isRollback ? 0 : Math.max(0, ...promotesFrom(serviceConfig, environment).map((p) => p.soakSeconds)),
   };
 }
 

@@ -106,12 +106,13 @@ export function decideOutcome(state: DeploymentState, requested: 'succeeded' | '
       deploymentId: plan.deploymentId,
     };
   }
-  if (failure.Error === 'Cutover.OutsideChangeWindow' || failure.Error === 'Cutover.ChangeFrozen') {
-    // Turned away by its change window or a freeze (outsideWindow: refuse), after its gates, before any change.
+  if (failure.Error === 'Cutover.OutsideChangeWindow' || failure.Error === 'Cutover.ChangeFrozen' || failure.Error === 'Cutover.NotPromotable') {
+    // Turned away by its change window or a freeze (outsideWindow: refuse), or by the promotion rule, before any change.
+    const fix = failure.Error === 'Cutover.NotPromotable' ? '' : ` Deploy it inside a window, or override with a reason: cutover deploy ${plan.service} ${plan.environment} --commit ${plan.release.commit} --override-window "<why>".`;
     return {
       status: 'refused',
       error: failure.Error,
-      message: `${who}: ${rel} was refused: ${cause}. Nothing was changed. Deploy it inside a window, or override with a reason: cutover deploy ${plan.service} ${plan.environment} --commit ${plan.release.commit} --override-window "<why>".`,
+      message: `${who}: ${rel} was refused: ${cause}. Nothing was changed.${fix}`,
       liveSlot: live,
       deploymentId: plan.deploymentId,
     };

@@ -246,9 +246,9 @@ describe('CutoverStack (sample config)', () => {
       assert.deepEqual(dynamo.flatMap(actionsOf).sort(), needed, `${fn}: exactly the DynamoDB actions its Ledger calls send`);
       for (const s of dynamo) assert.deepEqual([s.Resource].flat(), [{ 'Fn::GetAtt': [table, 'Arn'] }], `${fn}: the table only`);
     }
-    // The alarm function reads the lock and the environment and appends to the audit timeline: no
-    // update, delete or query (ledger.getLock / getEnvironment / audit).
-    assert.deepEqual(ledgerActionsOf(join(ROOT_DIR, 'lambdas/alarm/handler.ts')), ['dynamodb:GetItem', 'dynamodb:PutItem']);
+    // The alarm function reads the lock and the environment, appends to the audit timeline and records
+    // when a failure was detected on a record: no delete or query (getLock / getEnvironment / audit / setRecordFields).
+    assert.deepEqual(ledgerActionsOf(join(ROOT_DIR, 'lambdas/alarm/handler.ts')), ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
     // image-events only reads the locks (ledger.getLock).
     assert.deepEqual(ledgerActionsOf(join(ROOT_DIR, 'lambdas/image-events/handler.ts')), ['dynamodb:GetItem']);
   });
@@ -391,10 +391,12 @@ describe('CutoverStack: rollback, rollback window and notifications', () => {
     assert.deepEqual(Object.values(machines).map((m: any) => m.Properties.StateMachineName).sort(), ['Cutover-deploy', 'Cutover-rollback', 'Cutover-rollback-window']);
   });
 
-  it('lets deploy start only the rollback window, and rollback start and follow (.sync:2) only deploy', () => {
+  it('lets deploy start only the rollback window and deploy (a promotion to the next environment), and rollback start and follow (.sync:2) only deploy', () => {
     const deploy = roleStatements('Cutover-deploy');
-    assert.ok(allows(deploy, 'states:StartExecution', 'stateMachine:Cutover-rollback-window'));
-    assert.ok(!allows(deploy, 'states:StartExecution', 'stateMachine:Cutover-deploy"'));
+    assert.ok(allows(deploy, 'states:StartExecution', 'stateMachine:Cutover-rollback-window'), 'deploy starts the rollback window');
+    assert.ok(allows(deploy, 'states:StartExecution', 'stateMachine:Cutover-deploy"'), 'deploy starts the promoted deployment');
+    assert.ok(!allows(deploy, 'states:StartExecution', 'stateMachine:Cutover-rollback"'), 'deploy never starts a rollback');
+    assert.ok(!allows(deploy, 'states:DescribeExecution', 'execution:'), 'fire-and-forget starts: no .sync');
     const rollback = roleStatements('Cutover-rollback');
     assert.ok(allows(rollback, 'states:StartExecution', 'stateMachine:Cutover-deploy'));
     assert.ok(allows(rollback, 'states:DescribeExecution', 'execution:Cutover-deploy:*'));

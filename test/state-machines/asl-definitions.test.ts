@@ -53,6 +53,7 @@ const DYNAMIC_WAITS: Record<string, string> = {
   WaitBeforeVerifyTest: '$.plan.verify.intervalSeconds',
   WaitBeforeVerifyProduction: '$.plan.verify.intervalSeconds',
   WaitForSmokeTest: '$.plan.verify.commandCheckIntervalSeconds',
+  SoakBeforePromotion: '$.plan.promotionSoakSeconds',
 };
 
 /** Wait state name → the constant the domain code uses for its interval. */

@@ -164,6 +164,7 @@ describe('cli status', () => {
       },
       last: { deploymentId: 'd-1', kind: 'deploy', status: 'succeeded', commit: '0123456789abcdef', startedAt: ago(7_200_000), finishedAt: ago(3_600_000), error: null, message: 'ok' },
       queued: { deploymentId: 'd-4', commit: '4444444abcdef', startedAt: ago(120_000) },
+      offered: null,
     };
     assert.equal(
       renderStatus(s, NOW),
@@ -181,6 +182,33 @@ describe('cli status', () => {
         '  last       deployment d-1 succeeded, commit 0123456, finished 2026-03-01T11:00:00Z (1 h ago)',
       ].join('\n'),
     );
+  });
+
+  it('a running rollback: no rollback command offered; a release offered for promotion, and how to promote it', () => {
+    const s: EnvironmentStatus = {
+      ...ref,
+      live: { slot: 'blue', release: { slot: 'blue', commit: '1111111abcdef', deploymentId: 'd-1', promotedAt: ago(60_000), source: 'rollback' } },
+      rollbackWindow: { deploymentId: 'd-2', keptSlot: 'blue', until: ago(-25 * 60_000), seconds: 1800, open: true },
+      running: {
+        deploymentId: 'rb-1',
+        executionArn: 'arn:…:rb-1',
+        purpose: 'rollback',
+        commit: '1111111abcdef',
+        since: ago(120_000),
+        trigger: 'cli:ada',
+        execution: { status: 'RUNNING', state: 'AwaitDatabaseDecision', stateEnteredAt: ago(60_000) },
+        waitingFor: null,
+        actions: [],
+        abortRequested: null,
+      },
+      last: null,
+      queued: null,
+      offered: { deploymentId: 'st-7', fromEnvironment: 'staging', commit: '7777777abcdef', image: 'repo@sha256:abc', offeredAt: ago(30_000), command: 'cutover promote-release hello-world production' },
+    };
+    const text = renderStatus(s, NOW);
+    assert.match(text, /\n  rollback   rollback rb-1 is running \(see below\); the live row shows where production traffic is now\n/);
+    assert.doesNotMatch(text, /cutover rollback /, 'no second rollback is offered while one runs');
+    assert.match(text, /\n  offered    release 7777777 succeeded in staging \(deployment st-7, [^)]+\)\): promote the same image repo@sha256:abc with cutover promote-release hello-world production/);
   });
 
   it('nothing running, no window, a stale lock', () => {
@@ -202,6 +230,7 @@ describe('cli status', () => {
       },
       last: null,
       queued: null,
+      offered: null,
     };
     const out = renderStatus(s, NOW);
     assert.match(out, /^ {2}live +no release deployed by cutover yet$/m);

@@ -35,7 +35,7 @@ function taskResources(states: Record<string, StateJson>): TaskRef[] {
 
 /** The state machine each definition starts with `states:startExecution` (Task state → catalog name). */
 const NESTED: Record<string, Record<string, string>> = {
-  deploy: { StartRollbackWindow: 'rollback-window' },
+  deploy: { StartRollbackWindow: 'rollback-window', StartPromotedDeployment: 'deploy' },
   rollback: { Redeploy: 'deploy' },
   'rollback-window': {},
 };
