@@ -96,6 +96,9 @@
  *    rollback's start) for time to restore; the rollback's also makes the environment state name the
  *    target at once and marks the release rolled back (`rolled-back`, `rolledBackBy`, `rolledBackAt`).
  *  - `releaseLock` `{ service, environment, executionArn }` → `{ released: true }`.
+ * DORA metrics (lib/domain/dora-metrics.ts `doraMetricValues`) are published as CloudWatch EMF records
+ * (namespace `Cutover`, dimensions service and environment) when a deployment finishes, when a rollback
+ * takes production from a promoted release, and when production traffic is restored.
  * Every action that changes something appends to the audit timeline; started, awaiting approval,
  * awaiting decision, succeeded, rolled back and failed are also notified (SNS, `NOTIFICATION_TOPIC_ARN`).
  * Env: `TABLE_NAME`, `NOTIFICATION_TOPIC_ARN` (optional).
@@ -123,7 +126,8 @@ import { deploymentKey, type AuditEvent, type PendingKind } from '../../lib/doma
 import { chooseRollbackTarget } from '../../lib/domain/rollback-target';
 import { causeText, decideOutcome, decideRollbackOutcome, type DeploymentState, type Outcome, type RollbackState, type RollbackTarget } from '../../lib/domain/records';
 import { otherSlot, type SlotName } from '../../lib/domain/slots';
-import { logger } from '../../lib/observability';
+import { logger, publishMetrics } from '../../lib/observability';
+import { doraMetricValues } from '../../lib/domain/dora-metrics';
 
 const PlanShape = z.looseObject({ deploymentId: z.string(), service: z.string(), environment: z.string() });
 const Event = z.discriminatedUnion('action', [
@@ -257,6 +261,14 @@ export const handler = async (event: unknown): Promise<unknown> => {
       const replaced = outcome.status === 'succeeded' && state.plan.github?.deployments ? (await ledger.getEnvironment(state.plan.service, state.plan.environment))?.current : undefined;
       await ledger.finish(state.plan, outcome, state, now);
       if (outcome.status === 'succeeded') await ledger.setRecordFields(state.plan, { promotedAt: now.toISOString() }, { trafficAt: now.toISOString() });
+      publishMetrics(state.plan.service, state.plan.environment, doraMetricValues({
+        kind: 'finished',
+        status: outcome.status,
+        source: state.plan.trigger.source,
+        reachedTraffic: outcome.status === 'succeeded' || (state.traffic?.percent ?? 0) > 0,
+        committedAt: state.plan.release.committedAt,
+        promotedAt: now.toISOString(),
+      }));
       await auditFinish(state, outcome);
       const kind: NotificationKind = outcome.status === 'succeeded' ? 'succeeded' : outcome.status === 'rolled-back' ? 'rolled-back' : outcome.status === 'superseded' ? 'superseded' : 'failed';
       if (outcome.status !== 'queued') await reportGitHub(state.plan, { kind: 'finished', status: outcome.status, error: outcome.error, message: outcome.message });
@@ -492,6 +504,7 @@ export const handler = async (event: unknown): Promise<unknown> => {
       if (!hadTraffic || !back || back.idleHasTraffic) return { recorded: false };
       const detectedAt = await detectionTime(plan, plan.startedAt);
       await ledger.setRecordFields(plan, {}, { trafficAt: now.toISOString(), detectedAt, restoredAt: now.toISOString() });
+      publishMetrics(plan.service, plan.environment, doraMetricValues({ kind: 'restored', detectedAt, restoredAt: now.toISOString() }));
       return { recorded: true, detectedAt, restoredAt: now.toISOString() };
     }
     case 'rollbackTrafficMoved': {
@@ -507,6 +520,7 @@ export const handler = async (event: unknown): Promise<unknown> => {
       }
       const detectedAt = await detectionTime(plan, t.from.promotedAt ?? plan.startedAt, t.from.deploymentId, plan.startedAt);
       await ledger.setRecordFields(plan, {}, { detectedAt, restoredAt: now.toISOString() });
+      publishMetrics(plan.service, plan.environment, [...(t.from.deploymentId ? doraMetricValues({ kind: 'rolled-back-later' }) : []), ...doraMetricValues({ kind: 'restored', detectedAt, restoredAt: now.toISOString() })]);
       await audit({ service: plan.service, environment: plan.environment, kind: 'waiting', deploymentId: plan.deploymentId, actor: 'cutover', message: `production traffic is on ${t.target.commit ? `release ${t.target.commit.slice(0, 7)}` : `the release on ${t.slots.live}`} again`, detail: { restoredAt: now.toISOString(), detectedAt } }, `${plan.deploymentId}-traffic-restored`);
       return { recorded: true, detectedAt, restoredAt: now.toISOString() };
     }

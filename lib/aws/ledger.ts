@@ -728,4 +728,29 @@ export class Ledger {
     );
     return (out?.Items ?? []).map((item, i) => parseLedgerItem(DeploymentRecordSchema, item, `deployment record ${i + 1} of ${service}/${environment}`));
   }
+
+  /**
+   * Every deployment and rollback record of an environment started at or after `startedSince`
+   * (ISO-8601; the sort key begins with the start time), oldest first, all pages (DynamoDB Query pages
+   * of up to 1 MB). For reports over a period (lib/domain/dora-metrics.ts).
+   */
+  async historySince(service: string, environment: string, startedSince: string): Promise<DeploymentRecord[]> {
+    const records: DeploymentRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await withRetryClassification(() =>
+        dynamoDocClient().send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk AND sk >= :since',
+            ExpressionAttributeValues: { ':pk': deploymentsPartition(service, environment), ':since': startedSince },
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      for (const item of out?.Items ?? []) records.push(parseLedgerItem(DeploymentRecordSchema, item, `a deployment record of ${service}/${environment}`));
+      start = out?.LastEvaluatedKey;
+    } while (start);
+    return records;
+  }
 }

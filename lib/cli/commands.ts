@@ -21,6 +21,7 @@ import type { PendingKind } from '../domain/ledger-items';
 import { ExplicitDeployInputSchema, type ExplicitDeployInput } from '../domain/deploy-input';
 import { RollbackInputSchema, type RollbackInput } from '../domain/rollback-input';
 import { promotionInput } from '../domain/promotion';
+import { computeDora, formatDuration, parseSince, type DoraReport } from '../domain/dora-metrics';
 import {
   currentState,
   describeExecution,
@@ -386,6 +387,66 @@ export async function status(ctx: CommandContext, service?: string, environment?
     ctx.io.stdout(found.map((s) => renderStatus(s, now)).join('\n\n'));
   }
   return 0;
+}
+
+// ───────────────────────────── metrics ─────────────────────────────
+
+/** Records started this long before the period still count (a deployment may go live, or be rolled back, days after it started). */
+const METRICS_LOOKBACK_MS = 14 * 86_400_000;
+
+/**
+ * `cutover metrics <service> [environment] [--since 30d] [--json]`: the four DORA figures per
+ * environment (lib/domain/dora-metrics.ts has their definitions; the README says the same), computed
+ * from the ledger's records over `since` → now: a table, or the reports as JSON.
+ * @throws CliError for a bad --since, or a service / environment the ledger does not know
+ */
+export async function metrics(ctx: CommandContext, service: string, environment: string | undefined, opts: { since?: string } = {}): Promise<number> {
+  const now = ctx.target.now();
+  let since: string;
+  try {
+    since = parseSince(opts.since ?? '30d', now);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  const all = await listEnvironments(ctx.target.tableName);
+  const refs = environment ? [{ service, environment }] : all.filter((r) => r.service === service);
+  if (refs.length === 0 || (environment && !all.some((r) => r.service === service && r.environment === environment))) {
+    throw new CliError(await unknownEnvironment(ctx, { service, environment: environment ?? '' }));
+  }
+  const lookback = new Date(Date.parse(since) - METRICS_LOOKBACK_MS).toISOString();
+  const reports = await Promise.all(
+    refs.map(async (ref) => computeDora(await ctx.reader.historySince(ref, lookback), { ...ref, since, until: now.toISOString() })),
+  );
+  if (ctx.json) {
+    ctx.io.stdout(json(environment ? reports[0] : reports));
+    return 0;
+  }
+  ctx.io.stdout(renderDora(reports));
+  return 0;
+}
+
+/** The reports of one service as a table (one row per environment), with each figure's DORA band. */
+export function renderDora(reports: readonly DoraReport[]): string {
+  if (reports.length === 0) return 'no environments';
+  const p = reports[0]!.period;
+  const rate = (r: DoraReport) => (r.changeFailureRate.rate === null ? '—' : `${r.changeFailureRate.rate.toFixed(1)}%`);
+  const band = (b: string | null) => (b ? ` (${b})` : '');
+  const rows = reports.map((r) => [
+    r.environment,
+    `${r.deploymentFrequency.deployments} (${r.deploymentFrequency.perDay.toFixed(2)}/day)${band(r.deploymentFrequency.band)}`,
+    `${formatDuration(r.leadTime.medianSeconds)} / ${formatDuration(r.leadTime.p90Seconds)}${band(r.leadTime.band)}${r.leadTime.unknownCommitTime ? ` [${r.leadTime.unknownCommitTime} without commit time]` : ''}`,
+    `${r.changeFailureRate.failed} of ${r.changeFailureRate.total} = ${rate(r)}${band(r.changeFailureRate.band)}`,
+    `${formatDuration(r.timeToRestore.medianSeconds)} / ${formatDuration(r.timeToRestore.p90Seconds)}${band(r.timeToRestore.band)}${r.timeToRestore.unrestored.length ? ` [${r.timeToRestore.unrestored.length} not restored]` : ''}`,
+  ]);
+  const header = ['environment', 'deployment frequency', 'lead time (median / p90)', 'change failure rate', 'time to restore (median / p90)'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [
+    `${reports[0]!.service}: DORA metrics from ${p.since.slice(0, 16).replace('T', ' ')}Z to ${p.until.slice(0, 16).replace('T', ' ')}Z (${p.days.toFixed(1)} days)`,
+    line(header),
+    ...rows.map(line),
+    'Definitions: README "DORA metrics". Bands: DORA State of DevOps (elite, high, medium, low).',
+  ].join('\n');
 }
 
 // ───────────────────────────── history ─────────────────────────────

@@ -94,6 +94,11 @@ export class LedgerReader {
     return validated(() => this.ledger.history(ref.service, ref.environment, limit));
   }
 
+  /** Every record started at or after `startedSince` (ISO-8601), oldest first. */
+  async historySince(ref: EnvRef, startedSince: string): Promise<DeploymentRow[]> {
+    return validated(() => this.ledger.historySince(ref.service, ref.environment, startedSince));
+  }
+
   /** Audit events, newest first. */
   async timeline(ref: EnvRef, opts: { limit?: number; deploymentId?: string }): Promise<Audit[]> {
     return validated(() => this.ledger.timeline(ref.service, ref.environment, opts));

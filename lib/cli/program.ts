@@ -118,6 +118,14 @@ export function addOperatorCommands(program: Command, deps: OperatorProgramDeps 
     );
 
   program
+    .command('metrics')
+    .description('DORA metrics per environment from the ledger: deployment frequency, lead time for changes, change failure rate, time to restore (definitions in the README).')
+    .argument('<service>', 'service name')
+    .argument('[environment]', 'one environment (default: every environment of the service the ledger knows)')
+    .option('--since <period>', 'the period: 30d, 12h, 2w, or an ISO date like 2026-11-01', '30d')
+    .action(run((ctx, ref, command) => commands.metrics(ctx, ref.service, ref.environment, opts<{ since?: string }>(command))));
+
+  program
     .command('history')
     .description('List deployments and rollbacks, newest first; with --deployment, one deployment\'s audit events and execution steps with their durations.')
     .argument('<service>', 'service name')

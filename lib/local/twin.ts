@@ -409,6 +409,8 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
         NOTIFICATION_TOPIC_ARN: sim.sns.seedTopic(NOTIFICATION_TOPIC_NAME),
         WEBHOOK_SECRET_ARN: WEBHOOK_SECRET_NAME,
         POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
+        // EMF records are for CloudWatch Logs; the twin's figures come from `cutover metrics` (the ledger).
+        POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
       });
       await lambda.load();
       checkpoint('handlers');
