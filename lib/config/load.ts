@@ -165,3 +165,38 @@ export function isRepositoryConfigured(config: Config, repository: RepositoryRef
       : 'codecommit' in s.repository && s.repository.codecommit === repository.codecommit,
   );
 }
+
+/**
+ * The AWS region and account the config's resources live in, from its ARNs (target groups, listeners,
+ * listener rules, token secrets) and ECR image repositories (`<account>.dkr.ecr.<region>.amazonaws.com/…`):
+ * the local twin takes them for its own ARNs, so that its resources, events and patterns match the
+ * config's. `undefined` when the config names none.
+ * @throws ConfigError naming the two resources when they disagree (a twin is one region of one account)
+ */
+export function configRegionAndAccount(config: Config): { region: string; accountId: string } | undefined {
+  const seen: Array<{ region: string; accountId: string; from: string }> = [];
+  const arn = (text: string | undefined) => {
+    const m = text ? /^arn:aws[a-z-]*:[a-z0-9-]+:([a-z0-9-]+):(\d{12}):/.exec(text) : null;
+    if (m) seen.push({ region: m[1]!, accountId: m[2]!, from: text! });
+  };
+  for (const svc of Object.values(config.services)) {
+    arn(svc.github?.tokenSecretArn);
+    for (const env of Object.values(svc.environments)) {
+      arn(env.slots.blue.targetGroupArn);
+      arn(env.slots.green.targetGroupArn);
+      for (const route of [env.production, env.test]) if (route) arn('listenerArn' in route ? route.listenerArn : route.ruleArn);
+      const ecr = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com\//.exec(env.imageRepository);
+      if (ecr) seen.push({ region: ecr[2]!, accountId: ecr[1]!, from: env.imageRepository });
+    }
+  }
+  const first = seen[0];
+  if (!first) return undefined;
+  const other = seen.find((s) => s.region !== first.region || s.accountId !== first.accountId);
+  if (other) {
+    throw new ConfigError(
+      `the local twin runs one region of one account, but the config names ${first.region}/${first.accountId} (${first.from}) and ${other.region}/${other.accountId} (${other.from}); use one region and account in the config the twin runs`,
+    );
+  }
+  return { region: first.region, accountId: first.accountId };
+}
+

@@ -21,6 +21,7 @@
  *    Incidents not restored (`rollback-failed`, or still running) are listed in `unrestored`.
  * Performance bands follow the 2023/2024 reports: see {@link bandOf}.
  */
+import { DateTime } from 'luxon';
 import type { DeploymentRecord } from './ledger-items';
 
 /** Percentile figures of a sample of durations, seconds; null without samples. */
@@ -138,12 +139,12 @@ export function parseSince(text: string, now: Date): string {
     const seconds = n * (m[2] === 'h' ? 3600 : m[2] === 'd' ? DAY : 7 * DAY);
     return new Date(now.getTime() - seconds * 1000).toISOString();
   }
-  if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text.trim())) {
-    const t = Date.parse(text.trim().length === 10 ? `${text.trim()}T00:00:00Z` : text.trim());
-    if (!Number.isNaN(t)) {
-      if (t >= now.getTime()) throw new Error(`--since: ${text} is not in the past`);
-      return new Date(t).toISOString();
-    }
+  const iso = DateTime.fromISO(text.trim(), { zone: 'utc' });
+  if (/^\d{4}-\d{2}-\d{2}/.test(text.trim()) && iso.isValid) {
+    // Luxon rejects days that do not exist (2026-02-30), which Date.parse would roll over; no offset means UTC.
+    const t = iso.toMillis();
+    if (t >= now.getTime()) throw new Error(`--since: ${text} is not in the past`);
+    return new Date(t).toISOString();
   }
   throw new Error(`--since: "${text}" is not a period; use 30d, 12h, 2w or an ISO date like 2026-11-01`);
 }

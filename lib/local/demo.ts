@@ -44,6 +44,10 @@ import { figuresBetween, formatFigures, LoadGenerator, type LoadFigures } from '
 import type { HoldStats } from './clock';
 import type { LiveEcs } from './simulator';
 import type { Twin } from './twin';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT_DIR } from '../catalog';
+import { promotionExecutionName } from '../domain/promotion';
 
 const require = createRequire(import.meta.url);
 
@@ -58,12 +62,12 @@ export function examplePush(): PushEvent {
 }
 
 /** A later push on the same branch: same payload shape, a new head commit. */
-export function nextPush(previous: PushEvent, message: string): PushEvent {
+export function nextPush(previous: PushEvent, message: string, at: Date = new Date()): PushEvent {
   const push = structuredClone(previous);
   const id = randomBytes(20).toString('hex');
   push.before = previous.after;
   push.after = id;
-  push.head_commit = { ...push.head_commit!, id, tree_id: randomBytes(20).toString('hex'), message, timestamp: new Date().toISOString() };
+  push.head_commit = { ...push.head_commit!, id, tree_id: randomBytes(20).toString('hex'), message, timestamp: at.toISOString() };
   push.commits = [{ ...push.head_commit }];
   return push;
 }
@@ -143,7 +147,12 @@ export async function playDemo(twin: Twin<LiveEcs>, options: DemoOptions = {}): 
     write(`  ${ok ? '✔' : '✘'} ${name}: ${detail}`);
   };
   const [serviceName, service] = Object.entries(twin.config.services)[0]!;
-  const [environmentName, env] = Object.entries(service.environments)[0]!;
+  // Pushes to the demo's branch deploy to the branch's environment (staging in the sample); the one that
+  // promotes from it (production) gets the releases that succeed there.
+  const pushed = examplePush();
+  const environmentName = service.branches[pushed.ref.replace('refs/heads/', '')] ?? Object.keys(service.environments)[0]!;
+  const env = service.environments[environmentName]!;
+  const next = Object.entries(service.environments).find(([, e]) => e.promotion?.from === environmentName);
   const dbIdentifier = env.database?.instanceIdentifier ?? env.database?.clusterIdentifier;
   if (!dbIdentifier) throw new Error(`The demo needs a database in ${serviceName}/${environmentName}.`);
   const dbUrl = live.databaseUrl(dbIdentifier);
@@ -151,6 +160,8 @@ export async function playDemo(twin: Twin<LiveEcs>, options: DemoOptions = {}): 
   const table = 'orders';
 
   const load = new LoadGenerator({ url: prodUrl, ratePerSecond: options.ratePerSecond ?? 40 });
+  const nextUrl = next ? live.loadBalancer.url(routeArn(next[1].production)) : undefined;
+  const nextLoad = nextUrl ? new LoadGenerator({ url: nextUrl, ratePerSecond: Math.max(5, Math.round((options.ratePerSecond ?? 40) / 2)) }) : undefined;
   const holdsBefore = twin.clock.holdStats();
   const demoStarted = Date.now();
   let overdue = 0;
@@ -159,6 +170,7 @@ export async function playDemo(twin: Twin<LiveEcs>, options: DemoOptions = {}): 
     write(`  ! ${w.message}`);
   });
   load.start();
+  nextLoad?.start();
   const answering = new Set<string>();
   const unsubscribe = twin.sfn.onHistoryEvent((executionArn: string, event: HistoryEvent) => {
     if (event.type === 'TaskStateEntered' && event.stateEnteredEventDetails?.name === 'AwaitDatabaseDecision' && !answering.has(executionArn)) {
@@ -169,11 +181,14 @@ export async function playDemo(twin: Twin<LiveEcs>, options: DemoOptions = {}): 
   try {
     await load.waitForWrites(20);
     const start = await databaseShape(dbUrl);
-    write(`\n● ${liveRelease(twin, env)} serves production at ${prodUrl}; ${table}: ${start.rows[table] ?? 0} rows; traffic: ${formatFigures(load.figures())}`);
+    write(`\n● ${liveRelease(twin, env)} serves ${environmentName} at ${prodUrl}; ${table}: ${start.rows[table] ?? 0} rows; traffic: ${formatFigures(load.figures())}`);
+    if (next && nextUrl) write(`● ${liveRelease(twin, next[1])} serves ${next[0]} at ${nextUrl}; it takes releases that succeed in ${environmentName} (promotion${next[1].promotion!.auto ? ', automatic' : ''}${next[1].approval !== 'none' ? `, approval ${next[1].approval}` : ''}${next[1].windows.length ? `, windows ${next[1].windows.map((w) => `${w.days.length === 7 ? 'daily' : w.days.join(',')} ${w.start}-${w.end} ${w.timezone}`).join('; ')}` : ''})`);
 
     let push = examplePush();
     for (const [i, release] of DEMO_RELEASES.entries()) {
-      push = i === 0 ? { ...push, head_commit: { ...push.head_commit!, message: release.message } } : nextPush(push, release.message);
+      // Committed a simulated 10 minutes before the push (lead time for changes starts at the commit).
+      const committed = new Date(twin.clock.now().getTime() - 600_000);
+      push = i === 0 ? { ...push, head_commit: { ...push.head_commit!, message: release.message, timestamp: committed.toISOString() } } : nextPush(push, release.message, committed);
       const image = `${env.imageRepository}:${push.after}`;
       const built = release.version !== 'v5';
       // v6 is v2's code with a vulnerable dependency: another image (another digest), a critical finding.
@@ -216,24 +231,26 @@ export async function playDemo(twin: Twin<LiveEcs>, options: DemoOptions = {}): 
         check(
           'v2 promoted with zero failed requests',
           step.status === 'SUCCEEDED' && onLive === push.after && t.failed === 0 && t.serverErrors === 0 && t.sent > 0,
-          `execution ${step.status}; production 100% on ${onLive === push.after ? 'v2' : String(onLive)}; ${t.sent} requests during the deployment, ${t.serverErrors} 5xx, ${t.failed} failed`,
+          `execution ${step.status}; ${environmentName} 100% on ${onLive === push.after ? 'v2' : String(onLive)}; ${t.sent} requests during the deployment, ${t.serverErrors} 5xx, ${t.failed} failed`,
         );
         const added = step.after.columns[table]?.filter((c) => !step.before.columns[table]?.includes(c)) ?? [];
         check('v2 migration applied', added.length > 0, `new column(s) on ${table}: ${added.join(', ') || 'none'}`);
+        if (next && nextLoad && step.status === 'SUCCEEDED') await promotionStep(twin, { serviceName, from: environmentName, to: next[0], env: next[1], deploymentId: step.executionArn.split(':').pop()!, commit: push.after, load: nextLoad, write, check });
       } else if (release.version === 'v3') {
         const alarm = await alarmCause(env.alarms);
         check(
           'v3 rolled back by an alarm from real metrics',
           step.status === 'FAILED' && step.error === 'Cutover.RolledBackOnAlarm' && alarm.computed && onLive === v2Commit(steps),
-          `execution ${step.status} (${step.error ?? '-'}); ${alarm.detail}; production 100% on ${onLive === v2Commit(steps) ? 'v2' : String(onLive)}`,
+          `execution ${step.status} (${step.error ?? '-'}); ${alarm.detail}; ${environmentName} 100% on ${onLive === v2Commit(steps) ? 'v2' : String(onLive)}`,
         );
       } else if (release.version === 'v6') {
         const snapshotsAfter = await snapshotCount(dbIdentifier);
-        const lock = await twin.ledger.getLock(serviceName, environmentName);
+        // Released by this deployment (the previous release's rollback-window closer may hold it a moment).
+        const lock = await twin.ledger.getLock(serviceName, environmentName).then((l) => (l?.executionArn === step.executionArn ? l : undefined));
         check(
           'v6 with a critical vulnerability is refused before anything changes',
           step.status === 'FAILED' && step.error === 'Cutover.ScanRefused' && snapshotsAfter === snapshotsBefore && !lock && onLive === v2Commit(steps),
-          `execution ${step.status} (${step.error ?? '-'}); snapshots ${snapshotsBefore} → ${snapshotsAfter}; lock ${lock ? 'HELD' : 'released'}; production still on ${onLive === v2Commit(steps) ? 'v2' : String(onLive)}`,
+          `execution ${step.status} (${step.error ?? '-'}); snapshots ${snapshotsBefore} → ${snapshotsAfter}; lock ${lock ? 'HELD' : 'released'}; ${environmentName} still on ${onLive === v2Commit(steps) ? 'v2' : String(onLive)}`,
         );
       } else if (release.version === 'v7') {
         // No production request reached v7: the production listener never forwarded to its slot.
@@ -244,30 +261,44 @@ export async function playDemo(twin: Twin<LiveEcs>, options: DemoOptions = {}): 
         check(
           'v7 with a failing smoke test is never shown to users',
           step.status === 'FAILED' && /HTTP check\(s\) failed through the test listener/.test(cause) && greenWeights.every((w) => w === 0) && onLive === v2Commit(steps),
-          `execution ${step.status} (${step.error ?? '-'}); ${cause.replace(/^[^:]*: /, '').slice(0, 200)}…; production listener changes during v7: ${greenWeights.length ? greenWeights.map((w) => `${w}% to v7`).join(', ') : 'none'}; production still on ${onLive === v2Commit(steps) ? 'v2' : String(onLive)}`,
+          `execution ${step.status} (${step.error ?? '-'}); ${cause.replace(/^[^:]*: /, '').slice(0, 200)}…; ${environmentName}'s production listener changes during v7: ${greenWeights.length ? greenWeights.map((w) => `${w}% to v7`).join(', ') : 'none'}; ${environmentName} still on ${onLive === v2Commit(steps) ? 'v2' : String(onLive)}`,
         );
       } else if (release.version === 'v5') {
         const snapshotsAfter = await snapshotCount(dbIdentifier);
-        const lock = await twin.ledger.getLock(serviceName, environmentName);
+        // Released by this deployment (the previous release's rollback-window closer may hold it a moment).
+        const lock = await twin.ledger.getLock(serviceName, environmentName).then((l) => (l?.executionArn === step.executionArn ? l : undefined));
         check(
           'v5 without an image fails having changed nothing',
           step.status === 'FAILED' && step.error === 'Cutover.ImageNotFound' && snapshotsAfter === snapshotsBefore && !lock && onLive === v2Commit(steps),
-          `execution ${step.status} (${step.error ?? '-'}); snapshots ${snapshotsBefore} → ${snapshotsAfter}; lock ${lock ? 'HELD' : 'released'}; production still on ${onLive === v2Commit(steps) ? 'v2' : String(onLive)}`,
+          `execution ${step.status} (${step.error ?? '-'}); snapshots ${snapshotsBefore} → ${snapshotsAfter}; lock ${lock ? 'HELD' : 'released'}; ${environmentName} still on ${onLive === v2Commit(steps) ? 'v2' : String(onLive)}`,
         );
       } else {
         const sameSchema = JSON.stringify(step.before.columns) === JSON.stringify(step.after.columns);
         check(
           'v4 migration failed, schema unchanged',
           step.status === 'FAILED' && (step.error ?? '').startsWith('Cutover.') && sameSchema && onLive === v2Commit(steps),
-          `execution ${step.status} (${step.error ?? '-'}: ${(await recordCause(twin, serviceName, environmentName, step.executionArn)) ?? '-'}); schema ${sameSchema ? 'unchanged' : 'CHANGED'}; production still on v2`,
+          `execution ${step.status} (${step.error ?? '-'}: ${(await recordCause(twin, serviceName, environmentName, step.executionArn)) ?? '-'}); schema ${sameSchema ? 'unchanged' : 'CHANGED'}; ${environmentName} still on v2`,
         );
       }
       check(`no write lost across ${release.version}`, step.missing.length === 0, step.missing.length === 0 ? 'every acknowledged write is in the database' : `${step.missing.length} acknowledged writes missing, e.g. ids ${step.missing.slice(0, 5).join(', ')}`);
     }
+    if (next) {
+      const failed = steps.filter((x) => x.status !== 'SUCCEEDED');
+      const promoted = failed.filter((x) => twin.sfn.listExecutions({ stateMachineArn: twin.deployStateMachineArn, maxResults: 1000 }).executions.some((e) => e.name === promotionExecutionName(x.executionArn.split(':').pop()!, next[0])));
+      check(
+        `no release that failed in ${environmentName} reached ${next[0]}`,
+        failed.length > 0 && promoted.length === 0 && productionRelease(twin, next[1]) === v2Commit(steps),
+        `${failed.map((x) => x.release).join(', ')} failed in ${environmentName}: ${promoted.length === 0 ? 'none was offered to' : `${promoted.map((x) => x.release).join(', ')} started in`} ${next[0]}, which runs ${productionRelease(twin, next[1]) === v2Commit(steps) ? 'v2' : String(productionRelease(twin, next[1]))}`,
+      );
+    }
+    const metrics = await runCli(twin, ['metrics', serviceName, '--since', '1d']);
+    write(`\n$ cutover metrics ${serviceName} --since 1d\n${metrics.output.replace(/^/gm, '  ')}`);
+    check('cutover metrics prints the four DORA figures', metrics.code === 0 && ['deployment frequency', 'lead time', 'change failure rate', 'time to restore'].every((h) => metrics.output.includes(h)) && metrics.output.includes(environmentName), `exit ${metrics.code}`);
   } finally {
     unsubscribe();
     stopWarnings();
     await load.stop();
+    await nextLoad?.stop();
   }
   const end = await missingIds(dbUrl, table, load.acknowledgedIds());
   check('no write lost in the whole demo', end.length === 0, `${load.acknowledgedIds().length} acknowledged writes, ${end.length} missing; traffic: ${formatFigures(load.figures())}`);
@@ -425,3 +456,77 @@ async function answerDecision(twin: Twin<LiveEcs>, service: string, environment:
   }
   write('  ! no pending database decision found');
 }
+
+/**
+ * Run the operator CLI (`bin/cutover.ts`, a child process) against the twin, as an operator would:
+ * `cutover <args> --endpoint <twin> --operator demo`. Resolves with its exit code and output.
+ */
+export function runCli(twin: Twin<LiveEcs>, args: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT_DIR, 'bin/cutover.ts'), ...args, '--endpoint', twin.url, '--operator', 'demo operator'], {
+      cwd: ROOT_DIR,
+      env: { ...process.env, NODE_NO_WARNINGS: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += String(d)));
+    child.stderr.on('data', (d) => (output += String(d)));
+    child.on('close', (code) => resolve({ code: code ?? 1, output: output.trimEnd() }));
+    child.on('error', (err) => resolve({ code: 1, output: String(err) }));
+  });
+}
+
+/**
+ * The promotion of v2: the environment that promotes from the pushed one starts the same release (the
+ * same digest) after the soak; it waits for its change window if closed (the demo overrides it with a
+ * reason: a demo cannot wait for tomorrow) and for its approval, which the demo gives with `cutover
+ * approve`; then it must succeed with zero failed requests and run the digest the first environment ran.
+ */
+async function promotionStep(
+  twin: Twin<LiveEcs>,
+  p: { serviceName: string; from: string; to: string; env: EnvironmentConfig; deploymentId: string; commit: string; load: LoadGenerator; write: (l: string) => void; check: (name: string, ok: boolean, detail: string) => void },
+): Promise<void> {
+  const { write, check } = p;
+  const name = promotionExecutionName(p.deploymentId, p.to);
+  write(`\n● Promotion: ${p.commit.slice(0, 7)} (v2) succeeded in ${p.from}; after ${p.env.promotion!.soakSeconds} s of soak (simulated) ${p.to} ${p.env.promotion!.auto ? 'deploys' : 'is offered'} the same image`);
+  const figuresBefore = p.load.figures();
+  let arn: string | undefined;
+  for (let i = 0; i < 3000 && !arn; i++) {
+    arn = twin.sfn.listExecutions({ stateMachineArn: twin.deployStateMachineArn, maxResults: 100 }).executions.find((e) => e.name === name)?.executionArn;
+    if (!arn) await new Promise((r) => setTimeout(r, 20));
+  }
+  if (!arn) {
+    check(`v2 promoted to ${p.to}`, false, `no deployment ${name} started in ${p.to}`);
+    return;
+  }
+  write(`  ${p.to}: deployment ${name} started (trigger promotion of ${p.deploymentId})`);
+  const answered = new Set<string>();
+  for (let i = 0; i < 6000; i++) {
+    const status = twin.sfn.describeExecution({ executionArn: arn }).status;
+    if (status !== 'RUNNING') break;
+    const lock = await twin.ledger.getLock(p.serviceName, p.to);
+    if (lock?.executionArn === arn && lock.pendingKind && !answered.has(lock.pendingKind) && (lock.pendingKind === 'window' || lock.pendingKind === 'approval')) {
+      answered.add(lock.pendingKind);
+      const args =
+        lock.pendingKind === 'window'
+          ? ['override-window', p.serviceName, p.to, '--reason', 'demo: it plays now, outside the window']
+          : ['approve', p.serviceName, p.to, '--comment', 'v2 soaked in staging; same digest'];
+      write(`  ⏳ ${p.to} waits for ${lock.pendingKind === 'window' ? `its change window (until ${lock.pendingUntil})` : 'an approval'}\n  $ cutover ${args.join(' ')}`);
+      const out = await runCli(twin, args);
+      write(out.output.replace(/^/gm, '    '));
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const done = await twin.sfn.waitForExecution(arn);
+  const traffic = figuresBetween(figuresBefore, p.load.figures());
+  const records = await twin.ledger.history(p.serviceName, p.to, 10);
+  const record = records.find((r) => r.deploymentId === name);
+  const source = (await twin.ledger.history(p.serviceName, p.from, 20)).find((r) => r.deploymentId === p.deploymentId);
+  write(`  requests to ${p.to} during its deployment: ${formatFigures(traffic)}`);
+  check(
+    `v2 promoted to ${p.to}: approved with cutover approve, the same digest, zero failed requests`,
+    done.status === 'SUCCEEDED' && answered.has('approval') && !!record && record.image === source?.image && productionRelease(twin, p.env) === p.commit && traffic.total.failed === 0 && traffic.total.serverErrors === 0,
+    `execution ${done.status}${done.error ? ` (${done.error})` : ''}; image ${record?.image ?? '?'} ${record?.image === source?.image ? '= the one staging ran' : `≠ staging's ${source?.image}`}; ${record?.windowOverride ? `window overridden (${record.windowOverride.reason})` : 'inside its change window'}; ${traffic.total.sent} requests, ${traffic.total.serverErrors} 5xx, ${traffic.total.failed} failed`,
+  );
+}
+

@@ -15,7 +15,7 @@ import { setClockSource } from '../aws/clock';
 import { handleTwinAwsRequest, TWIN_AWS_PATH } from '../aws/inspect';
 import { Ledger } from '../aws/ledger';
 import { FUNCTIONS, PARTITION_PLACEHOLDER, STATE_MACHINES, placeholdersIn, stateMachineFile, stateMachineName, type StateMachineName } from '../catalog';
-import { CONFIG_ENV_VAR } from '../config/load';
+import { CONFIG_ENV_VAR, configRegionAndAccount } from '../config/load';
 import type { Config } from '../config/schema';
 import { alarmEventPattern } from '../domain/alarm-events';
 import { imageEventPattern, scanEventPatterns } from '../domain/image-events';
@@ -74,9 +74,9 @@ export interface TwinOptions {
   readonly timeScale?: number;
   /** GitHub webhook secret. @default LOCAL_WEBHOOK_SECRET */
   readonly webhookSecret?: string;
-  /** @default 'us-east-1' */
+  /** @default the region of the config's ARNs (`configRegionAndAccount`), else 'us-east-1' */
   readonly region?: string;
-  /** @default '123456789012' */
+  /** @default the account of the config's ARNs, else '123456789012' */
   readonly accountId?: string;
   /** Simulator options, e.g. deployment / snapshot durations (simulated seconds). */
   readonly simulator?: Partial<ConstructorParameters<typeof Simulator>[0]>;
@@ -213,8 +213,10 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
   static async start(options: TwinOptions & { live: LiveTwinOptions }): Promise<Twin<LiveEcs>>;
   static async start(options: TwinOptions): Promise<Twin<EcsSimulator>>;
   static async start(options: TwinOptions & { live?: LiveTwinOptions }): Promise<Twin<EcsSimulator> | Twin<LiveEcs>> {
-    const region = options.region ?? 'us-east-1';
-    const accountId = options.accountId ?? '123456789012';
+    // The config's own region and account (its ARNs), so that the twin's resources and events match them.
+    const fromConfig = configRegionAndAccount(options.config);
+    const region = options.region ?? fromConfig?.region ?? 'us-east-1';
+    const accountId = options.accountId ?? fromConfig?.accountId ?? '123456789012';
     const webhookSecret = options.webhookSecret ?? LOCAL_WEBHOOK_SECRET;
     // What the API's 503 answers list until the twin is ready, ticked off step by step.
     const readiness = new Readiness();
@@ -695,11 +697,15 @@ async function startLive(
   registry.linkEcr(sim.ecr);
   if (saved) restoreAccountResources(saved, { sim, registry, postgres });
   seedLiveResources(sim, config, options.account);
+  const configRoutes = new Set(
+    Object.values(config.services).flatMap((svc) => Object.values(svc.environments).flatMap((env) => [env.production, env.test].filter((r) => r !== undefined).map((r) => ('listenerArn' in r! ? r!.listenerArn : r!.ruleArn)))),
+  );
   lb = new LiveLoadBalancer({
     elbv2: sim.elbv2,
     clock: base.clock,
     publish: sim.cloudwatch.publishServiceMetrics,
-    ports: { ...options.account.listenerPorts, ...options.listenerPorts },
+    // Only the config's listeners: an account file may name more (e.g. the sample's staging, with a config of production alone).
+    ports: Object.fromEntries(Object.entries({ ...options.account.listenerPorts, ...options.listenerPorts }).filter(([arn]) => configRoutes.has(arn))),
   });
   const loadBalancer = lb;
   closers.push(() => loadBalancer.close());

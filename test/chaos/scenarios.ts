@@ -8,6 +8,8 @@
  * setup runs before any fault is armed), starts the execution under test (the subject) and says what
  * the simulated operator answers when the run waits for one.
  */
+import { randomBytes } from 'node:crypto';
+import { succeedTask } from '../../lib/aws/task-tokens';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LISTENER_URLS_ENV } from '../../lib/aws/smoke-http';
@@ -18,7 +20,7 @@ import type { FaultCall, FaultAction } from '../../lib/local/simulator';
 import { faultAction } from '../../lib/local/simulator';
 import type { ExecutionDescription } from '../../lib/local/stepfunctions/service';
 import type { Twin } from '../../lib/local/twin';
-import { configVariant, ENVIRONMENT, GITHUB_TOKEN_SECRET_ARN, SERVICE } from '../helpers/twin';
+import { addEnvironmentLikeProduction, configVariant, ENVIRONMENT, GITHUB_TOKEN_SECRET_ARN, SERVICE } from '../helpers/twin';
 import type { CallTag } from './tracker';
 
 /** The execution under test and what to check it against. */
@@ -305,6 +307,94 @@ export const SCENARIOS: readonly Scenario[] = [
     },
     start: async (ctx) => deploySubject(ctx),
     expected: { status: 'SUCCEEDED' },
+  },
+  {
+    id: 'deploy-window-override',
+    title: 'deploy: ready during a freeze, it waits for its change window (AwaitChangeWindow) until an operator overrides it with a reason (AcceptWindowOverride); promoted',
+    machine: 'deploy',
+    policy: 'keep',
+    config: () =>
+      config((env) => {
+        env.databaseFailurePolicy = 'keep';
+        env.strategy = { type: 'all-at-once' };
+        env.freezes = [{ from: new Date(Date.now() - 86_400_000).toISOString(), until: new Date(Date.now() + 10 * 86_400_000).toISOString(), reason: 'chaos freeze' }];
+      }),
+    start: async (ctx) => {
+      const subject = deploySubject(ctx);
+      // The operator: overrides the window once the deployment waits for it. A fault that ends the deployment first leaves this undone.
+      void (async () => {
+        const lock = await ctx.until('the window wait', async () => {
+          const l = await ctx.twin.ledger.getLock(SERVICE, ENVIRONMENT);
+          return l?.executionArn === subject.executionArn && l.pendingKind === 'window' && l.pendingTaskToken ? l : undefined;
+        }, 20_000);
+        await succeedTask(lock.pendingTaskToken!, { override: true, operator: 'chaos', reason: 'chaos: override the freeze' });
+      })().catch(() => undefined);
+      return subject;
+    },
+    expected: { status: 'SUCCEEDED' },
+  },
+  {
+    id: 'deploy-promotion',
+    title: 'deploy: production promotes from staging (forced with a reason: CheckPromotion) and to eu (auto): soaks, OfferPromotion, StartPromotedDeployment; promoted',
+    machine: 'deploy',
+    policy: 'keep',
+    config: () =>
+      configVariant(
+        (env) => {
+          env.rollbackWindowSeconds = 3600;
+          env.databaseFailurePolicy = 'keep';
+          env.strategy = { type: 'all-at-once' };
+        },
+        (service) => {
+          const staging = addEnvironmentLikeProduction(service, 'staging');
+          staging.strategy = { type: 'all-at-once' };
+          const eu = addEnvironmentLikeProduction(service, 'eu');
+          eu.promotion = { from: ENVIRONMENT, auto: true };
+          delete eu.approval;
+          service.environments[ENVIRONMENT].promotion = { from: 'staging', auto: false };
+        },
+      ),
+    start: async (ctx) => {
+      const name = `chaos-promo-${Math.random().toString(16).slice(2, 10)}`;
+      const commit = randomBytes(20).toString('hex');
+      const image = `${ctx.twin.config.services[SERVICE]!.environments[ENVIRONMENT]!.imageRepository}:${commit}`;
+      const input = { service: SERVICE, environment: ENVIRONMENT, release: { commit, message: 'chaos promotion' }, trigger: { source: 'promotion', actor: 'chaos' }, promotionOverride: { reason: 'chaos: staging skipped', operator: 'chaos' } };
+      const { executionArn } = ctx.twin.sfn.startExecution({ stateMachineArn: ctx.twin.stateMachineArn('deploy'), name, input: JSON.stringify(input) });
+      return { executionArn, name, machine: 'deploy', deploymentId: name, finalKinds: DEPLOY_FINAL, releaseImage: image };
+    },
+    expected: { status: 'SUCCEEDED' },
+  },
+  {
+    id: 'deploy-redeploy-refused',
+    title: "deploy: a rollback's redeploy while another deployment holds the lock is refused (RecordLockRefusal), having changed nothing",
+    machine: 'deploy',
+    policy: 'keep',
+    config: () =>
+      config((env) => {
+        env.databaseFailurePolicy = 'keep';
+        env.strategy = { type: 'all-at-once' };
+      }),
+    prepare: async (ctx) => {
+      const running = ctx.startDeploy('holds the lock');
+      await ctx.until('the running deployment to hold the lock', async () => (await ctx.twin.ledger.getLock(SERVICE, ENVIRONMENT))?.executionArn === running.executionArn, 20_000);
+    },
+    start: async (ctx) => {
+      const name = `chaos-redeploy-${Math.random().toString(16).slice(2, 10)}`;
+      const commit = randomBytes(20).toString('hex');
+      const input = { service: SERVICE, environment: ENVIRONMENT, release: { commit, migrations: false }, trigger: { source: 'rollback', actor: 'chaos', of: 'chaos-rb' }, strategy: { type: 'all-at-once' } };
+      const { executionArn } = ctx.twin.sfn.startExecution({ stateMachineArn: ctx.twin.stateMachineArn('deploy'), name, input: JSON.stringify(input) });
+      return { executionArn, name, machine: 'deploy', deploymentId: name, finalKinds: ['refused'] };
+    },
+    expected: { status: 'FAILED', error: 'Cutover.DeploymentInProgress' },
+  },
+  {
+    id: 'rollback-refused',
+    title: 'rollback with nothing promoted yet: refused (Cutover.NothingToRollBack) and recorded (RecordRefusal), having changed nothing',
+    machine: 'rollback',
+    policy: 'keep',
+    config: () => config((env) => (env.databaseFailurePolicy = 'keep')),
+    start: async (ctx) => ({ ...startRollback(ctx, 'chaos: nothing to go back to'), finalKinds: ['refused'] }),
+    expected: { status: 'FAILED', error: 'Cutover.NothingToRollBack' },
   },
   {
     id: 'rollback-kept-slot',

@@ -388,7 +388,7 @@ async function checkEndState(input: CheckInput): Promise<{ outcome: Outcome; bro
         ? ['succeeded'] // the window's subject record is the promoted deployment's
         : status === 'SUCCEEDED'
           ? [subject.machine === 'deploy' ? 'succeeded' : 'rolled-back']
-          : ['failed', 'rolled-back', 'rollback-failed'];
+          : ['failed', 'rolled-back', 'rollback-failed', 'refused'];
     if (!expected.includes(record.status)) broken.push(`the record of ${subject.deploymentId} says ${record.status}, but the execution ended ${status}`);
   }
 

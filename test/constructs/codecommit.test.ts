@@ -157,12 +157,12 @@ describe('CodeCommit trigger', () => {
   });
 
   it('needs no rule (pattern undefined) for a config without CodeCommit repositories', () => {
-    const sample = loadConfigFile(join(ROOT_DIR, 'lib/config/samples/hello-world.json'));
+    const sample = loadConfigFile(join(ROOT_DIR, 'test/fixtures/hello-world-production.json'));
     assert.equal(codeCommitEventPattern(sample, { partition: 'aws', region: 'us-east-1', account: '123456789012' }), undefined);
   });
 
   it('fails when CodeCommitTrigger gets a config without CodeCommit repositories', () => {
-    const sample = loadConfigFile(join(ROOT_DIR, 'lib/config/samples/hello-world.json'));
+    const sample = loadConfigFile(join(ROOT_DIR, 'test/fixtures/hello-world-production.json'));
     const scratch = new Stack(new App(), 'Scratch');
     const machine = sfn.StateMachine.fromStateMachineName(scratch, 'Sm', 'Cutover-deploy');
     assert.throws(

@@ -17,7 +17,7 @@ import { CutoverFunction } from '../../lib/constructs';
 
 /** The sample's one service, copied `n` times under other names (each with its own repository). */
 function manyServices(n: number): Config {
-  const raw = JSON.parse(readFileSync(join(ROOT_DIR, 'lib/config/samples/hello-world.json'), 'utf8'));
+  const raw = JSON.parse(readFileSync(join(ROOT_DIR, 'test/fixtures/hello-world-production.json'), 'utf8'));
   const [name, service] = Object.entries(raw.services)[0] as [string, { repository: { github: string } }];
   raw.services = Object.fromEntries(Array.from({ length: n }, (_, i) => [`${name}-${i}`, { ...service, repository: { github: `${service.repository.github}-${i}` } }]));
   return parseConfig(raw, 'test');

@@ -19,7 +19,7 @@ const rolePolicies = (t: Template): any[] => [...Object.values(t.findResources('
 
 // Prepare
 const cdkContext = JSON.parse(readFileSync(join(ROOT_DIR, 'cdk.json'), 'utf8')).context;
-const config = loadConfigFile(join(ROOT_DIR, 'lib/config/samples/hello-world.json'));
+const config = loadConfigFile(join(ROOT_DIR, 'test/fixtures/hello-world-production.json'));
 const app = new App({ context: { ...cdkContext, 'aws:cdk:bundling-stacks': [] } });
 const stack = new CutoverStack(app, 'Cutover', { config, taskRoleArns: TASK_ROLES });
 const template = Template.fromStack(stack);

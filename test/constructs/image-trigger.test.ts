@@ -20,7 +20,7 @@ import { fleetConfigRaw } from '../helpers/fleet';
 import { TASK_ROLES } from '../helpers/stacks';
 
 const cdkContext = JSON.parse(readFileSync(join(ROOT_DIR, 'cdk.json'), 'utf8')).context;
-const SAMPLE = join(ROOT_DIR, 'lib/config/samples/hello-world.json');
+const SAMPLE = join(ROOT_DIR, 'test/fixtures/hello-world-production.json');
 const FIXTURE = join(ROOT_DIR, 'test/constructs/fixtures/codecommit-aurora.json');
 
 /** Synthesize a CutoverStack (no bundling) for a config. */

@@ -18,7 +18,7 @@ import { TASK_ROLES } from '../helpers/stacks';
 // Prepare
 const cdkContext = JSON.parse(readFileSync(join(ROOT_DIR, 'cdk.json'), 'utf8')).context;
 const app = new App({ context: { ...cdkContext, 'aws:cdk:bundling-stacks': [] } });
-const stack = new CutoverStack(app, 'Cutover', { config: loadConfigFile(join(ROOT_DIR, 'lib/config/samples/hello-world.json')), taskRoleArns: TASK_ROLES });
+const stack = new CutoverStack(app, 'Cutover', { config: loadConfigFile(join(ROOT_DIR, 'test/fixtures/hello-world-production.json')), taskRoleArns: TASK_ROLES });
 const template = Template.fromStack(stack);
 const stateMachine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0] as any;
 

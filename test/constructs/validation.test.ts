@@ -20,7 +20,7 @@ import { TASK_ROLES } from '../helpers/stacks';
 const ROLLBACK_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:cutover-rollback';
 
 
-const SAMPLE = join(ROOT_DIR, 'lib/config/samples/hello-world.json');
+const SAMPLE = join(ROOT_DIR, 'test/fixtures/hello-world-production.json');
 const sampleRaw = () => JSON.parse(readFileSync(SAMPLE, 'utf8'));
 const config = loadConfigFile(SAMPLE);
 const scratch = () => new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Scratch');

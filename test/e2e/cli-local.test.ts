@@ -31,14 +31,21 @@ describe('e2e: the cutover CLI', () => {
     assert.notEqual(Number(url[2]), 0, 'prints the port it got, not 0');
     const base = url[1]!;
 
-    assert.match(out, /✔ v2 promoted with zero failed requests: execution SUCCEEDED; production 100% on v2; \d+ requests during the deployment, 0 5xx, 0 failed/);
-    assert.match(out, /✔ v3 rolled back by an alarm from real metrics: execution FAILED \(Cutover\.RolledBackOnAlarm\); hello-world-production-5xx → ALARM: Threshold Crossed/);
+    assert.match(out, /✔ v2 promoted with zero failed requests: execution SUCCEEDED; staging 100% on v2; \d+ requests during the deployment, 0 5xx, 0 failed/);
+    // Staging → production: the same digest, approved with `cutover approve` (a real CLI process).
+    assert.match(out, /\$ cutover approve hello-world production/);
+    assert.match(out, /Approved deployment [0-9a-f]{40}-promote of hello-world\/production as demo operator/);
+    assert.match(out, /✔ v2 promoted to production: approved with cutover approve, the same digest, zero failed requests: execution SUCCEEDED; image \S+@sha256:[0-9a-f]{64} = the one staging ran/);
+    assert.match(out, /✔ no release that failed in staging reached production: v3, v4, v5, v6, v7 failed in staging: none was offered to production, which runs v2/);
+    assert.match(out, /\$ cutover metrics hello-world --since 1d\n.*DORA metrics[^\n]*\n.*deployment frequency.*lead time.*change failure rate.*time to restore\n\s+production .*\n\s+staging /);
+    assert.match(out, /✔ cutover metrics prints the four DORA figures: exit 0/);
+    assert.match(out, /✔ v3 rolled back by an alarm from real metrics: execution FAILED \(Cutover\.RolledBackOnAlarm\); hello-world-staging-5xx → ALARM: Threshold Crossed/);
     assert.match(out, /✔ v4 migration failed, schema unchanged: execution FAILED \(Cutover\.MigrationFailed/);
     // Pushes in the real order: the webhook first, the deployment waits, CI pushes the image later.
     assert.match(out, /⏳ waiting for image hello-world:[0-9a-f]{40}\n/);
     assert.match(out, /CI pushed image hello-world:[0-9a-f]{40} \(v2\) 90 s \(simulated\) after the push/);
-    assert.match(out, /✔ v6 with a critical vulnerability is refused before anything changes: execution FAILED \(Cutover\.ScanRefused\); snapshots (\d+) → \1; lock released; production still on v2/);
-    assert.match(out, /✔ v5 without an image fails having changed nothing: execution FAILED \(Cutover\.ImageNotFound\); snapshots (\d+) → \1; lock released; production still on v2/);
+    assert.match(out, /✔ v6 with a critical vulnerability is refused before anything changes: execution FAILED \(Cutover\.ScanRefused\); snapshots (\d+) → \1; lock released; staging still on v2/);
+    assert.match(out, /✔ v5 without an image fails having changed nothing: execution FAILED \(Cutover\.ImageNotFound\); snapshots (\d+) → \1; lock released; staging still on v2/);
     assert.match(out, /✔ no write lost in the whole demo: \d+ acknowledged writes, 0 missing/);
     assert.match(out, /Demo passed in [\d.]+ s/);
     assert.doesNotMatch(out, /^ {2}✘ /m, 'no demo check failed');
@@ -58,7 +65,7 @@ describe('e2e: the cutover CLI', () => {
     // migration task and 2 service tasks each, v4 its (failing) migration: 10 tasks, and no
     // replacement loop (tasks that did not listen in time were replaced by the hundred before).
     const taskLogs = readdirSync(join(stateDir, 'logs', 'hello-world')).length;
-    assert.ok(taskLogs >= 4 && taskLogs <= 16, `a log per task, no replacement loop (${taskLogs} task logs)`);
+    assert.ok(taskLogs >= 4 && taskLogs <= 32, `a log per task, no replacement loop (${taskLogs} task logs)`);
     assert.ok(readdirSync(join(stateDir, 'rds', 'snapshots')).some((f) => f.endsWith('.tar.gz')), 'snapshot files');
   });
 

@@ -14,7 +14,14 @@ const DEVELOP_COMMIT = 'f00dbabe00112233445566778899aabbccddeeff';
 const CALLER = 'arn:aws:iam::123456789012:user/Mary_Major';
 
 /** A "CodeCommit Repository State Change" event as EventBridge delivers it (AWS docs example shape). */
-function codeCommitEvent(overrides: { id?: string; repository?: string; branch?: string; commitId?: string; event?: string; referenceType?: string } = {}) {
+/**
+ * The fixture's resources are in eu-west-1, account 210987654321: the twin takes its region and account
+ * from them, so the events come from there (an event from another account or region is not cutover's).
+ */
+const ACCOUNT = '210987654321';
+const REGION = 'eu-west-1';
+
+function codeCommitEvent(overrides: { id?: string; repository?: string; branch?: string; commitId?: string; event?: string; referenceType?: string; account?: string; region?: string } = {}) {
   const repository = overrides.repository ?? 'orders-api';
   const branch = overrides.branch ?? 'main';
   return {
@@ -22,10 +29,10 @@ function codeCommitEvent(overrides: { id?: string; repository?: string; branch?:
     id: overrides.id ?? '01234567-0123-0123-0123-012345678901',
     'detail-type': 'CodeCommit Repository State Change',
     source: 'aws.codecommit',
-    account: '123456789012',
+    account: overrides.account ?? ACCOUNT,
     time: '2025-06-12T10:23:43Z',
-    region: 'us-east-1',
-    resources: [`arn:aws:codecommit:us-east-1:123456789012:${repository}`],
+    region: overrides.region ?? REGION,
+    resources: [`arn:aws:codecommit:${overrides.region ?? REGION}:${overrides.account ?? ACCOUNT}:${repository}`],
     detail: {
       callerUserArn: CALLER,
       commitId: overrides.commitId ?? MAIN_COMMIT,
@@ -56,13 +63,20 @@ describe('e2e: EventBridge events (CodeCommit) over HTTP', () => {
     await twin?.stop();
   });
 
+  it('takes the region and account of the config\'s ARNs: an event from us-east-1 / 123456789012 (not the config\'s) starts nothing', async () => {
+    assert.equal(twin.deployStateMachineArn.split(':').slice(3, 5).join(':'), `${REGION}:${ACCOUNT}`);
+    const res = await postJson(twin.url, '/events', codeCommitEvent({ id: '99999999-2222-3333-4444-555555555555', account: '123456789012', region: 'us-east-1' }));
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json, { results: [{ rule: null, ignored: 'no rule matches this event' }] });
+  });
+
   it('a push to orders-api main starts a deploy whose input is the input-transformer output, and it deploys', async () => {
     const event = codeCommitEvent({ id: '11111111-2222-3333-4444-555555555555' });
 
     const res = await postJson(twin.url, '/events', event);
 
     assert.equal(res.status, 200, res.text);
-    const expectedArn = `arn:aws:states:us-east-1:123456789012:execution:cutover-deploy:${event.id}`;
+    const expectedArn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:cutover-deploy:${event.id}`;
     assert.deepEqual(res.json, { results: [{ rule: 'codecommit-push', executionArn: expectedArn }] });
 
     const described = await sfn.send(new DescribeExecutionCommand({ executionArn: expectedArn }));
@@ -118,7 +132,7 @@ describe('e2e: EventBridge events (CodeCommit) over HTTP', () => {
     const results = res.json?.results as Array<{ rule: string | null; executionArn?: string; ignored?: string }>;
     assert.equal(results.length, 2);
     assert.equal(results[0]!.rule, 'codecommit-push');
-    assert.match(results[0]!.executionArn ?? '', /^arn:aws:states:us-east-1:123456789012:execution:cutover-deploy:[0-9a-f-]{36}$/);
+    assert.match(results[0]!.executionArn ?? '', /^arn:aws:states:eu-west-1:210987654321:execution:cutover-deploy:[0-9a-f-]{36}$/);
     assert.deepEqual(results[1], { rule: null, ignored: 'no rule matches this event' });
 
     const eventId = results[0]!.executionArn!.split(':').pop();

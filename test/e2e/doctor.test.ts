@@ -16,7 +16,12 @@ import { CreateTargetGroupCommand, DescribeListenersCommand, ModifyListenerComma
 import { cloudWatchClient, elbv2Client } from '../../lib/aws/clients';
 import { runDoctor, type DoctorReport } from '../../lib/cli/doctor';
 import { errorLines, runCutover, type CliResult } from '../helpers/cli';
-import { ALARM_5XX, configVariant, SAMPLE_CONFIG_FILE, TestTwin } from '../helpers/twin';
+import { ALARM_5XX, configVariant, TestTwin } from '../helpers/twin';
+import { join } from 'node:path';
+import { ROOT_DIR } from '../../lib/catalog';
+
+/** The sample's hello-world/production alone, as the twin below runs it (test/helpers/plans.ts productionOnly). */
+const PRODUCTION_ONLY_CONFIG = join(ROOT_DIR, 'test/fixtures/hello-world-production.json');
 
 const PROD_LISTENER = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/hello-world/50dc6c495c0c9188/f2f7dc8efc522ab2';
 
@@ -32,7 +37,7 @@ describe('e2e: cutover doctor against a twin', () => {
     await t?.stop();
   });
 
-  const doctor = (...args: string[]) => runCutover(['doctor', '--endpoint', t.twin.url, '--config', SAMPLE_CONFIG_FILE, ...args], 60_000);
+  const doctor = (...args: string[]) => runCutover(['doctor', '--endpoint', t.twin.url, '--config', PRODUCTION_ONLY_CONFIG, ...args], 60_000);
   const report = (r: CliResult): DoctorReport => {
     assert.deepEqual(errorLines(r), [], `nothing on stderr:\n${r.stderr}`);
     return JSON.parse(r.stdout) as DoctorReport;
@@ -96,7 +101,7 @@ describe('e2e: cutover doctor against a twin', () => {
 
     assert.equal(text.code, 0, `exit 0\n${text.stdout}\n${text.stderr}`);
     assert.deepEqual(errorLines(text), []);
-    assert.match(text.stdout, /^cutover doctor: .*hello-world\.json against the local twin at http:\/\/127\.0\.0\.1:\d+$/m);
+    assert.match(text.stdout, /^cutover doctor: .*hello-world(-production)?\.json against the local twin at http:\/\/127\.0\.0\.1:\d+$/m);
     assert.match(text.stdout, /^– +hello-world\/production +IAM roles +skipped: the local twin has no IAM/m);
     assert.match(text.stdout, /ready for a first deployment$/m);
     assert.doesNotMatch(text.stdout, /^✘/m);

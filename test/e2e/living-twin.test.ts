@@ -7,13 +7,14 @@
 import { parseEcrImage } from '../../lib/domain/image-events';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeAlarmHistoryCommand } from '@aws-sdk/client-cloudwatch';
 import type { PushEvent } from '@octokit/webhooks-types';
 import { cloudWatchClient } from '../../lib/aws/clients';
-import { loadConfigFile } from '../../lib/config';
+import { parseConfig } from '../../lib/config';
+import { productionOnly } from '../helpers/plans';
 import type { Config } from '../../lib/config/schema';
 import { deliverPush, examplePush, nextPush } from '../../lib/local/demo';
 import { loadTwinAccountFile } from '../../lib/local/live/account';
@@ -41,7 +42,9 @@ describe('e2e: the living twin', () => {
   };
 
   before(async () => {
-    const sample = loadConfigFile(join(ROOT_DIR, 'lib/config/samples/hello-world.json'));
+    // hello-world/production alone, deployed by pushes to master (the sample's staging → production
+    // promotion is the demo's: test/e2e/cli-local.test.ts).
+    const sample = parseConfig(productionOnly(JSON.parse(readFileSync(join(ROOT_DIR, 'lib/config/samples/hello-world.json'), 'utf8'))));
     // `keep`: these tests check that nothing is lost without an operator; the demo plays `approve`.
     config = structuredClone(sample);
     config.services[SERVICE]!.environments[ENVIRONMENT]!.databaseFailurePolicy = 'keep';

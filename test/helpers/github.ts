@@ -4,6 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
+import { productionOnly } from './plans';
 import { join } from 'node:path';
 import { createHmac, randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
@@ -51,9 +52,9 @@ export function ping(): PingEvent {
   return pick(examples('ping') as PingEvent[], (p) => p.hook?.type === 'Repository', 'repository ping');
 }
 
-/** The sample config (Codertocat/Hello-World master → hello-world / production) as JSON text. */
+/** The sample config (Codertocat/Hello-World master → hello-world / production, without its staging: `productionOnly`) as JSON text. */
 export function sampleConfigText(): string {
-  return readFileSync(join(ROOT_DIR, 'lib/config/samples/hello-world.json'), 'utf8');
+  return JSON.stringify(productionOnly(JSON.parse(readFileSync(join(ROOT_DIR, 'lib/config/samples/hello-world.json'), 'utf8'))));
 }
 
 /** `sha256=<hex>` as GitHub computes it. */

@@ -46,7 +46,7 @@ export function startTwin(options: Partial<TwinOptions> = {}): Promise<Twin> {
 export function sfnClientFor(twin: Twin): SFNClient {
   return new SFNClient({
     endpoint: twin.url,
-    region: 'us-east-1',
+    region: twin.region,
     credentials: { accessKeyId: 'AKIDLOCALTWIN', secretAccessKey: 'local-secret' },
     maxAttempts: 1,
   });

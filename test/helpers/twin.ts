@@ -33,6 +33,7 @@ import { parseEcrImage } from '../../lib/domain/image-events';
 import type { DeploymentRecord, LockItem } from '../../lib/aws/ledger';
 import { loadTwinAccountFile } from '../../lib/local/live/account';
 import { Twin, type LiveTwinOptions, type TwinOptions } from '../../lib/local/twin';
+import { productionOnly } from './plans';
 import type { ExecutionDescription } from '../../lib/local/stepfunctions/service';
 
 export const SAMPLE_CONFIG_FILE = join(ROOT_DIR, 'lib/config/samples/hello-world.json');
@@ -71,6 +72,7 @@ export const SHORT_CANARY = { type: 'canary', percent: 10, bakeSeconds: 30 } as 
 /** The sample config as plain JSON (a fresh copy to edit). */
 export function sampleConfigJson(): { services: Record<string, { environments: Record<string, Record<string, unknown>> }> } {
   const raw = JSON.parse(readFileSync(SAMPLE_CONFIG_FILE, 'utf8'));
+  productionOnly(raw);
   // The sample's GitHub access (checks gate, GitHub Deployments) belongs to the tests about it
   // (deploy-checks-github), which add it back: elsewhere a deployment would wait for check runs.
   // The simulator's listeners serve no HTTP, so the sample's verify checks are dropped too.
@@ -97,6 +99,30 @@ export function configVariant(edit: (env: Record<string, any>) => void, editServ
   edit(raw.services[SERVICE]!.environments[ENVIRONMENT]!);
   editService(raw.services[SERVICE]!);
   return parseConfig(raw, 'test config variant');
+}
+
+/**
+ * Add to a raw service config an environment `name` that is a copy of its production environment on
+ * resources of its own (cluster, ECS services, target groups, load balancer and listeners, database,
+ * alarms `<service>-<name>-…`). Returns the new environment's raw JSON to edit.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function addEnvironmentLikeProduction(service: Record<string, any>, name: string): Record<string, any> {
+  const prod = service.environments[ENVIRONMENT];
+  const copy = JSON.parse(JSON.stringify(prod));
+  // Another load balancer / target group: its name gets the environment, its id is the production one reversed.
+  const arn = (a: string) => a.replace(/hello-world/g, `hello-world-${name}`).replace(/[0-9a-f]{16}$/, (id) => id.split('').reverse().join(''));
+  copy.cluster = `${prod.cluster}-${name}`;
+  for (const slot of ['blue', 'green']) {
+    copy.slots[slot].service = `hello-world-${name}-${slot}`;
+    copy.slots[slot].targetGroupArn = arn(prod.slots[slot].targetGroupArn);
+  }
+  copy.production = { listenerArn: arn(prod.production.listenerArn) };
+  if (prod.test) copy.test = { listenerArn: arn(prod.test.listenerArn) };
+  copy.alarms = (prod.alarms as string[]).map((a) => a.replace('production', name));
+  if (copy.database?.instanceIdentifier) copy.database.instanceIdentifier = `hello-world-${name}`;
+  service.environments[name] = copy;
+  return copy;
 }
 
 /** The GitHub token secret the tests' configs name (the twin seeds it with its double's token). */

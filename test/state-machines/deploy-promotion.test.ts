@@ -14,7 +14,7 @@ import { SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { sfnClient } from '../../lib/aws/clients';
 import { parseConfig } from '../../lib/config/load';
 import { promotionExecutionName, promotionInput } from '../../lib/domain/promotion';
-import { deployInput, ENVIRONMENT, sampleConfigJson, SERVICE, setAlarm, TestTwin, type StartedDeployment } from '../helpers/twin';
+import { addEnvironmentLikeProduction, deployInput, ENVIRONMENT, sampleConfigJson, SERVICE, setAlarm, TestTwin } from '../helpers/twin';
 
 let t: TestTwin | undefined;
 afterEach(async () => {
@@ -32,17 +32,8 @@ function twoEnvironments(opts: { auto: boolean; soakSeconds?: number; approval?:
   const prod = svc.environments[ENVIRONMENT];
   prod.databaseFailurePolicy = 'keep';
   prod.strategy = { type: 'all-at-once' };
-  const staging = JSON.parse(JSON.stringify(prod));
-  const arn = (s: string) => s.replace(/hello-world/g, 'hello-world-staging').replace(/[0-9a-f]{16}$/, (id) => id.split('').reverse().join(''));
-  staging.cluster = 'hello-world-staging';
-  for (const slot of ['blue', 'green']) {
-    staging.slots[slot].service = `hello-world-staging-${slot}`;
-    staging.slots[slot].targetGroupArn = arn(prod.slots[slot].targetGroupArn);
-  }
-  staging.production = { listenerArn: arn(prod.production.listenerArn) };
-  staging.test = { listenerArn: arn(prod.test.listenerArn) };
+  const staging = addEnvironmentLikeProduction(svc, STAGING);
   staging.alarms = [STAGING_ALARM];
-  staging.database.instanceIdentifier = 'hello-world-staging';
   staging.databaseFailurePolicy = 'keep';
   delete staging.scan;
   if (opts.stagingStrategy) staging.strategy = opts.stagingStrategy;

@@ -11,7 +11,7 @@ import { ecsClient } from '../../lib/aws/clients';
 import { loadConfigFile } from '../../lib/config';
 import { connectSimulator, type ConnectedSimulator } from '../../lib/local/simulator/harness';
 
-const config = loadConfigFile(new URL('../../lib/config/samples/hello-world.json', import.meta.url).pathname);
+const config = loadConfigFile(new URL('../fixtures/hello-world-production.json', import.meta.url).pathname);
 let h: ConnectedSimulator;
 
 const register = (key: string, value: string) =>

@@ -130,6 +130,8 @@ describe('bands, periods, durations', () => {
     assert.throws(() => parseSince('3x', now), /--since: "3x" is not a period; use 30d, 12h, 2w or an ISO date/);
     assert.throws(() => parseSince('0d', now), /empty period/);
     assert.throws(() => parseSince('2027-01-01', now), /not in the past/);
+    assert.throws(() => parseSince('2026-02-30', now), /is not a period/, 'a day that does not exist');
+    assert.equal(parseSince('2026-11-01T12:00:00+01:00', now), '2026-11-01T11:00:00.000Z');
   });
   it('formats durations for tables', () => {
     assert.deepEqual([null, 45, 720, 3.5 * 3600, 2.1 * 86_400].map(formatDuration), ['—', '45 s', '12 min', '3.5 h', '2.1 d']);

@@ -16,7 +16,7 @@ import {
   type PlanRequest,
 } from '../../lib/domain/plan';
 
-const SAMPLE = new URL('../../lib/config/samples/hello-world.json', import.meta.url);
+const SAMPLE = new URL('../fixtures/hello-world-production.json', import.meta.url);
 const SHA = 'a'.repeat(40);
 const EXECUTION = {
   id: 'arn:aws:states:us-east-1:123456789012:execution:cutover-deploy:run-1',

@@ -17,7 +17,7 @@ import { CONFIG_ENV_VAR } from '../../lib/config/load';
 import type { EnvironmentState, ReleaseRef } from '../../lib/domain/records';
 import { RollbackInputSchema } from '../../lib/domain/rollback-input';
 
-const CONFIG = readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8');
+const CONFIG = readFileSync(new URL('../fixtures/hello-world-production.json', import.meta.url), 'utf8');
 const ALARM = 'hello-world-production-5xx';
 const LOCK_KEY = { pk: 'LOCK#hello-world#production', sk: 'LOCK' };
 const ENV_KEY = { pk: 'ENV#hello-world#production', sk: 'STATE' };

@@ -22,7 +22,7 @@ import { parseConfig } from '../../lib/config';
 import { resolvePlan } from '../../lib/domain/plan';
 
 const SHA = '1234567890abcdef1234567890abcdef12345678';
-const plan = resolvePlan(parseConfig(JSON.parse(readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8'))), {
+const plan = resolvePlan(parseConfig(JSON.parse(readFileSync(new URL('../fixtures/hello-world-production.json', import.meta.url), 'utf8'))), {
   input: { service: 'hello-world', environment: 'production', release: { commit: SHA } },
   execution: { id: 'arn:aws:states:us-east-1:123456789012:execution:cutover-deploy:run-1', name: 'run-1', startTime: '2024-05-01T12:00:00.000Z' },
 });

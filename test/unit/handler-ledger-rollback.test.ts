@@ -19,7 +19,7 @@ import type { EnvironmentState, Outcome, ReleaseRef, RollbackState, RollbackTarg
 
 const TABLE = 'cutover-ledger-test';
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:cutover-notifications';
-const config = parseConfig(JSON.parse(readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8')));
+const config = parseConfig(JSON.parse(readFileSync(new URL('../fixtures/hello-world-production.json', import.meta.url), 'utf8')));
 const IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/hello-world';
 const sha = (c: string) => c.repeat(40);
 const SHA0 = sha('0');
@@ -228,7 +228,7 @@ describe('ledger handler: rollback', () => {
       const plan = resolvePlan(
         parseConfig(
           (() => {
-            const raw = JSON.parse(readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8'));
+            const raw = JSON.parse(readFileSync(new URL('../fixtures/hello-world-production.json', import.meta.url), 'utf8'));
             raw.services['hello-world'].environments.production.approval = 'before-traffic';
             return raw;
           })(),

@@ -15,7 +15,7 @@ import type { DeploymentState, EnvironmentState } from '../../lib/domain/records
 
 const TABLE = 'cutover-ledger-test';
 const SHA = 'c0ffee0'.padEnd(40, '1');
-const SAMPLE = withoutGitHub(JSON.parse(readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8')));
+const SAMPLE = withoutGitHub(JSON.parse(readFileSync(new URL('../fixtures/hello-world-production.json', import.meta.url), 'utf8')));
 const config = parseConfig(SAMPLE);
 /** The sample config with the production environment edited. */
 const configWith = (edit: (env: Record<string, unknown>) => void) => {

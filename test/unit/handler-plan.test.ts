@@ -7,7 +7,7 @@ import type { DeploymentPlan } from '../../lib/domain/plan';
 import { handler } from '../../lambdas/plan/handler';
 import { ConfigError } from '../../lib/config';
 
-const SAMPLE_TEXT = readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8');
+const SAMPLE_TEXT = readFileSync(new URL('../fixtures/hello-world-production.json', import.meta.url), 'utf8');
 const SHA = 'b'.repeat(40);
 const event = (input: unknown = { service: 'hello-world', environment: 'production', release: { commit: SHA } }) => ({
   input,

@@ -24,7 +24,7 @@ import { handler as imageEvents } from '../../lambdas/image-events/handler';
 const REPO = '123456789012.dkr.ecr.us-east-1.amazonaws.com/hello-world';
 const SHA = 'c0ffee0'.padEnd(40, '1');
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
-const SAMPLE = withoutGitHub(JSON.parse(readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8')));
+const SAMPLE = withoutGitHub(JSON.parse(readFileSync(new URL('../fixtures/hello-world-production.json', import.meta.url), 'utf8')));
 const config = parseConfig(SAMPLE);
 const plan = resolvePlan(config, {
   input: { service: 'hello-world', environment: 'production', release: { commit: SHA } },

@@ -474,7 +474,7 @@ describe('live load balancer', () => {
   });
 
   it('once started, is the only target source: the ECS simulator\'s simulated tasks no longer show in DescribeTargetHealth', async () => {
-    const config = loadConfigFile(new URL('../../lib/config/samples/hello-world.json', import.meta.url).pathname);
+    const config = loadConfigFile(new URL('../fixtures/hello-world-production.json', import.meta.url).pathname);
     const blueTg = config.services['hello-world']!.environments.production!.slots.blue.targetGroupArn;
     const h = connectSimulator({ clock: new SimClock({ timeScale: SCALE }) });
     h.sim.seedFromConfig(config);

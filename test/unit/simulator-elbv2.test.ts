@@ -24,7 +24,7 @@ import { elbv2Client } from '../../lib/aws/clients';
 import { loadConfigFile, parseConfig } from '../../lib/config';
 import { connectSimulator, type ConnectedSimulator } from '../../lib/local/simulator/harness';
 
-const SAMPLE = new URL('../../lib/config/samples/hello-world.json', import.meta.url).pathname;
+const SAMPLE = new URL('../fixtures/hello-world-production.json', import.meta.url).pathname;
 const config = loadConfigFile(SAMPLE);
 const env = config.services['hello-world']!.environments.production!;
 const BLUE_TG = env.slots.blue.targetGroupArn;

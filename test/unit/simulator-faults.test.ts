@@ -23,7 +23,7 @@ import { loadConfigFile } from '../../lib/config';
 import { connectSimulator, type ConnectedSimulator } from '../../lib/local/simulator/harness';
 import { faultAction, FAULT_KINDS } from '../../lib/local/simulator';
 
-const SAMPLE = new URL('../../lib/config/samples/hello-world.json', import.meta.url).pathname;
+const SAMPLE = new URL('../fixtures/hello-world-production.json', import.meta.url).pathname;
 const config = loadConfigFile(SAMPLE);
 const env = config.services['hello-world']!.environments.production!;
 const CLUSTER = env.cluster;

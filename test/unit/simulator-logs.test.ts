@@ -224,7 +224,7 @@ describe('simulated CloudWatch Logs: validation, seeded streams, the lazy simula
   });
 
   it('the lazy simulator runs no processes: a seeded environment’s task stream does not exist', async () => {
-    const config = parseConfig(JSON.parse(readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8')));
+    const config = parseConfig(JSON.parse(readFileSync(new URL('../fixtures/hello-world-production.json', import.meta.url), 'utf8')));
     connected.sim.seedFromConfig(config);
     await assert.rejects(getLogEvents({ logGroupName: seedLogGroupName('hello-world-production'), logStreamName: 'cutover/app/0123456789abcdef0123456789abcdef' }), {
       name: 'ResourceNotFoundException',
@@ -232,7 +232,7 @@ describe('simulated CloudWatch Logs: validation, seeded streams, the lazy simula
   });
 
   it('seeded task definitions log with awslogs, and a release revision keeps that configuration', async () => {
-    const config = parseConfig(JSON.parse(readFileSync(new URL('../../lib/config/samples/hello-world.json', import.meta.url), 'utf8')));
+    const config = parseConfig(JSON.parse(readFileSync(new URL('../fixtures/hello-world-production.json', import.meta.url), 'utf8')));
     connected.sim.seedFromConfig(config);
     const family = 'hello-world-production';
     const expected = {

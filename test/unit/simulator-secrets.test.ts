@@ -11,7 +11,7 @@ import { secretsManagerClient } from '../../lib/aws/clients';
 import { loadConfigFile } from '../../lib/config';
 import { connectSimulator, type ConnectedSimulator } from '../../lib/local/simulator/harness';
 
-const SAMPLE = new URL('../../lib/config/samples/hello-world.json', import.meta.url).pathname;
+const SAMPLE = new URL('../fixtures/hello-world-production.json', import.meta.url).pathname;
 let h: ConnectedSimulator;
 
 describe('simulator: Secrets Manager', () => {

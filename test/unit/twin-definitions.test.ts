@@ -11,7 +11,7 @@ import { loadConfigFile } from '../../lib/config';
 import { startExecutionPattern } from '../../lib/local/stepfunctions/nested';
 import { Twin, substituteDefinition } from '../../lib/local/twin';
 
-const SAMPLE = new URL('../../lib/config/samples/hello-world.json', import.meta.url).pathname;
+const SAMPLE = new URL('../fixtures/hello-world-production.json', import.meta.url).pathname;
 
 type StateJson = {
   Type: string;
