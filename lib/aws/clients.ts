@@ -21,9 +21,10 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { STSClient } from '@aws-sdk/client-sts';
 import { ECRClient } from '@aws-sdk/client-ecr';
 
-export type AwsService = 'ecs' | 'elbv2' | 'rds' | 'cloudwatch' | 'logs' | 'dynamodb' | 'sfn' | 'secretsmanager' | 'sns' | 'ecr';
+export type AwsService = 'ecs' | 'elbv2' | 'rds' | 'cloudwatch' | 'logs' | 'dynamodb' | 'sfn' | 'secretsmanager' | 'sns' | 'ecr' | 'sts';
 
 /**
  * An in-process implementation of some AWS services.
@@ -137,6 +138,8 @@ export const secretsManagerClient = (): SecretsManagerClient =>
   cached('secretsmanager', () => create('secretsmanager', SecretsManagerClient));
 /** Amazon ECR client (the image gate: DescribeImages, lib/aws/ecr.ts). */
 export const ecrClient = (): ECRClient => cached('ecr', () => create('ecr', ECRClient));
+/** AWS STS client (who the operator CLI acts as: GetCallerIdentity, lib/aws/sts.ts). */
+export const stsClient = (): STSClient => cached('sts', () => create('sts', STSClient));
 /** Amazon SNS client (deployment notifications, lib/aws/notify.ts). */
 export const snsClient = (): SNSClient => cached('sns', () => create('sns', SNSClient));
 /** DynamoDB document client (marshalls plain JS objects; `removeUndefinedValues` on). */

@@ -209,6 +209,7 @@ async function auditAction(
     kind: 'operator-action',
     ...(execution ? { deploymentId: execution.deploymentId, executionArn: execution.executionArn } : {}),
     actor: ctx.operator,
+    ...(ctx.callerArn ? { caller: ctx.callerArn } : {}),
     message,
     detail: { ...detail, ...(execution ? { deploymentId: execution.deploymentId } : {}) },
   });

@@ -59,11 +59,14 @@ export async function createContext(opts: GlobalOptions, deps: OperatorProgramDe
   const operator = operatorName(opts.operator, env);
   const target = await resolveTarget(opts, { env, ...deps.resolve });
   const ledger = new Ledger(target.tableName);
+  // Who acts, as AWS knows it (not only the --operator name anyone can set): recorded on every audit event.
+  const callerArn = await target.callerIdentity().catch(() => undefined);
   return {
     target,
     ledger,
     reader: new LedgerReader(ledger, target.tableName),
     operator,
+    ...(callerArn ? { callerArn } : {}),
     json: opts.json === true,
     io: deps.io ?? defaultIo,
     pollMs: deps.pollMs ?? 1000,

@@ -14,6 +14,7 @@
 import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
 import { z } from 'zod';
 import { configureClients } from '../aws/clients';
+import { callerArn } from '../aws/sts';
 import { CliError } from './errors';
 
 /** The default CloudFormation stack name (`cdk deploy` without `-c cutover:stackName=…`). */
@@ -75,6 +76,12 @@ export interface Target {
    * at its time scale since it was read).
    */
   now(): Date;
+  /**
+   * Who the commands act as, recorded on audit events beside the declared `--operator`: on AWS the
+   * caller's ARN (STS GetCallerIdentity, asked once); on a twin, which has no IAM, its access key id
+   * (`access-key:<AWS_ACCESS_KEY_ID, else "local">`).
+   */
+  callerIdentity(): Promise<string>;
 }
 
 export interface ResolveDeps {
@@ -123,6 +130,7 @@ export async function resolveTarget(opts: TargetOptions, deps: ResolveDeps = {})
   };
   const tableName = opts.table ?? (await fromStack(STACK_OUTPUTS.table, '--table <name>'));
   const arns: Partial<Record<StateMachineKind, string>> = { deploy: opts.deployArn, rollback: opts.rollbackArn };
+  let caller: Promise<string> | undefined;
   return {
     kind: 'aws',
     description: `stack "${stack}"`,
@@ -131,6 +139,7 @@ export async function resolveTarget(opts: TargetOptions, deps: ResolveDeps = {})
       return (arns[kind] ??= await fromStack(STACK_OUTPUTS[kind], `--${kind}-arn <arn>`));
     },
     now: () => new Date(clock()),
+    callerIdentity: () => (caller ??= callerArn()),
   };
 }
 
@@ -216,9 +225,11 @@ async function resolveTwin(opts: TargetOptions, fetchFn: typeof fetch, clock: ()
   const index = parsed.data;
   const fetchedAt = clock();
   const twinNow = index.now !== undefined && !Number.isNaN(Date.parse(index.now)) ? Date.parse(index.now) : undefined;
+  // The operator's own access key id when set (the twin accepts any): what its audit events record as the caller.
+  const accessKeyId = process.env.AWS_ACCESS_KEY_ID || 'local';
   configureClients({
     region: index.region,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    credentials: { accessKeyId, secretAccessKey: 'local' },
     endpoints: { dynamodb: index.dynamodb.endpoint, sfn: index.stepFunctions },
   });
   const arns: Partial<Record<StateMachineKind, string>> = {
@@ -235,5 +246,6 @@ async function resolveTwin(opts: TargetOptions, fetchFn: typeof fetch, clock: ()
       return arn;
     },
     now: () => (twinNow === undefined ? new Date(clock()) : new Date(twinNow + (clock() - fetchedAt) * (index.timeScale ?? 1))),
+    callerIdentity: async () => `access-key:${accessKeyId}`,
   };
 }

@@ -328,6 +328,11 @@ const auditEventShape = {
    * `cutover` for the state machines' own steps.
    */
   actor: z.string(),
+  /**
+   * The caller's AWS identity when a person acted through the CLI (STS GetCallerIdentity ARN; on the
+   * local twin, `access-key:<id>`), beside `actor`, the declared name anyone can set.
+   */
+  caller: z.optional(z.string()),
   /** One line for humans. */
   message: z.string(),
   /** Anything else worth keeping (percent, error name, snapshot, ...). */

@@ -37,7 +37,7 @@ describe('e2e: the cutover CLI', () => {
     assert.match(out, /Approved deployment [0-9a-f]{40}-promote of hello-world\/production as demo operator/);
     assert.match(out, /✔ v2 promoted to production: approved with cutover approve, the same digest, zero failed requests: execution SUCCEEDED; image \S+@sha256:[0-9a-f]{64} = the one staging ran/);
     assert.match(out, /✔ no release that failed in staging reached production: v3, v4, v5, v6, v7 failed in staging: none was offered to production, which runs v2/);
-    assert.match(out, /\$ cutover metrics hello-world --since 1d\n.*DORA metrics[^\n]*\n.*deployment frequency.*lead time.*change failure rate.*time to restore\n\s+production .*\n\s+staging /);
+    assert.match(out, /\$ cutover metrics hello-world --since 1d\n.*DORA metrics[^\n]*\n.*deployment frequency.*lead time.*change failure rate.*time to restore[^\n]*\n\s+production .*\n\s+staging /);
     assert.match(out, /✔ cutover metrics prints the four DORA figures: exit 0/);
     assert.match(out, /✔ v3 rolled back by an alarm from real metrics: execution FAILED \(Cutover\.RolledBackOnAlarm\); hello-world-staging-5xx → ALARM: Threshold Crossed/);
     assert.match(out, /✔ v4 migration failed, schema unchanged: execution FAILED \(Cutover\.MigrationFailed/);

@@ -162,6 +162,8 @@ describe('e2e: operator commands against a running twin', () => {
       actions.some((e) => /^grace promoted deployment \S+ now/.test(e.message) && e.detail?.action === 'promote' && e.detail?.deploymentId === started.deploymentId),
       `the CLI's audit event: ${JSON.stringify(actions)}`,
     );
+    // Beside the declared name, who acted as the twin knows it: its access key id (on AWS, the STS caller ARN).
+    assert.ok(actions.every((e) => e.caller === `access-key:${process.env.AWS_ACCESS_KEY_ID || 'local'}`), `the caller identity on each: ${JSON.stringify(actions.map((e) => e.caller))}`);
   });
 
   it('`abort` during a bake rolls the deployment back; the record and the cause carry the reason and the operator', async () => {

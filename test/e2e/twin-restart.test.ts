@@ -221,7 +221,8 @@ describe('e2e: the living twin survives a restart', () => {
   });
 
   it('`cutover local --exit --no-demo` on the saved account says what it resumed and exits 0', async () => {
-    const r = await runCutover(['local', '--port', '0', '--account', writeTestAccount(dir), '--state-dir', stateDir, '--time-scale', String(TIME_SCALE), '--exit', '--no-demo']);
+    // The config the state was written with: hello-world/production alone (the sample without staging).
+    const r = await runCutover(['local', '--port', '0', '--config', join(ROOT_DIR, 'test/fixtures/hello-world-production.json'), '--account', writeTestAccount(dir), '--state-dir', stateDir, '--time-scale', String(TIME_SCALE), '--exit', '--no-demo']);
 
     assert.equal(r.code, 0, `exit ${r.code} (${r.signal})\n${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, new RegExp(`Resumed from ${escape(stateDir)} \\(saved [^)]+\\): production on [0-9a-f]{40}, \\d+ deployments in history`));

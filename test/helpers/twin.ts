@@ -37,6 +37,8 @@ import { productionOnly } from './plans';
 import type { ExecutionDescription } from '../../lib/local/stepfunctions/service';
 
 export const SAMPLE_CONFIG_FILE = join(ROOT_DIR, 'lib/config/samples/hello-world.json');
+/** The sample config's hello-world/production alone (no staging): `productionOnly` of the sample, as a file. */
+export const PRODUCTION_ONLY_CONFIG_FILE = join(ROOT_DIR, 'test/fixtures/hello-world-production.json');
 /** The sample twin account (images v1-v4, listeners, health checks, alarms, initial release v1). */
 export const SAMPLE_ACCOUNT_FILE = join(ROOT_DIR, 'lib/config/samples/hello-world.twin.json');
 

@@ -75,15 +75,19 @@ const lockWith = (kind: 'bake' | 'approval' | 'database-decision', question = `h
   pendingQuestion: question,
 });
 
+/** The caller's identity as STS GetCallerIdentity gives it (the CLI records it beside the --operator name). */
+const CALLER = 'arn:aws:sts::123456789012:assumed-role/cutover-approver/ada';
+
 function context(json = false) {
   const out: string[] = [];
-  const target: Target = { kind: 'aws', description: 'stack "Cutover"', tableName: TABLE, stateMachineArn: async (k) => `arn:aws:states:us-east-1:123456789012:stateMachine:cutover-${k}`, now: () => NOW };
+  const target: Target = { kind: 'aws', description: 'stack "Cutover"', tableName: TABLE, stateMachineArn: async (k) => `arn:aws:states:us-east-1:123456789012:stateMachine:cutover-${k}`, now: () => NOW, callerIdentity: async () => CALLER };
   const ledger = new Ledger(TABLE);
   const ctx: commands.CommandContext = {
     target,
     ledger,
     reader: new LedgerReader(ledger, TABLE),
     operator: 'ada',
+    callerArn: CALLER,
     json,
     io: { stdout: (t) => out.push(t), stderr: (t) => out.push(`stderr: ${t}`) },
     pollMs: 0,
@@ -117,6 +121,7 @@ describe('cli commands: answering a wait', () => {
     const [event] = audits();
     assert.equal(event?.kind, 'operator-action');
     assert.equal(event?.actor, 'ada');
+    assert.equal(event?.caller, CALLER, 'the caller\'s AWS identity beside the declared name');
     assert.equal(event?.deploymentId, 'd-7');
     assert.equal(event?.pk, 'AUDIT#hello-world#production');
     assert.equal(event?.at, NOW.toISOString());

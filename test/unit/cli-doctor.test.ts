@@ -14,7 +14,7 @@ import { DBInstanceNotFoundFault, DescribeDBClustersCommand, DescribeDBInstances
 import { CloudFormationClient, CloudFormationServiceException, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 import { GetRoleCommand, IAMClient, IAMServiceException, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import { cloudWatchMock, ecsMock, elbv2Mock, rdsMock, resetSdkMocks, sdkError, dynamoMock, sfnMock, logsMock, snsMock } from '../helpers/sdk-mocks';
-import { configVariant, SAMPLE_CONFIG_FILE, sampleConfig } from '../helpers/twin';
+import { configVariant, PRODUCTION_ONLY_CONFIG_FILE, sampleConfig } from '../helpers/twin';
 import {
   doctorCommand,
   doctorConfigPath,
@@ -473,7 +473,7 @@ describe('cutover doctor: the command', () => {
 
   const runCommand = async (opts: Record<string, unknown>) => {
     const out: string[] = [];
-    const code = await doctorCommand(undefined, undefined, { config: SAMPLE_CONFIG_FILE, region: 'us-east-1', ...opts }, { io: { stdout: (t) => out.push(t), stderr: (t) => out.push(t) }, env: {} });
+    const code = await doctorCommand(undefined, undefined, { config: PRODUCTION_ONLY_CONFIG_FILE, region: 'us-east-1', ...opts }, { io: { stdout: (t) => out.push(t), stderr: (t) => out.push(t) }, env: {} });
     return { code, out: out.join('\n') };
   };
 
@@ -495,8 +495,8 @@ describe('cutover doctor: the command', () => {
   });
 
   it('refuses a service or environment the config does not have, and a bad --region', async () => {
-    await assert.rejects(doctorCommand('nope', undefined, { config: SAMPLE_CONFIG_FILE }, { io: { stdout: () => {}, stderr: () => {} }, env: {} }), /service "nope" is not in the config; configured: hello-world/);
-    await assert.rejects(doctorCommand('hello-world', 'qa', { config: SAMPLE_CONFIG_FILE }, { io: { stdout: () => {}, stderr: () => {} }, env: {} }), /environment "qa" is not configured/);
+    await assert.rejects(doctorCommand('nope', undefined, { config: PRODUCTION_ONLY_CONFIG_FILE }, { io: { stdout: () => {}, stderr: () => {} }, env: {} }), /service "nope" is not in the config; configured: hello-world/);
+    await assert.rejects(doctorCommand('hello-world', 'qa', { config: PRODUCTION_ONLY_CONFIG_FILE }, { io: { stdout: () => {}, stderr: () => {} }, env: {} }), /environment "qa" is not configured/);
     await assert.rejects(runCommand({ region: 'Frankfurt' }), /--region "Frankfurt" is not an AWS region name/);
   });
 });
