@@ -27,6 +27,7 @@ import { LedgerTable } from './ledger-table';
 import { taskTokenStatements } from './permissions';
 import { acknowledgeWildcardResources } from './nag';
 import { NotificationTopic } from './notification-topic';
+import { OperatorPolicies } from './operator-policies';
 import { STATE_MACHINES, stateMachineName, type StateMachineName } from '../catalog';
 
 /** Step Functions' limit on a state machine name (CreateStateMachine, name: 1-80 characters). */
@@ -95,6 +96,8 @@ export class CutoverStack extends Stack {
   readonly rollbackWindow: DeployStateMachine;
   /** The notification topic (started, awaiting approval, succeeded, rolled back, failed, alarm). */
   readonly notifications: NotificationTopic;
+  /** Managed IAM policies for people: viewer, deployer, approver, operator (lib/constructs/operator-policies.ts). */
+  readonly operatorPolicies: OperatorPolicies;
   /** The GitHub webhook (HTTP API, secret, function). */
   readonly webhook: GitHubWebhook;
   /** The CodeCommit trigger, when a service uses CodeCommit. */
@@ -217,6 +220,13 @@ export class CutoverStack extends Stack {
         maxManagedPolicies: maxManagedPoliciesPerRole,
       });
     }
+
+    // Managed policies for the people who run cutover (viewer, deployer, approver, operator).
+    this.operatorPolicies = new OperatorPolicies(this, 'OperatorPolicies', {
+      stateMachineNames: { deploy: names.deploy, rollback: names.rollback, rollbackWindow: names['rollback-window'] },
+      table: this.ledger.table,
+      topic: this.notifications.topic,
+    });
 
     new CfnOutput(this, 'TableName', { description: 'cutover ledger table (locks, records, environment state, audit timeline)', value: this.ledger.table.tableName });
     new CfnOutput(this, 'DeployStateMachineArn', { description: 'Start a deployment: {"service","environment","release":{"commit"}}', value: this.deploy.stateMachine.stateMachineArn });

@@ -8,6 +8,7 @@ export * from './deploy-state-machine';
 export * from './github-webhook';
 export * from './image-trigger';
 export * from './ledger-table';
+export * from './operator-policies';
 export * from './nag';
 export * from './permissions';
 export * from './notification-topic';

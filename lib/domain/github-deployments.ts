@@ -225,7 +225,7 @@ export function githubStateFor(event: DeploymentEvent): GitHubDeploymentState {
           return 'inactive';
         case 'rollback-failed':
           return 'error';
-        case 'refused': // outside its change window or frozen: the release did not fail, it was not let in
+        case 'refused': // turned away (window, freeze, promotion rule): GitHub has no such state; `failure` with the reason in the description
         case 'failed':
         case 'rolled-back':
           return isMachineryError(event.error) ? 'error' : 'failure';

@@ -15,7 +15,8 @@ import { githubTokenSecretResources } from '../../lib/constructs/cutover-stack';
 import { TASK_ROLES } from '../helpers/stacks';
 
 /** The inline and customer managed policies of the template (cutover packs function statements into managed policies). */
-const rolePolicies = (t: Template): any[] => [...Object.values(t.findResources('AWS::IAM::Policy')), ...Object.values(t.findResources('AWS::IAM::ManagedPolicy'))];
+/** The policies attached to cutover's own roles (not the unattached managed policies for people: lib/constructs/operator-policies.ts). */
+const rolePolicies = (t: Template): any[] => [...Object.values(t.findResources('AWS::IAM::Policy')), ...Object.values(t.findResources('AWS::IAM::ManagedPolicy'))].filter((p: any) => p.Properties.Roles !== undefined);
 
 // Prepare
 const cdkContext = JSON.parse(readFileSync(join(ROOT_DIR, 'cdk.json'), 'utf8')).context;
@@ -32,7 +33,7 @@ function statementsOf(functionName: string, t: Template = template): Statement[]
   assert.equal(Object.keys(fns).length, 1, `one function "${functionName}"`);
   const roleRef = JSON.stringify((Object.values(fns)[0] as any).Properties.Role['Fn::GetAtt'][0]);
   const policies = rolePolicies(t).filter((p: any) =>
-    p.Properties.Roles.some((r: any) => JSON.stringify(r.Ref) === roleRef),
+    (p.Properties.Roles ?? []).some((r: any) => JSON.stringify(r.Ref) === roleRef),
   );
   return policies.flatMap((p: any) => p.Properties.PolicyDocument.Statement);
 }
@@ -160,7 +161,7 @@ describe('CutoverStack (sample config)', () => {
   it('lets the state machine invoke exactly the functions it calls', () => {
     const smRole = (Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0] as any).Properties.RoleArn['Fn::GetAtt'][0];
     const statements = rolePolicies(template)
-      .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === smRole))
+      .filter((p: any) => (p.Properties.Roles ?? []).some((r: any) => r.Ref === smRole))
       .flatMap((p: any) => p.Properties.PolicyDocument.Statement as Statement[]);
     const invoked = new Set(
       statements
@@ -381,7 +382,7 @@ describe('CutoverStack: rollback, rollback window and notifications', () => {
   const roleStatements = (name: string): Statement[] => {
     const roleRef = JSON.stringify((byName(name)[1] as any).Properties.RoleArn['Fn::GetAtt'][0]);
     return rolePolicies(template)
-      .filter((p: any) => p.Properties.Roles.some((r: any) => JSON.stringify(r.Ref) === roleRef))
+      .filter((p: any) => (p.Properties.Roles ?? []).some((r: any) => JSON.stringify(r.Ref) === roleRef))
       .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
   };
   const allows = (statements: Statement[], action: string, resourcePart: string) =>

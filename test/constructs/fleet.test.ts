@@ -58,10 +58,10 @@ describe('a 50-service fleet in one stack', () => {
     for (const [id, r] of ofType('AWS::IAM::ManagedPolicy')) {
       const size = chars(r.Properties.PolicyDocument);
       assert.ok(size <= 6144, `${id}: ${size} characters`);
-      for (const role of r.Properties.Roles) managed.set(role.Ref, (managed.get(role.Ref) ?? 0) + 1);
+      for (const role of r.Properties.Roles ?? []) managed.set(role.Ref, (managed.get(role.Ref) ?? 0) + 1);
     }
     for (const [, r] of ofType('AWS::IAM::Policy')) {
-      for (const role of r.Properties.Roles) inline.set(role.Ref, (inline.get(role.Ref) ?? 0) + chars(r.Properties.PolicyDocument));
+      for (const role of r.Properties.Roles ?? []) inline.set(role.Ref, (inline.get(role.Ref) ?? 0) + chars(r.Properties.PolicyDocument));
     }
     for (const [role, n] of managed) assert.ok(n <= 7, `${role}: ${n} managed policies (10 allowed; keep room)`);
     for (const [role, n] of inline) assert.ok(n <= 10_240, `${role}: ${n} characters of inline policy`);
@@ -115,7 +115,7 @@ describe('a 50-service fleet in one stack', () => {
     const perRole = new Map<string, number>();
     for (const [id, r] of all.filter(([, r]) => r.Type === 'AWS::IAM::ManagedPolicy')) {
       assert.ok(chars(r.Properties.PolicyDocument) <= 6144, `${id}: ${chars(r.Properties.PolicyDocument)} characters`);
-      for (const role of r.Properties.Roles) perRole.set(role.Ref, (perRole.get(role.Ref) ?? 0) + 1);
+      for (const role of r.Properties.Roles ?? []) perRole.set(role.Ref, (perRole.get(role.Ref) ?? 0) + 1);
     }
     for (const [role, n] of perRole) assert.ok(n <= 20, `${role}: ${n} managed policies`);
     assert.ok(Math.max(...perRole.values()) > 10, 'the fleet needed the raised quota');

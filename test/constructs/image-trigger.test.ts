@@ -47,7 +47,7 @@ function statementsOf(t: Template, name: string): Statement[] {
   assert.ok(id, `a function "${name}"`);
   const roleRef = (t.toJSON().Resources[id].Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
   return [...Object.values(t.findResources('AWS::IAM::Policy')), ...Object.values(t.findResources('AWS::IAM::ManagedPolicy'))]
-    .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === roleRef))
+    .filter((p: any) => (p.Properties.Roles ?? []).some((r: any) => r.Ref === roleRef))
     .flatMap((p: any) => p.Properties.PolicyDocument.Statement as Statement[]);
 }
 
