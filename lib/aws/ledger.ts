@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
 import { dynamoDocClient, sfnClient } from './clients';
 import { withRetryClassification } from './errors';
@@ -690,28 +690,19 @@ export class Ledger {
    * @param deploymentId only this deployment's (or rollback's) events
    */
   async timeline(service: string, environment: string, opts: { limit?: number; deploymentId?: string } = {}): Promise<AuditEvent[]> {
-    const limit = opts.limit ?? 50;
-    const events: AuditEvent[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await withRetryClassification(() =>
-        dynamoDocClient().send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': auditPartition(service, environment), ...(opts.deploymentId ? { ':d': opts.deploymentId } : {}) },
-            ...(opts.deploymentId ? { FilterExpression: 'deploymentId = :d' } : {}),
-            ScanIndexForward: false,
-            Limit: 100,
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      events.push(...(out?.Items ?? []).map((item, i) => parseLedgerItem(AuditEventSchema, item, `audit event ${events.length + i + 1} of ${service}/${environment}`)));
-      start = out?.LastEvaluatedKey;
-    } while (start && events.length < limit);
-    return events.slice(0, limit);
+    return this.queryPages(
+      {
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': auditPartition(service, environment), ...(opts.deploymentId ? { ':d': opts.deploymentId } : {}) },
+        ...(opts.deploymentId ? { FilterExpression: 'deploymentId = :d' } : {}),
+        ScanIndexForward: false,
+        Limit: 100,
+      },
+      (item, n) => parseLedgerItem(AuditEventSchema, item, `audit event ${n} of ${service}/${environment}`),
+      opts.limit ?? 50,
+    );
   }
+
 
   /** Deployment records of a service and environment, newest first. */
   async history(service: string, environment: string, limit = 20): Promise<DeploymentRecord[]> {
@@ -735,22 +726,28 @@ export class Ledger {
    * of up to 1 MB). For reports over a period (lib/domain/dora-metrics.ts).
    */
   async historySince(service: string, environment: string, startedSince: string): Promise<DeploymentRecord[]> {
-    const records: DeploymentRecord[] = [];
+    return this.queryPages(
+      {
+        KeyConditionExpression: 'pk = :pk AND sk >= :since',
+        ExpressionAttributeValues: { ':pk': deploymentsPartition(service, environment), ':since': startedSince },
+      },
+      (item) => parseLedgerItem(DeploymentRecordSchema, item, `a deployment record of ${service}/${environment}`),
+    );
+  }
+
+  /**
+   * Query the table page after page (`LastEvaluatedKey`) until there is no next page or `limit` items
+   * were read; each item parsed with `parse` (its 1-based position, for error messages).
+   */
+  private async queryPages<T>(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>, parse: (item: Record<string, unknown>, position: number) => T, limit = Infinity): Promise<T[]> {
+    const items: T[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const out = await withRetryClassification(() =>
-        dynamoDocClient().send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'pk = :pk AND sk >= :since',
-            ExpressionAttributeValues: { ':pk': deploymentsPartition(service, environment), ':since': startedSince },
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      for (const item of out?.Items ?? []) records.push(parseLedgerItem(DeploymentRecordSchema, item, `a deployment record of ${service}/${environment}`));
+      const out = await withRetryClassification(() => dynamoDocClient().send(new QueryCommand({ TableName: this.tableName, ...input, ExclusiveStartKey: start })));
+      for (const item of out?.Items ?? []) items.push(parse(item, items.length + 1));
       start = out?.LastEvaluatedKey;
-    } while (start);
-    return records;
+    } while (start && items.length < limit);
+    return items.slice(0, limit);
   }
+
 }
