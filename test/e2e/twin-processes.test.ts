@@ -230,7 +230,13 @@ describe('e2e: the twin as a process — nothing lost at start-up, no process ou
     // Prepare: a fresh account of its own, interrupted while its database starts.
     const twin = startTwinProcess(twinArgs(0, join(dir, 'interrupted')));
     await twin.line(/starting PostgreSQL for instance/);
-    const seen = descendants(twin.pid);
+    // Its reaper was spawned before PostgreSQL; on a loaded machine its command line may not be read
+    // yet (a child between fork and exec shows another one): look until it is (at most 5 s).
+    let seen = descendants(twin.pid);
+    for (let i = 0; i < 100 && ![...seen.values()].some(isReaper); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      seen = new Map([...seen, ...descendants(twin.pid)]);
+    }
 
     // Act: every process it has until it exits is watched (the stop must not leave one started late).
     twin.child.kill('SIGINT');
