@@ -112,14 +112,16 @@ describe('SimClock: holds and timers', () => {
     // Prepare: 1 simulated second = 1 real ms.
     const clock = new SimClock({ timeScale: 1000, start: START });
     let fired = 0;
-    clock.setTimer(2, () => fired++);
+    // 50 simulated seconds (50 real ms): a pause of the test process between setTimer and hold (GC, a
+    // loaded CI machine) must not let the timer's time come before the hold, as 2 s once did.
+    clock.setTimer(50, () => fired++);
     const release = clock.hold('a health check in flight');
 
-    // Act: 10 real ms (10 simulated seconds at this scale) pass while held.
-    await sleep(10);
+    // Act: 100 real ms (100 simulated seconds at this scale) pass while held.
+    await sleep(100);
     const whileHeld = fired;
     release();
-    await sleep(10);
+    await sleep(100);
 
     // Assess
     assert.equal(whileHeld, 0, 'the timer waited for the hold');
