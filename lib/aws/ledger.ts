@@ -255,22 +255,9 @@ export class Ledger {
    * the outcome as it ends). A record that does not exist is left alone.
    */
   async markSupersededBy(record: { service: string; environment: string; startedAt: string; deploymentId: string }, by: string): Promise<void> {
-    try {
-      await withRetryClassification(() =>
-        dynamoDocClient().send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: deploymentKey(record),
-            UpdateExpression: 'SET supersededBy = :b',
-            ConditionExpression: 'attribute_exists(pk)',
-            ExpressionAttributeValues: { ':b': by },
-          }),
-        ),
-      );
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    }
+    await this.setRecordFields(record, { supersededBy: by });
   }
+
 
   /** @returns whether the record was created now (false: it existed — a retry, or the deployment was queued) */
   private async createRecord(plan: DeploymentPlan): Promise<boolean> {
@@ -442,26 +429,19 @@ export class Ledger {
    */
   async setRecordFields(
     key: Pick<DeploymentPlan, 'service' | 'environment' | 'startedAt' | 'deploymentId'>,
-    fields: Partial<Pick<DeploymentRecord, 'windowOverride' | 'promotionOverride' | 'changesStartedAt' | 'trafficAt' | 'promotedAt' | 'detectedAt' | 'restoredAt' | 'rolledBackAt' | 'committedAt'>>,
+    fields: Partial<Pick<DeploymentRecord, 'supersededBy' | 'windowOverride' | 'promotionOverride' | 'changesStartedAt' | 'trafficAt' | 'promotedAt' | 'detectedAt' | 'restoredAt' | 'rolledBackAt' | 'committedAt'>>,
     once: Partial<Pick<DeploymentRecord, 'changesStartedAt' | 'trafficAt' | 'detectedAt' | 'restoredAt'>> = {},
   ): Promise<void> {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
     const sets: string[] = [];
-    let i = 0;
-    for (const [k, v] of Object.entries(fields)) {
+    const entries = [...Object.entries(fields).map(([k, v]) => [k, v, false] as const), ...Object.entries(once).map(([k, v]) => [k, v, true] as const)];
+    for (const [k, v, onlyIfAbsent] of entries) {
       if (v === undefined) continue;
+      const i = sets.length;
       names[`#f${i}`] = k;
       values[`:v${i}`] = v;
-      sets.push(`#f${i} = :v${i}`);
-      i++;
-    }
-    for (const [k, v] of Object.entries(once)) {
-      if (v === undefined) continue;
-      names[`#f${i}`] = k;
-      values[`:v${i}`] = v;
-      sets.push(`#f${i} = if_not_exists(#f${i}, :v${i})`);
-      i++;
+      sets.push(onlyIfAbsent ? `#f${i} = if_not_exists(#f${i}, :v${i})` : `#f${i} = :v${i}`);
     }
     if (sets.length === 0) return;
     try {
