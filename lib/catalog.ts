@@ -31,6 +31,7 @@ export const FUNCTIONS = [
   { name: 'alarm-check', placeholder: 'AlarmCheckFunctionArn', description: 'Reads the state of the environment alarms (CloudWatch)' },
   { name: 'alarm', description: 'Reacts to a watched alarm going to ALARM: fails the running bake at once (EventBridge rule)' },
   { name: 'image-events', description: 'Ends a deployment\'s wait for its image when ECR reports the push (EventBridge rule)' },
+  { name: 'approval', description: 'Answers an approval gate for the identified caller, if the environment\'s approvers include them (function URL, AWS_IAM)' },
 ] as const satisfies readonly FunctionSpec[];
 
 export type FunctionName = (typeof FUNCTIONS)[number]['name'];

@@ -37,6 +37,11 @@
  *  - `awaitApproval` `{ taskToken, plan, traffic }` (`.waitForTaskToken`, timeout = the approval timeout) →
  *    stores the token as an `approval` wait and notifies who must act; approve with SendTaskSuccess
  *    `{"approved":true,"operator":"<name>"}`, reject with SendTaskFailure error `Cutover.Rejected`.
+ *  - `verifyApproval` `{ plan }` (after an approval, when `plan.approval.approvers` is set) → `{ approvedBy,
+ *    callerArn, matched }`: the approval the approval function recorded on the record (`approval`, with
+ *    the SigV4-verified caller) is by one of the approvers. Throws `Cutover.NotAnApprover` when there is
+ *    none (an answer sent around the function, e.g. SendTaskSuccess from the console) or the caller is
+ *    not an approver: the deployment rolls back, no production traffic shifted for it.
  *  - `awaitImage` `{ taskToken, plan, image }` (`.waitForTaskToken`, timeout = `plan.imageTimeoutSeconds`) →
  *    stores the token as an `image` wait with `pendingImage` = `plan.image` (the image-events function
  *    ends it when ECR reports the push), then looks in ECR once more: an image pushed between the
@@ -117,7 +122,8 @@ import { decideChecks, type ChecksDecision } from '../../lib/domain/checks-gate'
 import { decideChangeWindow } from '../../lib/domain/change-window';
 import { decideOffer, decidePromotable, promotedRelease, promotionExecutionName, promotionInput } from '../../lib/domain/promotion';
 import { deploymentRequest, inactivatesPreviousItself, type DeploymentEvent } from '../../lib/domain/github-deployments';
-import { DeploymentInProgressError, InvalidInputError, NotPromotableError } from '../../lib/domain/errors';
+import { DeploymentInProgressError, InvalidInputError, NotAnApproverError, NotPromotableError } from '../../lib/domain/errors';
+import { decideApprover } from '../../lib/domain/approvers';
 import type { DeploymentPlan, RollbackPlan } from '../../lib/domain/plan';
 import type { ExplicitDeployInput } from '../../lib/domain/deploy-input';
 import { decideQueue, isNewerPush, LOCK_WAIT_MAX_SECONDS, supersededCause, type PushRef } from '../../lib/domain/deploy-queue';
@@ -149,6 +155,7 @@ const Event = z.discriminatedUnion('action', [
     plan: z.extend(PlanShape, { alarms: z.array(z.string()) }),
     traffic: z.looseObject({ percent: z.number(), nextIndex: z.number() }),
   }),
+  z.object({ action: z.literal('verifyApproval'), plan: z.extend(PlanShape, { approval: z.looseObject({ approvers: z.array(z.string()).check(z.minLength(1)) }) }) }),
   z.object({ action: z.literal('awaitLock'), taskToken: z.string().check(z.minLength(1)), plan: z.extend(PlanShape, { startedAt: z.string(), executionArn: z.string() }) }),
   z.object({ action: z.literal('checkChecks'), plan: z.extend(PlanShape, { checks: z.object({ required: z.array(z.string()), waitSeconds: z.number() }), github: z.looseObject({ repository: z.string(), tokenSecretArn: z.string() }) }) }),
   z.object({ action: z.literal('awaitChecks'), taskToken: z.string().check(z.minLength(1)), plan: z.extend(PlanShape, { checks: z.object({ required: z.array(z.string()), waitSeconds: z.number() }), github: z.looseObject({ repository: z.string(), tokenSecretArn: z.string() }) }) }),
@@ -306,7 +313,11 @@ export const handler = async (event: unknown): Promise<unknown> => {
       const question =
         `${plan.service}/${plan.environment}: deployment ${plan.deploymentId} of ${plan.release.commit.slice(0, 7)} waits for approval ${where}; ` +
         `without an answer in ${plan.approval.timeoutSeconds} s it rolls back. ` +
-        'Approve: SendTaskSuccess {"approved":true,"operator":"<name>"}. Reject: SendTaskFailure with error "Cutover.Rejected" and your reason.';
+        (plan.approval.approvers
+          ? `Approve or reject with cutover approve / reject (the approval function); approvers: ${plan.approval.approvers.join(', ')}.`
+          : 'Approve: SendTaskSuccess {"approved":true,"operator":"<name>"}. Reject: SendTaskFailure with error "Cutover.Rejected" and your reason.');
+      // Before the token is readable: the approval function checks a caller against the record's approvers.
+      if (plan.approval.approvers) await ledger.setRecordFields(plan, { approvers: [...plan.approval.approvers] });
       await ledger.setPending(plan, 'approval', e.taskToken, question, now, plan.approval.timeoutSeconds);
       if (e.traffic.percent > 0) await ledger.setRecordFields(plan, {}, { trafficAt: now.toISOString() });
       await audit({ service: plan.service, environment: plan.environment, kind: 'waiting', deploymentId: plan.deploymentId, actor: 'cutover', message: `awaiting approval ${where}`, detail: { gate: plan.approval.gate, timeoutSeconds: plan.approval.timeoutSeconds } });
@@ -319,6 +330,22 @@ export const handler = async (event: unknown): Promise<unknown> => {
       ]);
       logger.info('awaiting approval', { deploymentId: plan.deploymentId, gate: plan.approval.gate });
       return { waiting: true };
+    }
+    case 'verifyApproval': {
+      const plan = e.plan as unknown as DeploymentPlan;
+      const where = `${plan.service}/${plan.environment}`;
+      const record = await ledger.getRecord(plan);
+      const given = record?.approval;
+      if (!given) {
+        throw new NotAnApproverError(
+          `the approval of deployment ${plan.deploymentId} did not come through the approval function: ${where} names approvers (${(plan.approval.approvers ?? []).join(', ')}), ` +
+            'and only their approval with `cutover approve` counts; an answer sent with SendTaskSuccess directly (e.g. from the Step Functions console) does not. No production traffic was shifted for it.',
+        );
+      }
+      const decision = decideApprover(given.callerArn, plan.approval.approvers, where);
+      if (!decision.allowed) throw new NotAnApproverError(`${decision.message} No production traffic was shifted for deployment ${plan.deploymentId}.`);
+      logger.info('approval verified', { deploymentId: plan.deploymentId, callerArn: given.callerArn, matched: decision.matched });
+      return { approvedBy: given.by, callerArn: given.callerArn, matched: decision.matched ?? null };
     }
     case 'awaitImage': {
       const plan = e.plan as unknown as DeploymentPlan;

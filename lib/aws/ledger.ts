@@ -429,7 +429,7 @@ export class Ledger {
    */
   async setRecordFields(
     key: Pick<DeploymentPlan, 'service' | 'environment' | 'startedAt' | 'deploymentId'>,
-    fields: Partial<Pick<DeploymentRecord, 'supersededBy' | 'windowOverride' | 'promotionOverride' | 'changesStartedAt' | 'trafficAt' | 'promotedAt' | 'detectedAt' | 'restoredAt' | 'rolledBackAt' | 'committedAt'>>,
+    fields: Partial<Pick<DeploymentRecord, 'supersededBy' | 'windowOverride' | 'promotionOverride' | 'changesStartedAt' | 'trafficAt' | 'promotedAt' | 'detectedAt' | 'restoredAt' | 'rolledBackAt' | 'committedAt' | 'approvers'>>,
     once: Partial<Pick<DeploymentRecord, 'changesStartedAt' | 'trafficAt' | 'detectedAt' | 'restoredAt'>> = {},
   ): Promise<void> {
     const names: Record<string, string> = {};
@@ -454,6 +454,62 @@ export class Ledger {
             ConditionExpression: 'attribute_exists(pk)',
             ExpressionAttributeNames: names,
             ExpressionAttributeValues: values,
+          }),
+        ),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+
+  /**
+   * A deployment's record (a consistent read), or `undefined` when there is none or it is unreadable.
+   * @throws Cutover.Transient for throttling
+   */
+  async getRecord(key: Pick<DeploymentPlan, 'service' | 'environment' | 'startedAt' | 'deploymentId'>): Promise<DeploymentRecord | undefined> {
+    const out = await withRetryClassification(() => dynamoDocClient().send(new GetCommand({ TableName: this.tableName, Key: deploymentKey(key), ConsistentRead: true })));
+    const parsed = DeploymentRecordSchema.safeParse(out.Item);
+    return parsed.success ? (parsed.data as DeploymentRecord) : undefined;
+  }
+
+  /**
+   * Record an approval on the deployment's record — only while the record waits for an approval with
+   * `taskToken` (the wait being answered), so an approval never lands on a wait that ended or on a
+   * later one. The approval function calls it before it answers the wait (SendTaskSuccess), so that
+   * the deployment's `VerifyApproval` finds it.
+   * @returns false when the record no longer waits for that approval (nothing written)
+   */
+  async recordApproval(key: Pick<DeploymentPlan, 'service' | 'environment' | 'startedAt' | 'deploymentId'>, taskToken: string, approval: NonNullable<DeploymentRecord['approval']>): Promise<boolean> {
+    try {
+      await withRetryClassification(() =>
+        dynamoDocClient().send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: deploymentKey(key),
+            UpdateExpression: 'SET approval = :a',
+            ConditionExpression: 'pendingKind = :approval AND pendingTaskToken = :t',
+            ExpressionAttributeValues: { ':a': approval, ':approval': 'approval', ':t': taskToken },
+          }),
+        ),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  /** Take back an approval {@link recordApproval} wrote, when its answer found the wait closed (only that caller's). */
+  async removeApproval(key: Pick<DeploymentPlan, 'service' | 'environment' | 'startedAt' | 'deploymentId'>, callerArn: string): Promise<void> {
+    try {
+      await withRetryClassification(() =>
+        dynamoDocClient().send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: deploymentKey(key),
+            UpdateExpression: 'REMOVE approval',
+            ConditionExpression: 'approval.callerArn = :c',
+            ExpressionAttributeValues: { ':c': callerArn },
           }),
         ),
       );

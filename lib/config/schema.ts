@@ -9,6 +9,7 @@
  * the local twin at start.
  */
 import * as z from 'zod/mini';
+import { APPROVER_FORMS, parseApprover } from '../domain/approvers';
 import { isKnownTimeZone, isWallClockTime, parseInstant, WEEKDAYS } from '../domain/change-window';
 
 /** Name of a service, an environment or a slot: used in ARNs, DynamoDB keys and execution names. */
@@ -194,6 +195,24 @@ export const EnvironmentSchema = z
      * @default 86400 (24 h)
      */
     approvalTimeoutSeconds: z._default(wholeNumber('seconds', z.gte(60, 'use at least 60 seconds'), z.lte(604_800, 'use at most 604800 seconds (7 days)')), 86_400),
+    /**
+     * Who may approve this environment's approval gate: IAM role names (any session of the role in
+     * the environment's account; `*` matches any characters, e.g. `AWSReservedSSO_ReleaseManagers_*`),
+     * role ARNs, user ARNs or assumed-role session ARNs (lib/domain/approvers.ts). Enforced server-side:
+     * `cutover approve` goes through the approval function (a function URL with AWS_IAM auth), which
+     * refuses any other caller, and the deployment checks the approval came through it
+     * (`VerifyApproval`). Needs `approval` other than `none`.
+     * @default anyone allowed (by IAM) to call the approval function
+     */
+    approvers: z.optional(
+      z
+        .array(
+          z.string().check(
+            z.refine((e) => parseApprover(e, '000000000000') !== undefined, { error: (i) => `"${String(i.input)}" is not an approver: ${APPROVER_FORMS}` }),
+          ),
+        )
+        .check(z.minLength(1, 'name at least one approver, or leave approvers out'), z.maxLength(50, 'name at most 50 approvers (use a role for a group)')),
+    ),
     /**
      * Seconds a deployment waits for its image (`<imageRepository>:<commit>`) to appear in ECR after
      * it took the lock (CI may still be building it); then it fails with `Cutover.ImageNotFound`,
@@ -388,6 +407,11 @@ export const ServiceSchema = z
           }
           seen.add(at);
         }
+      }
+    }
+    for (const [name, env] of Object.entries(s.environments)) {
+      if (env.approvers && env.approval === 'none') {
+        ctx.addIssue({ code: 'custom', input: s, path: ['environments', name, 'approvers'], message: 'approvers approve the approval gate, but approval is "none": set approval to "before-traffic" or "before-promote", or remove approvers' });
       }
     }
     for (const [branch, env] of Object.entries(s.branches)) {

@@ -30,6 +30,11 @@ export class NotPromotableError extends CutoverError {
   override readonly name = 'Cutover.NotPromotable';
 }
 
+/** An approval that did not come from one of the environment's approvers through the approval function. */
+export class NotAnApproverError extends CutoverError {
+  override readonly name = 'Cutover.NotAnApprover';
+}
+
 export class TransientAwsError extends CutoverError {
   override readonly name = 'Cutover.Transient';
 }

@@ -197,6 +197,13 @@ const deploymentRecordShape = {
   promotionOverride: z.optional(z.looseObject({ by: z.string(), reason: z.string(), at: iso })),
   /** A change-window override, as recorded: who, why, when (the deployment ran outside its window or in a freeze). */
   windowOverride: z.optional(z.looseObject({ by: z.string(), reason: z.string(), at: iso, callerArn: z.optional(z.string()) })),
+  /** Who may approve this deployment's approval gate (the plan's canonical approver ARNs), written when the gate's wait begins. */
+  approvers: z.optional(z.array(z.string())),
+  /**
+   * The approval, as the approval function recorded it before answering the wait: the declared name
+   * (`by`), the SigV4-verified caller (`callerArn`), the approver entry it matched, when, and the comment.
+   */
+  approval: z.optional(z.looseObject({ by: z.string(), callerArn: z.string(), at: iso, matched: z.optional(z.string()), comment: z.optional(z.string()) })),
 };
 export const DeploymentRecordSchema = z.looseObject(deploymentRecordShape);
 export type DeploymentRecord = Fields<typeof deploymentRecordShape>;

@@ -12,6 +12,7 @@ import {
   type Release,
   type Trigger,
 } from './deploy-input';
+import { canonicalApprovers } from './approvers';
 import { InvalidInputError } from './errors';
 import { RollbackInputSchema } from './rollback-input';
 import type { SlotName, SlotRef } from './slots';
@@ -109,7 +110,17 @@ export interface DeploymentPlan extends ExecutionPlanBase {
    * (0 = before any production traffic, the last index = before the step to 100%; -1 = no gate) for
    * at most `timeoutSeconds`. A rollback's redeploy never waits.
    */
-  readonly approval: { readonly gate: 'none' | 'before-traffic' | 'before-promote'; readonly timeoutSeconds: number; readonly beforeStepIndex: number };
+  readonly approval: {
+    readonly gate: 'none' | 'before-traffic' | 'before-promote';
+    readonly timeoutSeconds: number;
+    readonly beforeStepIndex: number;
+    /**
+     * Who may approve (the environment's `approvers`, canonical ARNs: a role name becomes its role ARN
+     * in the environment's account; lib/domain/approvers.ts). Present only when the environment names
+     * approvers: then `VerifyApproval` accepts only an approval the approval function recorded for one of them.
+     */
+    readonly approvers?: readonly string[];
+  };
   /**
    * Seconds the previous slot keeps running after the promotion (the rollback window); 0 scales it
    * down at once. Always 0 for a rollback's redeploy (its previous slot runs the release rolled back).
@@ -316,6 +327,7 @@ export function resolvePlan(config: Config, request: PlanRequest): DeploymentPla
       gate,
       timeoutSeconds: env.approvalTimeoutSeconds,
       beforeStepIndex: gate === 'before-traffic' ? 0 : gate === 'before-promote' ? steps.length - 1 : -1,
+      ...(gate !== 'none' && env.approvers ? { approvers: canonicalApprovers(env.approvers, env.slots.blue.targetGroupArn) } : {}),
     },
     rollbackWindowSeconds: isRollback ? 0 : env.rollbackWindowSeconds,
     rollbackWindowExecutionName: childExecutionName(deploymentId, 'window'),

@@ -21,7 +21,7 @@ export function productionOnly<T extends { services: Record<string, any> }>(raw:
     if (!prod?.promotion) continue;
     const from = prod.promotion.from as string;
     delete svc.environments[from];
-    for (const key of ['promotion', 'approval', 'windows', 'freezes', 'outsideWindow']) delete prod[key];
+    for (const key of ['promotion', 'approval', 'approvers', 'windows', 'freezes', 'outsideWindow']) delete prod[key];
     for (const branch of Object.keys(svc.branches)) if (svc.branches[branch] === from) svc.branches[branch] = 'production';
   }
   return raw;

@@ -127,6 +127,11 @@ export function addEnvironmentLikeProduction(service: Record<string, any>, name:
   return copy;
 }
 
+/** A session of the `release-managers` role (the sample's production approvers) in the sample's account. */
+export const APPROVER_ARN = 'arn:aws:sts::123456789012:assumed-role/release-managers/ada';
+/** A session of a role that approves nothing. */
+export const DEVELOPER_ARN = 'arn:aws:sts::123456789012:assumed-role/developers/bob';
+
 /** The GitHub token secret the tests' configs name (the twin seeds it with its double's token). */
 export const GITHUB_TOKEN_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:cutover/github-token-AbCdEf';
 
@@ -298,6 +303,43 @@ export class TestTwin {
   }
 
   /** The lock item of hello-world/production, if held. */
+  /**
+   * Call the approval function as its function URL does once AWS verified the caller's SigV4
+   * signature: `callerArn` is the identity (`requestContext.authorizer.iam.userArn`).
+   * @returns the HTTP status and the parsed JSON body
+   */
+  async callApproval(
+    request: { decision: 'approve' | 'reject'; operator?: string; comment?: string; reason?: string; service?: string; environment?: string },
+    callerArn: string = APPROVER_ARN,
+  ): Promise<{ status: number; body: Record<string, any> }> {
+    const body = JSON.stringify({ service: SERVICE, environment: ENVIRONMENT, operator: 'ada', ...request });
+    const [, , , , account = ''] = callerArn.split(':');
+    const event = {
+      version: '2.0',
+      routeKey: '$default',
+      rawPath: '/',
+      rawQueryString: '',
+      headers: { 'content-type': 'application/json' },
+      body,
+      isBase64Encoded: false,
+      requestContext: {
+        accountId: account,
+        apiId: 'approval',
+        domainName: 'approval.lambda-url.us-east-1.on.aws',
+        domainPrefix: 'approval',
+        http: { method: 'POST', path: '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'tests' },
+        requestId: randomBytes(8).toString('hex'),
+        routeKey: '$default',
+        stage: '$default',
+        time: '',
+        timeEpoch: 0,
+        authorizer: { iam: { accessKey: 'AKIATESTS', accountId: account, callerId: 'AROATESTS:ada', userArn: callerArn, userId: 'AROATESTS:ada', cognitoIdentity: null, principalOrgId: null } },
+      },
+    };
+    const out = (await this.twin.lambda.invoke('approval', event)) as { statusCode: number; body: string };
+    return { status: out.statusCode, body: JSON.parse(out.body) as Record<string, any> };
+  }
+
   lock(): Promise<LockItem | undefined> {
     return this.twin.ledger.getLock(SERVICE, ENVIRONMENT);
   }

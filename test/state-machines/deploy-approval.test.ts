@@ -10,7 +10,7 @@ import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { cloudWatchClient, sfnClient } from '../../lib/aws/clients';
 import type { LockItem } from '../../lib/aws/ledger';
-import { configVariant, TestTwin } from '../helpers/twin';
+import { APPROVER_ARN, configVariant, DEVELOPER_ARN, TestTwin } from '../helpers/twin';
 
 let t: TestTwin | undefined;
 afterEach(async () => {
@@ -130,5 +130,88 @@ describe('deploy: approval before promote', () => {
     await sfnClient().send(new SendTaskSuccessCommand({ taskToken: lock.pendingTaskToken!, output: JSON.stringify({ approved: true, operator: 'ada' }) }));
     assert.equal((await t.wait(d)).status, 'SUCCEEDED');
     assert.deepEqual(t.weights(), { blue: 0, green: 100 });
+  });
+});
+
+describe('deploy: approvers (the approval function checks who approves)', () => {
+  const withApprovers = () => gated('before-traffic', (env) => (env.approvers = ['release-managers']));
+
+  it('refuses an approval by a principal who is not an approver, then goes on when an approver approves', async () => {
+    t = await TestTwin.start({ config: withApprovers() });
+    const d = t.startDeployment();
+    await approvalWait(t);
+
+    const refused = await t.callApproval({ decision: 'approve', operator: 'bob' }, DEVELOPER_ARN);
+    assert.equal(refused.status, 403);
+    assert.match(refused.body.message, /arn:aws:sts::123456789012:assumed-role\/developers\/bob is not an approver of hello-world\/production: its approvers are arn:aws:iam::123456789012:role\/release-managers/);
+    assert.equal((await t.lock())?.pendingKind, 'approval', 'still waiting: the refusal answered nothing');
+    assert.deepEqual(t.weights(), { blue: 100, green: 0 });
+    const rejectRefused = await t.callApproval({ decision: 'reject', operator: 'bob', reason: 'no' }, DEVELOPER_ARN);
+    assert.equal(rejectRefused.status, 403, 'a non-approver cannot reject either');
+
+    const approved = await t.callApproval({ decision: 'approve', operator: 'ada', comment: 'release notes read' }, APPROVER_ARN);
+    assert.equal(approved.status, 200, approved.body.message);
+    assert.equal(approved.body.matched, 'arn:aws:iam::123456789012:role/release-managers');
+    const result = await t.wait(d);
+    assert.equal(result.status, 'SUCCEEDED', `${result.error}: ${result.cause}`);
+    assert.ok(t.statesEntered(d).includes('VerifyApproval'));
+
+    const record = await t.record(d);
+    assert.deepEqual(record?.approvers, ['arn:aws:iam::123456789012:role/release-managers']);
+    assert.equal(record?.approval?.callerArn, APPROVER_ARN);
+    assert.equal(record?.approval?.by, 'ada');
+    assert.equal(record?.approval?.comment, 'release notes read');
+    const timeline = await t.twin.ledger.timeline('hello-world', 'production', { deploymentId: d.name });
+    const refusals = timeline.filter((e) => e.kind === 'operator-action' && e.caller === DEVELOPER_ARN).map((e) => e.message);
+    assert.equal(refusals.length, 2, `both refusals audited: ${refusals.join(' | ')}`);
+    assert.ok(refusals.some((m) => /^bob \(arn:aws:sts::123456789012:assumed-role\/developers\/bob\) may not approve deployment .*: not an approver$/.test(m)), refusals.join(' | '));
+    const approval = timeline.find((e) => e.kind === 'operator-action' && e.caller === APPROVER_ARN && /approved/.test(e.message));
+    assert.equal(approval?.actor, 'ada');
+  });
+
+  it('an answer sent around the approval function (SendTaskSuccess from the console) is not an approval: rolled back, no production traffic', async () => {
+    t = await TestTwin.start({ config: withApprovers() });
+    const d = t.startDeployment();
+    const lock = await approvalWait(t);
+    await sfnClient().send(new SendTaskSuccessCommand({ taskToken: lock.pendingTaskToken!, output: JSON.stringify({ approved: true, operator: 'mallory', callerArn: APPROVER_ARN }) }));
+    const result = await t.wait(d);
+    assert.equal(result.status, 'FAILED');
+    assert.equal(result.error, 'Cutover.RolledBack');
+    assert.match(result.cause!, /did not come through the approval function/);
+    assert.ok(t.weightsSet('green').every((w) => w === 0), `green never got production traffic: ${t.weightsSet('green')}`);
+    assert.deepEqual(t.weights(), { blue: 100, green: 0 });
+    const record = await t.record(d);
+    assert.equal(record?.status, 'rolled-back');
+    assert.match(record?.message ?? '', /did not come through the approval function/);
+  });
+
+  it('an approver rejects with a reason through the function: rolled back, recorded with the caller', async () => {
+    t = await TestTwin.start({ config: withApprovers() });
+    const d = t.startDeployment();
+    await approvalWait(t);
+    const rejected = await t.callApproval({ decision: 'reject', operator: 'ada', reason: 'migration not reviewed' });
+    assert.equal(rejected.status, 200, rejected.body.message);
+    const result = await t.wait(d);
+    assert.equal(result.error, 'Cutover.RolledBack');
+    assert.match(result.cause!, /migration not reviewed \(rejected by ada, arn:aws:sts::123456789012:assumed-role\/release-managers\/ada\)/);
+    assert.deepEqual(t.weights(), { blue: 100, green: 0 });
+  });
+
+  it('answers 404 with nothing running, 409 when the deployment waits for something else, 400 naming a bad field', async () => {
+    t = await TestTwin.start({ config: withApprovers(), autoPushImages: false });
+    const none = await t.callApproval({ decision: 'approve' });
+    assert.equal(none.status, 404);
+    assert.match(none.body.message, /no deployment of hello-world\/production is running/);
+    t.startDeployment();
+    await t.waitFor('the image wait', async () => ((await t!.lock())?.pendingKind === 'image' ? true : undefined));
+    const early = await t.callApproval({ decision: 'approve' });
+    assert.equal(early.status, 409);
+    assert.match(early.body.message, /is not waiting for an approval \(it waits for image\)/);
+    const bad = await t.callApproval({ decision: 'approve', environment: 'Production' });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.message, /environment: use the service or environment name/);
+    const noReason = await t.callApproval({ decision: 'reject' });
+    assert.equal(noReason.status, 400);
+    assert.match(noReason.body.message, /reason: say why/);
   });
 });

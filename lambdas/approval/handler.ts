@@ -1,0 +1,152 @@
+/**
+ * approval — answers a deployment's approval gate for an identified caller, if the environment's
+ * `approvers` include them. `cutover approve` / `cutover reject` call it.
+ *
+ * Event: a Lambda function URL request (payload 2.0; AWS Lambda Developer Guide, "Invoking Lambda
+ * function URLs") of a URL with AuthType `AWS_IAM`: Lambda has verified the caller's SigV4 signature
+ * and passes the caller in `requestContext.authorizer.iam.userArn` — an identity the caller cannot
+ * choose, unlike the declared `operator` name. Body (JSON):
+ * `{ service, environment, decision: "approve" | "reject", operator, comment?, reason? }`
+ * (`reason` required to reject; `comment`, `reason` at most 2000 characters).
+ *
+ * Returns `{ statusCode, headers, body }`, body JSON `{ message, ... }`:
+ *  - 200 answered: approve → the approval is recorded on the deployment record (`approval`: who,
+ *    the caller ARN, the approver entry it matched, when), then the wait gets SendTaskSuccess
+ *    `{"approved":true,"operator","callerArn","comment"}`; reject → SendTaskFailure `Cutover.Rejected`.
+ *    Both are audited (`operator-action`, `caller` = the verified ARN).
+ *  - 400 bad request (names the field); 403 the caller is not an approver (audited, nothing answered)
+ *    or the request carries no IAM identity; 404 no deployment of that environment runs; 409 the
+ *    deployment is not waiting for an approval, or the wait ended meanwhile; 405 not a POST.
+ *
+ * The deployment checks the recorded approval again (`VerifyApproval`), so an answer sent around this
+ * function (SendTaskSuccess from the console) never counts where approvers are named.
+ *
+ * Env: `TABLE_NAME`.
+ */
+import type { LambdaFunctionURLEventWithIAMAuthorizer as LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
+import * as z from 'zod/mini';
+import { clockNow } from '../../lib/aws/clock';
+import { Ledger } from '../../lib/aws/ledger';
+import { failTask, succeedTask } from '../../lib/aws/task-tokens';
+import { decideApprover } from '../../lib/domain/approvers';
+import type { DeploymentRecord, LockItem } from '../../lib/domain/ledger-items';
+import { logger } from '../../lib/observability';
+
+const name = z.string().check(z.regex(/^[a-z][a-z0-9-]{0,39}$/, 'use the service or environment name as in the config (lower-case letters, digits, "-")'));
+const text = (max: number) => z.string().check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(max, `at most ${max} characters`));
+const BodySchema = z.object({
+  service: name,
+  environment: name,
+  decision: z.enum(['approve', 'reject']),
+  /** The operator's declared name (recorded beside the verified caller). */
+  operator: text(200),
+  comment: z.optional(text(2000)),
+  reason: z.optional(text(2000)),
+});
+export type ApprovalRequest = z.infer<typeof BodySchema>;
+
+const answer = (statusCode: number, body: Record<string, unknown>): LambdaFunctionURLResult => ({
+  statusCode,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+
+function tableName(): string {
+  const table = process.env.TABLE_NAME;
+  if (!table) throw new Error('TABLE_NAME is not set: the approval function needs the DynamoDB table name.');
+  return table;
+}
+
+function readBody(event: LambdaFunctionURLEvent): unknown {
+  if (!event.body) return undefined;
+  const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return Symbol('not json');
+  }
+}
+
+export const handler = async (event: LambdaFunctionURLEvent): Promise<LambdaFunctionURLResult> => {
+  const now = clockNow();
+  const method = event.requestContext?.http?.method;
+  if (method !== 'POST') return answer(405, { message: `use POST with a JSON body {service, environment, decision, operator}; got ${method ?? 'no method'}` });
+  const callerArn = event.requestContext?.authorizer?.iam?.userArn;
+  if (!callerArn) return answer(403, { message: 'no IAM identity on the request: the approval function URL must use AuthType AWS_IAM and requests must be SigV4-signed (cutover approve does that)' });
+  const body = readBody(event);
+  if (typeof body === 'symbol') return answer(400, { message: 'the body is not JSON: send {"service","environment","decision":"approve"|"reject","operator"}' });
+  const parsed = BodySchema.safeParse(body);
+  if (!parsed.success) {
+    const fields = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
+    return answer(400, { message: `bad request: ${fields.join('; ')}` });
+  }
+  const req = parsed.data;
+  if (req.decision === 'reject' && !req.reason) return answer(400, { message: 'reason: say why you reject (it is recorded on the deployment and in the audit timeline)' });
+  return decide(req, callerArn, now);
+};
+
+async function decide(req: ApprovalRequest, callerArn: string, now: Date): Promise<LambdaFunctionURLResult> {
+  const ledger = new Ledger(tableName());
+  const where = `${req.service}/${req.environment}`;
+  const lock = await ledger.getLock(req.service, req.environment);
+  if (!lock) return answer(404, { message: `no deployment of ${where} is running, so nothing waits for an approval` });
+  const key = recordKey(req, lock);
+  const record = key ? await ledger.getRecord(key) : undefined;
+  if (!key || !record) return answer(409, { message: `deployment ${lock.deploymentId} of ${where} has no record to approve (its lock predates approvals through the approval function)` });
+  const token = record.pendingKind === 'approval' ? record.pendingTaskToken : undefined;
+  if (!token) {
+    return answer(409, { message: `deployment ${lock.deploymentId} of ${where} is not waiting for an approval${record.pendingKind ? ` (it waits for ${record.pendingKind})` : ''}`, deploymentId: lock.deploymentId });
+  }
+  const base = { service: req.service, environment: req.environment, deploymentId: lock.deploymentId, executionArn: lock.executionArn, operator: req.operator, callerArn };
+  const verdict = decideApprover(callerArn, record.approvers, where);
+  const audit = (message: string, detail: Record<string, unknown>) =>
+    ledger.audit({
+      at: now.toISOString(),
+      service: req.service,
+      environment: req.environment,
+      kind: 'operator-action',
+      deploymentId: lock.deploymentId,
+      executionArn: lock.executionArn,
+      actor: req.operator,
+      caller: callerArn,
+      message,
+      detail: { ...detail, deploymentId: lock.deploymentId },
+    });
+  if (!verdict.allowed) {
+    await audit(`${req.operator} (${callerArn}) may not ${req.decision} deployment ${lock.deploymentId}: not an approver`, { action: `${req.decision}-refused`, approvers: record.approvers });
+    logger.warn('approval refused: not an approver', { ...base });
+    return answer(403, { message: verdict.message, ...base, approvers: record.approvers ?? [] });
+  }
+  if (req.decision === 'reject') {
+    const result = await failTask(token, 'Cutover.Rejected', `${req.reason} (rejected by ${req.operator}, ${callerArn})`);
+    if (result === 'closed') return closed(where, lock);
+    await audit(`${req.operator} rejected deployment ${lock.deploymentId}: ${req.reason}`, { action: 'reject', reason: req.reason });
+    return answer(200, { message: `Rejected deployment ${lock.deploymentId} of ${where} as ${req.operator} (${callerArn}): it does not go on (${req.reason}).`, action: 'reject', ...base, reason: req.reason });
+  }
+  const approval = { by: req.operator, callerArn, at: now.toISOString(), ...(verdict.matched ? { matched: verdict.matched } : {}), ...(req.comment ? { comment: req.comment } : {}) };
+  // Recorded first, bound to this wait's token: VerifyApproval reads it as soon as the wait ends.
+  if (!(await ledger.recordApproval(key, token, approval))) return closed(where, lock);
+  const result = await succeedTask(token, { approved: true, operator: req.operator, callerArn, ...(req.comment ? { comment: req.comment } : {}) });
+  if (result === 'closed') {
+    await ledger.removeApproval(key, callerArn);
+    return closed(where, lock);
+  }
+  await audit(`${req.operator} approved deployment ${lock.deploymentId}${req.comment ? `: ${req.comment}` : ''}`, { action: 'approve', comment: req.comment, ...(verdict.matched ? { approver: verdict.matched } : {}) });
+  logger.info('approved', { ...base, matched: verdict.matched });
+  return answer(200, {
+    message: `Approved deployment ${lock.deploymentId} of ${where} as ${req.operator} (${callerArn}): it continues.`,
+    action: 'approve',
+    ...base,
+    matched: verdict.matched ?? null,
+    comment: req.comment ?? null,
+  });
+}
+
+function closed(where: string, lock: LockItem): LambdaFunctionURLResult {
+  return answer(409, { message: `the approval wait of deployment ${lock.deploymentId} of ${where} ended before the answer (timed out, aborted, an alarm, or another answer came first): nothing was changed by this one`, deploymentId: lock.deploymentId });
+}
+
+/** The running deployment's record key, from its lock. */
+function recordKey(req: ApprovalRequest, lock: LockItem): Pick<DeploymentRecord, 'service' | 'environment' | 'startedAt' | 'deploymentId'> | undefined {
+  return lock.startedAt ? { service: req.service, environment: req.environment, startedAt: lock.startedAt, deploymentId: lock.deploymentId } : undefined;
+}
