@@ -2,9 +2,11 @@
  * The cutover stack: the ledger table, the functions, the `deploy`, `rollback` and `rollback-window`
  * state machines, the notification topic, the GitHub webhook, the CodeCommit trigger (when the config
  * has CodeCommit repositories), the alarm rule and function (when an environment lists alarms) and
- * the image rule and `image-events` function (when an environment's image is in Amazon ECR).
+ * the image rule and `image-events` function (when an environment's image is in Amazon ECR), the
+ * `approval` function behind its function URL (AWS_IAM), and the managed policies for people.
  * Outputs: `TableName`, `DeployStateMachineArn`, `RollbackStateMachineArn`, `NotificationTopicArn`
- * (what `cutover status --stack <name>` reads), plus the webhook's.
+ * (what `cutover status --stack <name>` reads), `ApprovalUrl` (what `cutover approve` / `reject`
+ * call), plus the webhook's and the managed policies'.
  */
 import { ArnFormat, CfnOutput, Stack, Token, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -17,6 +19,7 @@ import { codeCommitRepositories } from '../domain/event-rules';
 import { imageEventPattern } from '../domain/image-events';
 import { stateMachineFile } from '../catalog';
 import { AlarmTrigger } from './alarm-trigger';
+import { ApprovalFunction } from './approval-function';
 import { CodeCommitTrigger } from './codecommit-trigger';
 import { validateMaxManagedPolicies } from './cutover-function';
 import { DeployFunctions } from './deploy-functions';
@@ -106,6 +109,11 @@ export class CutoverStack extends Stack {
   readonly alarms?: AlarmTrigger;
   /** The image rule and `image-events` function, when an environment's `imageRepository` is an Amazon ECR repository. */
   readonly images?: ImageTrigger;
+  /**
+   * The `approval` function and its function URL (AWS_IAM): approvals and rejections, checked against
+   * the environment's `approvers` (lib/constructs/approval-function.ts).
+   */
+  readonly approval: ApprovalFunction;
 
   constructor(scope: Construct, id: string, props: CutoverStackProps) {
     super(scope, id, props);
@@ -221,17 +229,28 @@ export class CutoverStack extends Stack {
       });
     }
 
+    this.approval = new ApprovalFunction(this, 'Approval', {
+      table: this.ledger.table,
+      logRetention: props.logRetention,
+      maxManagedPolicies: maxManagedPoliciesPerRole,
+    });
+
     // Managed policies for the people who run cutover (viewer, deployer, approver, operator).
     this.operatorPolicies = new OperatorPolicies(this, 'OperatorPolicies', {
       stateMachineNames: { deploy: names.deploy, rollback: names.rollback, rollbackWindow: names['rollback-window'] },
       table: this.ledger.table,
       topic: this.notifications.topic,
+      approvalFunction: this.approval.function.lambda,
     });
 
     new CfnOutput(this, 'TableName', { description: 'cutover ledger table (locks, records, environment state, audit timeline)', value: this.ledger.table.tableName });
     new CfnOutput(this, 'DeployStateMachineArn', { description: 'Start a deployment: {"service","environment","release":{"commit"}}', value: this.deploy.stateMachine.stateMachineArn });
     new CfnOutput(this, 'RollbackStateMachineArn', { description: 'Start a rollback: {"service","environment","reason","toDeployment"?}', value: this.rollback.stateMachine.stateMachineArn });
     new CfnOutput(this, 'NotificationTopicArn', { description: 'Subscribe to deployment notifications (message attributes kind, service, environment)', value: this.notifications.topic.topicArn });
+    new CfnOutput(this, 'ApprovalUrl', {
+      description: 'Function URL (AWS_IAM) that cutover approve / reject call: approvals checked against the environment approvers',
+      value: this.approval.url.url,
+    });
   }
 }
 

@@ -1,4 +1,5 @@
 export * from './alarm-trigger';
+export * from './approval-function';
 export * from './dead-letter-queue';
 export * from './codecommit-trigger';
 export * from './cutover-function';

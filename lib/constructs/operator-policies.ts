@@ -1,18 +1,26 @@
 /**
  * Managed IAM policies for the people who run cutover, one per role (seed 003's roles; GitHub
- * environments' reviewers), scoped to this stack's state machines, ledger table and topic. Attach
- * them to your IAM roles or groups (or permission sets) — cutover creates no role for people:
+ * environments' reviewers), scoped to this stack's state machines, ledger table, topic and approval
+ * function. Attach them to your IAM roles or groups (or permission sets) — cutover creates no role for
+ * people:
  *
  *  - **viewer** — monitor: `cutover status`, `history`, `metrics`; the executions in the console.
  *  - **deployer** — viewer + start deployments (`cutover deploy`, `retry`, `promote-release`) and
  *    write its own audit events.
- *  - **approver** — viewer + answer waits (`cutover approve`, `reject`, `override-window`) and write
- *    audit events. Step Functions' `SendTaskSuccess` / `SendTaskFailure` support no resource-level
- *    permission (Service Authorization Reference, AWS Step Functions: no resource type), so this
- *    policy cannot narrow them to approvals; an environment's `approvers` (checked server-side) are
- *    what will tell approvers apart.
- *  - **operator** — deployer + approver + roll back (`cutover rollback`), abort (`cutover abort`:
- *    the ledger's abort request on the lock).
+ *  - **approver** — viewer + approve or reject (`cutover approve`, `reject`) through the approval
+ *    function only (lib/constructs/approval-function.ts: a function URL with `AuthType: AWS_IAM`),
+ *    which checks the SigV4-verified caller against the environment's `approvers`, answers the wait and
+ *    writes the approval and its audit event itself. The approver gets no `states:SendTaskSuccess` /
+ *    `SendTaskFailure` (which support no resource-level permission, so could not be narrowed to
+ *    approvals) and no audit write. Invoking a function URL needs `lambda:InvokeFunctionUrl` and, since
+ *    October 2025, `lambda:InvokeFunction` too: the latter only with `lambda:InvokedViaFunctionUrl`,
+ *    so the function cannot be invoked directly with a forged request (what aws-cdk-lib's
+ *    `grantInvokeUrl` grants).
+ *  - **operator** — deployer + approver (the approval function) + answer the other waits
+ *    (`cutover abort`, `promote`, `override-window`, database decisions: SendTaskSuccess /
+ *    SendTaskFailure), roll back (`cutover rollback`), abort (the ledger's abort request on the lock).
+ *    An operator's SendTaskSuccess is not an approval of an environment with `approvers`: the deploy
+ *    state machine accepts only an approval the approval function recorded for one of them.
  *
  * Audit writes are limited to the audit timeline's items (`dynamodb:LeadingKeys` `AUDIT#*`), the
  * operator's lock update to lock items (`LOCK#*`): nobody edits a deployment record by hand.
@@ -20,6 +28,7 @@
 import { ArnFormat, CfnOutput, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { acknowledge, acknowledgeWildcardResources } from './nag';
@@ -31,6 +40,11 @@ export interface OperatorPoliciesProps {
   readonly table: dynamodb.ITable;
   /** The notification topic. */
   readonly topic: sns.ITopic;
+  /**
+   * The approval function (lib/constructs/approval-function.ts), whose function URL (`AuthType:
+   * AWS_IAM`) the approver and operator may invoke.
+   */
+  readonly approvalFunction: lambda.IFunction;
   /**
    * Prefix of the managed policies' names: `<prefix>-viewer`, `-deployer`, `-approver`, `-operator`.
    * @default the stack name
@@ -77,17 +91,34 @@ export class OperatorPolicies extends Construct {
       conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['LOCK#*'] } },
     });
 
+    // What aws-cdk-lib's grantInvokeUrl grants: the URL with IAM auth, and the function only through
+    // its URL (both are needed since October 2025; the condition stops a direct Invoke).
+    const invokeApproval = [
+      new iam.PolicyStatement({
+        sid: 'InvokeApprovalFunction',
+        actions: ['lambda:InvokeFunctionUrl'],
+        resources: [props.approvalFunction.functionArn],
+        conditions: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'InvokeApprovalFunctionViaUrl',
+        actions: ['lambda:InvokeFunction'],
+        resources: [props.approvalFunction.functionArn],
+        conditions: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } },
+      }),
+    ];
+
     const statements: Record<OperatorRole, iam.PolicyStatement[]> = {
       viewer: read,
       deployer: [...read, startDeploy, writeAudit],
-      approver: [...read, answer, writeAudit],
-      operator: [...read, startDeploy, startRollback, answer, writeAudit, requestAbort],
+      approver: [...read, ...invokeApproval],
+      operator: [...read, startDeploy, startRollback, ...invokeApproval, answer, writeAudit, requestAbort],
     };
     const descriptions: Record<OperatorRole, string> = {
       viewer: 'cutover viewer: status, history, metrics, executions (read only)',
       deployer: 'cutover deployer: viewer + start deployments (deploy, retry, promote-release)',
-      approver: 'cutover approver: viewer + answer waits (approve, reject, override-window)',
-      operator: 'cutover operator: deployer + approver + rollback and abort',
+      approver: 'cutover approver: viewer + approve / reject through the approval function (function URL, AWS_IAM), which checks the environment approvers',
+      operator: 'cutover operator: deployer + approver + answer waits (abort, promote, override-window, database decisions), rollback and abort',
     };
     const policies = {} as Record<OperatorRole, iam.ManagedPolicy>;
     for (const role of OPERATOR_ROLES) {

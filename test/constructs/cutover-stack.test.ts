@@ -140,6 +140,9 @@ describe('CutoverStack (sample config)', () => {
     assert.equal(envOf('image-events').CUTOVER_CONFIG_FILE, 'cutover-config.json');
     assert.deepEqual(envOf('image-events').TABLE_NAME, { Ref: Object.keys(template.findResources('AWS::DynamoDB::Table'))[0] });
     assert.deepEqual(envOf('ledger').TABLE_NAME, { Ref: Object.keys(template.findResources('AWS::DynamoDB::Table'))[0] });
+    // The approval function reads the approvers from the deployment's plan (on its record), not the config.
+    assert.deepEqual(Object.keys(envOf('approval')).sort(), [...base, 'TABLE_NAME'].sort());
+    assert.deepEqual(envOf('approval').TABLE_NAME, { Ref: Object.keys(template.findResources('AWS::DynamoDB::Table'))[0] });
     for (const name of ['ecs-release', 'database', 'traffic', 'alarm-check']) assert.deepEqual(Object.keys(envOf(name)).sort(), base, name);
     const sm = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'))[0];
     assert.deepEqual(envOf('github-webhook').STATE_MACHINE_ARN, { Ref: sm });
@@ -198,7 +201,7 @@ describe('CutoverStack (sample config)', () => {
     assert.equal(read.length, 1, 'one statement grants logs:GetLogEvents');
     assert.deepEqual(actionsOf(read[0]!), ['logs:GetLogEvents'], 'read-only: nothing but GetLogEvents');
     assert.deepEqual(read[0]!.Resource, arnJoin('logs:log-group:*:log-stream:*/app/*'), 'streams <prefix>/app/<task id> only');
-    for (const name of ['plan', 'ledger', 'database', 'traffic', 'alarm-check', 'alarm', 'image-events']) {
+    for (const name of ['plan', 'ledger', 'database', 'traffic', 'alarm-check', 'alarm', 'image-events', 'approval']) {
       assert.ok(!statementsOf(name).some((s) => actionsOf(s).includes('logs:GetLogEvents')), `${name} cannot read task logs`);
     }
   });
@@ -301,7 +304,7 @@ describe('CutoverStack (sample config)', () => {
     assert.ok(webhook.some((s) => actionsOf(s).includes('states:StartExecution') && JSON.stringify(s.Resource) === JSON.stringify({ Ref: sm })));
     assert.ok(webhook.some((s) => actionsOf(s).includes('states:DescribeExecution') && JSON.stringify(s.Resource).includes(':execution:')));
     assert.ok(webhook.some((s) => actionsOf(s).includes('secretsmanager:GetSecretValue') && JSON.stringify(s.Resource) === JSON.stringify({ Ref: secret })));
-    for (const name of ['plan', 'ecs-release', 'database', 'traffic', 'alarm-check', 'alarm', 'image-events']) {
+    for (const name of ['plan', 'ecs-release', 'database', 'traffic', 'alarm-check', 'alarm', 'image-events', 'approval']) {
       assert.ok(!statementsOf(name).some((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:'))), `${name} cannot read the secret`);
     }
   });
@@ -367,11 +370,52 @@ describe('CutoverStack (sample config)', () => {
     assert.ok(Object.keys(fns).length >= 1, 'the alarm function reads the config and the table');
   });
 
-  it('lets the alarm function and the ledger fail task tokens (SendTaskFailure), and the ledger read the alarms', () => {
+  it('lets the alarm function, the ledger and the approval function fail task tokens (SendTaskFailure), and the ledger read the alarms', () => {
     const policies = rolePolicies(template).map((p: any) => JSON.stringify(p.Properties.PolicyDocument));
     const withSendTaskFailure = policies.filter((p) => p.includes('states:SendTaskFailure'));
-    assert.equal(withSendTaskFailure.length, 2, 'alarm and ledger');
+    assert.equal(withSendTaskFailure.length, 3, 'alarm, ledger and approval (a rejection)');
+    for (const name of ['alarm', 'ledger', 'approval']) assert.ok(statementsOf(name).some((s) => actionsOf(s).includes('states:SendTaskFailure')), name);
     assert.ok(withSendTaskFailure.some((p) => p.includes('cloudwatch:DescribeAlarms')), 'the ledger checks alarms as a bake starts');
+  });
+});
+
+describe('CutoverStack: the approval function (function URL, AWS_IAM)', () => {
+  const fns = template.findResources('AWS::Lambda::Function', { Properties: { Description: FUNCTIONS.find((f) => f.name === 'approval')!.description } });
+  const approvalFn = Object.keys(fns)[0]!;
+  const table = Object.keys(template.findResources('AWS::DynamoDB::Table'))[0]!;
+
+  it('exposes the approval function through one function URL with AuthType AWS_IAM', () => {
+    assert.equal(Object.keys(fns).length, 1, 'one approval function');
+    template.resourceCountIs('AWS::Lambda::Url', 1);
+    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM', TargetFunctionArn: { 'Fn::GetAtt': [approvalFn, 'Arn'] } });
+    // AWS_IAM: the callers' identity policies authorize; no resource-based policy opens the function to anyone else.
+    const permissions = Object.entries(template.findResources('AWS::Lambda::Permission')).filter(([, p]: [string, any]) => JSON.stringify(p.Properties.FunctionName).includes(`"${approvalFn}"`));
+    assert.deepEqual(permissions.map(([id]) => id), [], 'no resource-based permission on the approval function');
+  });
+
+  it('outputs the function URL as ApprovalUrl', () => {
+    const outputs = template.findOutputs('*');
+    const key = Object.keys(outputs).find((k) => /ApprovalUrl/.test(k));
+    assert.ok(key, `an ApprovalUrl output (${Object.keys(outputs).join(', ')})`);
+    const url = Object.keys(template.findResources('AWS::Lambda::Url'))[0]!;
+    assert.deepEqual(outputs[key].Value, { 'Fn::GetAtt': [url, 'FunctionUrl'] });
+    assert.match(outputs[key].Description, /AWS_IAM.*approvers/);
+  });
+
+  it('lets the approval function answer task tokens (SendTaskSuccess / SendTaskFailure) and read, update and audit the ledger table only', () => {
+    const statements = statementsOf('approval');
+    const answer = statements.find((s) => actionsOf(s).includes('states:SendTaskSuccess'))!;
+    assert.ok(answer, 'SendTaskSuccess');
+    assert.deepEqual(actionsOf(answer).sort(), ['states:SendTaskFailure', 'states:SendTaskSuccess']);
+    assert.deepEqual([answer.Resource].flat(), ['*'], 'task tokens support no resource-level permission');
+    const dynamo = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+    assert.deepEqual(dynamo.flatMap(actionsOf).sort(), ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    for (const s of dynamo) assert.deepEqual([s.Resource].flat(), [{ 'Fn::GetAtt': [table, 'Arn'] }], 'the table only');
+    // Enough for what the handler's ledger calls send (getLock / getRecord, recordApproval, audit).
+    for (const action of ledgerActionsOf(join(ROOT_DIR, 'lambdas/approval/handler.ts')).filter((a) => a.startsWith('dynamodb:'))) {
+      assert.ok(dynamo.flatMap(actionsOf).includes(action), `the approval handler's ledger sends ${action}`);
+    }
+    assert.ok(!statements.some((s) => actionsOf(s).some((a) => a === 'states:StartExecution' || a === 'dynamodb:DeleteItem' || a === 'dynamodb:Scan')), 'starts nothing, deletes nothing, scans nothing');
   });
 });
 
