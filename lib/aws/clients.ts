@@ -23,6 +23,7 @@ import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { STSClient } from '@aws-sdk/client-sts';
 import { ECRClient } from '@aws-sdk/client-ecr';
+import type { AwsCredentialIdentity } from '@smithy/types';
 
 export type AwsService = 'ecs' | 'elbv2' | 'rds' | 'cloudwatch' | 'logs' | 'dynamodb' | 'sfn' | 'secretsmanager' | 'sns' | 'ecr' | 'sts';
 
@@ -140,6 +141,18 @@ export const secretsManagerClient = (): SecretsManagerClient =>
 export const ecrClient = (): ECRClient => cached('ecr', () => create('ecr', ECRClient));
 /** AWS STS client (who the operator CLI acts as: GetCallerIdentity, lib/aws/sts.ts). */
 export const stsClient = (): STSClient => cached('sts', () => create('sts', STSClient));
+/**
+ * The credentials and region a request signed by hand (SigV4, e.g. a Lambda function URL call,
+ * lib/aws/function-url.ts) uses: resolved exactly as this factory's clients resolve theirs — the static
+ * credentials and region {@link configureClients} was given (the twin), else the SDK's default
+ * credential chain and region (AWS_REGION, the profile). Read off the STS client's resolved config.
+ * @param region a region to use instead of the configured one (the configured one is then not resolved)
+ * @throws (rejects with) the SDK's error when no credentials or no region can be found
+ */
+export async function signingContext(region?: string): Promise<{ region: string; credentials: AwsCredentialIdentity }> {
+  const config = stsClient().config;
+  return { region: region ?? (await config.region()), credentials: await config.credentials() };
+}
 /** Amazon SNS client (deployment notifications, lib/aws/notify.ts). */
 export const snsClient = (): SNSClient => cached('sns', () => create('sns', SNSClient));
 /** DynamoDB document client (marshalls plain JS objects; `removeUndefinedValues` on). */

@@ -3,11 +3,12 @@
  * program): options, help texts and argument parsing here; the work in ./commands.ts.
  *
  * Global options (accepted before or after the command): where to talk to (`--endpoint` for a local
- * twin, else `--stack` / `--table` / `--deploy-arn` / `--rollback-arn` / `--region` on AWS), who the
+ * twin, else `--stack` / `--table` / `--deploy-arn` / `--rollback-arn` / `--approval-url` / `--region` on AWS), who the
  * operator is (`--operator`), and `--json`.
  */
 import { userInfo } from 'node:os';
 import { Command, InvalidArgumentError, Option, type OptionValues } from 'commander';
+import { invokeFunctionUrl } from '../aws/function-url';
 import { Ledger } from '../aws/ledger';
 import * as commands from './commands';
 import { doctorCommand, type DoctorCommandOptions } from './doctor';
@@ -72,6 +73,7 @@ export async function createContext(opts: GlobalOptions, deps: OperatorProgramDe
     pollMs: deps.pollMs ?? 1000,
     acceptTimeoutMs: 30_000,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    callApprovalFunction: async (request) => invokeFunctionUrl(await target.approvalUrl(), request),
   };
 }
 
@@ -91,6 +93,7 @@ export function addGlobalOptions(program: Command): Command {
     .option('--table <name>', 'DynamoDB table of the ledger (default: the stack output TableName)')
     .option('--deploy-arn <arn>', 'ARN of the deploy state machine (default: the stack output DeployStateMachineArn)')
     .option('--rollback-arn <arn>', 'ARN of the rollback state machine (default: the stack output RollbackStateMachineArn)')
+    .option('--approval-url <url>', 'https URL of the approval function (default: the stack output ApprovalUrl, or the twin\'s)')
     .option('--region <name>', 'AWS region, e.g. eu-west-1 (default: AWS_REGION or your profile)')
     .option('--operator <name>', 'who you are, recorded on every action and sent with every answer (env CUTOVER_OPERATOR; default: your OS user name)')
     .option('--json', 'print JSON (machine-readable) instead of tables and sentences');

@@ -5,9 +5,10 @@
  *  - Twin: `GET <url>/` returns the twin's index (validated with zod): the state machine ARNs, the
  *    DynamoDB endpoint and table, the region and the Step Functions endpoint. Clients are pointed at
  *    those endpoints with static local credentials.
- *  - AWS: the default credential chain and region (or `--region`); the table name and state machine
- *    ARNs come from `--table` / `--deploy-arn` / `--rollback-arn`, else from the stack's outputs
- *    (CloudFormation DescribeStacks, read once and only when something is missing).
+ *  - AWS: the default credential chain and region (or `--region`); the table name, state machine
+ *    ARNs and the approval function's URL come from `--table` / `--deploy-arn` / `--rollback-arn` /
+ *    `--approval-url`, else from the stack's outputs (CloudFormation DescribeStacks, read once and
+ *    only when something is missing).
  *
  * Errors name the missing thing and the fix.
  */
@@ -25,6 +26,8 @@ export const STACK_OUTPUTS = {
   table: 'TableName',
   deploy: 'DeployStateMachineArn',
   rollback: 'RollbackStateMachineArn',
+  /** The approval function's URL (a Lambda function URL, AWS_IAM auth). */
+  approval: 'ApprovalUrl',
 } as const;
 
 /** Where to talk to, as given on the command line (and the environment). */
@@ -41,6 +44,11 @@ export interface TargetOptions {
   readonly rollbackArn?: string;
   /** AWS region (AWS only). @default the SDK's (AWS_REGION, the profile) */
   readonly region?: string;
+  /**
+   * URL of the approval function (a Lambda function URL with AWS_IAM auth), overriding the stack output
+   * `ApprovalUrl` / the twin's index `approvalUrl`. An https URL; http only for 127.0.0.1 or localhost.
+   */
+  readonly approvalUrl?: string;
 }
 
 export type StateMachineKind = 'deploy' | 'rollback';
@@ -55,6 +63,8 @@ export const TwinIndexSchema = z.object({
   now: z.string().optional(),
   /** Simulated seconds per real second. */
   timeScale: z.number().nonnegative().optional(),
+  /** The approval function's URL (`<twin>/lambda-url/approval/`); absent on twins older than it. */
+  approvalUrl: z.url().optional(),
 });
 export type TwinIndex = z.infer<typeof TwinIndexSchema>;
 
@@ -82,6 +92,13 @@ export interface Target {
    * (`access-key:<AWS_ACCESS_KEY_ID, else "local">`).
    */
   callerIdentity(): Promise<string>;
+  /**
+   * URL of the approval function (a Lambda function URL with AWS_IAM auth; sign calls with SigV4,
+   * lib/aws/function-url.ts): `--approval-url`, else the stack output `ApprovalUrl` on AWS, the
+   * index's `approvalUrl` on a twin.
+   * @throws CliError naming the missing output (or that the twin is too old) and the fix
+   */
+  approvalUrl(): Promise<string>;
 }
 
 export interface ResolveDeps {
@@ -107,6 +124,7 @@ export interface ResolveDeps {
 export async function resolveTarget(opts: TargetOptions, deps: ResolveDeps = {}): Promise<Target> {
   const env = deps.env ?? process.env;
   const clock = deps.clock ?? Date.now;
+  if (opts.approvalUrl !== undefined) checkApprovalUrl(opts.approvalUrl);
   if (opts.endpoint) {
     const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
     return resolveTwin(opts, deps.fetch ?? fetch, clock, sleep, deps.startWaitMs ?? 120_000);
@@ -131,6 +149,7 @@ export async function resolveTarget(opts: TargetOptions, deps: ResolveDeps = {})
   const tableName = opts.table ?? (await fromStack(STACK_OUTPUTS.table, '--table <name>'));
   const arns: Partial<Record<StateMachineKind, string>> = { deploy: opts.deployArn, rollback: opts.rollbackArn };
   let caller: Promise<string> | undefined;
+  let approvalUrl = opts.approvalUrl;
   return {
     kind: 'aws',
     description: `stack "${stack}"`,
@@ -140,7 +159,29 @@ export async function resolveTarget(opts: TargetOptions, deps: ResolveDeps = {})
     },
     now: () => new Date(clock()),
     callerIdentity: () => (caller ??= callerArn()),
+    async approvalUrl() {
+      return (approvalUrl ??= await fromStack(STACK_OUTPUTS.approval, '--approval-url <url>'));
+    },
   };
+}
+
+/**
+ * Check `--approval-url`: an https URL, or http on the loopback (a local twin, a test server).
+ * @throws CliError naming the flag, the value and the form it needs
+ */
+function checkApprovalUrl(value: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new CliError(`--approval-url "${value}" is not a URL: give the approval function's URL, e.g. https://<url-id>.lambda-url.<region>.on.aws/ (the stack output ApprovalUrl).`);
+  }
+  const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost';
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new CliError(
+      `--approval-url "${value}" must be an https URL (http only for 127.0.0.1 or localhost), e.g. https://<url-id>.lambda-url.<region>.on.aws/: the request carries your signed credentials.`,
+    );
+  }
 }
 
 async function describeStackOutputs(cfn: CloudFormationClient, stack: string): Promise<Output[]> {
@@ -247,5 +288,10 @@ async function resolveTwin(opts: TargetOptions, fetchFn: typeof fetch, clock: ()
     },
     now: () => (twinNow === undefined ? new Date(clock()) : new Date(twinNow + (clock() - fetchedAt) * (index.timeScale ?? 1))),
     callerIdentity: async () => `access-key:${accessKeyId}`,
+    async approvalUrl() {
+      const found = opts.approvalUrl ?? index.approvalUrl;
+      if (!found) throw new CliError(`the local twin at ${url} has no approval function URL (GET / lacks approvalUrl): update cutover and restart the twin.`);
+      return found;
+    },
   };
 }

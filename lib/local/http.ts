@@ -8,6 +8,8 @@
  *    1.1), so a CI step or `aws ecr put-image --endpoint-url <twin>` pushes or re-tags an image
  *  - `POST /aws/<service>/<Operation>` → the simulated account's read-only ECS / ELBv2 / RDS / CloudWatch
  *    calls (Describe* / List* / Get*), for `cutover doctor` in another process (lib/aws/inspect.ts)
+ *  - `POST /lambda-url/<function>/` (or without the trailing slash) → a Lambda function URL with
+ *    AWS_IAM auth: SigV4 verified, the caller in the event (lib/local/function-url.ts), e.g. `approval`
  *  - `GET /` → a small JSON index of the twin's URLs and state machines
  *
  * **Readiness.** The server listens as soon as the twin starts, and until the twin is ready (its
@@ -24,6 +26,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { FunctionUrlHttpRequest, FunctionUrlHttpResponse } from './function-url';
 import { isStepFunctionsRequest, stepFunctionsError } from './stepfunctions/api';
 
 /** API Gateway HTTP APIs accept payloads up to 10 MB; larger requests get 413 before any handler runs. */
@@ -129,8 +132,17 @@ export interface HttpRoutes {
   ecr?(operation: string, body: string): Promise<{ statusCode: number; body: string }>;
   /** `POST /aws/<service>/<Operation>` (`path` is the part after `/aws`). @default none: 404 */
   aws?(path: string, body: string): Promise<{ statusCode: number; body: string }>;
+  /**
+   * `POST /lambda-url/<name>/` (also without the trailing slash): the function URL of function `name`
+   * (e.g. `approval`), with the request as received. The answer's `reason` (a refusal's or a failure's)
+   * is logged, never sent. @default none: 404
+   */
+  functionUrl?(name: string, request: FunctionUrlHttpRequest): Promise<FunctionUrlHttpResponse>;
   index(): unknown;
 }
+
+/** `/lambda-url/<name>` or `/lambda-url/<name>/`: a function URL of the twin. */
+const FUNCTION_URL_PATH = /^\/lambda-url\/([a-z0-9-]+)\/?$/;
 
 /** `X-Amz-Target` prefix of Amazon ECR's API (AWS JSON 1.1). */
 const ECR_TARGET_PREFIX = 'AmazonEC2ContainerRegistry_V20150921.';
@@ -160,7 +172,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
   return Buffer.concat(chunks);
 }
 
-function send(res: ServerResponse, statusCode: number, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) {
+function send(res: ServerResponse, statusCode: number, body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }) {
   res.writeHead(statusCode, headers);
   res.end(body);
 }
@@ -230,8 +242,11 @@ export async function startHttpServer(
     const what = `${req.method} ${req.url}`;
     const sfnRequest = req.method === 'POST' && isStepFunctionsRequest(req.headers);
     /** Answer and, for a 5xx, log why (a route's error answer says what failed in its `message`). */
-    const answer = (statusCode: number, body: string, headers?: Record<string, string>) => {
-      if (statusCode >= 500) log(`cutover twin: ${what} answered ${statusCode}: ${messageOf(body) ?? body.slice(0, 500)}`);
+    const answer = (statusCode: number, body: string | Buffer, headers?: Record<string, string>) => {
+      if (statusCode >= 500) {
+        const text = body.toString('utf8');
+        log(`cutover twin: ${what} answered ${statusCode}: ${messageOf(text) ?? text.slice(0, 500)}`);
+      }
       send(res, statusCode, body, headers);
     };
     try {
@@ -270,6 +285,19 @@ export async function startHttpServer(
         }
         const out = await routes.events(parsed);
         return answer(out.statusCode, JSON.stringify(out.body));
+      }
+      const functionUrl = req.method === 'POST' ? FUNCTION_URL_PATH.exec(path) : null;
+      if (functionUrl && routes.functionUrl) {
+        const out = await routes.functionUrl(functionUrl[1]!, {
+          method: req.method ?? 'POST',
+          url: req.url ?? '/',
+          headers: req.headers,
+          body,
+          sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        });
+        // A refusal says only "Forbidden", as Lambda does; the twin's log says why (a 5xx is logged by `answer`).
+        if (out.reason && out.statusCode < 500) log(`cutover twin: ${what} answered ${out.statusCode}: ${out.reason}`);
+        return answer(out.statusCode, out.body, out.headers);
       }
       if (req.method === 'POST' && path.startsWith('/aws/') && routes.aws) {
         const out = await routes.aws(path.slice('/aws'.length), body.toString('utf8'));

@@ -23,6 +23,7 @@ import { codeCommitDeployInput, codeCommitEventPattern } from '../domain/event-r
 import { SimClock } from './clock';
 import { createLedgerTable, startDynalite, type LocalDynamo } from './dynamodb';
 import { matchesPattern } from './event-pattern';
+import { handleFunctionUrlRequest } from './function-url';
 import { Readiness, startHttpServer } from './http';
 import { LambdaFunctionError, LocalLambda } from './lambda-runtime';
 import { EcsSimulator, LiveEcs, Simulator, type AlarmStateChangeEvent } from './simulator';
@@ -255,9 +256,22 @@ export class Twin<Ecs extends EcsSimulator | LiveEcs = EcsSimulator> {
           aws: (path, body) => handleTwinAwsRequest(sim, path, body),
           // ECR with writes: a CI (or `aws ecr put-image`) pushes and re-tags images here.
           ecr: (operation, body) => handleTwinAwsRequest(sim, `/ecr/${operation}`, body, { allowWrites: true }),
+          // The approval function's URL (AWS_IAM auth): SigV4 verified, the caller from the account's principals.
+          functionUrl: async (name, request) =>
+            name === 'approval'
+              ? handleFunctionUrlRequest(request, {
+                  functionName: name,
+                  region,
+                  accountId,
+                  principals: options.live?.account.principals ?? {},
+                  invoke: (event) => lambda.invoke(name, event),
+                })
+              : { statusCode: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Message: `The twin has no function URL "${name}"; see GET / (approvalUrl).` }) },
           index: () => ({
             service: 'cutover local twin',
             webhook: `${http.url}/webhooks/github`,
+            /** The approval function's URL (AWS_IAM auth: sign with SigV4, service lambda), for `cutover approve`. */
+            approvalUrl: `${http.url}/lambda-url/approval/`,
             events: `${http.url}/events`,
             stepFunctions: http.url,
             stateMachines: Object.values(stateMachineArns),

@@ -9,7 +9,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { CloudFormationClient, CloudFormationServiceException, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
 import { dynamoDocClient, resetClients, sfnClient } from '../../lib/aws/clients';
 import { CliError, explainError } from '../../lib/cli/errors';
-import { operatorName } from '../../lib/cli/program';
+import { Command } from 'commander';
+import { addGlobalOptions, operatorName, type GlobalOptions } from '../../lib/cli/program';
 import { DEFAULT_STACK, findOutput, resolveTarget } from '../../lib/cli/target';
 
 const cfnMock = mockClient(CloudFormationClient);
@@ -92,6 +93,49 @@ describe('cli target: cutover\'s stack on AWS', () => {
     const target = await resolveTarget({ region: 'eu-west-1' }, { env: {} });
     assert.equal(await target.stateMachineArn('deploy'), DEPLOY_ARN);
     await rejectsWith(target.stateMachineArn('rollback'), /stack "Cutover" has no output "RollbackStateMachineArn"/, /--rollback-arn <arn>/);
+  });
+
+  it('approvalUrl() is the stack output ApprovalUrl, read with the other outputs', async () => {
+    // Prepare
+    const url = 'https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/';
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'Cutover', Outputs: [...OUTPUTS, { OutputKey: 'ApprovalApprovalUrl0A1B2C3D', OutputValue: url }], CreationTime: new Date(), StackStatus: 'UPDATE_COMPLETE' }] });
+    // Act
+    const target = await resolveTarget({ region: 'eu-west-1' }, { env: {} });
+    // Assess
+    assert.equal(await target.approvalUrl(), url);
+    assert.equal(cfnMock.commandCalls(DescribeStacksCommand).length, 1);
+  });
+
+  it('--approval-url needs no stack output; an http URL is only allowed on the loopback', async () => {
+    const url = 'https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/';
+    const target = await resolveTarget({ region: 'eu-west-1', table: 't', approvalUrl: url }, { env: {} });
+    assert.equal(await target.approvalUrl(), url);
+    assert.equal(cfnMock.commandCalls(DescribeStacksCommand).length, 0);
+    const local = await resolveTarget({ region: 'eu-west-1', table: 't', approvalUrl: 'http://localhost:4780/lambda-url/approval/' }, { env: {} });
+    assert.equal(await local.approvalUrl(), 'http://localhost:4780/lambda-url/approval/');
+  });
+
+  it('fails on an --approval-url that is not an https URL, naming the flag and the form', async () => {
+    await rejectsWith(
+      resolveTarget({ region: 'eu-west-1', table: 't', approvalUrl: 'http://approvals.example.com/' }, { env: {} }),
+      /^--approval-url "http:\/\/approvals\.example\.com\/" must be an https URL \(http only for 127\.0\.0\.1 or localhost\)/,
+      /lambda-url\.<region>\.on\.aws/,
+    );
+    await rejectsWith(resolveTarget({ region: 'eu-west-1', table: 't', approvalUrl: 'approvals' }, { env: {} }), /^--approval-url "approvals" is not a URL/, /the stack output ApprovalUrl/);
+    await rejectsWith(resolveTarget({ endpoint: 'http://127.0.0.1:4780', approvalUrl: 'ftp://127.0.0.1/' }, { env: {} }), /--approval-url "ftp:\/\/127\.0\.0\.1\/" must be an https URL/);
+  });
+
+  it('fails when the stack has no ApprovalUrl output, naming it and --approval-url — only when the URL is needed', async () => {
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'Cutover', Outputs: OUTPUTS, CreationTime: new Date(), StackStatus: 'UPDATE_COMPLETE' }] });
+    const target = await resolveTarget({ region: 'eu-west-1' }, { env: {} });
+    assert.equal(await target.stateMachineArn('deploy'), DEPLOY_ARN);
+    await rejectsWith(target.approvalUrl(), /^stack "Cutover" has no output "ApprovalUrl": update the stack \(npx cdk deploy\) so it has it, or pass --approval-url <url>\.$/);
+  });
+
+  it('the global flag --approval-url reaches the target options', () => {
+    const program = addGlobalOptions(new Command()).exitOverride();
+    program.parse(['--approval-url', 'https://abc.lambda-url.eu-west-1.on.aws/', '--table', 't'], { from: 'user' });
+    assert.deepEqual(program.opts<GlobalOptions>(), { approvalUrl: 'https://abc.lambda-url.eu-west-1.on.aws/', table: 't' });
   });
 
   it('fails on a --region that is not a region name', async () => {
@@ -181,6 +225,19 @@ describe('cli target: a local twin', () => {
       /dynamodb/,
       /stateMachineArns/,
     );
+  });
+
+  it('approvalUrl() is the index\'s approvalUrl; --approval-url overrides it', async () => {
+    const target = await resolveTarget({ endpoint: 'http://127.0.0.1:4780' }, { fetch: fakeFetch({ ...index, approvalUrl: 'http://127.0.0.1:4780/lambda-url/approval/' }), env: {} });
+    assert.equal(await target.approvalUrl(), 'http://127.0.0.1:4780/lambda-url/approval/');
+    const other = await resolveTarget({ endpoint: 'http://127.0.0.1:4780', approvalUrl: 'http://127.0.0.1:9999/lambda-url/approval/' }, { fetch: fakeFetch({ ...index, approvalUrl: 'http://127.0.0.1:4780/lambda-url/approval/' }), env: {} });
+    assert.equal(await other.approvalUrl(), 'http://127.0.0.1:9999/lambda-url/approval/');
+  });
+
+  it('fails when the twin\'s index has no approvalUrl (an older twin), only when the URL is needed', async () => {
+    const target = await resolveTarget({ endpoint: 'http://127.0.0.1:4780' }, { fetch: fakeFetch(index), env: {} });
+    assert.equal(target.tableName, 'cutover-ledger');
+    await rejectsWith(target.approvalUrl(), /^the local twin at http:\/\/127\.0\.0\.1:4780 has no approval function URL \(GET \/ lacks approvalUrl\): update cutover and restart the twin\.$/);
   });
 
   it('fails when the twin has no rollback state machine, only when a rollback is asked for', async () => {

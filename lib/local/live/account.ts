@@ -65,6 +65,27 @@ const AlarmSchema = z.strictObject({
   message: 'give exactly one of Statistic or ExtendedStatistic',
 });
 
+/**
+ * An IAM principal ARN the twin can name as a caller: an IAM user or role
+ * (`arn:aws:iam::<account>:user|role[/path]/<name>`) or an STS assumed-role session
+ * (`arn:aws:sts::<account>:assumed-role/<role>/<session>`), in any partition.
+ */
+export const PRINCIPAL_ARN =
+  /^arn:aws[a-z-]*:(?:iam::\d{12}:(?:user|role)\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}|sts::\d{12}:assumed-role\/[\w+=,.@-]{1,64}\/[\w+=,.@-]{2,64})$/;
+
+/** Who signs with one access key (see `principals`). */
+const PrincipalSchema = z.strictObject({
+  /** The caller's ARN, as AWS reports it to a function URL (`userArn`). */
+  arn: z
+    .string()
+    .regex(
+      PRINCIPAL_ARN,
+      'use an IAM user ARN (arn:aws:iam::<account>:user/<name>), a role ARN (arn:aws:iam::<account>:role/<name>) or an assumed-role session ARN (arn:aws:sts::<account>:assumed-role/<role>/<session>)',
+    ),
+  /** The secret access key the caller signs with. @default 'local' (what the twin's CLI signs with) */
+  secretAccessKey: z.string().min(1, 'give the secret access key, or leave it out for "local"').default('local'),
+});
+
 export const TwinAccountSchema = z.strictObject({
   /** Images in the twin's registry at start: `repo:tag` → what it runs. */
   images: z.record(z.string(), ImageSchema).default({}),
@@ -86,10 +107,22 @@ export const TwinAccountSchema = z.strictObject({
       setupCommand: z.array(z.string().min(1)).optional(),
     })
     .default({ imageTag: 'v1', desiredCount: 2, environment: {} }),
+  /**
+   * The IAM identities of the twin's account, by access key id: who a SigV4-signed request to a
+   * function URL of the twin (`POST /lambda-url/approval/`, AWS_IAM auth) comes from, e.g.
+   * `{ "AKIAALICE": { "arn": "arn:aws:sts::123456789012:assumed-role/release-managers/alice" } }`.
+   * The twin verifies the signature with the key's `secretAccessKey` and passes `arn` to the function
+   * as the caller's `userArn`. An access key not listed is the IAM user
+   * `arn:aws:iam::<twin account>:user/<access key id>` signing with the secret `local` (what the
+   * twin's CLI does: `AWS_ACCESS_KEY_ID`, else `local`).
+   * @default {} (every access key is a user of its own name)
+   */
+  principals: z.record(z.string().regex(/^[\w+=,.@-]{1,128}$/, 'use an access key id (letters, digits, at most 128)'), PrincipalSchema).default({}),
 });
 
 export type TwinAccount = z.infer<typeof TwinAccountSchema>;
 export type TwinAlarm = TwinAccount['alarms'][number];
+export type TwinPrincipals = TwinAccount['principals'];
 
 /**
  * Validate a twin account.
