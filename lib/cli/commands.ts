@@ -63,6 +63,29 @@ export interface CommandContext {
   /** Real milliseconds a started execution may take to take the lock before the command stops waiting. */
   readonly acceptTimeoutMs: number;
   readonly sleep: (ms: number) => Promise<void>;
+  /**
+   * Call the approval function (`lambdas/approval`, a function URL with AWS_IAM auth; SigV4-signed with
+   * the operator's credentials) with an approve / reject request.
+   * @returns its HTTP status and JSON body (`{ message, ... }`)
+   */
+  readonly callApprovalFunction: (request: ApprovalFunctionRequest) => Promise<ApprovalFunctionAnswer>;
+}
+
+/** What `cutover approve` / `reject` send the approval function (lambdas/approval/handler.ts). */
+export interface ApprovalFunctionRequest {
+  readonly service: string;
+  readonly environment: string;
+  readonly decision: 'approve' | 'reject';
+  readonly operator: string;
+  readonly comment?: string;
+  readonly reason?: string;
+}
+
+/** The approval function's answer: HTTP status, the parsed JSON body (if any) and the raw text. */
+export interface ApprovalFunctionAnswer {
+  readonly status: number;
+  readonly body: unknown;
+  readonly text: string;
 }
 
 const quote = (s: string) => (/^[\w./:@-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
@@ -954,11 +977,7 @@ export async function approve(ctx: CommandContext, ref: EnvRef, opts: ApproveOpt
   const id = r.lock.deploymentId;
   if (r.wait?.kind === 'approval') {
     if (opts.decision) throw new CliError(`--decision answers a database decision, but deployment ${id} of ${envName(ref)} waits for an approval: run ${cmd(ref, 'approve')} without --decision.`);
-    const at = ctx.target.now();
-    const answer = await succeedTask(r.wait.token, { approved: true, operator: ctx.operator, ...(opts.comment ? { comment: opts.comment } : {}) });
-    if (answer === 'closed') throw closedWait(ref, r);
-    await auditAction(ctx, ref, at, `${ctx.operator} approved deployment ${id}${opts.comment ? `: ${opts.comment}` : ''}`, { action: 'approve', comment: opts.comment }, r.lock);
-    return printAction(ctx, `Approved deployment ${id} of ${envName(ref)} as ${ctx.operator}: it continues.`, { action: 'approve', service: ref.service, environment: ref.environment, deploymentId: id, executionArn: r.lock.executionArn, operator: ctx.operator, comment: opts.comment ?? null });
+    return answerApproval(ctx, ref, { service: ref.service, environment: ref.environment, decision: 'approve', operator: ctx.operator, ...(opts.comment ? { comment: opts.comment } : {}) });
   }
   if (r.wait?.kind === 'database-decision') {
     if (!opts.decision) {
@@ -981,11 +1000,39 @@ export async function reject(ctx: CommandContext, ref: EnvRef, opts: { reason: s
   const r = await running(ctx, ref);
   const id = r.lock.deploymentId;
   if (r.wait?.kind !== 'approval') throw new CliError(`deployment ${id} of ${envName(ref)} is not waiting for an approval: ${describeWait(ref, r)}.`);
-  const at = ctx.target.now();
-  const answer = await failTask(r.wait.token, 'Cutover.Rejected', `${reason} (rejected by ${ctx.operator})`);
-  if (answer === 'closed') throw closedWait(ref, r);
-  await auditAction(ctx, ref, at, `${ctx.operator} rejected deployment ${id}: ${reason}`, { action: 'reject', reason }, r.lock);
-  return printAction(ctx, `Rejected deployment ${id} of ${envName(ref)} as ${ctx.operator}: it does not go on (${reason}).`, { action: 'reject', service: ref.service, environment: ref.environment, deploymentId: id, executionArn: r.lock.executionArn, operator: ctx.operator, reason });
+  return answerApproval(ctx, ref, { service: ref.service, environment: ref.environment, decision: 'reject', operator: ctx.operator, reason });
+}
+
+const ApprovalAnswerBodySchema = z.looseObject({ message: z.string() });
+
+/**
+ * Approve or reject through the approval function, which checks the caller (SigV4-verified) against
+ * the environment's approvers, records the approval, answers the wait and audits it.
+ * @throws CliError with the function's own message (not an approver, not waiting, wait closed), or
+ *   naming the managed policy when IAM refused the call
+ */
+async function answerApproval(ctx: CommandContext, ref: EnvRef, request: ApprovalFunctionRequest): Promise<number> {
+  const answer = await ctx.callApprovalFunction(request);
+  const body = ApprovalAnswerBodySchema.safeParse(answer.body);
+  if (answer.status === 200 && body.success) {
+    ctx.io.stdout(ctx.json ? json(answer.body) : body.data.message);
+    return 0;
+  }
+  if (body.success) {
+    const twinHint =
+      answer.status === 403 && ctx.target.kind === 'twin'
+        ? ' On the local twin the access key is the identity: act as an approver with AWS_ACCESS_KEY_ID=<a key the twin account file\'s principals map to one>.'
+        : '';
+    throw new CliError(`${body.data.message}${twinHint}`);
+  }
+  if (answer.status === 403) {
+    // IAM refused the call before the function ran (a function URL answers {"Message":"Forbidden"}).
+    throw new CliError(
+      `AWS refused your call to the approval function (HTTP 403${ctx.callerArn ? `, as ${ctx.callerArn}` : ''}): your identity needs lambda:InvokeFunctionUrl and lambda:InvokeFunction on it — ` +
+        'attach the stack\'s <stack>-approver (or -operator) managed policy, and check your credentials and region.',
+    );
+  }
+  throw new CliError(`the approval function answered HTTP ${answer.status}${answer.text ? `: ${answer.text.slice(0, 500)}` : ''}; ${request.decision === 'approve' ? 'the deployment was not approved' : 'the deployment was not rejected'} — see ${cmd(ref, 'status')}.`);
 }
 
 /**

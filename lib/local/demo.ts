@@ -459,13 +459,15 @@ async function answerDecision(twin: Twin<LiveEcs>, service: string, environment:
 
 /**
  * Run the operator CLI (`bin/cutover.ts`, a child process) against the twin, as an operator would:
- * `cutover <args> --endpoint <twin> --operator demo`. Resolves with its exit code and output.
+ * `cutover <args> --endpoint <twin> --operator demo`, with `env` added to its environment (e.g.
+ * `AWS_ACCESS_KEY_ID`: on the twin, the access key is the caller's identity). Resolves with its exit
+ * code and output.
  */
-export function runCli(twin: Twin<LiveEcs>, args: string[]): Promise<{ code: number; output: string }> {
+export function runCli(twin: Twin<LiveEcs>, args: string[], env: Record<string, string> = {}): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT_DIR, 'bin/cutover.ts'), ...args, '--endpoint', twin.url, '--operator', 'demo operator'], {
       cwd: ROOT_DIR,
-      env: { ...process.env, NODE_NO_WARNINGS: '1' },
+      env: { ...process.env, NODE_NO_WARNINGS: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -501,6 +503,7 @@ async function promotionStep(
   }
   write(`  ${p.to}: deployment ${name} started (trigger promotion of ${p.deploymentId})`);
   const answered = new Set<string>();
+  let nonApprover: { code: number; output: string } | undefined;
   for (let i = 0; i < 6000; i++) {
     const status = twin.sfn.describeExecution({ executionArn: arn }).status;
     if (status !== 'RUNNING') break;
@@ -511,7 +514,16 @@ async function promotionStep(
         lock.pendingKind === 'window'
           ? ['override-window', p.serviceName, p.to, '--reason', 'demo: it plays now, outside the window']
           : ['approve', p.serviceName, p.to, '--comment', 'v2 soaked in staging; same digest'];
-      write(`  ⏳ ${p.to} waits for ${lock.pendingKind === 'window' ? `its change window (until ${lock.pendingUntil})` : 'an approval'}\n  $ cutover ${args.join(' ')}`);
+      write(`  ⏳ ${p.to} waits for ${lock.pendingKind === 'window' ? `its change window (until ${lock.pendingUntil})` : 'an approval'}`);
+      if (lock.pendingKind === 'approval' && p.env.approvers) {
+        // First someone who is not an approver tries: the approval function refuses them (the twin
+        // verifies the SigV4 signature; access key "bob" is a developer in the sample account file).
+        write(`  $ AWS_ACCESS_KEY_ID=bob cutover ${args.join(' ')}`);
+        const refused = await runCli(twin, args, { AWS_ACCESS_KEY_ID: 'bob' });
+        write(refused.output.replace(/^/gm, '    '));
+        nonApprover = refused;
+      }
+      write(`  $ cutover ${args.join(' ')}`);
       const out = await runCli(twin, args);
       write(out.output.replace(/^/gm, '    '));
     }
@@ -523,6 +535,13 @@ async function promotionStep(
   const record = records.find((r) => r.deploymentId === name);
   const source = (await twin.ledger.history(p.serviceName, p.from, 20)).find((r) => r.deploymentId === p.deploymentId);
   write(`  requests to ${p.to} during its deployment: ${formatFigures(traffic)}`);
+  if (p.env.approvers) {
+    check(
+      `an approval of ${p.to} by someone who is not an approver is refused`,
+      !!nonApprover && nonApprover.code !== 0 && /is not an approver/.test(nonApprover.output) && !!record?.approval && record.approval.callerArn !== undefined && !/\/bob$/.test(record.approval.callerArn),
+      nonApprover ? `bob: exit ${nonApprover.code}; approved by ${record?.approval?.callerArn ?? '?'} (matched ${record?.approval?.matched ?? '?'})` : 'no approval wait was seen',
+    );
+  }
   check(
     `v2 promoted to ${p.to}: approved with cutover approve, the same digest, zero failed requests`,
     done.status === 'SUCCEEDED' && answered.has('approval') && !!record && record.image === source?.image && productionRelease(twin, p.env) === p.commit && traffic.total.failed === 0 && traffic.total.serverErrors === 0,

@@ -145,7 +145,7 @@ const windowConfig = () =>
 export const SCENARIOS: readonly Scenario[] = [
   {
     id: 'deploy-canary',
-    title: 'deploy: snapshot, migration, green, test listener, approval gate, 10% canary with a bake, promoted',
+    title: 'deploy: snapshot, migration, green, test listener, approval gate with approvers (VerifyApproval), 10% canary with a bake, promoted',
     machine: 'deploy',
     policy: 'restore',
     config: () =>
@@ -153,6 +153,7 @@ export const SCENARIOS: readonly Scenario[] = [
         env.databaseFailurePolicy = 'restore';
         env.strategy = { type: 'canary', percent: 10, bakeSeconds: 30 };
         env.approval = 'before-traffic';
+        env.approvers = ['release-managers'];
       }),
     start: async (ctx) => deploySubject(ctx),
     expected: { status: 'SUCCEEDED' },

@@ -25,7 +25,7 @@ import { faultAction, FAULT_KINDS, type FaultAction, type FaultCall, type FaultK
 import type { ExecutionDescription } from '../../lib/local/stepfunctions/service';
 import { Twin } from '../../lib/local/twin';
 import type { StateMachineName } from '../../lib/catalog';
-import { ENVIRONMENT, FAST_SIMULATOR, randomCommit, SERVICE, setAlarm, TEST_TIME_SCALE } from '../helpers/twin';
+import { approvalFunctionEvent, APPROVER_ARN, ENVIRONMENT, FAST_SIMULATOR, randomCommit, SERVICE, setAlarm, TEST_TIME_SCALE } from '../helpers/twin';
 import { SCENARIOS, type Scenario, type ScenarioContext, type Subject } from './scenarios';
 import { allTaskStates, type TaskState } from './states';
 import { StepTracker, type CallTag } from './tracker';
@@ -235,9 +235,21 @@ function simulatedOperator(twin: Twin, scenario: Scenario): { stop: () => void }
     const seen = seenAt.get(token) ?? now;
     seenAt.set(token, seen);
     if (now - seen < OPERATOR_RESPONSE_SECONDS * 1000) return;
+    if (kind === 'approval') {
+      // As `cutover approve` does: through the approval function, as an approver (it checks the
+      // environment's approvers, records the approval and answers the wait). Tried again at the next
+      // poll unless it answered (200) or the wait is over (409, 404).
+      answered.add(token);
+      void twin.lambda
+        .invoke('approval', approvalFunctionEvent(APPROVER_ARN, { service: SERVICE, environment: ENVIRONMENT, decision: 'approve', operator: 'chaos' }))
+        .then((out) => {
+          if (![200, 404, 409].includes((out as { statusCode?: number })?.statusCode ?? 0)) answered.delete(token);
+        })
+        .catch(() => answered.delete(token));
+      return;
+    }
     let output: unknown;
-    if (kind === 'approval') output = { approved: true, operator: 'chaos' };
-    else if (kind === 'database-decision') output = { decision: scenario.decision ?? 'keep', operator: 'chaos' };
+    if (kind === 'database-decision') output = { decision: scenario.decision ?? 'keep', operator: 'chaos' };
     else return;
     answered.add(token);
     try {

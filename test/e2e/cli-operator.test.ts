@@ -239,3 +239,41 @@ describe('e2e: operator commands against a running twin', () => {
     assert.match(oneErrorLine(unreachable), /cannot reach the local twin at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\): start it with `npm start`/);
   });
 });
+
+describe('e2e: approvers — `cutover approve` through the approval function URL (SigV4, the twin checks it)', () => {
+  let t: TestTwin;
+  before(async () => {
+    const raw = sampleConfigJson() as { services: Record<string, { environments: Record<string, Record<string, unknown>> }> };
+    const production = raw.services[SERVICE]!.environments.production!;
+    production.approval = 'before-traffic';
+    // On the twin an access key not in the account file is the IAM user of its name.
+    production.approvers = ['arn:aws:iam::123456789012:user/alice'];
+    production.databaseFailurePolicy = 'keep';
+    production.strategy = { type: 'all-at-once' };
+    t = await TestTwin.start({ config: parseConfig(raw, 'approvers e2e config') });
+  });
+  after(() => t?.stop());
+
+  it('a principal who is not an approver is refused (exit 1, one line naming both); an approver approves and the deployment goes on', async () => {
+    const as = (accessKeyId: string, operator: string, ...args: string[]) => runCutover([...args, '--endpoint', t.twin.url, '--operator', operator], 60_000, { AWS_ACCESS_KEY_ID: accessKeyId });
+    const d = t.startDeployment();
+    await t.waitFor('the approval wait', async () => ((await t.lock())?.pendingKind === 'approval' ? true : undefined), 30_000);
+
+    const refused = await as('bob', 'bob', 'approve', SERVICE, 'production');
+    assert.match(
+      oneErrorLine(refused),
+      /arn:aws:iam::123456789012:user\/bob is not an approver of hello-world\/production: its approvers are arn:aws:iam::123456789012:user\/alice\..*On the local twin the access key is the identity/,
+    );
+    assert.equal((await t.lock())?.pendingKind, 'approval', 'still waiting');
+
+    const approved = ok(await as('alice', 'alice', 'approve', SERVICE, 'production', '--comment', 'reviewed'));
+    assert.match(approved.stdout, /^Approved deployment \S+ of hello-world\/production as alice \(arn:aws:iam::123456789012:user\/alice\): it continues\.$/m);
+    const result = await t.wait(d);
+    assert.equal(result.status, 'SUCCEEDED', `${result.error}: ${result.cause}`);
+    const record = await t.record(d);
+    assert.equal(record?.approval?.callerArn, 'arn:aws:iam::123456789012:user/alice');
+    const events = await t.twin.ledger.timeline(SERVICE, 'production', { deploymentId: d.name });
+    assert.ok(events.some((e) => e.kind === 'operator-action' && e.caller === 'arn:aws:iam::123456789012:user/bob' && /may not approve/.test(e.message)), 'the refusal is audited with the verified caller');
+    assert.ok(events.some((e) => e.kind === 'operator-action' && e.caller === 'arn:aws:iam::123456789012:user/alice' && e.actor === 'alice' && /approved/.test(e.message)));
+  });
+});

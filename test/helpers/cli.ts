@@ -41,13 +41,13 @@ function processTree(pid: number): Array<{ pid: number; depth: number }> {
 
 /**
  * Run `npx tsx bin/cutover.ts <args>` in the repository root, without the test runner's loader, flags
- * or the twin's environment overrides. After `timeoutMs` real milliseconds the twin (the deepest
+ * or the twin's environment overrides (`extraEnv` is added, e.g. `AWS_ACCESS_KEY_ID`). After `timeoutMs` real milliseconds the twin (the deepest
  * process running bin/cutover.ts) gets SIGTERM and stops cleanly — killing npx alone would leave tsx
  * and the twin running — and 10 s later the chain npx → sh → tsx → twin gets SIGKILL (the twin's
  * reaper then stops its tasks).
  */
-export function runCutover(args: string[], timeoutMs = 120_000): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+export function runCutover(args: string[], timeoutMs = 120_000, extraEnv: Record<string, string> = {}): Promise<CliResult> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...extraEnv };
   // Not the test runner's loader / flags, and a child node must not think it is a test runner's child.
   for (const name of ['CUTOVER_PORT', 'CUTOVER_GITHUB_WEBHOOK_SECRET', 'NODE_OPTIONS', 'NODE_TEST_CONTEXT']) delete env[name];
   return new Promise((resolvePromise, reject) => {

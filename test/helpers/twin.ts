@@ -31,6 +31,7 @@ import type { ExplicitDeployInput } from '../../lib/domain/deploy-input';
 import type { SlotName } from '../../lib/domain/slots';
 import { parseEcrImage } from '../../lib/domain/image-events';
 import type { DeploymentRecord, LockItem } from '../../lib/aws/ledger';
+import { toFunctionUrlEvent } from '../../lib/local/function-url';
 import { loadTwinAccountFile } from '../../lib/local/live/account';
 import { Twin, type LiveTwinOptions, type TwinOptions } from '../../lib/local/twin';
 import { productionOnly } from './plans';
@@ -131,6 +132,19 @@ export function addEnvironmentLikeProduction(service: Record<string, any>, name:
 export const APPROVER_ARN = 'arn:aws:sts::123456789012:assumed-role/release-managers/ada';
 /** A session of a role that approves nothing. */
 export const DEVELOPER_ARN = 'arn:aws:sts::123456789012:assumed-role/developers/bob';
+
+/**
+ * The event the approval function gets from its function URL once AWS verified the caller's SigV4
+ * signature (`requestContext.authorizer.iam.userArn` = `callerArn`), for a JSON `body`.
+ */
+export function approvalFunctionEvent(callerArn: string, body: Record<string, unknown>) {
+  const [, , , , account = ''] = callerArn.split(':');
+  return toFunctionUrlEvent(
+    { method: 'POST', url: '/', headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) },
+    { accessKeyId: 'AKIATESTS', arn: callerArn, accountId: account, userId: `AROATESTS:${callerArn.split('/').pop()}` },
+    { accountId: account },
+  );
+}
 
 /** The GitHub token secret the tests' configs name (the twin seeds it with its double's token). */
 export const GITHUB_TOKEN_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:cutover/github-token-AbCdEf';
@@ -312,30 +326,7 @@ export class TestTwin {
     request: { decision: 'approve' | 'reject'; operator?: string; comment?: string; reason?: string; service?: string; environment?: string },
     callerArn: string = APPROVER_ARN,
   ): Promise<{ status: number; body: Record<string, any> }> {
-    const body = JSON.stringify({ service: SERVICE, environment: ENVIRONMENT, operator: 'ada', ...request });
-    const [, , , , account = ''] = callerArn.split(':');
-    const event = {
-      version: '2.0',
-      routeKey: '$default',
-      rawPath: '/',
-      rawQueryString: '',
-      headers: { 'content-type': 'application/json' },
-      body,
-      isBase64Encoded: false,
-      requestContext: {
-        accountId: account,
-        apiId: 'approval',
-        domainName: 'approval.lambda-url.us-east-1.on.aws',
-        domainPrefix: 'approval',
-        http: { method: 'POST', path: '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'tests' },
-        requestId: randomBytes(8).toString('hex'),
-        routeKey: '$default',
-        stage: '$default',
-        time: '',
-        timeEpoch: 0,
-        authorizer: { iam: { accessKey: 'AKIATESTS', accountId: account, callerId: 'AROATESTS:ada', userArn: callerArn, userId: 'AROATESTS:ada', cognitoIdentity: null, principalOrgId: null } },
-      },
-    };
+    const event = approvalFunctionEvent(callerArn, { service: SERVICE, environment: ENVIRONMENT, operator: 'ada', ...request });
     const out = (await this.twin.lambda.invoke('approval', event)) as { statusCode: number; body: string };
     return { status: out.statusCode, body: JSON.parse(out.body) as Record<string, any> };
   }

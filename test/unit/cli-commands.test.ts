@@ -80,7 +80,7 @@ const CALLER = 'arn:aws:sts::123456789012:assumed-role/cutover-approver/ada';
 
 function context(json = false) {
   const out: string[] = [];
-  const target: Target = { kind: 'aws', description: 'stack "Cutover"', tableName: TABLE, stateMachineArn: async (k) => `arn:aws:states:us-east-1:123456789012:stateMachine:cutover-${k}`, now: () => NOW, callerIdentity: async () => CALLER };
+  const target: Target = { kind: 'aws', description: 'stack "Cutover"', tableName: TABLE, stateMachineArn: async (k) => `arn:aws:states:us-east-1:123456789012:stateMachine:cutover-${k}`, now: () => NOW, callerIdentity: async () => CALLER, approvalUrl: async () => 'https://abcdefghijklmnop.lambda-url.us-east-1.on.aws/' };
   const ledger = new Ledger(TABLE);
   const ctx: commands.CommandContext = {
     target,
@@ -93,9 +93,18 @@ function context(json = false) {
     pollMs: 0,
     acceptTimeoutMs: 0,
     sleep: async () => undefined,
+    callApprovalFunction: async (request) => {
+      approvalCalls.push(request);
+      return approvalAnswer(request);
+    },
   };
   return { ctx, out };
 }
+
+/** What the commands sent the approval function, and what it answers (set per test). */
+let approvalCalls: commands.ApprovalFunctionRequest[] = [];
+let approvalAnswer: (request: commands.ApprovalFunctionRequest) => commands.ApprovalFunctionAnswer = () => ({ status: 500, body: undefined, text: 'not set' });
+const functionAnswers = (status: number, body: Record<string, unknown>) => () => ({ status, body, text: JSON.stringify(body) });
 
 async function cliError(promise: Promise<unknown>): Promise<string> {
   const err = await promise.then(
@@ -111,21 +120,32 @@ const audits = () => dynamoMock.commandCalls(PutCommand).map((c) => c.args[0].in
 describe('cli commands: answering a wait', () => {
   beforeEach(() => resetSdkMocks());
 
-  it('approve answers an approval gate with {approved, operator, comment}, then audits it', async () => {
+  it('approve of an approval gate goes through the approval function (which checks, answers and audits) and prints its answer', async () => {
     setup({ lock: lockWith('approval'), events: waitingIn('AwaitApproval') });
+    approvalCalls = [];
+    approvalAnswer = functionAnswers(200, { message: 'Approved deployment d-7 of hello-world/production as ada (arn:x): it continues.', action: 'approve' });
     const { ctx, out } = context();
     assert.equal(await commands.approve(ctx, REF, { comment: 'looks good' }), 0);
-    const sent = sfnMock.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input;
-    assert.equal(sent.taskToken, TOKEN);
-    assert.deepEqual(JSON.parse(sent.output!), { approved: true, operator: 'ada', comment: 'looks good' });
-    const [event] = audits();
-    assert.equal(event?.kind, 'operator-action');
-    assert.equal(event?.actor, 'ada');
-    assert.equal(event?.caller, CALLER, 'the caller\'s AWS identity beside the declared name');
-    assert.equal(event?.deploymentId, 'd-7');
-    assert.equal(event?.pk, 'AUDIT#hello-world#production');
-    assert.equal(event?.at, NOW.toISOString());
-    assert.match(out.join('\n'), /^Approved deployment d-7 of hello-world\/production as ada/);
+    assert.deepEqual(approvalCalls, [{ service: 'hello-world', environment: 'production', decision: 'approve', operator: 'ada', comment: 'looks good' }]);
+    assert.equal(sfnMock.commandCalls(SendTaskSuccessCommand).length, 0, 'the CLI answers no approval token itself');
+    assert.deepEqual(audits(), [], 'the function audits, with the verified caller');
+    assert.equal(out.join('\n'), 'Approved deployment d-7 of hello-world/production as ada (arn:x): it continues.');
+  });
+
+  it('approve refused by the function: its message (not an approver, not waiting) is the error', async () => {
+    setup({ lock: lockWith('approval'), events: waitingIn('AwaitApproval') });
+    approvalAnswer = functionAnswers(403, { message: 'arn:aws:sts::123456789012:assumed-role/developers/bob is not an approver of hello-world/production: its approvers are arn:aws:iam::123456789012:role/release-managers.' });
+    const { ctx } = context();
+    assert.match(await cliError(commands.approve(ctx, REF)), /^arn:aws:sts::123456789012:assumed-role\/developers\/bob is not an approver of hello-world\/production/);
+    approvalAnswer = functionAnswers(409, { message: 'the approval wait of deployment d-7 of hello-world/production ended before the answer' });
+    assert.match(await cliError(commands.approve(ctx, REF)), /ended before the answer/);
+  });
+
+  it('approve refused by IAM before the function ran ({"Message":"Forbidden"}): names the managed policy to attach', async () => {
+    setup({ lock: lockWith('approval'), events: waitingIn('AwaitApproval') });
+    approvalAnswer = () => ({ status: 403, body: { Message: 'Forbidden' }, text: '{"Message":"Forbidden"}' });
+    const { ctx } = context();
+    assert.match(await cliError(commands.approve(ctx, REF)), /AWS refused your call to the approval function \(HTTP 403, as arn:aws:sts::123456789012:assumed-role\/cutover-approver\/ada\).*<stack>-approver \(or -operator\) managed policy/);
   });
 
   it('approve answers a database decision only with --decision, as {decision, operator}', async () => {
@@ -139,12 +159,14 @@ describe('cli commands: answering a wait', () => {
     assert.equal(audits()[0]?.detail?.decision, 'keep');
   });
 
-  it('reject fails an approval with Cutover.Rejected and "<reason> (rejected by <operator>)"', async () => {
+  it('reject of an approval gate sends the reason to the approval function; --json prints its answer', async () => {
     setup({ lock: lockWith('approval'), events: waitingIn('AwaitApproval') });
-    const { ctx } = context(true);
+    approvalCalls = [];
+    approvalAnswer = functionAnswers(200, { message: 'Rejected', action: 'reject', deploymentId: 'd-7' });
+    const { ctx, out } = context(true);
     assert.equal(await commands.reject(ctx, REF, { reason: 'not during the sale' }), 0);
-    const sent = sfnMock.commandCalls(SendTaskFailureCommand)[0]!.args[0].input;
-    assert.deepEqual({ error: sent.error, cause: sent.cause, taskToken: sent.taskToken }, { error: 'Cutover.Rejected', cause: 'not during the sale (rejected by ada)', taskToken: TOKEN });
+    assert.deepEqual(approvalCalls, [{ service: 'hello-world', environment: 'production', decision: 'reject', operator: 'ada', reason: 'not during the sale' }]);
+    assert.deepEqual(JSON.parse(out[0]!), { message: 'Rejected', action: 'reject', deploymentId: 'd-7' });
   });
 
   it('promote ends a bake with {"action":"promote-now","operator"}; --json prints what was done', async () => {
