@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type QueryCommandInput, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
 import { dynamoDocClient, sfnClient } from './clients';
 import { withRetryClassification } from './errors';
@@ -264,22 +264,12 @@ export class Ledger {
     if (await this.putNewRecord(this.newRecord(plan, 'in-progress'))) return true;
     // The record exists: a retried task, or a deployment that waited in the queue — it runs now, and
     // leaves the queue (only its own item: a newer push may be there).
-    try {
-      await withRetryClassification(() =>
-        dynamoDocClient().send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: deploymentKey(plan),
-            UpdateExpression: 'SET #status = :run',
-            ConditionExpression: '#status = :queued',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':run': 'in-progress', ':queued': 'queued' },
-          }),
-        ),
-      );
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    }
+    await this.updateRecordIf(plan, {
+      UpdateExpression: 'SET #status = :run',
+      ConditionExpression: '#status = :queued',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':run': 'in-progress', ':queued': 'queued' },
+    });
     await this.dequeue(plan.service, plan.environment, plan.executionArn);
     return false;
   }
@@ -444,21 +434,24 @@ export class Ledger {
       sets.push(onlyIfAbsent ? `#f${i} = if_not_exists(#f${i}, :v${i})` : `#f${i} = :v${i}`);
     }
     if (sets.length === 0) return;
+    await this.updateRecordIf(key, { UpdateExpression: `SET ${sets.join(', ')}`, ConditionExpression: 'attribute_exists(pk)', ExpressionAttributeNames: names, ExpressionAttributeValues: values });
+  }
+
+  /**
+   * UpdateItem on a deployment record under a condition.
+   * @returns false when the condition failed (nothing written)
+   * @throws Cutover.Transient for throttling; other SDK errors as they are
+   */
+  private async updateRecordIf(
+    key: Pick<DeploymentPlan, 'service' | 'environment' | 'startedAt' | 'deploymentId'>,
+    update: Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>,
+  ): Promise<boolean> {
     try {
-      await withRetryClassification(() =>
-        dynamoDocClient().send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: deploymentKey(key),
-            UpdateExpression: `SET ${sets.join(', ')}`,
-            ConditionExpression: 'attribute_exists(pk)',
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-          }),
-        ),
-      );
+      await withRetryClassification(() => dynamoDocClient().send(new UpdateCommand({ TableName: this.tableName, Key: deploymentKey(key), ...update })));
+      return true;
     } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
     }
   }
 
@@ -480,42 +473,16 @@ export class Ledger {
    * @returns false when the record no longer waits for that approval (nothing written)
    */
   async recordApproval(key: Pick<DeploymentPlan, 'service' | 'environment' | 'startedAt' | 'deploymentId'>, taskToken: string, approval: NonNullable<DeploymentRecord['approval']>): Promise<boolean> {
-    try {
-      await withRetryClassification(() =>
-        dynamoDocClient().send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: deploymentKey(key),
-            UpdateExpression: 'SET approval = :a',
-            ConditionExpression: 'pendingKind = :approval AND pendingTaskToken = :t',
-            ExpressionAttributeValues: { ':a': approval, ':approval': 'approval', ':t': taskToken },
-          }),
-        ),
-      );
-      return true;
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
-      throw err;
-    }
+    return this.updateRecordIf(key, {
+      UpdateExpression: 'SET approval = :a',
+      ConditionExpression: 'pendingKind = :approval AND pendingTaskToken = :t',
+      ExpressionAttributeValues: { ':a': approval, ':approval': 'approval', ':t': taskToken },
+    });
   }
 
   /** Take back an approval {@link recordApproval} wrote, when its answer found the wait closed (only that caller's). */
   async removeApproval(key: Pick<DeploymentPlan, 'service' | 'environment' | 'startedAt' | 'deploymentId'>, callerArn: string): Promise<void> {
-    try {
-      await withRetryClassification(() =>
-        dynamoDocClient().send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: deploymentKey(key),
-            UpdateExpression: 'REMOVE approval',
-            ConditionExpression: 'approval.callerArn = :c',
-            ExpressionAttributeValues: { ':c': callerArn },
-          }),
-        ),
-      );
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    }
+    await this.updateRecordIf(key, { UpdateExpression: 'REMOVE approval', ConditionExpression: 'approval.callerArn = :c', ExpressionAttributeValues: { ':c': callerArn } });
   }
 
   /** Record a finished deployment's or rollback's outcome on its record (and end any pending wait). */

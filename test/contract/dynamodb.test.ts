@@ -125,4 +125,19 @@ contract('DynamoDB ledger (lib/aws/ledger.ts)', (ctx) => {
     assert.equal(await ledger().requestAbort('svc-abort', a.environment, a.executionArn, request), true);
     assert.deepEqual((await ledger().getLock('svc-abort', a.environment))?.abortRequested, request);
   });
+
+  it('conditional UpdateItem on the pending wait and on a nested attribute: an approval lands only on its own wait, and only its caller takes it back', async () => {
+    const a = await runningPlan('svc-approval');
+    await ledger().acquire(a, NOW);
+    const approval = { by: 'ada', callerArn: 'arn:aws:sts::123456789012:assumed-role/release-managers/ada', at: later(2).toISOString() };
+    assert.equal(await ledger().recordApproval(a, 'token-a', approval), false, 'not waiting for an approval yet');
+    await ledger().setPending(a, 'approval', 'token-a', 'Approve?', later(1), 300);
+    assert.equal(await ledger().recordApproval(a, 'token-other', approval), false, 'another wait\'s token');
+    assert.equal(await ledger().recordApproval(a, 'token-a', approval), true);
+    assert.deepEqual((await ledger().getRecord(a))?.approval, approval);
+    await ledger().removeApproval(a, 'arn:aws:sts::123456789012:assumed-role/release-managers/someone-else');
+    assert.deepEqual((await ledger().getRecord(a))?.approval, approval, 'another caller cannot take it back');
+    await ledger().removeApproval(a, approval.callerArn);
+    assert.equal((await ledger().getRecord(a))?.approval, undefined);
+  });
 });
