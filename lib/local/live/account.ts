@@ -86,6 +86,18 @@ const PrincipalSchema = z.strictObject({
   secretAccessKey: z.string().min(1, 'give the secret access key, or leave it out for "local"').default('local'),
 });
 
+/** What an environment runs when the twin starts: revision 1 of its task definition on the blue slot. */
+const InitialReleaseSchema = z.strictObject({
+  /** Image tag of the first task definition revision. */
+  imageTag: z.string().min(1).default('v1'),
+  /** Desired count of the live slot. */
+  desiredCount: count(1, 20).default(2),
+  /** Environment of the app container; values may use `${databaseUrl}` (the environment's database). */
+  environment: z.record(z.string(), z.string()).default({}),
+  /** Run this command (the image's working dir, the container's environment) once before the live slot starts, e.g. the release's migrations. */
+  setupCommand: z.array(z.string().min(1)).optional(),
+});
+
 export const TwinAccountSchema = z.strictObject({
   /** Images in the twin's registry at start: `repo:tag` → what it runs. */
   images: z.record(z.string(), ImageSchema).default({}),
@@ -94,19 +106,22 @@ export const TwinAccountSchema = z.strictObject({
   targetGroups: TargetGroupSchema.default(TargetGroupSchema.parse({})),
   /** Alarm definitions; every alarm the cutover config names must be defined here. */
   alarms: z.array(AlarmSchema).default([]),
-  /** The initial (live) release of every environment. */
-  initialRelease: z
-    .strictObject({
-      /** Image tag of the first task definition revision. */
-      imageTag: z.string().min(1).default('v1'),
-      /** Desired count of the live slot. */
-      desiredCount: count(1, 20).default(2),
-      /** Environment of the app container; values may use `${databaseUrl}` (the environment's database). */
-      environment: z.record(z.string(), z.string()).default({}),
-      /** Run this command (the image's working dir, the container's environment) once before the live slot starts, e.g. the release's migrations. */
-      setupCommand: z.array(z.string().min(1)).optional(),
+  /** The initial (live) release of every environment of a service not in `initialReleases`. */
+  initialRelease: InitialReleaseSchema.default({ imageTag: 'v1', desiredCount: 2, environment: {} }),
+  /**
+   * The initial release of a service's environments, by service name (services differ: their own image
+   * tag, environment, setup command); a service not listed starts `initialRelease`. Names of services
+   * the config does not have are ignored (one account file may serve several configs).
+   * @default {}
+   */
+  initialReleases: z
+    .record(z.string(), InitialReleaseSchema)
+    .superRefine((releases, ctx) => {
+      for (const service of Object.keys(releases)) {
+        if (!/^[a-z][a-z0-9-]{0,39}$/.test(service)) ctx.addIssue({ code: 'custom', path: [service], message: 'use a service name of the cutover config (1-40 lower-case letters, digits or "-")' });
+      }
     })
-    .default({ imageTag: 'v1', desiredCount: 2, environment: {} }),
+    .default({}),
   /**
    * The IAM identities of the twin's account, by access key id: who a SigV4-signed request to a
    * function URL of the twin (`POST /lambda-url/approval/`, AWS_IAM auth) comes from, e.g.
@@ -123,6 +138,11 @@ export const TwinAccountSchema = z.strictObject({
 export type TwinAccount = z.infer<typeof TwinAccountSchema>;
 export type TwinAlarm = TwinAccount['alarms'][number];
 export type TwinPrincipals = TwinAccount['principals'];
+
+/** The release a service's environments run when the twin starts: its own in `initialReleases`, else `initialRelease`. */
+export function initialReleaseOf(account: TwinAccount, service: string): TwinAccount['initialRelease'] {
+  return Object.hasOwn(account.initialReleases, service) ? account.initialReleases[service]! : account.initialRelease;
+}
 
 /**
  * Validate a twin account.

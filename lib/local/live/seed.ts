@@ -14,7 +14,7 @@ import { ConfigError } from '../../config/load';
 import { OVERLOAD_ADVICE, type SimClock } from '../clock';
 import type { LiveEcs, Simulator } from '../simulator';
 import { initialTaskDefinition, NETWORK, SEED_CONTAINER_PORT, seedRoute } from '../simulator/seed';
-import type { TwinAccount } from './account';
+import { initialReleaseOf, type TwinAccount } from './account';
 import type { PostgresHost } from './postgres/host';
 
 /** One environment of the config, with its names. */
@@ -81,8 +81,8 @@ export interface StartInitialOptions {
 
 /**
  * For every environment: wait until its database is `available`; register task definition
- * `<service>-<environment>` revision 1 (image `<imageRepository>:<initialRelease.imageTag>`, the
- * account's environment with `${databaseUrl}` replaced by the database's endpoint URL); run the
+ * `<service>-<environment>` revision 1 (image `<imageRepository>:<imageTag>` of the service's initial
+ * release: the account's `initialReleases[service]`, else `initialRelease`; its environment with `${databaseUrl}` replaced by the database's endpoint URL); run the
  * initial release's setup command (e.g. its migrations) as a one-off task and require exit code 0;
  * create the blue service at the account's desired count and the green one at 0, and wait until
  * blue's deployment has COMPLETED (its tasks healthy in the target group).
@@ -97,9 +97,9 @@ export async function startInitialReleases(
 ): Promise<void> {
   const progress = opts.progress ?? (() => undefined);
   const timeoutMs = opts.timeoutMs ?? 120_000;
-  const initial = account.initialRelease;
   for (const { service, environment, env } of environments(config)) {
     const name = `${service}/${environment}`;
+    const initial = initialReleaseOf(account, service);
     let databaseUrl = '';
     const db = env.database;
     if (db) {
