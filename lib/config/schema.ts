@@ -413,6 +413,19 @@ export const ServiceSchema = z
       if (env.approvers && env.approval === 'none') {
         ctx.addIssue({ code: 'custom', input: s, path: ['environments', name, 'approvers'], message: 'approvers approve the approval gate, but approval is "none": set approval to "before-traffic" or "before-promote", or remove approvers' });
       }
+      // The approval function URL has no resource policy: only identities of the stack's account can call it.
+      const [, partition = 'aws', , , account = ''] = env.slots.blue.targetGroupArn.split(':');
+      (env.approvers ?? []).forEach((entry, i) => {
+        const a = parseApprover(entry, account, partition);
+        if (a && (a.account !== account || a.partition !== partition)) {
+          ctx.addIssue({
+            code: 'custom',
+            input: s,
+            path: ['environments', name, 'approvers', i],
+            message: `"${entry}" is in account ${a.account} (${a.partition}), but this environment is in ${account} (${partition}): only identities of that account can call its approval function; name a role or user there`,
+          });
+        }
+      });
     }
     for (const [branch, env] of Object.entries(s.branches)) {
       if (!(env in s.environments)) {

@@ -16,6 +16,8 @@
  * Role names compare case-insensitively (IAM role names are unique regardless of case); accounts,
  * partitions, user names and session names compare exactly.
  */
+import { createHash } from 'node:crypto';
+import { InvalidInputError } from './errors';
 
 /** A parsed approver entry, with the account it applies to (role names get the environment's). */
 export type Approver =
@@ -36,25 +38,32 @@ export const APPROVER_FORMS =
   'use a role name (release-managers, AWSReservedSSO_Deployers_*), a role ARN (arn:aws:iam::<account>:role/<name>), ' +
   'a user ARN (arn:aws:iam::<account>:user/<name>) or an assumed-role session ARN (arn:aws:sts::<account>:assumed-role/<role>/<session>)';
 
+/** A role name pattern must name something: not only `*` (that would be every role of the account). */
+const namesSomething = (pattern: string) => pattern.replaceAll('*', '') !== '';
+
 /**
  * Parse one `approvers` entry.
+ * @param entry a role name (may contain `*`), a role ARN, a user ARN or an assumed-role session ARN
  * @param account the environment's 12-digit account id (role names apply there)
  * @param partition the environment's partition (`aws`, `aws-cn`, ...)
  * @returns the approver, or `undefined` when the entry has none of the forms in {@link APPROVER_FORMS}
+ *   (or is a role pattern of `*` alone)
  */
 export function parseApprover(entry: string, account: string, partition = 'aws'): Approver | undefined {
   const text = entry.trim();
   let m: RegExpExecArray | null;
-  if ((m = ROLE_ARN.exec(text))) return { kind: 'role', partition: m[1]!, account: m[2]!, name: m[3]! };
+  if ((m = ROLE_ARN.exec(text))) return namesSomething(m[3]!) ? { kind: 'role', partition: m[1]!, account: m[2]!, name: m[3]! } : undefined;
   if ((m = USER_ARN.exec(text))) return { kind: 'user', partition: m[1]!, account: m[2]!, name: m[3]! };
   if ((m = SESSION_ARN.exec(text))) return { kind: 'session', partition: m[1]!, account: m[2]!, role: m[3]!, session: m[4]! };
-  if (!text.startsWith('arn:') && ROLE_NAME.test(text) && text.replaceAll('*', '') !== '') return { kind: 'role', partition, account, name: text };
+  if (!text.startsWith('arn:') && ROLE_NAME.test(text) && namesSomething(text)) return { kind: 'role', partition, account, name: text };
   return undefined;
 }
 
 /**
  * The canonical ARN form of an approver, as a plan carries it: a role name becomes its role ARN in the
  * environment's account, so what a deployment enforces does not depend on where it is read.
+ * @returns `arn:<partition>:iam::<account>:role/<name>` (a role's path dropped: an assumed-role ARN has
+ *   none), `arn:<partition>:iam::<account>:user[/path]/<name>` or the session ARN as given
  */
 export function approverArn(a: Approver): string {
   switch (a.kind) {
@@ -79,10 +88,33 @@ function parseCaller(arn: string): Caller | undefined {
   return undefined;
 }
 
-/** A role-name pattern (`*` = any characters) as a case-insensitive whole-name match. */
+/**
+ * A role-name pattern (`*` = any characters) as a case-insensitive whole-name match. Linear in the
+ * lengths (the greedy wildcard match with one backtrack point), so no pattern can make it slow.
+ */
 function roleNameMatches(pattern: string, name: string): boolean {
-  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
-  return re.test(name);
+  const p = pattern.toLowerCase();
+  const n = name.toLowerCase();
+  let i = 0;
+  let j = 0;
+  let star = -1;
+  let mark = 0;
+  while (j < n.length) {
+    if (i < p.length && p[i] !== '*' && p[i] === n[j]) {
+      i++;
+      j++;
+    } else if (i < p.length && p[i] === '*') {
+      star = i++;
+      mark = j;
+    } else if (star >= 0) {
+      i = star + 1;
+      j = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (i < p.length && p[i] === '*') i++;
+  return i === p.length;
 }
 
 function matches(a: Approver, c: Caller): boolean {
@@ -99,7 +131,8 @@ export type ApproverDecision =
   | { readonly allowed: false; readonly message: string };
 
 /**
- * Decide whether the caller may approve an environment's deployment.
+ * Decide whether the caller may approve an environment's deployment. An approver entry that does not
+ * parse (the config schema refuses those) matches nobody.
  * @param callerArn the caller's ARN (function URL `requestContext.authorizer.iam.userArn`)
  * @param approvers the plan's approvers, canonical ARNs ({@link approverArn}); empty or absent = anyone
  *   IAM lets call the approval function
@@ -124,13 +157,53 @@ export function decideApprover(callerArn: string, approvers: readonly string[] |
  * An environment's `approvers` in canonical ARN form ({@link approverArn}), role names placed in the
  * account (and partition) of one of the environment's resources.
  * @param resourceArn any ARN of the environment (e.g. a target group's): gives the account and partition
- * @throws Error when an entry is not an approver (the config schema refuses those before)
+ * @throws Cutover.InvalidInput when an entry is not an approver (the config schema refuses those before)
  */
 export function canonicalApprovers(approvers: readonly string[], resourceArn: string): string[] {
   const [, partition = 'aws', , , account = ''] = resourceArn.split(':');
   return approvers.map((entry) => {
     const a = parseApprover(entry, account, partition);
-    if (!a) throw new Error(`approvers: "${entry}" is not an approver: ${APPROVER_FORMS}`);
+    if (!a) throw new InvalidInputError(`approvers: "${entry}" is not an approver: ${APPROVER_FORMS}`);
     return approverArn(a);
   });
+}
+
+/**
+ * What binds a recorded approval to the wait it answered: the SHA-256 (hex) of the wait's task token.
+ * `VerifyApproval` accepts a recorded approval only for the wait that just ended (the record's pending
+ * token), so an approval recorded for an earlier wait never counts for a later one.
+ */
+export function approvalTokenHash(taskToken: string): string {
+  return createHash('sha256').update(taskToken).digest('hex');
+}
+
+/** What the approval function does with a request, given what the ledger says (see {@link decideApprovalRequest}). */
+export type ApprovalRequestDecision =
+  /** Answer the caller with `status` and `message`; `refused` = audit it as a refused attempt. */
+  | { readonly kind: 'answer'; readonly status: 403 | 404 | 409; readonly message: string; readonly refused?: boolean }
+  /** Go on: record (approve) and answer the wait whose token this is. */
+  | { readonly kind: 'proceed'; readonly token: string; readonly matched?: string };
+
+/**
+ * Decide an approve / reject request of the approval function (lambdas/approval) from the environment's
+ * lock and the running deployment's record: nothing running → 404; not waiting for an approval → 409;
+ * a caller who is not an approver → 403 (`refused`); else proceed with the wait's token.
+ * @param req `where` = `<service>/<environment>`; `callerArn` = the SIGV4-verified caller
+ * @param lock the environment's lock (`undefined`: nothing runs)
+ * @param record the record of the lock's deployment (`undefined`: not found)
+ */
+export function decideApprovalRequest(
+  req: { readonly where: string; readonly callerArn: string },
+  lock: { readonly deploymentId: string } | undefined,
+  record: { readonly pendingKind?: string; readonly pendingTaskToken?: string; readonly approvers?: readonly string[] } | undefined,
+): ApprovalRequestDecision {
+  if (!lock) return { kind: 'answer', status: 404, message: `no deployment of ${req.where} is running, so nothing waits for an approval` };
+  if (!record) return { kind: 'answer', status: 409, message: `deployment ${lock.deploymentId} of ${req.where} has no record to approve (its lock predates approvals through the approval function)` };
+  const token = record.pendingKind === 'approval' ? record.pendingTaskToken : undefined;
+  if (!token) {
+    return { kind: 'answer', status: 409, message: `deployment ${lock.deploymentId} of ${req.where} is not waiting for an approval${record.pendingKind ? ` (it waits for ${record.pendingKind})` : ''}` };
+  }
+  const verdict = decideApprover(req.callerArn, record.approvers, req.where);
+  if (!verdict.allowed) return { kind: 'answer', status: 403, message: verdict.message, refused: true };
+  return { kind: 'proceed', token, ...(verdict.matched ? { matched: verdict.matched } : {}) };
 }

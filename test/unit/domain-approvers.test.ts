@@ -37,7 +37,7 @@ describe('approvers: parsing and canonical form', () => {
   });
 
   it('refuses what is not a role name or an IAM/STS principal ARN', () => {
-    for (const bad of ['', '*', 'release managers', 'arn:aws:iam::12345:role/x', 'arn:aws:s3:::bucket', 'arn:aws:iam::123456789012:group/admins', 'a'.repeat(65)]) {
+    for (const bad of ['', '*', '**', `arn:aws:iam::${ACCOUNT}:role/*`, 'release managers', 'arn:aws:iam::12345:role/x', 'arn:aws:s3:::bucket', 'arn:aws:iam::123456789012:group/admins', 'a'.repeat(65)]) {
       assert.equal(parseApprover(bad, ACCOUNT), undefined, bad);
     }
   });
@@ -60,6 +60,17 @@ describe('approvers: who may approve', () => {
   it('a role pattern with * (IAM Identity Center permission set roles)', () => {
     assert.equal(decideApprover(`arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_ReleaseManager_a1b2c3d4e5f6/grace@example.com`, approvers, ENV).allowed, true);
     assert.equal(decideApprover(`arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_Developer_a1b2c3d4e5f6/bob@example.com`, approvers, ENV).allowed, false);
+  });
+
+  it('a pattern with many * stays fast (no backtracking blow-up) and still matches right', () => {
+    const many = canonicalApprovers(['*a*a*a*a*a*a*a*a*a*a*b'], TG);
+    const start = process.hrtime.bigint();
+    assert.equal(decideApprover(`arn:aws:sts::${ACCOUNT}:assumed-role/${'a'.repeat(64)}/session`, many, ENV).allowed, false);
+    assert.equal(decideApprover(`arn:aws:sts::${ACCOUNT}:assumed-role/${'a'.repeat(63)}b/session`, many, ENV).allowed, true);
+    assert.ok(process.hrtime.bigint() - start < 1_000_000_000n, 'well under a second');
+    const middle = canonicalApprovers(['deploy*prod'], TG);
+    assert.equal(decideApprover(`arn:aws:sts::${ACCOUNT}:assumed-role/deploy-eu-prod/session`, middle, ENV).allowed, true);
+    assert.equal(decideApprover(`arn:aws:sts::${ACCOUNT}:assumed-role/deploy-eu-prod-x/session`, middle, ENV).allowed, false);
   });
 
   it('an IAM user exactly (name and account)', () => {
@@ -105,6 +116,11 @@ describe('approvers: config and plan', () => {
     raw.services['hello-world'].environments.production.approval = 'before-traffic';
     raw.services['hello-world'].environments.production.approvers = ['release managers'];
     assert.throws(() => parseConfig(structuredClone(raw)), (e: unknown) => e instanceof ConfigError && /approvers\.0: "release managers" is not an approver: use a role name/.test(e.message));
+    raw.services['hello-world'].environments.production.approvers = ['arn:aws:iam::210987654321:role/release-managers'];
+    assert.throws(
+      () => parseConfig(structuredClone(raw)),
+      (e: unknown) => e instanceof ConfigError && /approvers\.0: "arn:aws:iam::210987654321:role\/release-managers" is in account 210987654321 \(aws\), but this environment is in 123456789012 \(aws\)/.test(e.message),
+    );
     raw.services['hello-world'].environments.production.approvers = ['release-managers'];
     raw.services['hello-world'].environments.production.approval = 'none';
     assert.throws(() => parseConfig(structuredClone(raw)), (e: unknown) => e instanceof ConfigError && /approvers: approvers approve the approval gate, but approval is "none"/.test(e.message));
