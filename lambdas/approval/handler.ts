@@ -10,9 +10,11 @@
  * (`reason` required to reject; `comment`, `reason` at most 2000 characters).
  *
  * Returns `{ statusCode, headers, body }`, body JSON `{ message, ... }`:
- *  - 200 answered: approve → the approval is recorded on the deployment record (`approval`: who,
- *    the caller ARN, the approver entry it matched, when), then the wait gets SendTaskSuccess
- *    `{"approved":true,"operator","callerArn","comment"}`; reject → SendTaskFailure `Cutover.Rejected`.
+ *  - 200 answered: approve → the approval is recorded on the deployment record (`approval`: an id,
+ *    who, the caller ARN, the approver entry it matched, when, the hash of the wait's token), then the
+ *    wait gets SendTaskSuccess `{"approved":true,"operator","callerArn","approvalId","comment"}`; the
+ *    first approval of a wait counts (a second one: 409, "approved already"); reject → SendTaskFailure
+ *    `Cutover.Rejected`.
  *    Both are audited (`operator-action`, `caller` = the verified ARN).
  *  - 400 bad request (names the field); 403 the caller is not an approver (audited, nothing answered)
  *    or the request carries no IAM identity; 404 no deployment of that environment runs; 409 the
@@ -23,12 +25,13 @@
  *
  * Env: `TABLE_NAME`.
  */
+import { randomUUID } from 'node:crypto';
 import type { LambdaFunctionURLEventWithIAMAuthorizer as LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { clockNow } from '../../lib/aws/clock';
 import { Ledger } from '../../lib/aws/ledger';
 import { failTask, succeedTask } from '../../lib/aws/task-tokens';
-import { decideApprover } from '../../lib/domain/approvers';
+import { approvalTokenHash, decideApprovalRequest } from '../../lib/domain/approvers';
 import type { DeploymentRecord, LockItem } from '../../lib/domain/ledger-items';
 import { logger } from '../../lib/observability';
 
@@ -89,55 +92,66 @@ async function decide(req: ApprovalRequest, callerArn: string, now: Date): Promi
   const ledger = new Ledger(tableName());
   const where = `${req.service}/${req.environment}`;
   const lock = await ledger.getLock(req.service, req.environment);
-  if (!lock) return answer(404, { message: `no deployment of ${where} is running, so nothing waits for an approval` });
-  const key = recordKey(req, lock);
+  const key = lock && recordKey(req, lock);
   const record = key ? await ledger.getRecord(key) : undefined;
-  if (!key || !record) return answer(409, { message: `deployment ${lock.deploymentId} of ${where} has no record to approve (its lock predates approvals through the approval function)` });
-  const token = record.pendingKind === 'approval' ? record.pendingTaskToken : undefined;
-  if (!token) {
-    return answer(409, { message: `deployment ${lock.deploymentId} of ${where} is not waiting for an approval${record.pendingKind ? ` (it waits for ${record.pendingKind})` : ''}`, deploymentId: lock.deploymentId });
-  }
-  const base = { service: req.service, environment: req.environment, deploymentId: lock.deploymentId, executionArn: lock.executionArn, operator: req.operator, callerArn };
-  const verdict = decideApprover(callerArn, record.approvers, where);
+  const decision = decideApprovalRequest({ where, callerArn }, lock, record);
+  const base = { service: req.service, environment: req.environment, deploymentId: lock?.deploymentId ?? null, executionArn: lock?.executionArn ?? null, operator: req.operator, callerArn };
   const audit = (message: string, detail: Record<string, unknown>) =>
     ledger.audit({
       at: now.toISOString(),
       service: req.service,
       environment: req.environment,
       kind: 'operator-action',
-      deploymentId: lock.deploymentId,
-      executionArn: lock.executionArn,
+      deploymentId: lock!.deploymentId,
+      executionArn: lock!.executionArn,
       actor: req.operator,
       caller: callerArn,
       message,
-      detail: { ...detail, deploymentId: lock.deploymentId },
+      detail: { ...detail, deploymentId: lock!.deploymentId },
     });
-  if (!verdict.allowed) {
-    await audit(`${req.operator} (${callerArn}) may not ${req.decision} deployment ${lock.deploymentId}: not an approver`, { action: `${req.decision}-refused`, approvers: record.approvers });
-    logger.warn('approval refused: not an approver', { ...base });
-    return answer(403, { message: verdict.message, ...base, approvers: record.approvers ?? [] });
+  if (decision.kind === 'answer') {
+    if (decision.refused) {
+      await audit(`${req.operator} (${callerArn}) may not ${req.decision} deployment ${lock!.deploymentId}: not an approver`, { action: `${req.decision}-refused`, approvers: record?.approvers });
+      logger.warn('approval refused: not an approver', { ...base });
+    }
+    return answer(decision.status, { message: decision.message, ...base, ...(decision.refused ? { approvers: record?.approvers ?? [] } : {}) });
   }
+  const { token, matched } = decision;
   if (req.decision === 'reject') {
     const result = await failTask(token, 'Cutover.Rejected', `${req.reason} (rejected by ${req.operator}, ${callerArn})`);
-    if (result === 'closed') return closed(where, lock);
-    await audit(`${req.operator} rejected deployment ${lock.deploymentId}: ${req.reason}`, { action: 'reject', reason: req.reason });
-    return answer(200, { message: `Rejected deployment ${lock.deploymentId} of ${where} as ${req.operator} (${callerArn}): it does not go on (${req.reason}).`, action: 'reject', ...base, reason: req.reason });
+    if (result === 'closed') return closed(where, lock!);
+    await audit(`${req.operator} rejected deployment ${lock!.deploymentId}: ${req.reason}`, { action: 'reject', reason: req.reason });
+    return answer(200, { message: `Rejected deployment ${lock!.deploymentId} of ${where} as ${req.operator} (${callerArn}): it does not go on (${req.reason}).`, action: 'reject', ...base, reason: req.reason });
   }
-  const approval = { by: req.operator, callerArn, at: now.toISOString(), ...(verdict.matched ? { matched: verdict.matched } : {}), ...(req.comment ? { comment: req.comment } : {}) };
-  // Recorded first, bound to this wait's token: VerifyApproval reads it as soon as the wait ends.
-  if (!(await ledger.recordApproval(key, token, approval))) return closed(where, lock);
-  const result = await succeedTask(token, { approved: true, operator: req.operator, callerArn, ...(req.comment ? { comment: req.comment } : {}) });
+  const approval = {
+    id: randomUUID(),
+    by: req.operator,
+    callerArn,
+    at: now.toISOString(),
+    tokenHash: approvalTokenHash(token),
+    ...(matched ? { matched } : {}),
+    ...(req.comment ? { comment: req.comment } : {}),
+  };
+  // Recorded first, bound to this wait (its token's hash): VerifyApproval reads it as soon as the wait ends.
+  if (!(await ledger.recordApproval(key!, token, approval))) {
+    const given = (await ledger.getRecord(key!))?.approval;
+    if (given && given.tokenHash === approval.tokenHash) {
+      return answer(409, { message: `deployment ${lock!.deploymentId} of ${where} is approved already, by ${given.by} (${given.callerArn}) at ${given.at}: nothing was changed by this approval`, ...base });
+    }
+    return closed(where, lock!);
+  }
+  const result = await succeedTask(token, { approved: true, operator: req.operator, callerArn, approvalId: approval.id, ...(req.comment ? { comment: req.comment } : {}) });
   if (result === 'closed') {
-    await ledger.removeApproval(key, callerArn);
-    return closed(where, lock);
+    await ledger.removeApproval(key!, approval.id);
+    return closed(where, lock!);
   }
-  await audit(`${req.operator} approved deployment ${lock.deploymentId}${req.comment ? `: ${req.comment}` : ''}`, { action: 'approve', comment: req.comment, ...(verdict.matched ? { approver: verdict.matched } : {}) });
-  logger.info('approved', { ...base, matched: verdict.matched });
+  await audit(`${req.operator} approved deployment ${lock!.deploymentId}${req.comment ? `: ${req.comment}` : ''}`, { action: 'approve', comment: req.comment, ...(matched ? { approver: matched } : {}) });
+  logger.info('approved', { ...base, matched });
   return answer(200, {
-    message: `Approved deployment ${lock.deploymentId} of ${where} as ${req.operator} (${callerArn}): it continues.`,
+    message: `Approved deployment ${lock!.deploymentId} of ${where} as ${req.operator} (${callerArn}): it continues.`,
     action: 'approve',
     ...base,
-    matched: verdict.matched ?? null,
+    matched: matched ?? null,
     comment: req.comment ?? null,
   });
 }

@@ -39,9 +39,10 @@
  *    `{"approved":true,"operator":"<name>"}`, reject with SendTaskFailure error `Cutover.Rejected`.
  *  - `verifyApproval` `{ plan }` (after an approval, when `plan.approval.approvers` is set) → `{ approvedBy,
  *    callerArn, matched }`: the approval the approval function recorded on the record (`approval`, with
- *    the SigV4-verified caller) is by one of the approvers. Throws `Cutover.NotAnApprover` when there is
- *    none (an answer sent around the function, e.g. SendTaskSuccess from the console) or the caller is
- *    not an approver: the deployment rolls back, no production traffic shifted for it.
+ *    the SigV4-verified caller) is for the wait that just ended (`tokenHash` = the hash of the record's
+ *    pending token) and by one of the approvers. Throws `Cutover.NotAnApprover` when there is none (an
+ *    answer sent around the function, e.g. SendTaskSuccess from the console), it is an earlier wait's,
+ *    or the caller is not an approver: the deployment rolls back, no production traffic shifted for it.
  *  - `awaitImage` `{ taskToken, plan, image }` (`.waitForTaskToken`, timeout = `plan.imageTimeoutSeconds`) →
  *    stores the token as an `image` wait with `pendingImage` = `plan.image` (the image-events function
  *    ends it when ECR reports the push), then looks in ECR once more: an image pushed between the
@@ -123,7 +124,7 @@ import { decideChangeWindow } from '../../lib/domain/change-window';
 import { decideOffer, decidePromotable, promotedRelease, promotionExecutionName, promotionInput } from '../../lib/domain/promotion';
 import { deploymentRequest, inactivatesPreviousItself, type DeploymentEvent } from '../../lib/domain/github-deployments';
 import { DeploymentInProgressError, InvalidInputError, NotAnApproverError, NotPromotableError } from '../../lib/domain/errors';
-import { decideApprover } from '../../lib/domain/approvers';
+import { approvalTokenHash, decideApprover } from '../../lib/domain/approvers';
 import type { DeploymentPlan, RollbackPlan } from '../../lib/domain/plan';
 import type { ExplicitDeployInput } from '../../lib/domain/deploy-input';
 import { decideQueue, isNewerPush, LOCK_WAIT_MAX_SECONDS, supersededCause, type PushRef } from '../../lib/domain/deploy-queue';
@@ -334,16 +335,24 @@ export const handler = async (event: unknown): Promise<unknown> => {
     case 'verifyApproval': {
       const plan = e.plan as unknown as DeploymentPlan;
       const where = `${plan.service}/${plan.environment}`;
+      const approvers = (plan.approval.approvers ?? []).join(', ');
       const record = await ledger.getRecord(plan);
       const given = record?.approval;
-      if (!given) {
+      // The approval must be for the wait that just ended (its token is still the record's pending one).
+      const forThisWait = !!given && record?.pendingKind === 'approval' && !!record.pendingTaskToken && approvalTokenHash(record.pendingTaskToken) === given.tokenHash;
+      if (!given || !forThisWait) {
         throw new NotAnApproverError(
-          `the approval of deployment ${plan.deploymentId} did not come through the approval function: ${where} names approvers (${(plan.approval.approvers ?? []).join(', ')}), ` +
-            'and only their approval with `cutover approve` counts; an answer sent with SendTaskSuccess directly (e.g. from the Step Functions console) does not. No production traffic was shifted for it.',
+          `the approval of deployment ${plan.deploymentId} did not come through the approval function: ${where} names approvers (${approvers}), ` +
+            'and only their approval with `cutover approve` counts; an answer sent with SendTaskSuccess directly (e.g. from the Step Functions console) does not. ' +
+            'No production traffic was shifted for it; the deployment rolls back — deploy again and have an approver approve it.',
         );
       }
       const decision = decideApprover(given.callerArn, plan.approval.approvers, where);
-      if (!decision.allowed) throw new NotAnApproverError(`${decision.message} No production traffic was shifted for deployment ${plan.deploymentId}.`);
+      if (!decision.allowed) {
+        throw new NotAnApproverError(
+          `the approval of deployment ${plan.deploymentId} is by ${given.callerArn}, who is not an approver of ${where} (${approvers}). No production traffic was shifted for it; the deployment rolls back — deploy again and have an approver approve it.`,
+        );
+      }
       logger.info('approval verified', { deploymentId: plan.deploymentId, callerArn: given.callerArn, matched: decision.matched });
       return { approvedBy: given.by, callerArn: given.callerArn, matched: decision.matched ?? null };
     }

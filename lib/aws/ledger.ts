@@ -456,33 +456,38 @@ export class Ledger {
   }
 
   /**
-   * A deployment's record (a consistent read), or `undefined` when there is none or it is unreadable.
-   * @throws Cutover.Transient for throttling
+   * A deployment's record (a consistent read), or `undefined` when there is none.
+   * @throws Cutover.Transient for throttling; LedgerItemError naming the record when it does not have the shape cutover writes
    */
   async getRecord(key: Pick<DeploymentPlan, 'service' | 'environment' | 'startedAt' | 'deploymentId'>): Promise<DeploymentRecord | undefined> {
     const out = await withRetryClassification(() => dynamoDocClient().send(new GetCommand({ TableName: this.tableName, Key: deploymentKey(key), ConsistentRead: true })));
-    const parsed = DeploymentRecordSchema.safeParse(out.Item);
-    return parsed.success ? (parsed.data as DeploymentRecord) : undefined;
+    return out.Item ? parseLedgerItem(DeploymentRecordSchema, out.Item, `deployment record ${key.deploymentId} of ${key.service}/${key.environment}`) : undefined;
   }
 
   /**
    * Record an approval on the deployment's record — only while the record waits for an approval with
-   * `taskToken` (the wait being answered), so an approval never lands on a wait that ended or on a
-   * later one. The approval function calls it before it answers the wait (SendTaskSuccess), so that
-   * the deployment's `VerifyApproval` finds it.
-   * @returns false when the record no longer waits for that approval (nothing written)
+   * `taskToken` (the wait being answered), and only the first for that wait (`approval.tokenHash` =
+   * the token's hash: a second approver, or the same one twice, does not replace it; an approval left
+   * from an earlier wait does not block it). The approval function calls it before it answers the
+   * wait (SendTaskSuccess), so that the deployment's `VerifyApproval` finds it.
+   * @returns false when the record no longer waits for that approval or it is approved already (nothing written)
+   * @throws Cutover.Transient for throttling
    */
   async recordApproval(key: Pick<DeploymentPlan, 'service' | 'environment' | 'startedAt' | 'deploymentId'>, taskToken: string, approval: NonNullable<DeploymentRecord['approval']>): Promise<boolean> {
     return this.updateRecordIf(key, {
       UpdateExpression: 'SET approval = :a',
-      ConditionExpression: 'pendingKind = :approval AND pendingTaskToken = :t',
-      ExpressionAttributeValues: { ':a': approval, ':approval': 'approval', ':t': taskToken },
+      ConditionExpression: 'pendingKind = :approval AND pendingTaskToken = :t AND (attribute_not_exists(approval) OR approval.tokenHash <> :h)',
+      ExpressionAttributeValues: { ':a': approval, ':approval': 'approval', ':t': taskToken, ':h': approval.tokenHash },
     });
   }
 
-  /** Take back an approval {@link recordApproval} wrote, when its answer found the wait closed (only that caller's). */
-  async removeApproval(key: Pick<DeploymentPlan, 'service' | 'environment' | 'startedAt' | 'deploymentId'>, callerArn: string): Promise<void> {
-    await this.updateRecordIf(key, { UpdateExpression: 'REMOVE approval', ConditionExpression: 'approval.callerArn = :c', ExpressionAttributeValues: { ':c': callerArn } });
+  /**
+   * Take back the approval {@link recordApproval} wrote (`approvalId`: that one only), when its answer
+   * found the wait closed.
+   * @throws Cutover.Transient for throttling
+   */
+  async removeApproval(key: Pick<DeploymentPlan, 'service' | 'environment' | 'startedAt' | 'deploymentId'>, approvalId: string): Promise<void> {
+    await this.updateRecordIf(key, { UpdateExpression: 'REMOVE approval', ConditionExpression: 'approval.id = :id', ExpressionAttributeValues: { ':id': approvalId } });
   }
 
   /** Record a finished deployment's or rollback's outcome on its record (and end any pending wait). */

@@ -200,10 +200,13 @@ const deploymentRecordShape = {
   /** Who may approve this deployment's approval gate (the plan's canonical approver ARNs), written when the gate's wait begins. */
   approvers: z.optional(z.array(z.string())),
   /**
-   * The approval, as the approval function recorded it before answering the wait: the declared name
-   * (`by`), the SigV4-verified caller (`callerArn`), the approver entry it matched, when, and the comment.
+   * The approval, as the approval function recorded it before answering the wait: its `id`, the
+   * declared name (`by`), the SigV4-verified caller (`callerArn`), the approver entry it matched, when,
+   * the comment, and `tokenHash` (SHA-256 of the wait's task token: the wait it approved).
    */
-  approval: z.optional(z.looseObject({ by: z.string(), callerArn: z.string(), at: iso, matched: z.optional(z.string()), comment: z.optional(z.string()) })),
+  approval: z.optional(
+    z.looseObject({ id: z.string(), by: z.string(), callerArn: z.string(), at: iso, tokenHash: z.string(), matched: z.optional(z.string()), comment: z.optional(z.string()) }),
+  ),
 };
 export const DeploymentRecordSchema = z.looseObject(deploymentRecordShape);
 export type DeploymentRecord = Fields<typeof deploymentRecordShape>;

@@ -126,18 +126,21 @@ contract('DynamoDB ledger (lib/aws/ledger.ts)', (ctx) => {
     assert.deepEqual((await ledger().getLock('svc-abort', a.environment))?.abortRequested, request);
   });
 
-  it('conditional UpdateItem on the pending wait and on a nested attribute: an approval lands only on its own wait, and only its caller takes it back', async () => {
+  it('conditional UpdateItem on the pending wait and on a nested attribute: an approval lands only on its own wait, once, and only its own removal takes it back', async () => {
     const a = await runningPlan('svc-approval');
     await ledger().acquire(a, NOW);
-    const approval = { by: 'ada', callerArn: 'arn:aws:sts::123456789012:assumed-role/release-managers/ada', at: later(2).toISOString() };
+    const approval = { id: 'ap-1', by: 'ada', callerArn: 'arn:aws:sts::123456789012:assumed-role/release-managers/ada', at: later(2).toISOString(), tokenHash: 'hash-a' };
     assert.equal(await ledger().recordApproval(a, 'token-a', approval), false, 'not waiting for an approval yet');
     await ledger().setPending(a, 'approval', 'token-a', 'Approve?', later(1), 300);
     assert.equal(await ledger().recordApproval(a, 'token-other', approval), false, 'another wait\'s token');
     assert.equal(await ledger().recordApproval(a, 'token-a', approval), true);
+    assert.equal(await ledger().recordApproval(a, 'token-a', { ...approval, id: 'ap-2', by: 'grace' }), false, 'the first approval of a wait counts');
     assert.deepEqual((await ledger().getRecord(a))?.approval, approval);
-    await ledger().removeApproval(a, 'arn:aws:sts::123456789012:assumed-role/release-managers/someone-else');
-    assert.deepEqual((await ledger().getRecord(a))?.approval, approval, 'another caller cannot take it back');
-    await ledger().removeApproval(a, approval.callerArn);
+    await ledger().removeApproval(a, 'ap-2');
+    assert.deepEqual((await ledger().getRecord(a))?.approval, approval, 'another approval\'s removal leaves it');
+    await ledger().setPending(a, 'approval', 'token-b', 'Approve again?', later(3), 300);
+    assert.equal(await ledger().recordApproval(a, 'token-b', { ...approval, id: 'ap-3', tokenHash: 'hash-b' }), true, 'an earlier wait\'s approval does not block the next');
+    await ledger().removeApproval(a, 'ap-3');
     assert.equal((await ledger().getRecord(a))?.approval, undefined);
   });
 });

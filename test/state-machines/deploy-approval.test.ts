@@ -169,6 +169,22 @@ describe('deploy: approvers (the approval function checks who approves)', () => 
     assert.equal(approval?.actor, 'ada');
   });
 
+  it('two approvers at once: the first approval counts, the other is told so, and the deployment goes on', async () => {
+    t = await TestTwin.start({ config: withApprovers() });
+    const d = t.startDeployment();
+    await approvalWait(t);
+    const [a, b] = await Promise.all([
+      t.callApproval({ decision: 'approve', operator: 'ada' }, APPROVER_ARN),
+      t.callApproval({ decision: 'approve', operator: 'grace' }, 'arn:aws:sts::123456789012:assumed-role/release-managers/grace'),
+    ]);
+    assert.deepEqual([a.status, b.status].sort(), [200, 409], `${a.body.message} | ${b.body.message}`);
+    assert.match((a.status === 409 ? a : b).body.message, /approved already|ended before the answer/);
+    const result = await t.wait(d);
+    assert.equal(result.status, 'SUCCEEDED', `${result.error}: ${result.cause}`);
+    const record = await t.record(d);
+    assert.equal(record?.approval?.by, a.status === 200 ? 'ada' : 'grace', 'the record names the approval that answered the wait');
+  });
+
   it('an answer sent around the approval function (SendTaskSuccess from the console) is not an approval: rolled back, no production traffic', async () => {
     t = await TestTwin.start({ config: withApprovers() });
     const d = t.startDeployment();

@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SendTaskSuccessCommand, TaskTimedOut } from '@aws-sdk/client-sfn';
 import type { LambdaFunctionURLEventWithIAMAuthorizer } from 'aws-lambda';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { dynamoMock, resetSdkMocks, sdkError, sfnMock } from '../helpers/sdk-mocks';
+import { approvalTokenHash } from '../../lib/domain/approvers';
 import { handler } from '../../lambdas/approval/handler';
 
 const CALLER = 'arn:aws:sts::123456789012:assumed-role/release-managers/ada';
@@ -94,11 +96,13 @@ describe('approval function', () => {
     const out = await status(event({ ...approve, comment: 'ok' }));
     assert.equal(out.status, 200, out.body.message);
     const update = dynamoMock.commandCalls(UpdateCommand)[0]!.args[0].input;
-    assert.equal(update.ConditionExpression, 'pendingKind = :approval AND pendingTaskToken = :t');
+    assert.equal(update.ConditionExpression, 'pendingKind = :approval AND pendingTaskToken = :t AND (attribute_not_exists(approval) OR approval.tokenHash <> :h)');
     assert.equal(update.ExpressionAttributeValues![':t'], TOKEN);
-    assert.deepEqual({ ...update.ExpressionAttributeValues![':a'], at: undefined }, { by: 'ada', callerArn: CALLER, at: undefined, matched: 'arn:aws:iam::123456789012:role/release-managers', comment: 'ok' });
+    const recorded = update.ExpressionAttributeValues![':a'];
+    assert.equal(recorded.tokenHash, approvalTokenHash(TOKEN), 'bound to this wait');
+    assert.deepEqual({ ...recorded, at: undefined, id: undefined }, { id: undefined, by: 'ada', callerArn: CALLER, at: undefined, tokenHash: approvalTokenHash(TOKEN), matched: 'arn:aws:iam::123456789012:role/release-managers', comment: 'ok' });
     const sent = sfnMock.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input;
-    assert.deepEqual(JSON.parse(sent.output!), { approved: true, operator: 'ada', callerArn: CALLER, comment: 'ok' });
+    assert.deepEqual(JSON.parse(sent.output!), { approved: true, operator: 'ada', callerArn: CALLER, approvalId: recorded.id, comment: 'ok' });
     const audit = dynamoMock.commandCalls(PutCommand).map((c) => c.args[0].input.Item!).find((i) => String(i.pk).startsWith('AUDIT#'));
     assert.equal(audit?.caller, CALLER);
     assert.equal(audit?.actor, 'ada');
@@ -109,8 +113,18 @@ describe('approval function', () => {
     const out = await status(event(approve));
     assert.equal(out.status, 409);
     assert.match(out.body.message, /ended before the answer/);
-    const removal = dynamoMock.commandCalls(UpdateCommand).map((c) => c.args[0].input).find((i) => i.UpdateExpression === 'REMOVE approval');
-    assert.equal(removal?.ExpressionAttributeValues?.[':c'], CALLER);
+    const [recording, removal] = dynamoMock.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    assert.equal(removal?.UpdateExpression, 'REMOVE approval');
+    assert.equal(removal?.ExpressionAttributeValues?.[':id'], recording?.ExpressionAttributeValues?.[':a'].id, 'only the approval it recorded');
+  });
+
+  it('a wait approved already (another approver first): 409 naming who, no second answer', async () => {
+    dynamoMock.on(UpdateCommand).rejects(sdkError(ConditionalCheckFailedException, 'The conditional request failed'));
+    dynamoMock.on(GetCommand, { Key: { pk: RECORD.pk, sk: RECORD.sk } }).resolves({ Item: { ...RECORD, approval: { id: 'x', by: 'grace', callerArn: 'arn:aws:sts::123456789012:assumed-role/release-managers/grace', at: '2026-12-05T10:01:00.000Z', tokenHash: approvalTokenHash(TOKEN) } } });
+    const out = await status(event(approve));
+    assert.equal(out.status, 409);
+    assert.match(out.body.message, /is approved already, by grace \(arn:aws:sts::123456789012:assumed-role\/release-managers\/grace\)/);
+    assert.equal(sfnMock.commandCalls(SendTaskSuccessCommand).length, 0);
   });
 
   it('a caller who is not an approver: 403 with the approvers, audited, no answer sent', async () => {
