@@ -81,16 +81,19 @@ export interface FunctionUrlCaller {
 export type FunctionUrlVerification = { readonly ok: true; readonly caller: FunctionUrlCaller } | { readonly ok: false; readonly reason: string };
 
 /**
- * The principal an access key stands for: the twin account's entry for it, else the twin's IAM user
- * `arn:aws:iam::<accountId>:user/<accessKeyId>` with the secret `local`.
+ * The principal an access key stands for: the twin account's entry for it. With no `principals` at
+ * all, every key is the twin's IAM user `arn:aws:iam::<accountId>:user/<accessKeyId>` with the secret
+ * `local`; once the account lists principals, a key it does not list is unknown (`undefined`: refused,
+ * as AWS refuses a key it does not know), so nobody can act as a listed identity by naming a key.
  */
 export function principalFor(
   accessKeyId: string,
   accountId: string,
   principals: Readonly<Record<string, TwinPrincipal>> = {},
-): { arn: string; secretAccessKey: string } {
+): { arn: string; secretAccessKey: string } | undefined {
   const listed = Object.hasOwn(principals, accessKeyId) ? principals[accessKeyId] : undefined;
   if (listed) return { arn: listed.arn, secretAccessKey: listed.secretAccessKey ?? LOCAL_SECRET_ACCESS_KEY };
+  if (Object.keys(principals).length > 0) return undefined;
   return { arn: `arn:aws:iam::${accountId}:user/${accessKeyId}`, secretAccessKey: LOCAL_SECRET_ACCESS_KEY };
 }
 
@@ -151,6 +154,7 @@ export async function verifyFunctionUrlRequest(request: FunctionUrlHttpRequest, 
   }
 
   const principal = principalFor(accessKeyId, options.accountId, options.principals);
+  if (!principal) return refuse(`the access key ${accessKeyId} is not one of the twin account's principals (${Object.keys(options.principals ?? {}).join(', ')})`);
   const url = new URL(request.url, 'http://localhost');
   const query: Record<string, string | string[]> = {};
   for (const [key, value] of url.searchParams) {

@@ -33,7 +33,8 @@ const NOW = new Date('2031-05-01T10:00:00.000Z');
 const LOCAL = { accessKeyId: 'local', secretAccessKey: 'local' };
 const ALICE = { accessKeyId: 'AKIAALICE', secretAccessKey: 'alice-secret' };
 const ALICE_ARN = `arn:aws:sts::${ACCOUNT}:assumed-role/release-managers/alice`;
-const PRINCIPALS = { [ALICE.accessKeyId]: { arn: ALICE_ARN, secretAccessKey: ALICE.secretAccessKey } };
+/** The twin account's principals: alice (her own secret) and the CLI's default key `local`. */
+const PRINCIPALS = { [ALICE.accessKeyId]: { arn: ALICE_ARN, secretAccessKey: ALICE.secretAccessKey }, local: { arn: `arn:aws:iam::${ACCOUNT}:user/local` } };
 const BODY = { service: 'hello-world', environment: 'production', decision: 'approve', operator: 'ada', comment: 'looks good' };
 
 const auth = { region: REGION, accountId: ACCOUNT, principals: PRINCIPALS, clock: () => NOW.getTime() };
@@ -86,6 +87,7 @@ describe('function URL signatures: the CLI signs, the twin verifies', () => {
     assert.match(verdict.caller.userId, /^AROA[0-9A-F]{17}:alice$/);
     // The same key signing with the default secret is someone else.
     await refused(received(await sign({ accessKeyId: ALICE.accessKeyId, secretAccessKey: 'local' })), /signature does not match \(access key AKIAALICE, the twin account's secret for it\)/);
+    await refused(received(await sign({ accessKeyId: 'AKIAMALLORY', secretAccessKey: 'local' })), /the access key AKIAMALLORY is not one of the twin account's principals \(AKIAALICE, local\)/);
   });
 
   it('refuses a changed body (with or without a matching content hash)', async () => {
@@ -97,7 +99,7 @@ describe('function URL signatures: the CLI signs, the twin verifies', () => {
   });
 
   it('refuses another secret, another service, another region, a changed signed header, an old date and no Authorization', async () => {
-    await refused(received(await sign({ accessKeyId: 'local', secretAccessKey: 'not-local' })), /signature does not match \(access key local, secret "local"\)/);
+    await refused(received(await sign({ accessKeyId: 'local', secretAccessKey: 'not-local' })), /signature does not match \(access key local, the twin account's secret for it\)/);
     await refused(received(await sign(LOCAL, 'eu-west-1')), /region "eu-west-1", the twin runs in "us-east-1"/);
     const s3 = await new SignatureV4({ service: 's3', region: REGION, credentials: LOCAL, sha256: Sha256 }).sign(
       { method: 'POST', protocol: 'http:', hostname: '127.0.0.1', port: 4780, path: '/lambda-url/approval/', headers: { host: '127.0.0.1:4780' }, body: '{}' },
@@ -185,7 +187,8 @@ describe('function URL principals (the twin account\'s principals)', () => {
   it('a listed access key is its ARN and secret; an unlisted one the twin\'s IAM user of that name with secret "local"', () => {
     assert.deepEqual(principalFor('AKIAALICE', ACCOUNT, PRINCIPALS), { arn: ALICE_ARN, secretAccessKey: 'alice-secret' });
     assert.deepEqual(principalFor('AKIABOB', ACCOUNT, { AKIABOB: { arn: `arn:aws:iam::${ACCOUNT}:user/bob` } }), { arn: `arn:aws:iam::${ACCOUNT}:user/bob`, secretAccessKey: 'local' });
-    assert.deepEqual(principalFor('AKIACAROL', ACCOUNT, PRINCIPALS), { arn: `arn:aws:iam::${ACCOUNT}:user/AKIACAROL`, secretAccessKey: 'local' });
+    assert.equal(principalFor('AKIACAROL', ACCOUNT, PRINCIPALS), undefined, 'an account that lists principals knows no other key');
+    assert.deepEqual(principalFor('AKIACAROL', ACCOUNT, {}), { arn: `arn:aws:iam::${ACCOUNT}:user/AKIACAROL`, secretAccessKey: 'local' });
     assert.deepEqual(principalFor('toString', ACCOUNT, {}), { arn: `arn:aws:iam::${ACCOUNT}:user/toString`, secretAccessKey: 'local' });
   });
 
