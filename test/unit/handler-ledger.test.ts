@@ -8,6 +8,7 @@ import { DescribeExecutionCommand, ExecutionDoesNotExist, SendTaskFailureCommand
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { cloudWatchMock, dynamoMock, resetSdkMocks, sdkError, sfnMock, snsMock, throttlingError } from '../helpers/sdk-mocks';
 import { handler } from '../../lambdas/ledger/handler';
+import { approvalTokenHash } from '../../lib/domain/approvers';
 import { withoutGitHub } from '../helpers/plans';
 import { parseConfig } from '../../lib/config';
 import { resolvePlan, type DeploymentPlan } from '../../lib/domain/plan';
@@ -575,5 +576,59 @@ describe('ledger handler', () => {
       await assert.rejects(handler({ action: 'awaitBake', taskToken: 't', plan, traffic: { percent: 10 } }), { name: 'Cutover.InvalidInput' });
       assert.equal(dynamoMock.calls().length, 0);
     });
+  });
+});
+
+describe('ledger handler: verifyApproval', () => {
+  let savedTable: string | undefined;
+  beforeEach(() => {
+    resetSdkMocks();
+    savedTable = process.env.TABLE_NAME;
+    process.env.TABLE_NAME = TABLE;
+  });
+  afterEach(() => {
+    if (savedTable === undefined) delete process.env.TABLE_NAME;
+    else process.env.TABLE_NAME = savedTable;
+  });
+  const gated = planFor(
+    'run-1',
+    configWith((env) => {
+      env.approval = 'before-traffic';
+      env.approvers = ['release-managers'];
+    }),
+  );
+  const recordWith = (approval: Record<string, unknown> | undefined, pendingTaskToken = 'token-2') => ({
+    ...RECORD_KEY,
+    deploymentId: 'run-1',
+    executionArn: gated.executionArn,
+    service: 'hello-world',
+    environment: 'production',
+    status: 'in-progress',
+    commit: SHA,
+    image: 'img',
+    trigger: { source: 'console' },
+    startedAt: gated.startedAt,
+    pendingKind: 'approval',
+    pendingTaskToken,
+    ...(approval ? { approval } : {}),
+  });
+  const by = (callerArn: string, token: string) => ({ id: 'ap-1', by: 'ada', callerArn, at: '2024-05-01T12:05:00.000Z', tokenHash: approvalTokenHash(token) });
+  const APPROVER = 'arn:aws:sts::123456789012:assumed-role/release-managers/ada';
+
+  it('accepts the approval recorded for the wait that just ended, by an approver', async () => {
+    dynamoMock.on(GetCommand, { Key: RECORD_KEY }).resolves({ Item: recordWith(by(APPROVER, 'token-2')) });
+    assert.deepEqual(await handler({ action: 'verifyApproval', plan: gated }), { approvedBy: 'ada', callerArn: APPROVER, matched: 'arn:aws:iam::123456789012:role/release-managers' });
+  });
+
+  it('refuses an approval recorded for an earlier wait (a retried AwaitApproval has a new token)', async () => {
+    dynamoMock.on(GetCommand, { Key: RECORD_KEY }).resolves({ Item: recordWith(by(APPROVER, 'token-1')) });
+    await assert.rejects(handler({ action: 'verifyApproval', plan: gated }), { name: 'Cutover.NotAnApprover', message: /did not come through the approval function/ });
+  });
+
+  it('refuses no recorded approval, and one by a caller who is not an approver, saying the deployment rolls back', async () => {
+    dynamoMock.on(GetCommand, { Key: RECORD_KEY }).resolves({ Item: recordWith(undefined) });
+    await assert.rejects(handler({ action: 'verifyApproval', plan: gated }), { name: 'Cutover.NotAnApprover', message: /SendTaskSuccess directly .* rolls back — deploy again/ });
+    dynamoMock.on(GetCommand, { Key: RECORD_KEY }).resolves({ Item: recordWith(by('arn:aws:sts::123456789012:assumed-role/developers/bob', 'token-2')) });
+    await assert.rejects(handler({ action: 'verifyApproval', plan: gated }), { name: 'Cutover.NotAnApprover', message: /is by arn:aws:sts::123456789012:assumed-role\/developers\/bob, who is not an approver of hello-world\/production/ });
   });
 });
