@@ -172,7 +172,7 @@ export class CutoverFunction extends Construct {
       acknowledge(
         this.lambda,
         'Serverless-LambdaDLQ',
-        `cutover ${props.name} is only invoked synchronously (Step Functions Task or API Gateway); a DLQ applies to asynchronous invocations only. Failures return to the caller, which retries.`,
+        `cutover ${props.name} is only invoked synchronously (a Step Functions Task, API Gateway or its function URL); a DLQ applies to asynchronous invocations only. Failures return to the caller, which retries.`,
       );
     }
   }
