@@ -193,7 +193,9 @@ export function addOperatorCommands(program: Command, deps: OperatorProgramDeps 
 
   program
     .command('approve')
-    .description('Answer the running deployment\'s approval gate (it continues), or its database decision with --decision.')
+    .description(
+      'Answer the running deployment\'s approval gate (it continues) through the approval function, which checks you are one of the environment\'s approvers (SigV4-signed; stack output ApprovalUrl), or its database decision with --decision.',
+    )
     .argument('<service>', 'service name')
     .argument('<environment>', 'environment name')
     .option('--comment <text>', 'a comment recorded with the approval')
@@ -204,7 +206,7 @@ export function addOperatorCommands(program: Command, deps: OperatorProgramDeps 
 
   program
     .command('reject')
-    .description('Reject the running deployment at its approval gate (SendTaskFailure Cutover.Rejected).')
+    .description('Reject the running deployment at its approval gate, through the approval function (approvers only, when the environment names them): it rolls back (Cutover.Rejected).')
     .argument('<service>', 'service name')
     .argument('<environment>', 'environment name')
     .requiredOption('--reason <text>', 'why (recorded and shown in the deployment\'s cause)')
