@@ -28,6 +28,7 @@
  * Env: `CUTOVER_CONFIG`, `TABLE_NAME`, `ROLLBACK_STATE_MACHINE_ARN`, `NOTIFICATION_TOPIC_ARN` (optional).
  */
 import { clockNow } from '../../lib/aws/clock';
+import { requiredEnv } from '../../lib/aws/env';
 import { Ledger } from '../../lib/aws/ledger';
 import { notify } from '../../lib/aws/notify';
 import { executionName, startExecutionByName } from '../../lib/aws/sfn';
@@ -60,11 +61,7 @@ export interface AlarmAction {
   detail: string;
 }
 
-function env(name: string, what: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: the alarm function needs ${what}.`);
-  return value;
-}
+const env = (name: string, what: string) => requiredEnv(name, 'alarm', what);
 
 export const handler = async (event: unknown): Promise<{ alarm: string; reason: string; environments: AlarmAction[] }> => {
   const parsed = AlarmStateChangeSchema.safeParse(event);

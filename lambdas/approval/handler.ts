@@ -29,6 +29,7 @@ import { randomUUID } from 'node:crypto';
 import type { LambdaFunctionURLEventWithIAMAuthorizer as LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { clockNow } from '../../lib/aws/clock';
+import { requiredEnv } from '../../lib/aws/env';
 import { Ledger } from '../../lib/aws/ledger';
 import { failTask, succeedTask } from '../../lib/aws/task-tokens';
 import { approvalTokenHash, decideApprovalRequest } from '../../lib/domain/approvers';
@@ -54,11 +55,7 @@ const answer = (statusCode: number, body: Record<string, unknown>): LambdaFuncti
   body: JSON.stringify(body),
 });
 
-function tableName(): string {
-  const table = process.env.TABLE_NAME;
-  if (!table) throw new Error('TABLE_NAME is not set: the approval function needs the DynamoDB table name.');
-  return table;
-}
+const tableName = () => requiredEnv('TABLE_NAME', 'approval', 'the DynamoDB table name');
 
 function readBody(event: LambdaFunctionURLEvent): unknown {
   if (!event.body) return undefined;

@@ -113,6 +113,7 @@ import * as z from 'zod/mini';
 import { describeAlarmStates } from '../../lib/aws/cloudwatch';
 import { checkAlarms } from '../../lib/domain/alarm-events';
 import { clockNow } from '../../lib/aws/clock';
+import { requiredEnv } from '../../lib/aws/env';
 import { Ledger } from '../../lib/aws/ledger';
 import { notify, type NotificationKind } from '../../lib/aws/notify';
 import { failTask, succeedTask } from '../../lib/aws/task-tokens';
@@ -212,11 +213,7 @@ const Event = z.discriminatedUnion('action', [
   z.object({ action: z.literal('releaseLock'), service: z.string(), environment: z.string(), executionArn: z.string().check(z.minLength(1)) }),
 ]);
 
-function tableName(): string {
-  const name = process.env.TABLE_NAME;
-  if (!name) throw new Error('TABLE_NAME is not set: the ledger function needs the DynamoDB table name.');
-  return name;
-}
+const tableName = () => requiredEnv('TABLE_NAME', 'ledger', 'the DynamoDB table name');
 
 /** Who acted, for the audit timeline: the trigger's actor, else its source. */
 function actorOf(trigger: { source: string; actor?: string } | undefined): string {
