@@ -100,11 +100,7 @@ export async function signFunctionUrlRequest(
   signingDate: Date = new Date(),
 ): Promise<SignedFunctionUrlRequest> {
   const target = parseUrl(url);
-  const query: Record<string, string | string[]> = {};
-  for (const [key, value] of target.searchParams) {
-    const seen = query[key];
-    query[key] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
-  }
+  const query = signableQuery(target);
   const signer = new SignatureV4({ service: FUNCTION_URL_SERVICE, region: context.region, credentials: context.credentials, sha256: Sha256 });
   const signed = await signer.sign(
     {
@@ -121,6 +117,19 @@ export async function signFunctionUrlRequest(
   );
   const headers = Object.fromEntries(Object.entries(signed.headers).map(([k, v]) => [k.toLowerCase(), String(v)]));
   return { method: 'POST', url: target, headers, body };
+}
+
+/**
+ * A URL's query as the SigV4 signer takes it (a repeated key → its values in order); the signer and
+ * the twin's verifier (lib/local/function-url.ts) must read it alike.
+ */
+export function signableQuery(url: URL): Record<string, string | string[]> {
+  const query: Record<string, string | string[]> = {};
+  for (const [key, value] of url.searchParams) {
+    const seen = query[key];
+    query[key] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
+  }
+  return query;
 }
 
 function parseUrl(url: string | URL): URL {

@@ -18,7 +18,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { LambdaFunctionURLEventWithIAMAuthorizer } from 'aws-lambda';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { FUNCTION_URL_SERVICE, Sha256 } from '../aws/function-url';
+import { FUNCTION_URL_SERVICE, Sha256, signableQuery } from '../aws/function-url';
 
 /** The secret of an access key the twin account does not list (what the twin's CLI signs with). */
 export const LOCAL_SECRET_ACCESS_KEY = 'local';
@@ -156,11 +156,7 @@ export async function verifyFunctionUrlRequest(request: FunctionUrlHttpRequest, 
   const principal = principalFor(accessKeyId, options.accountId, options.principals);
   if (!principal) return refuse(`the access key ${accessKeyId} is not one of the twin account's principals (${Object.keys(options.principals ?? {}).join(', ')})`);
   const url = new URL(request.url, 'http://localhost');
-  const query: Record<string, string | string[]> = {};
-  for (const [key, value] of url.searchParams) {
-    const seen = query[key];
-    query[key] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
-  }
+  const query = signableQuery(url);
   const host = headers.host ?? '';
   const signer = new SignatureV4({
     service: FUNCTION_URL_SERVICE,
