@@ -9,7 +9,7 @@
  * the local twin at start.
  */
 import * as z from 'zod/mini';
-import { APPROVER_FORMS, parseApprover } from '../domain/approvers';
+import { APPROVER_FORMS, arnPartitionAndAccount, parseApprover } from '../domain/approvers';
 import { isKnownTimeZone, isWallClockTime, parseInstant, WEEKDAYS } from '../domain/change-window';
 
 /** Name of a service, an environment or a slot: used in ARNs, DynamoDB keys and execution names. */
@@ -414,7 +414,7 @@ export const ServiceSchema = z
         ctx.addIssue({ code: 'custom', input: s, path: ['environments', name, 'approvers'], message: 'approvers approve the approval gate, but approval is "none": set approval to "before-traffic" or "before-promote", or remove approvers' });
       }
       // The approval function URL has no resource policy: only identities of the stack's account can call it.
-      const [, partition = 'aws', , , account = ''] = env.slots.blue.targetGroupArn.split(':');
+      const { partition, account } = arnPartitionAndAccount(env.slots.blue.targetGroupArn);
       (env.approvers ?? []).forEach((entry, i) => {
         const a = parseApprover(entry, account, partition);
         if (a && (a.account !== account || a.partition !== partition)) {

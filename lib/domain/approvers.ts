@@ -38,6 +38,15 @@ export const APPROVER_FORMS =
   'use a role name (release-managers, AWSReservedSSO_Deployers_*), a role ARN (arn:aws:iam::<account>:role/<name>), ' +
   'a user ARN (arn:aws:iam::<account>:user/<name>) or an assumed-role session ARN (arn:aws:sts::<account>:assumed-role/<role>/<session>)';
 
+/**
+ * The partition and account of an ARN (`arn:<partition>:<service>:<region>:<account>:…`; IAM and
+ * STS ARNs have no region). Missing parts are `aws` and `''`.
+ */
+export function arnPartitionAndAccount(arn: string): { partition: string; account: string } {
+  const [, partition = 'aws', , , account = ''] = arn.split(':');
+  return { partition, account };
+}
+
 /** A role name pattern must name something: not only `*` (that would be every role of the account). */
 const namesSomething = (pattern: string) => pattern.replaceAll('*', '') !== '';
 
@@ -160,7 +169,7 @@ export function decideApprover(callerArn: string, approvers: readonly string[] |
  * @throws Cutover.InvalidInput when an entry is not an approver (the config schema refuses those before)
  */
 export function canonicalApprovers(approvers: readonly string[], resourceArn: string): string[] {
-  const [, partition = 'aws', , , account = ''] = resourceArn.split(':');
+  const { partition, account } = arnPartitionAndAccount(resourceArn);
   return approvers.map((entry) => {
     const a = parseApprover(entry, account, partition);
     if (!a) throw new InvalidInputError(`approvers: "${entry}" is not an approver: ${APPROVER_FORMS}`);

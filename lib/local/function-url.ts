@@ -19,6 +19,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { LambdaFunctionURLEventWithIAMAuthorizer } from 'aws-lambda';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { FUNCTION_URL_SERVICE, Sha256, signableQuery } from '../aws/function-url';
+import { arnPartitionAndAccount } from '../domain/approvers';
 
 /** The secret of an access key the twin account does not list (what the twin's CLI signs with). */
 export const LOCAL_SECRET_ACCESS_KEY = 'local';
@@ -187,11 +188,7 @@ export async function verifyFunctionUrlRequest(request: FunctionUrlHttpRequest, 
         'the request was changed after signing, or signed with another secret',
     );
   }
-  return { ok: true, caller: { accessKeyId, arn: principal.arn, accountId: accountOf(principal.arn) ?? options.accountId, userId: uniqueIdOf(principal.arn, accessKeyId) } };
-}
-
-function accountOf(arn: string): string | undefined {
-  return /^arn:[^:]+:[^:]+::(\d{12}):/.exec(arn)?.[1];
+  return { ok: true, caller: { accessKeyId, arn: principal.arn, accountId: arnPartitionAndAccount(principal.arn).account || options.accountId, userId: uniqueIdOf(principal.arn, accessKeyId) } };
 }
 
 /** AWS's unique id shape for a principal (`AIDA…` user, `AROA…:<session>` role session), derived from its ARN. */

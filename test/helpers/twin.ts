@@ -31,6 +31,7 @@ import type { ExplicitDeployInput } from '../../lib/domain/deploy-input';
 import type { SlotName } from '../../lib/domain/slots';
 import { parseEcrImage } from '../../lib/domain/image-events';
 import type { DeploymentRecord, LockItem } from '../../lib/aws/ledger';
+import { arnPartitionAndAccount } from '../../lib/domain/approvers';
 import { toFunctionUrlEvent } from '../../lib/local/function-url';
 import { loadTwinAccountFile } from '../../lib/local/live/account';
 import { Twin, type LiveTwinOptions, type TwinOptions } from '../../lib/local/twin';
@@ -138,7 +139,7 @@ export const DEVELOPER_ARN = 'arn:aws:sts::123456789012:assumed-role/developers/
  * signature (`requestContext.authorizer.iam.userArn` = `callerArn`), for a JSON `body`.
  */
 export function approvalFunctionEvent(callerArn: string, body: Record<string, unknown>) {
-  const [, , , , account = ''] = callerArn.split(':');
+  const { account } = arnPartitionAndAccount(callerArn);
   return toFunctionUrlEvent(
     { method: 'POST', url: '/', headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) },
     { accessKeyId: 'AKIATESTS', arn: callerArn, accountId: account, userId: `AROATESTS:${callerArn.split('/').pop()}` },
