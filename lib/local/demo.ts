@@ -284,7 +284,8 @@ export async function playDemo(twin: Twin<LiveEcs>, options: DemoOptions = {}): 
     }
     if (next) {
       const failed = steps.filter((x) => x.status !== 'SUCCEEDED');
-      const promoted = failed.filter((x) => twin.sfn.listExecutions({ stateMachineArn: twin.deployStateMachineArn, maxResults: 1000 }).executions.some((e) => e.name === promotionExecutionName(x.executionArn.split(':').pop()!, next[0])));
+      const started = new Set(twin.sfn.listExecutions({ stateMachineArn: twin.deployStateMachineArn, maxResults: 1000 }).executions.map((e) => e.name));
+      const promoted = failed.filter((x) => started.has(promotionExecutionName(x.executionArn.split(':').pop()!, next[0])));
       check(
         `no release that failed in ${environmentName} reached ${next[0]}`,
         failed.length > 0 && promoted.length === 0 && productionRelease(twin, next[1]) === v2Commit(steps),
