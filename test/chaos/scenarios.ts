@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { LISTENER_URLS_ENV } from '../../lib/aws/smoke-http';
 import { parseEcrImage } from '../../lib/domain/image-events';
 import type { Config } from '../../lib/config/schema';
+import type { LockItem, PendingKind } from '../../lib/domain/ledger-items';
 import type { StateMachineName } from '../../lib/catalog';
 import type { FaultCall, FaultAction } from '../../lib/local/simulator';
 import { faultAction } from '../../lib/local/simulator';
@@ -98,6 +99,21 @@ async function deployOk(ctx: ScenarioContext, message: string): Promise<{ execut
   return d;
 }
 
+/**
+ * Resolves with the environment's lock once its deployment (`executionArn`'s, when given) waits for
+ * `kind` with its task token stored — what CI or an operator reacts to.
+ */
+function untilWaiting(ctx: ScenarioContext, kind: PendingKind, executionArn?: string): Promise<LockItem> {
+  return ctx.until(
+    `the ${kind} wait`,
+    async () => {
+      const lock = await ctx.twin.ledger.getLock(SERVICE, ENVIRONMENT);
+      return lock?.pendingKind === kind && lock.pendingTaskToken && (!executionArn || lock.executionArn === executionArn) ? lock : undefined;
+    },
+    20_000,
+  );
+}
+
 /** Wait until every rollback-window execution has closed (setup). */
 async function windowsClosed(ctx: ScenarioContext): Promise<void> {
   await ctx.until('the rollback windows to close', () => ctx.executionsOf('rollback-window').every((e) => e.status !== 'RUNNING'), 20_000);
@@ -176,12 +192,11 @@ export const SCENARIOS: readonly Scenario[] = [
     start: async (ctx) => {
       const subject = deploySubject(ctx);
       const ref = parseEcrImage(subject.releaseImage!)!;
-      const waiting = (kind: string) => async () => (await ctx.twin.ledger.getLock(SERVICE, ENVIRONMENT))?.pendingKind === kind;
       // CI: the image after the push, its scan after that. A fault that ends the deployment first leaves this undone.
       void (async () => {
-        await ctx.until('the image wait', waiting('image'), 20_000);
+        await untilWaiting(ctx, 'image');
         const { digest } = ctx.twin.sim.ecr.pushImage(ref.repositoryName, ref.tag!);
-        await ctx.until('the scan wait', waiting('scan'), 20_000);
+        await untilWaiting(ctx, 'scan');
         ctx.twin.sim.ecr.setScanFindings(ref.repositoryName, digest, [{ name: 'CVE-2024-0001', severity: 'MEDIUM' }]);
       })().catch(() => undefined);
       return subject;
@@ -255,7 +270,7 @@ export const SCENARIOS: readonly Scenario[] = [
       const sha = (JSON.parse(commit ?? '{}') as { release?: { commit?: string } }).release?.commit ?? '';
       // CI: the build check completes after the push. A fault that ends the deployment first leaves this undone.
       void (async () => {
-        await ctx.until('the checks wait', async () => (await ctx.twin.ledger.getLock(SERVICE, ENVIRONMENT))?.pendingKind === 'checks', 20_000);
+        await untilWaiting(ctx, 'checks');
         ctx.twin.ciPassed(SERVICE, sha);
       })().catch(() => undefined);
       return subject;
@@ -324,10 +339,7 @@ export const SCENARIOS: readonly Scenario[] = [
       const subject = deploySubject(ctx);
       // The operator: overrides the window once the deployment waits for it. A fault that ends the deployment first leaves this undone.
       void (async () => {
-        const lock = await ctx.until('the window wait', async () => {
-          const l = await ctx.twin.ledger.getLock(SERVICE, ENVIRONMENT);
-          return l?.executionArn === subject.executionArn && l.pendingKind === 'window' && l.pendingTaskToken ? l : undefined;
-        }, 20_000);
+        const lock = await untilWaiting(ctx, 'window', subject.executionArn);
         await succeedTask(lock.pendingTaskToken!, { override: true, operator: 'chaos', reason: 'chaos: override the freeze' });
       })().catch(() => undefined);
       return subject;
