@@ -42,7 +42,7 @@ export function createTimeline(options: TimelineOptions): (executionArn: string,
     const at = `t+${formatDuration((options.now() - t0) / 1000)}`.padEnd(9);
     const line = (mark: string, text: string) => write(`  ${short.padEnd(10)} ${at} ${mark} ${text}`);
     const type = event.type ?? '';
-    if (type === 'ExecutionStarted') return line('●', 'execution started');
+    if (type === 'ExecutionStarted') return line('●', `execution started${startReason(event.executionStartedEventDetails?.input)}`);
     if (type.endsWith('StateEntered')) {
       const state = event.stateEnteredEventDetails?.name ?? '?';
       const afterWait = previousType.get(executionArn) === 'WaitStateEntered';
@@ -79,6 +79,20 @@ export function createTimeline(options: TimelineOptions): (executionArn: string,
     if (type === 'ExecutionAborted') return line('■', 'ABORTED');
     if (type === 'ExecutionTimedOut') return line('⏱', 'TIMED OUT');
   };
+}
+
+/**
+ * `: rollback (alarm:hello-world-5xx): <reason>` for an execution whose input names a `reason` (a rollback:
+ * lib/domain/rollback-input.ts), so a rollback that an alarm started says which alarm and why; else ''.
+ */
+function startReason(input: string | undefined): string {
+  const parsed = safeJson(input);
+  if (typeof parsed !== 'object' || parsed === null) return '';
+  const { reason, trigger } = parsed as { reason?: unknown; trigger?: { actor?: unknown; source?: unknown } };
+  if (typeof reason !== 'string' || reason.trim() === '') return '';
+  const by = typeof trigger?.actor === 'string' ? trigger.actor : typeof trigger?.source === 'string' ? trigger.source : undefined;
+  const text = reason.replace(/\s+/g, ' ').trim();
+  return `: rollback${by ? ` (${by})` : ''}: ${text.length > 300 ? `${text.slice(0, 299)}…` : text}`;
 }
 
 function safeJson(text: string | undefined): unknown {
