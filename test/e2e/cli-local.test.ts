@@ -19,10 +19,10 @@ describe('e2e: the cutover CLI', () => {
 
   const testAccount = () => writeTestAccount(dir);
 
-  it('`cutover local --exit` plays v2, v3 and v4 on the living twin, passes every check, prints timeline, figures and URLs, exits 0', async () => {
+  it('`cutover local --exit` plays v2, v3 and v4 on the living twin, passes every check, prints timeline, figures and URLs, exits 0', { timeout: 420_000 }, async () => {
     const stateDir = join(dir, 'state');
     // The default ×60: real process start-up holds the simulated clock, so a busy machine only makes it slower.
-    const r = await runCutover(['local', '--port', '0', '--account', testAccount(), '--state-dir', stateDir, '--reset', '--exit'], 240_000);
+    const r = await runCutover(['local', '--port', '0', '--account', testAccount(), '--state-dir', stateDir, '--reset', '--exit'], 400_000);
     const out = r.stdout;
 
     assert.equal(r.code, 0, `exit ${r.code} (${r.signal})\n${out}\n${r.stderr}`);
