@@ -127,7 +127,7 @@ export async function resolveTarget(opts: TargetOptions, deps: ResolveDeps = {})
   if (opts.approvalUrl !== undefined) checkApprovalUrl(opts.approvalUrl);
   if (opts.endpoint) {
     const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    return resolveTwin(opts, deps.fetch ?? fetch, clock, sleep, deps.startWaitMs ?? 120_000);
+    return resolveTwin(opts, deps.fetch ?? fetch, clock, sleep, deps.startWaitMs ?? 120_000, env);
   }
   if (opts.region !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(opts.region)) {
     throw new CliError(`--region "${opts.region}" is not an AWS region name (e.g. us-east-1).`);
@@ -216,7 +216,14 @@ export function findOutput(outputs: readonly Output[], key: string): string | un
 /** The body of a twin's 503 while it starts or stops (lib/local/http.ts). */
 const TwinNotReadySchema = z.looseObject({ status: z.string(), waitingFor: z.array(z.string()).optional(), retryAfterSeconds: z.number().positive().optional() });
 
-async function resolveTwin(opts: TargetOptions, fetchFn: typeof fetch, clock: () => number, sleep: (ms: number) => Promise<void>, startWaitMs: number): Promise<Target> {
+async function resolveTwin(
+  opts: TargetOptions,
+  fetchFn: typeof fetch,
+  clock: () => number,
+  sleep: (ms: number) => Promise<void>,
+  startWaitMs: number,
+  env: NodeJS.ProcessEnv,
+): Promise<Target> {
   let base: URL;
   try {
     base = new URL(opts.endpoint!);
@@ -267,10 +274,13 @@ async function resolveTwin(opts: TargetOptions, fetchFn: typeof fetch, clock: ()
   const fetchedAt = clock();
   const twinNow = index.now !== undefined && !Number.isNaN(Date.parse(index.now)) ? Date.parse(index.now) : undefined;
   // The operator's own access key id when set (the twin accepts any): what its audit events record as the caller.
-  const accessKeyId = process.env.AWS_ACCESS_KEY_ID || 'local';
+  // Its secret signs the approval function URL call, which the twin verifies with the account file's
+  // `principals` secret (default `local`); DynamoDB and Step Functions on the twin accept any secret.
+  const accessKeyId = env.AWS_ACCESS_KEY_ID || 'local';
+  const secretAccessKey = (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) || 'local';
   configureClients({
     region: index.region,
-    credentials: { accessKeyId, secretAccessKey: 'local' },
+    credentials: { accessKeyId, secretAccessKey },
     endpoints: { dynamodb: index.dynamodb.endpoint, sfn: index.stepFunctions },
   });
   const arns: Partial<Record<StateMachineKind, string>> = {

@@ -187,6 +187,23 @@ describe('cli target: a local twin', () => {
     assert.equal((await sfnClient().config.credentials()).accessKeyId, 'local');
   });
 
+  it('signs as the operator\'s own AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (the twin verifies a principal\'s own secret at the approval URL); a key without a secret signs with "local"', async () => {
+    const both = await resolveTarget({ endpoint: 'http://127.0.0.1:4780' }, { fetch: fakeFetch(index), env: { AWS_ACCESS_KEY_ID: 'carol', AWS_SECRET_ACCESS_KEY: 'carols-secret' } });
+    const keys = async () => {
+      const { accessKeyId, secretAccessKey } = await sfnClient().config.credentials();
+      return { accessKeyId, secretAccessKey };
+    };
+    assert.deepEqual(await keys(), { accessKeyId: 'carol', secretAccessKey: 'carols-secret' });
+    assert.equal(await both.callerIdentity(), 'access-key:carol');
+
+    await resolveTarget({ endpoint: 'http://127.0.0.1:4780' }, { fetch: fakeFetch(index), env: { AWS_ACCESS_KEY_ID: 'bob' } });
+    assert.deepEqual(await keys(), { accessKeyId: 'bob', secretAccessKey: 'local' });
+
+    // A secret without its key is not paired with the default key.
+    await resolveTarget({ endpoint: 'http://127.0.0.1:4780' }, { fetch: fakeFetch(index), env: { AWS_SECRET_ACCESS_KEY: 'orphan' } });
+    assert.deepEqual(await keys(), { accessKeyId: 'local', secretAccessKey: 'local' });
+  });
+
   it('now() is the twin\'s simulated time (its index\'s now, moved on at its time scale); without one, the real clock', async () => {
     let real = 1_000_000;
     const clock = () => real;
