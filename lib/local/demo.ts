@@ -460,7 +460,8 @@ async function answerDecision(twin: Twin<LiveEcs>, service: string, environment:
 
 /**
  * Run the operator CLI (`bin/cutover.ts`, a child process) against the twin, as an operator would:
- * `cutover <args> --endpoint <twin> --operator demo`, with `env` added to its environment (e.g.
+ * `cutover <args> --endpoint <twin> --operator demo`, signing as the access key `local` (secret
+ * `local`) whatever the user's shell holds, with `env` added to its environment (e.g.
  * `AWS_ACCESS_KEY_ID`: on the twin, the access key is the caller's identity). Resolves with its exit
  * code and output.
  */
@@ -468,7 +469,8 @@ export function runCli(twin: Twin<LiveEcs>, args: string[], env: Record<string, 
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT_DIR, 'bin/cutover.ts'), ...args, '--endpoint', twin.url, '--operator', 'demo operator'], {
       cwd: ROOT_DIR,
-      env: { ...process.env, NODE_NO_WARNINGS: '1', ...env },
+      // The demo's identities are the sample account's keys, whatever AWS credentials the user's shell holds.
+      env: { ...process.env, NODE_NO_WARNINGS: '1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

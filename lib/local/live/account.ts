@@ -128,8 +128,9 @@ export const TwinAccountSchema = z.strictObject({
    * `{ "AKIAALICE": { "arn": "arn:aws:sts::123456789012:assumed-role/release-managers/alice" } }`.
    * The twin verifies the signature with the key's `secretAccessKey` and passes `arn` to the function
    * as the caller's `userArn`. An access key not listed is the IAM user
-   * `arn:aws:iam::<twin account>:user/<access key id>` signing with the secret `local` (what the
-   * twin's CLI does: `AWS_ACCESS_KEY_ID`, else `local`).
+   * `arn:aws:iam::<twin account>:user/<access key id>` signing with the secret `local` (the twin's
+   * CLI signs as `AWS_ACCESS_KEY_ID`, else `local`, with `AWS_SECRET_ACCESS_KEY` when both are set,
+   * else the secret `local`).
    * @default {} (every access key is a user of its own name)
    */
   principals: z.record(z.string().regex(/^[\w+=,.@-]{1,128}$/, 'use an access key id (letters, digits, at most 128)'), PrincipalSchema).default({}),
