@@ -8,7 +8,7 @@
  *    1.1), so a CI step or `aws ecr put-image --endpoint-url <twin>` pushes or re-tags an image
  *  - `POST /aws/<service>/<Operation>` → the simulated account's read-only ECS / ELBv2 / RDS / CloudWatch
  *    calls (Describe* / List* / Get*), for `cutover doctor` in another process (lib/aws/inspect.ts)
- *  - `POST /lambda-url/<function>/` (or without the trailing slash) → a Lambda function URL with
+ *  - `/lambda-url/<function>/` (or without the trailing slash), any method → a Lambda function URL with
  *    AWS_IAM auth: SigV4 verified, the caller in the event (lib/local/function-url.ts), e.g. `approval`
  *  - `GET /` → a small JSON index of the twin's URLs and state machines
  *
@@ -133,7 +133,7 @@ export interface HttpRoutes {
   /** `POST /aws/<service>/<Operation>` (`path` is the part after `/aws`). @default none: 404 */
   aws?(path: string, body: string): Promise<{ statusCode: number; body: string }>;
   /**
-   * `POST /lambda-url/<name>/` (also without the trailing slash): the function URL of function `name`
+   * `/lambda-url/<name>/` (also without the trailing slash), any method: the function URL of function `name`
    * (e.g. `approval`), with the request as received. The answer's `reason` (a refusal's or a failure's)
    * is logged, never sent. @default none: 404
    */
@@ -286,7 +286,8 @@ export async function startHttpServer(
         const out = await routes.events(parsed);
         return answer(out.statusCode, JSON.stringify(out.body));
       }
-      const functionUrl = req.method === 'POST' ? FUNCTION_URL_PATH.exec(path) : null;
+      // Any method, as Lambda passes it: the function answers what it does not serve (the approval function: 405).
+      const functionUrl = FUNCTION_URL_PATH.exec(path);
       if (functionUrl && routes.functionUrl) {
         const out = await routes.functionUrl(functionUrl[1]!, {
           method: req.method ?? 'POST',

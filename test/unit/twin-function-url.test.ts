@@ -8,7 +8,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LambdaFunctionURLEventWithIAMAuthorizer } from 'aws-lambda';
-import { invokeFunctionUrl, signFunctionUrlRequest } from '../../lib/aws/function-url';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { invokeFunctionUrl, Sha256, signFunctionUrlRequest } from '../../lib/aws/function-url';
 import { TwinIndexSchema } from '../../lib/cli/target';
 import { loadConfigFile } from '../../lib/config';
 import { Twin } from '../../lib/local/twin';
@@ -58,5 +59,20 @@ describe('the twin\'s approval function URL', () => {
     assert.equal(res.headers.get('x-amzn-errortype'), 'AccessDeniedException');
     assert.deepEqual(await res.json(), { Message: 'Forbidden' });
     assert.equal(events.length, before);
+  });
+
+  it('any method reaches the function URL as on Lambda: a signed GET is passed to the function as GET; an unsigned one is 403 Forbidden, not 404', async () => {
+    // Prepare
+    const url = new URL(`${twin.url}/lambda-url/approval/`);
+    const signer = new SignatureV4({ service: 'lambda', region: twin.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, sha256: Sha256 });
+    const signed = await signer.sign({ method: 'GET', protocol: url.protocol, hostname: url.hostname, port: Number(url.port), path: url.pathname, query: {}, headers: { host: url.host } });
+    // Act
+    const get = await fetch(url, { method: 'GET', headers: signed.headers as Record<string, string> });
+    const unsigned = await fetch(url, { method: 'GET' });
+    // Assess
+    assert.equal(get.status, 200);
+    assert.equal(events.at(-1)!.requestContext.http.method, 'GET');
+    assert.equal(unsigned.status, 403);
+    assert.deepEqual(await unsigned.json(), { Message: 'Forbidden' });
   });
 });
