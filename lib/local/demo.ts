@@ -458,15 +458,24 @@ async function answerDecision(twin: Twin<LiveEcs>, service: string, environment:
   write('  ! no pending database decision found');
 }
 
+/** Real ms an operator's CLI command may hold the simulated clock (then simulated time runs on). */
+const CLI_HOLD_MAX_REAL_MS = 60_000;
+
 /**
  * Run the operator CLI (`bin/cutover.ts`, a child process) against the twin, as an operator would:
  * `cutover <args> --endpoint <twin> --operator demo`, signing as the access key `local` (secret
  * `local`) whatever the user's shell holds, with `env` added to its environment (e.g.
- * `AWS_ACCESS_KEY_ID`: on the twin, the access key is the caller's identity). Resolves with its exit
- * code and output.
+ * `AWS_ACCESS_KEY_ID`: on the twin, the access key is the caller's identity). The simulated clock
+ * stands still while it runs (at most 60 s real), as for other real work. Resolves with its exit code
+ * and output.
  */
 export function runCli(twin: Twin<LiveEcs>, args: string[], env: Record<string, string> = {}): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
+  // The operator's command is real work: a new Node.js process loading the CLI takes seconds of CPU on
+  // a busy 2-core machine, which at x60 would be minutes of simulated time (and a burst of slow answers
+  // spread over several alarm periods). Holding the clock keeps it to the moment the operator acted.
+  // (So a command run here must not wait for simulated time to pass, e.g. `deploy --wait`.)
+  const release = twin.clock.hold(`the operator's command cutover ${args[0] ?? ''}`, { kind: 'operator CLI', maxRealMs: CLI_HOLD_MAX_REAL_MS });
+  return new Promise<{ code: number; output: string }>((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT_DIR, 'bin/cutover.ts'), ...args, '--endpoint', twin.url, '--operator', 'demo operator'], {
       cwd: ROOT_DIR,
       // The demo's identities are the sample account's keys, whatever AWS credentials the user's shell holds.
@@ -478,7 +487,7 @@ export function runCli(twin: Twin<LiveEcs>, args: string[], env: Record<string, 
     child.stderr.on('data', (d) => (output += String(d)));
     child.on('close', (code) => resolve({ code: code ?? 1, output: output.trimEnd() }));
     child.on('error', (err) => resolve({ code: 1, output: String(err) }));
-  });
+  }).finally(release);
 }
 
 /**
