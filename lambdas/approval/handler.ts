@@ -34,9 +34,10 @@ import { Ledger } from '../../lib/aws/ledger';
 import { failTask, succeedTask } from '../../lib/aws/task-tokens';
 import { approvalTokenHash, decideApprovalRequest } from '../../lib/domain/approvers';
 import type { DeploymentRecord, LockItem } from '../../lib/domain/ledger-items';
+import { NAME_PATTERN } from '../../lib/domain/names';
 import { logger } from '../../lib/observability';
 
-const name = z.string().check(z.regex(/^[a-z][a-z0-9-]{0,39}$/, 'use the service or environment name as in the config (lower-case letters, digits, "-")'));
+const name = z.string().check(z.regex(NAME_PATTERN, 'use the service or environment name as in the config (lower-case letters, digits, "-")'));
 const text = (max: number) => z.string().check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(max, `at most ${max} characters`));
 const BodySchema = z.object({
   service: name,

@@ -10,10 +10,11 @@
  */
 import * as z from 'zod/mini';
 import { APPROVER_FORMS, arnPartitionAndAccount, parseApprover } from '../domain/approvers';
+import { NAME_PATTERN } from '../domain/names';
 import { isKnownTimeZone, isWallClockTime, parseInstant, WEEKDAYS } from '../domain/change-window';
 
 /** Name of a service, an environment or a slot: used in ARNs, DynamoDB keys and execution names. */
-const identifier = z.string().check(z.regex(/^[a-z][a-z0-9-]{0,39}$/, 'use 1-40 lower-case letters, digits or "-", starting with a letter'));
+const identifier = z.string().check(z.regex(NAME_PATTERN, 'use 1-40 lower-case letters, digits or "-", starting with a letter'));
 
 const arn = (service: string, resource: string) =>
   z.string().check(

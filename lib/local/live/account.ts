@@ -13,6 +13,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../../config/load';
 import { listenerArn, listenerRuleArn } from '../../config/schema';
+import { NAME_PATTERN } from '../../domain/names';
 import type { LocalImage } from './types';
 
 const port = z.number().int('use a whole port number').min(0, 'use 0 (any free port) or 1024-65535').max(65535, 'use at most 65535');
@@ -118,7 +119,7 @@ export const TwinAccountSchema = z.strictObject({
     .record(z.string(), InitialReleaseSchema)
     .superRefine((releases, ctx) => {
       for (const service of Object.keys(releases)) {
-        if (!/^[a-z][a-z0-9-]{0,39}$/.test(service)) ctx.addIssue({ code: 'custom', path: [service], message: 'use a service name of the cutover config (1-40 lower-case letters, digits or "-")' });
+        if (!NAME_PATTERN.test(service)) ctx.addIssue({ code: 'custom', path: [service], message: 'use a service name of the cutover config (1-40 lower-case letters, digits or "-")' });
       }
     })
     .default({}),
