@@ -125,7 +125,7 @@ import { decideChangeWindow } from '../../lib/domain/change-window';
 import { decideOffer, decidePromotable, promotedRelease, promotionExecutionName, promotionInput } from '../../lib/domain/promotion';
 import { deploymentRequest, inactivatesPreviousItself, type DeploymentEvent } from '../../lib/domain/github-deployments';
 import { DeploymentInProgressError, InvalidInputError, NotAnApproverError, NotPromotableError } from '../../lib/domain/errors';
-import { approvalTokenHash, decideApprover } from '../../lib/domain/approvers';
+import { approvalIsForPendingWait, decideApprover } from '../../lib/domain/approvers';
 import type { DeploymentPlan, RollbackPlan } from '../../lib/domain/plan';
 import type { ExplicitDeployInput } from '../../lib/domain/deploy-input';
 import { decideQueue, isNewerPush, LOCK_WAIT_MAX_SECONDS, supersededCause, type PushRef } from '../../lib/domain/deploy-queue';
@@ -336,8 +336,7 @@ export const handler = async (event: unknown): Promise<unknown> => {
       const record = await ledger.getRecord(plan);
       const given = record?.approval;
       // The approval must be for the wait that just ended (its token is still the record's pending one).
-      const forThisWait = !!given && record?.pendingKind === 'approval' && !!record.pendingTaskToken && approvalTokenHash(record.pendingTaskToken) === given.tokenHash;
-      if (!given || !forThisWait) {
+      if (!given || !approvalIsForPendingWait(record)) {
         throw new NotAnApproverError(
           `the approval of deployment ${plan.deploymentId} did not come through the approval function: ${where} names approvers (${approvers}), ` +
             'and only their approval with `cutover approve` counts; an answer sent with SendTaskSuccess directly (e.g. from the Step Functions console) does not. ' +

@@ -186,6 +186,20 @@ export function approvalTokenHash(taskToken: string): string {
   return createHash('sha256').update(taskToken).digest('hex');
 }
 
+/**
+ * Whether a record's recorded approval answered the approval wait that is (or just was) pending on it:
+ * the record still names an `approval` wait and the approval carries its token's hash
+ * ({@link approvalTokenHash}). An approval left from an earlier wait, or none, is not.
+ */
+export function approvalIsForPendingWait(record: {
+  readonly pendingKind?: string;
+  readonly pendingTaskToken?: string;
+  readonly approval?: { readonly tokenHash: string };
+} | undefined): boolean {
+  const given = record?.approval;
+  return !!given && record.pendingKind === 'approval' && !!record.pendingTaskToken && approvalTokenHash(record.pendingTaskToken) === given.tokenHash;
+}
+
 /** What the approval function does with a request, given what the ledger says (see {@link decideApprovalRequest}). */
 export type ApprovalRequestDecision =
   /** Answer the caller with `status` and `message`; `refused` = audit it as a refused attempt. */
