@@ -94,32 +94,33 @@ async function decide(req: ApprovalRequest, callerArn: string, now: Date): Promi
   const record = key ? await ledger.getRecord(key) : undefined;
   const decision = decideApprovalRequest({ where, callerArn }, lock, record);
   const base = { service: req.service, environment: req.environment, deploymentId: lock?.deploymentId ?? null, executionArn: lock?.executionArn ?? null, operator: req.operator, callerArn };
+  if (decision.kind === 'answer' && !decision.refused) return answer(decision.status, { message: decision.message, ...base });
+  // A refusal and a go-ahead both mean a deployment runs (decideApprovalRequest answers 404 without a lock).
+  const running = lock!;
   const audit = (message: string, detail: Record<string, unknown>) =>
     ledger.audit({
       at: now.toISOString(),
       service: req.service,
       environment: req.environment,
       kind: 'operator-action',
-      deploymentId: lock!.deploymentId,
-      executionArn: lock!.executionArn,
+      deploymentId: running.deploymentId,
+      executionArn: running.executionArn,
       actor: req.operator,
       caller: callerArn,
       message,
-      detail: { ...detail, deploymentId: lock!.deploymentId },
+      detail: { ...detail, deploymentId: running.deploymentId },
     });
   if (decision.kind === 'answer') {
-    if (decision.refused) {
-      await audit(`${req.operator} (${callerArn}) may not ${req.decision} deployment ${lock!.deploymentId}: not an approver`, { action: `${req.decision}-refused`, approvers: record?.approvers });
-      logger.warn('approval refused: not an approver', { ...base });
-    }
-    return answer(decision.status, { message: decision.message, ...base, ...(decision.refused ? { approvers: record?.approvers ?? [] } : {}) });
+    await audit(`${req.operator} (${callerArn}) may not ${req.decision} deployment ${running.deploymentId}: not an approver`, { action: `${req.decision}-refused`, approvers: record?.approvers });
+    logger.warn('approval refused: not an approver', { ...base });
+    return answer(decision.status, { message: decision.message, ...base, approvers: record?.approvers ?? [] });
   }
   const { token, matched } = decision;
   if (req.decision === 'reject') {
     const result = await failTask(token, 'Cutover.Rejected', `${req.reason} (rejected by ${req.operator}, ${callerArn})`);
-    if (result === 'closed') return closed(where, lock!);
-    await audit(`${req.operator} rejected deployment ${lock!.deploymentId}: ${req.reason}`, { action: 'reject', reason: req.reason });
-    return answer(200, { message: `Rejected deployment ${lock!.deploymentId} of ${where} as ${req.operator} (${callerArn}): it does not go on (${req.reason}).`, action: 'reject', ...base, reason: req.reason });
+    if (result === 'closed') return closed(where, running);
+    await audit(`${req.operator} rejected deployment ${running.deploymentId}: ${req.reason}`, { action: 'reject', reason: req.reason });
+    return answer(200, { message: `Rejected deployment ${running.deploymentId} of ${where} as ${req.operator} (${callerArn}): it does not go on (${req.reason}).`, action: 'reject', ...base, reason: req.reason });
   }
   const approval = {
     id: randomUUID(),
@@ -134,19 +135,19 @@ async function decide(req: ApprovalRequest, callerArn: string, now: Date): Promi
   if (!(await ledger.recordApproval(key!, token, approval))) {
     const given = (await ledger.getRecord(key!))?.approval;
     if (given && given.tokenHash === approval.tokenHash) {
-      return answer(409, { message: `deployment ${lock!.deploymentId} of ${where} is approved already, by ${given.by} (${given.callerArn}) at ${given.at}: nothing was changed by this approval`, ...base });
+      return answer(409, { message: `deployment ${running.deploymentId} of ${where} is approved already, by ${given.by} (${given.callerArn}) at ${given.at}: nothing was changed by this approval`, ...base });
     }
-    return closed(where, lock!);
+    return closed(where, running);
   }
   const result = await succeedTask(token, { approved: true, operator: req.operator, callerArn, approvalId: approval.id, ...(req.comment ? { comment: req.comment } : {}) });
   if (result === 'closed') {
     await ledger.removeApproval(key!, approval.id);
-    return closed(where, lock!);
+    return closed(where, running);
   }
-  await audit(`${req.operator} approved deployment ${lock!.deploymentId}${req.comment ? `: ${req.comment}` : ''}`, { action: 'approve', comment: req.comment, ...(matched ? { approver: matched } : {}) });
+  await audit(`${req.operator} approved deployment ${running.deploymentId}${req.comment ? `: ${req.comment}` : ''}`, { action: 'approve', comment: req.comment, ...(matched ? { approver: matched } : {}) });
   logger.info('approved', { ...base, matched });
   return answer(200, {
-    message: `Approved deployment ${lock!.deploymentId} of ${where} as ${req.operator} (${callerArn}): it continues.`,
+    message: `Approved deployment ${running.deploymentId} of ${where} as ${req.operator} (${callerArn}): it continues.`,
     action: 'approve',
     ...base,
     matched: matched ?? null,
